@@ -323,12 +323,11 @@ fn spawn(
                     Err(error) if error.kind() == ErrorKind::Interrupted => continue,
                     Err(_) => break,
                 }
-                if ready_tx.is_some() {
-                    if let Some(ready) = parse_ready(&String::from_utf8_lossy(&line)) {
-                        if let Some(tx) = ready_tx.take() {
-                            let _ = tx.send(ready);
-                        }
-                    }
+                if ready_tx.is_some()
+                    && let Some(ready) = parse_ready(&String::from_utf8_lossy(&line))
+                    && let Some(tx) = ready_tx.take()
+                {
+                    let _ = tx.send(ready);
                 }
             }
         })
@@ -587,10 +586,10 @@ fn install_packages(tools: &Tools) -> Result<PathBuf, String> {
         .stdin(Stdio::null());
     // better-sqlite3 compiles from source; node-gyp needs the headers of the installed Node,
     // which it would otherwise try to download.
-    if std::env::var_os("npm_config_nodedir").is_none() {
-        if let Some(nodedir) = node_headers_dir() {
-            npm.env("npm_config_nodedir", nodedir);
-        }
+    if std::env::var_os("npm_config_nodedir").is_none()
+        && let Some(nodedir) = node_headers_dir()
+    {
+        npm.env("npm_config_nodedir", nodedir);
     }
     let output = npm
         .output()
@@ -615,7 +614,6 @@ fn install_packages(tools: &Tools) -> Result<PathBuf, String> {
     Ok(modules)
 }
 
-#[allow(clippy::incompatible_msrv)] // File::lock is stable since 1.89; this test crate needs it.
 fn lock_exclusive(file: &File) -> io::Result<()> {
     file.lock()
 }
@@ -626,14 +624,13 @@ fn cache_root() -> Result<PathBuf, String> {
         return Ok(PathBuf::from(dir));
     }
     // Cargo marks its target directory with CACHEDIR.TAG; test binaries live below it.
-    if let Ok(exe) = std::env::current_exe() {
-        if let Some(target) = exe
+    if let Ok(exe) = std::env::current_exe()
+        && let Some(target) = exe
             .ancestors()
             .skip(1)
             .find(|dir| dir.join("CACHEDIR.TAG").is_file())
-        {
-            return Ok(target.join("e2e-pds"));
-        }
+    {
+        return Ok(target.join("e2e-pds"));
     }
     if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
         return Ok(PathBuf::from(dir).join("e2e-pds"));

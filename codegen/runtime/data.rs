@@ -1,0 +1,799 @@
+//! The atproto data model in JSON: bytes, CID links, blobs, and Lexicon `unknown` values, plus
+//! a check that any JSON value is valid data-model JSON.
+//!
+//! Only the JSON forms are covered (`{"$bytes": …}`, `{"$link": …}`, the blob object); the CBOR
+//! forms belong to a CBOR codec. As with string formats, the text of a CID is read as is and
+//! checked by `check()`, so one bad CID does not fail a whole response; a wrong JSON shape (a
+//! `$bytes` that is not a string, extra keys, a blob without `ref`) is an error when reading.
+
+use std::fmt;
+
+use serde::de::{self, DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, Visitor};
+use serde::ser::{SerializeMap, Serializer};
+use serde_json::{Map, Value};
+
+use super::formats::{Cid, FormatError};
+
+/// Why a JSON value is not valid data-model JSON, and where (a JSON pointer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataModelError {
+    path: String,
+    reason: &'static str,
+}
+
+impl DataModelError {
+    fn at_root(reason: &'static str) -> Self {
+        Self {
+            path: String::new(),
+            reason,
+        }
+    }
+
+    /// Records one more step of the path while the error travels back up.
+    fn within(mut self, step: &str) -> Self {
+        let mut path = String::with_capacity(step.len() + 1 + self.path.len());
+        path.push('/');
+        for c in step.chars() {
+            match c {
+                '~' => path.push_str("~0"),
+                '/' => path.push_str("~1"),
+                c => path.push(c),
+            }
+        }
+        path.push_str(&self.path);
+        self.path = path;
+        self
+    }
+
+    /// Where the problem is, as a JSON pointer (`""` is the value itself).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// What is wrong.
+    pub fn reason(&self) -> &'static str {
+        self.reason
+    }
+}
+
+impl fmt::Display for DataModelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "invalid data-model value: {}", self.reason)
+        } else {
+            write!(
+                f,
+                "invalid data-model value at {}: {}",
+                self.path, self.reason
+            )
+        }
+    }
+}
+
+impl std::error::Error for DataModelError {}
+
+// ---------------------------------------------------------------------------------------------
+// Base64 (standard alphabet): read with or without padding, written without, as the spec's
+// examples are.
+
+const BASE64_ALPHABET: &[u8; 64] =
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+fn base64_digit(c: u8) -> Option<u32> {
+    let digit = match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        b'/' => 63,
+        _ => return None,
+    };
+    Some(u32::from(digit))
+}
+
+/// Decodes into `out` when given one; only checks otherwise. Unused low bits of the last
+/// character may be non-zero (non-canonical input, which real data has), and are ignored.
+fn base64_decode_into(text: &str, mut out: Option<&mut Vec<u8>>) -> Result<(), &'static str> {
+    let mut data = text.as_bytes();
+    if data.len() % 4 == 0 {
+        data = data
+            .strip_suffix(b"==")
+            .or_else(|| data.strip_suffix(b"="))
+            .unwrap_or(data);
+    }
+    if data.len() % 4 == 1 {
+        return Err("base64 text has a dangling character");
+    }
+    if let Some(out) = out.as_deref_mut() {
+        out.reserve(data.len() / 4 * 3 + 2);
+    }
+    let mut acc = 0u32;
+    let mut bits = 0u32;
+    for &c in data {
+        let digit = base64_digit(c).ok_or("not standard base64")?;
+        acc = (acc << 6) | digit;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            if let Some(out) = out.as_deref_mut() {
+                out.push((acc >> bits) as u8);
+            }
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Ok(())
+}
+
+fn base64_encode_unpadded(bytes: &[u8]) -> String {
+    let mut text = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let group = chunk
+            .iter()
+            .zip([16u32, 8, 0])
+            .fold(0u32, |group, (&byte, shift)| {
+                group | (u32::from(byte) << shift)
+            });
+        let chars = chunk.len() + 1;
+        for i in 0..chars {
+            let index = (group >> (18 - 6 * i)) & 0x3f;
+            text.push(char::from(BASE64_ALPHABET[index as usize]));
+        }
+    }
+    text
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keys and small values read without allocating.
+
+/// The object keys the data-model forms care about; anything else is `Other`.
+enum Key {
+    Bytes,
+    Link,
+    Type,
+    Ref,
+    MimeType,
+    Size,
+    LegacyCid,
+    Other,
+}
+
+impl<'de> de::Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = Key;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object key")
+            }
+            fn visit_str<E: de::Error>(self, key: &str) -> Result<Key, E> {
+                Ok(match key {
+                    "$bytes" => Key::Bytes,
+                    "$link" => Key::Link,
+                    "$type" => Key::Type,
+                    "ref" => Key::Ref,
+                    "mimeType" => Key::MimeType,
+                    "size" => Key::Size,
+                    "cid" => Key::LegacyCid,
+                    _ => Key::Other,
+                })
+            }
+        }
+        deserializer.deserialize_identifier(KeyVisitor)
+    }
+}
+
+/// Reads a base64 string straight into bytes.
+struct Base64Seed;
+
+impl<'de> DeserializeSeed<'de> for Base64Seed {
+    type Value = Vec<u8>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Vec<u8>, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for Base64Seed {
+    type Value = Vec<u8>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a base64 string")
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Vec<u8>, E> {
+        let mut out = Vec::new();
+        base64_decode_into(text, Some(&mut out)).map_err(E::custom)?;
+        Ok(out)
+    }
+}
+
+/// Reads a string and says whether it is exactly `"blob"`.
+struct IsBlobType;
+
+impl<'de> DeserializeSeed<'de> for IsBlobType {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for IsBlobType {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a $type string")
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<bool, E> {
+        Ok(text == "blob")
+    }
+}
+
+fn duplicate<E: de::Error>(key: &'static str) -> E {
+    E::custom(format_args!("duplicate key `{key}`"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bytes
+
+/// Lexicon `bytes`: raw bytes, `{"$bytes": "<base64>"}` in JSON.
+///
+/// Reads padded and unpadded standard base64; writes unpadded, as the spec's examples do.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Bytes(Vec<u8>);
+
+impl Bytes {
+    /// Wraps raw bytes.
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
+        Self(bytes.into())
+    }
+
+    /// Decodes standard base64, padded or not.
+    pub fn from_base64(text: &str) -> Result<Self, DataModelError> {
+        let mut out = Vec::new();
+        base64_decode_into(text, Some(&mut out)).map_err(DataModelError::at_root)?;
+        Ok(Self(out))
+    }
+
+    /// The bytes as unpadded standard base64, the text of the JSON form.
+    pub fn to_base64(&self) -> String {
+        base64_encode_unpadded(&self.0)
+    }
+
+    /// The raw bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The raw bytes.
+    pub fn into_vec(self) -> Vec<u8> {
+        self.0
+    }
+
+    /// The number of raw bytes (what Lexicon `minLength`/`maxLength` count).
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl From<Vec<u8>> for Bytes {
+    fn from(bytes: Vec<u8>) -> Self {
+        Self(bytes)
+    }
+}
+
+impl From<&[u8]> for Bytes {
+    fn from(bytes: &[u8]) -> Self {
+        Self(bytes.to_vec())
+    }
+}
+
+impl From<Bytes> for Vec<u8> {
+    fn from(bytes: Bytes) -> Self {
+        bytes.0
+    }
+}
+
+impl AsRef<[u8]> for Bytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Bytes").field(&self.to_base64()).finish()
+    }
+}
+
+impl serde::Serialize for Bytes {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry("$bytes", &self.to_base64())?;
+        map.end()
+    }
+}
+
+impl<'de> de::Deserialize<'de> for Bytes {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct BytesVisitor;
+        impl<'de> Visitor<'de> for BytesVisitor {
+            type Value = Bytes;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a {\"$bytes\": \"<base64>\"} object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Bytes, A::Error> {
+                let mut bytes = None;
+                while let Some(key) = map.next_key::<Key>()? {
+                    match key {
+                        Key::Bytes if bytes.is_some() => return Err(duplicate("$bytes")),
+                        Key::Bytes => bytes = Some(map.next_value_seed(Base64Seed)?),
+                        _ => return Err(de::Error::custom("a $bytes object has one key only")),
+                    }
+                }
+                bytes
+                    .map(Bytes)
+                    .ok_or_else(|| de::Error::missing_field("$bytes"))
+            }
+        }
+        deserializer.deserialize_map(BytesVisitor)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// CidLink
+
+/// Lexicon `cid-link`: a link to other content, `{"$link": "<cid>"}` in JSON.
+///
+/// The CID text is kept as read; `check()` says whether it is a valid CID.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CidLink(Cid);
+
+impl CidLink {
+    /// A link to `cid`.
+    pub fn new(cid: Cid) -> Self {
+        Self(cid)
+    }
+
+    /// The linked CID.
+    pub fn cid(&self) -> &Cid {
+        &self.0
+    }
+
+    /// The linked CID.
+    pub fn into_cid(self) -> Cid {
+        self.0
+    }
+
+    /// The CID text.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    /// Whether the CID text is a valid CID.
+    pub fn check(&self) -> Result<(), FormatError> {
+        self.0.check()
+    }
+
+    /// Whether the CID text is a valid CID; never allocates.
+    pub fn is_valid(&self) -> bool {
+        self.0.is_valid()
+    }
+}
+
+impl From<Cid> for CidLink {
+    fn from(cid: Cid) -> Self {
+        Self(cid)
+    }
+}
+
+impl TryFrom<&str> for CidLink {
+    type Error = FormatError;
+
+    fn try_from(cid: &str) -> Result<Self, FormatError> {
+        Cid::new(cid).map(Self)
+    }
+}
+
+impl fmt::Debug for CidLink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("CidLink").field(&self.0).finish()
+    }
+}
+
+impl fmt::Display for CidLink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl serde::Serialize for CidLink {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry("$link", &self.0)?;
+        map.end()
+    }
+}
+
+impl<'de> de::Deserialize<'de> for CidLink {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct LinkVisitor;
+        impl<'de> Visitor<'de> for LinkVisitor {
+            type Value = CidLink;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a {\"$link\": \"<cid>\"} object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<CidLink, A::Error> {
+                let mut cid: Option<Cid> = None;
+                while let Some(key) = map.next_key::<Key>()? {
+                    match key {
+                        Key::Link if cid.is_some() => return Err(duplicate("$link")),
+                        Key::Link => cid = Some(map.next_value()?),
+                        _ => return Err(de::Error::custom("a $link object has one key only")),
+                    }
+                }
+                cid.map(CidLink)
+                    .ok_or_else(|| de::Error::missing_field("$link"))
+            }
+        }
+        deserializer.deserialize_map(LinkVisitor)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Blob
+
+/// Lexicon `blob`: a reference to uploaded binary content with its MIME type and size.
+///
+/// JSON: `{"$type": "blob", "ref": {"$link": …}, "mimeType": …, "size": …}`. The legacy form
+/// `{"cid": …, "mimeType": …}` of old records is read too, but never written: it has no size,
+/// so a legacy blob reads with `size` 0 and `is_legacy()` true, and writes in the typed form
+/// with size 0. Re-fetch the blob when its real size matters (for example before re-posting).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Blob {
+    /// The CID of the content.
+    pub r#ref: CidLink,
+    /// The MIME type, such as `image/jpeg`.
+    pub mime_type: String,
+    /// The size in bytes (0 when read from the legacy form, which has none).
+    pub size: u64,
+    legacy: bool,
+}
+
+impl Blob {
+    /// A blob reference in the current (typed) form.
+    pub fn new(r#ref: CidLink, mime_type: impl Into<String>, size: u64) -> Self {
+        Self {
+            r#ref,
+            mime_type: mime_type.into(),
+            size,
+            legacy: false,
+        }
+    }
+
+    /// The CID of the content.
+    pub fn cid(&self) -> &Cid {
+        self.r#ref.cid()
+    }
+
+    /// Whether this was read from the legacy `{cid, mimeType}` form (its size is unknown).
+    pub fn is_legacy(&self) -> bool {
+        self.legacy
+    }
+
+    /// Whether the CID text is a valid CID.
+    pub fn check(&self) -> Result<(), FormatError> {
+        self.r#ref.check()
+    }
+}
+
+impl serde::Serialize for Blob {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(4))?;
+        map.serialize_entry("$type", "blob")?;
+        map.serialize_entry("ref", &self.r#ref)?;
+        map.serialize_entry("mimeType", &self.mime_type)?;
+        map.serialize_entry("size", &self.size)?;
+        map.end()
+    }
+}
+
+impl<'de> de::Deserialize<'de> for Blob {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct BlobVisitor;
+        impl<'de> Visitor<'de> for BlobVisitor {
+            type Value = Blob;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a blob object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Blob, A::Error> {
+                let mut typed = false;
+                let mut r#ref: Option<CidLink> = None;
+                let mut mime_type: Option<String> = None;
+                let mut size: Option<u64> = None;
+                let mut legacy_cid: Option<Cid> = None;
+                while let Some(key) = map.next_key::<Key>()? {
+                    match key {
+                        Key::Type if typed => return Err(duplicate("$type")),
+                        Key::Type => {
+                            if !map.next_value_seed(IsBlobType)? {
+                                return Err(de::Error::custom("a blob's $type must be \"blob\""));
+                            }
+                            typed = true;
+                        }
+                        Key::Ref if r#ref.is_some() => return Err(duplicate("ref")),
+                        Key::Ref => r#ref = Some(map.next_value()?),
+                        Key::MimeType if mime_type.is_some() => {
+                            return Err(duplicate("mimeType"));
+                        }
+                        Key::MimeType => mime_type = Some(map.next_value()?),
+                        Key::Size if size.is_some() => return Err(duplicate("size")),
+                        Key::Size => size = Some(map.next_value()?),
+                        Key::LegacyCid if legacy_cid.is_some() => return Err(duplicate("cid")),
+                        Key::LegacyCid => legacy_cid = Some(map.next_value()?),
+                        // Other keys ($-prefixed ones are reserved) are ignored, as the spec says.
+                        _ => {
+                            map.next_value::<de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                let mime_type = mime_type.ok_or_else(|| de::Error::missing_field("mimeType"))?;
+                // The typed form; its `$type` is not demanded, since `ref` is unambiguous.
+                if typed || r#ref.is_some() {
+                    let r#ref = r#ref.ok_or_else(|| de::Error::missing_field("ref"))?;
+                    let size = size.ok_or_else(|| de::Error::missing_field("size"))?;
+                    return Ok(Blob::new(r#ref, mime_type, size));
+                }
+                match legacy_cid {
+                    Some(cid) => Ok(Blob {
+                        r#ref: CidLink(cid),
+                        mime_type,
+                        size: size.unwrap_or(0),
+                        legacy: true,
+                    }),
+                    None => Err(de::Error::missing_field("ref")),
+                }
+            }
+        }
+        deserializer.deserialize_map(BlobVisitor)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Unknown
+
+/// Lexicon `unknown`: any data-model object, kept whole (its `$type` included) so that it
+/// re-encodes to the same data.
+///
+/// Keys come back in sorted order, which the data model does not distinguish.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Unknown(Map<String, Value>);
+
+impl Unknown {
+    /// An empty object.
+    pub fn new() -> Self {
+        Self(Map::new())
+    }
+
+    /// Serializes `value`, which must give a JSON object.
+    pub fn from_typed<T: serde::Serialize + ?Sized>(value: &T) -> Result<Self, serde_json::Error> {
+        match serde_json::to_value(value)? {
+            Value::Object(map) => Ok(Self(map)),
+            _ => Err(<serde_json::Error as serde::ser::Error>::custom(
+                "an unknown value must be a JSON object",
+            )),
+        }
+    }
+
+    /// Reads the object as `T` (for example once `type_name()` tells which type it is).
+    pub fn to_typed<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        T::deserialize(&self.0)
+    }
+
+    /// Reads the object as `T`, consuming it.
+    pub fn into_typed<T: DeserializeOwned>(self) -> Result<T, serde_json::Error> {
+        T::deserialize(self.0)
+    }
+
+    /// The `$type` of the object, when it has a string one.
+    pub fn type_name(&self) -> Option<&str> {
+        self.0.get("$type").and_then(Value::as_str)
+    }
+
+    /// The value of one key.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.0.get(key)
+    }
+
+    /// The whole object.
+    pub fn as_map(&self) -> &Map<String, Value> {
+        &self.0
+    }
+
+    /// The whole object, to edit in place.
+    pub fn as_map_mut(&mut self) -> &mut Map<String, Value> {
+        &mut self.0
+    }
+
+    /// The whole object.
+    pub fn into_map(self) -> Map<String, Value> {
+        self.0
+    }
+
+    /// Whether this is valid data-model data that Lexicon allows as `unknown`: an object that
+    /// is not itself a blob, `$bytes` or `$link` (nested ones are fine).
+    pub fn check(&self) -> Result<(), DataModelError> {
+        if self.0.contains_key("$bytes") || self.0.contains_key("$link") {
+            return Err(DataModelError::at_root(
+                "an unknown value must not be bytes or a link",
+            ));
+        }
+        if self.type_name() == Some("blob") {
+            return Err(DataModelError::at_root(
+                "an unknown value must not be a blob",
+            ));
+        }
+        check_object(&self.0)
+    }
+}
+
+impl From<Map<String, Value>> for Unknown {
+    fn from(map: Map<String, Value>) -> Self {
+        Self(map)
+    }
+}
+
+impl From<Unknown> for Value {
+    fn from(unknown: Unknown) -> Self {
+        Value::Object(unknown.0)
+    }
+}
+
+impl TryFrom<Value> for Unknown {
+    type Error = DataModelError;
+
+    fn try_from(value: Value) -> Result<Self, DataModelError> {
+        match value {
+            Value::Object(map) => Ok(Self(map)),
+            _ => Err(DataModelError::at_root(
+                "an unknown value must be an object",
+            )),
+        }
+    }
+}
+
+impl serde::Serialize for Unknown {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl<'de> de::Deserialize<'de> for Unknown {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Map::deserialize(deserializer).map(Self)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data-model checks on plain JSON
+
+/// Checks that `value` is a valid data-model document: an object (as records and `unknown`
+/// values are) that passes `check_data_value`.
+pub fn check_data_model(value: &Value) -> Result<(), DataModelError> {
+    match value {
+        Value::Object(map) => check_object(map),
+        _ => Err(DataModelError::at_root("the top level must be an object")),
+    }
+}
+
+/// Checks that `value`, at any level, is valid data-model JSON: integers only (an integral
+/// float such as `123.0` is accepted, since JSON cannot tell them apart), well-formed `$bytes`
+/// and `$link` objects, blobs with `ref`, `mimeType` and an integer `size`, and a `$type`
+/// that is a non-empty string where present.
+pub fn check_data_value(value: &Value) -> Result<(), DataModelError> {
+    match value {
+        Value::Null | Value::Bool(_) | Value::String(_) => Ok(()),
+        Value::Number(number) => check_number(number),
+        Value::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                check_data_value(item).map_err(|e| e.within(&index.to_string()))?;
+            }
+            Ok(())
+        }
+        Value::Object(map) => check_object(map),
+    }
+}
+
+fn check_number(number: &serde_json::Number) -> Result<(), DataModelError> {
+    if number.is_i64() {
+        return Ok(());
+    }
+    if number.is_u64() {
+        return Err(DataModelError::at_root(
+            "integer out of the 64-bit signed range",
+        ));
+    }
+    // 2^63 as a float: integral floats below it (and at least -2^63) are integers in range.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    match number.as_f64() {
+        Some(f) if f.fract() == 0.0 && (-LIMIT..LIMIT).contains(&f) => Ok(()),
+        _ => Err(DataModelError::at_root(
+            "floats are not part of the data model",
+        )),
+    }
+}
+
+fn check_object(map: &Map<String, Value>) -> Result<(), DataModelError> {
+    if let Some(bytes) = map.get("$bytes") {
+        if map.len() != 1 {
+            return Err(DataModelError::at_root("a $bytes object has one key only"));
+        }
+        let text = bytes
+            .as_str()
+            .ok_or_else(|| DataModelError::at_root("$bytes must be a string").within("$bytes"))?;
+        return base64_decode_into(text, None)
+            .map_err(|reason| DataModelError::at_root(reason).within("$bytes"));
+    }
+    if let Some(link) = map.get("$link") {
+        if map.len() != 1 {
+            return Err(DataModelError::at_root("a $link object has one key only"));
+        }
+        let text = link
+            .as_str()
+            .ok_or_else(|| DataModelError::at_root("$link must be a string").within("$link"))?;
+        if !Cid::is_valid_str(text) {
+            return Err(DataModelError::at_root("$link is not a valid CID").within("$link"));
+        }
+        return Ok(());
+    }
+    if let Some(type_name) = map.get("$type") {
+        match type_name.as_str() {
+            Some("") => {
+                return Err(DataModelError::at_root("$type must not be empty").within("$type"));
+            }
+            Some("blob") => check_blob_fields(map)?,
+            Some(_) => {}
+            None => {
+                return Err(DataModelError::at_root("$type must be a string").within("$type"));
+            }
+        }
+    }
+    for (key, value) in map {
+        check_data_value(value).map_err(|e| e.within(key))?;
+    }
+    Ok(())
+}
+
+fn check_blob_fields(map: &Map<String, Value>) -> Result<(), DataModelError> {
+    match map.get("ref") {
+        Some(Value::Object(link)) if link.contains_key("$link") => {}
+        Some(_) => {
+            return Err(
+                DataModelError::at_root("a blob's ref must be a $link object").within("ref"),
+            );
+        }
+        None => return Err(DataModelError::at_root("a blob needs a ref")),
+    }
+    match map.get("mimeType") {
+        Some(Value::String(_)) => {}
+        Some(_) => {
+            return Err(
+                DataModelError::at_root("a blob's mimeType must be a string").within("mimeType"),
+            );
+        }
+        None => return Err(DataModelError::at_root("a blob needs a mimeType")),
+    }
+    match map.get("size") {
+        Some(Value::Number(n)) if n.is_u64() => Ok(()),
+        Some(_) => Err(
+            DataModelError::at_root("a blob's size must be a non-negative integer").within("size"),
+        ),
+        None => Err(DataModelError::at_root("a blob needs a size")),
+    }
+}

@@ -1,0 +1,12 @@
+//! The runtime of the generated crate: string formats, data-model values, serde support for
+//! generated types, and the XRPC client. Written once by hand and copied in by the generator,
+//! so the crate builds on its own.
+
+pub mod client;
+pub mod data;
+pub mod formats;
+mod object;
+
+pub use data::*;
+pub use formats::*;
+pub use object::{Extra, Permission, PermissionSet, UnknownValue, de, ser};

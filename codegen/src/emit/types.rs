@@ -1,0 +1,436 @@
+//! Items for the data types of a module: structs, unions, string sets, aliases, tokens,
+//! error enums.
+
+use super::docs;
+use crate::ir::*;
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{format_ident, quote};
+
+/// An identifier from a name made by [`crate::naming`] (which may be raw, `r#type`).
+pub fn ident(name: &str) -> Ident {
+    match name.strip_prefix("r#") {
+        Some(raw) => Ident::new_raw(raw, Span::call_site()),
+        None => Ident::new(name, Span::call_site()),
+    }
+}
+
+/// A path to a generated type, as seen from the module `from`.
+pub fn type_path(path: &TypePath, from: &[String]) -> TokenStream {
+    let name = ident(&path.name);
+    if path.module == from {
+        quote!(#name)
+    } else {
+        let segments = path.module.iter().map(|s| ident(s));
+        quote!(crate #(:: #segments)* :: #name)
+    }
+}
+
+pub fn rust_type(ty: &Type, from: &[String]) -> TokenStream {
+    match ty {
+        Type::Bool => quote!(bool),
+        Type::Integer => quote!(i64),
+        Type::String => quote!(::std::string::String),
+        Type::Format(format) => {
+            let name = format_ident!("{}", format_type_name(*format));
+            quote!(crate::runtime::#name)
+        }
+        Type::Bytes => quote!(crate::runtime::Bytes),
+        Type::CidLink => quote!(crate::runtime::CidLink),
+        Type::Blob => quote!(crate::runtime::Blob),
+        Type::Unknown => quote!(crate::runtime::Unknown),
+        Type::Array(item) => {
+            let item = rust_type(item, from);
+            quote!(::std::vec::Vec<#item>)
+        }
+        Type::Named { path, boxed } => {
+            let path = type_path(path, from);
+            if *boxed {
+                quote!(::std::boxed::Box<#path>)
+            } else {
+                path
+            }
+        }
+    }
+}
+
+/// The runtime newtype of a string format.
+pub fn format_type_name(format: StringFormat) -> &'static str {
+    match format {
+        StringFormat::AtIdentifier => "AtIdentifier",
+        StringFormat::AtUri => "AtUri",
+        StringFormat::Cid => "Cid",
+        StringFormat::Datetime => "Datetime",
+        StringFormat::Did => "Did",
+        StringFormat::Handle => "Handle",
+        StringFormat::Nsid => "Nsid",
+        StringFormat::Tid => "Tid",
+        StringFormat::RecordKey => "RecordKey",
+        StringFormat::Uri => "Uri",
+        StringFormat::Language => "Language",
+    }
+}
+
+/// The field's declared type: absent, `null` and a value stay distinct when the lexicon allows
+/// all three (`Option<Option<T>>`).
+fn field_type(field: &Field, from: &[String]) -> TokenStream {
+    let ty = rust_type(&field.ty, from);
+    match (field.required, field.nullable) {
+        (true, false) => ty,
+        (false, false) | (true, true) => quote!(::std::option::Option<#ty>),
+        (false, true) => quote!(::std::option::Option<::std::option::Option<#ty>>),
+    }
+}
+
+pub fn structure(s: &Struct, from: &[String]) -> TokenStream {
+    let name = ident(&s.name);
+    let doc = docs::attrs(s.doc.as_deref());
+    let fields = s.fields.iter().map(|field| {
+        let doc = docs::attrs(field.doc.as_deref());
+        let rust_name = ident(&field.rust_name);
+        let ty = field_type(field, from);
+        let json_name = &field.json_name;
+        let rename = (crate::naming::unraw(&field.rust_name) != json_name)
+            .then(|| quote!(rename = #json_name,));
+        let serde = match (field.required, field.nullable) {
+            (true, _) => rename.map(|r| quote!(#[serde(#r)])),
+            (false, false) => Some(quote!(#[serde(#rename default)])),
+            (false, true) => Some(
+                quote!(#[serde(#rename default, deserialize_with = "crate::runtime::de::present")]),
+            ),
+        };
+        quote! { #doc #serde pub #rust_name: #ty, }
+    });
+    let writes = s.fields.iter().map(|field| {
+        let rust_name = ident(&field.rust_name);
+        let json_name = &field.json_name;
+        if field.required {
+            quote! { map.serialize_entry(#json_name, &self.#rust_name)?; }
+        } else {
+            quote! {
+                if let ::std::option::Option::Some(value) = &self.#rust_name {
+                    map.serialize_entry(#json_name, value)?;
+                }
+            }
+        }
+    });
+    let own_type = match &s.record {
+        Some(_) => quote!(::std::option::Option::Some(Self::NSID)),
+        None => quote!(::std::option::Option::None),
+    };
+    let record = s.record.as_ref().map(|record| {
+        let nsid = &record.nsid;
+        let key = &record.key;
+        quote! {
+            impl #name {
+                /// The collection NSID: records of this type are stored under it, and written with it as `$type`.
+                pub const NSID: &'static str = #nsid;
+                /// The record-key type of the collection, as the lexicon states it.
+                pub const KEY: &'static str = #key;
+            }
+        }
+    });
+    let constructor = constructor(s, from);
+    quote! {
+        #doc
+        #[derive(Debug, Clone, PartialEq, ::serde::Deserialize)]
+        pub struct #name {
+            #(#fields)*
+            /// Fields this version of the lexicon does not define, kept so that writing the
+            /// value back loses nothing.
+            #[serde(flatten)]
+            pub extra: crate::runtime::Extra,
+        }
+        #record
+        #constructor
+        impl ::serde::Serialize for #name {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {
+                crate::runtime::ser::object(serializer, #own_type, self)
+            }
+        }
+        impl crate::runtime::ser::Fields for #name {
+            fn serialize_fields<M: ::serde::ser::SerializeMap>(&self, map: &mut M) -> ::std::result::Result<(), M::Error> {
+                #(#writes)*
+                crate::runtime::ser::extra(map, &self.extra)
+            }
+        }
+    }
+}
+
+/// `new(required fields...)`: the optional fields start unset, so adding an optional field to
+/// the lexicon does not break code that builds the struct.
+fn constructor(s: &Struct, from: &[String]) -> TokenStream {
+    let name = ident(&s.name);
+    let required: Vec<&Field> = s.fields.iter().filter(|f| f.required).collect();
+    let params = required.iter().map(|f| {
+        let rust_name = ident(&f.rust_name);
+        match (&f.ty, f.nullable) {
+            (Type::String, false) => {
+                quote!(#rust_name: impl ::std::convert::Into<::std::string::String>)
+            }
+            _ => {
+                let ty = field_type(f, from);
+                quote!(#rust_name: #ty)
+            }
+        }
+    });
+    let inits = s.fields.iter().map(|f| {
+        let rust_name = ident(&f.rust_name);
+        match (&f.ty, f.required, f.nullable) {
+            (Type::String, true, false) => quote!(#rust_name: #rust_name.into(),),
+            (_, true, _) => quote!(#rust_name,),
+            (_, false, _) => quote!(#rust_name: ::std::option::Option::None,),
+        }
+    });
+    let many = (required.len() > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
+    quote! {
+        impl #name {
+            /// Builds a value from its required fields; the optional ones start unset.
+            #many
+            pub fn new(#(#params),*) -> Self {
+                Self { #(#inits)* extra: ::std::default::Default::default() }
+            }
+        }
+    }
+}
+
+pub fn union(u: &Union, from: &[String]) -> TokenStream {
+    let name = ident(&u.name);
+    let doc = docs::attrs(u.doc.as_deref());
+    let variants = u.variants.iter().map(|v| {
+        let variant = ident(&v.name);
+        let ty = type_path(&v.ty, from);
+        let lead = format!(" `$type`: `{}`", v.tag);
+        quote! { #[doc = #lead] #variant(::std::boxed::Box<#ty>), }
+    });
+    let unknown_variant = (!u.closed).then(|| {
+        quote! {
+            /// An object whose `$type` this version of the lexicons does not list, kept whole.
+            Unknown(crate::runtime::Unknown),
+        }
+    });
+    let serialize_arms = u.variants.iter().map(|v| {
+        let variant = ident(&v.name);
+        let tag = &v.tag;
+        quote! { Self::#variant(value) => crate::runtime::ser::tagged(serializer, #tag, value.as_ref()), }
+    });
+    let unknown_serialize = (!u.closed).then(
+        || quote! { Self::Unknown(value) => ::serde::Serialize::serialize(value, serializer), },
+    );
+    let deserialize_arms = u.variants.iter().map(|v| {
+        let variant = ident(&v.name);
+        let tag = &v.tag;
+        // `nsid#main` is not the canonical spelling, but it is seen in the wild.
+        let main_alias = (!tag.contains('#')).then(|| {
+            let alias = format!("{tag}#main");
+            quote!(| #alias)
+        });
+        quote! { #tag #main_alias => crate::runtime::de::variant(object).map(Self::#variant), }
+    });
+    let fallback = if u.closed {
+        let expected = u
+            .variants
+            .iter()
+            .map(|v| v.tag.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        quote! { other => ::std::result::Result::Err(::serde::de::Error::custom(::std::format!("`$type` {other:?} is not one of this closed union's: {}", #expected))), }
+    } else {
+        quote! { _ => crate::runtime::de::unknown(object).map(Self::Unknown), }
+    };
+    quote! {
+        #doc
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum #name {
+            #(#variants)*
+            #unknown_variant
+        }
+        impl ::serde::Serialize for #name {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {
+                match self {
+                    #(#serialize_arms)*
+                    #unknown_serialize
+                }
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for #name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+                let (tag, object) = crate::runtime::de::tagged(deserializer)?;
+                match tag.as_str() {
+                    #(#deserialize_arms)*
+                    #fallback
+                }
+            }
+        }
+    }
+}
+
+pub fn strings(s: &Strings) -> TokenStream {
+    let name = ident(&s.name);
+    let doc = docs::attrs(s.doc.as_deref());
+    let variants = s.values.iter().map(|(variant, value)| {
+        let variant = ident(variant);
+        let lead = format!(" `{value}`");
+        quote! { #[doc = #lead] #variant, }
+    });
+    let as_str = s.values.iter().map(|(variant, value)| {
+        let variant = ident(variant);
+        quote!(Self::#variant => #value,)
+    });
+    let from_str = s.values.iter().map(|(variant, value)| {
+        let variant = ident(variant);
+        quote!(#value => ::std::option::Option::Some(Self::#variant),)
+    });
+    let (other_variant, other_as_str, parse) = if s.open {
+        (
+            quote! {
+                /// A value this version of the lexicon does not list, kept as it is.
+                Other(::std::string::String),
+            },
+            quote!(Self::Other(value) => value,),
+            quote! {
+                impl ::std::convert::From<&str> for #name {
+                    fn from(value: &str) -> Self {
+                        Self::known(value).unwrap_or_else(|| Self::Other(value.to_owned()))
+                    }
+                }
+                impl ::std::convert::From<::std::string::String> for #name {
+                    fn from(value: ::std::string::String) -> Self {
+                        Self::known(&value).unwrap_or(Self::Other(value))
+                    }
+                }
+                impl<'de> ::serde::Deserialize<'de> for #name {
+                    fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+                        let value = <::std::string::String as ::serde::Deserialize>::deserialize(deserializer)?;
+                        ::std::result::Result::Ok(Self::from(value))
+                    }
+                }
+            },
+        )
+    } else {
+        let expected = s
+            .values
+            .iter()
+            .map(|(_, v)| v.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        (
+            TokenStream::new(),
+            TokenStream::new(),
+            quote! {
+                impl ::std::str::FromStr for #name {
+                    type Err = crate::runtime::UnknownValue;
+                    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+                        Self::known(value).ok_or_else(|| crate::runtime::UnknownValue::new(value, #expected))
+                    }
+                }
+                impl<'de> ::serde::Deserialize<'de> for #name {
+                    fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+                        let value = <::std::string::String as ::serde::Deserialize>::deserialize(deserializer)?;
+                        value.parse().map_err(::serde::de::Error::custom)
+                    }
+                }
+            },
+        )
+    };
+    quote! {
+        #doc
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub enum #name {
+            #(#variants)*
+            #other_variant
+        }
+        impl #name {
+            /// The value as written in JSON.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    #(#as_str)*
+                    #other_as_str
+                }
+            }
+            fn known(value: &str) -> ::std::option::Option<Self> {
+                match value {
+                    #(#from_str)*
+                    _ => ::std::option::Option::None,
+                }
+            }
+        }
+        impl ::std::fmt::Display for #name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+        impl ::serde::Serialize for #name {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+        impl crate::runtime::client::QueryValue for #name {
+            fn push_to(&self, name: &'static str, query: &mut crate::runtime::client::Query) {
+                query.push(name, self.as_str());
+            }
+        }
+        #parse
+    }
+}
+
+pub fn alias(a: &Alias, from: &[String]) -> TokenStream {
+    let name = ident(&a.name);
+    let doc = docs::attrs(a.doc.as_deref());
+    let ty = rust_type(&a.ty, from);
+    quote! { #doc pub type #name = #ty; }
+}
+
+pub fn token(t: &Token) -> TokenStream {
+    let name = ident(&t.name);
+    let value = &t.value;
+    let doc = docs::attrs_with_lead(&format!("Token `{value}`."), t.doc.as_deref());
+    quote! { #doc pub const #name: &str = #value; }
+}
+
+/// The error enum of an endpoint: its named errors, and `Other` for any other name (or a
+/// body that was not an XRPC error at all), keeping the name and message.
+pub fn error_enum(e: &ErrorEnum) -> TokenStream {
+    let name = ident(&e.name);
+    let variants = e.variants.iter().map(|(variant, error, doc)| {
+        let variant = ident(variant);
+        let doc = docs::attrs_with_lead(&format!("`{error}`"), doc.as_deref());
+        quote! { #doc #variant { message: ::std::option::Option<::std::string::String> }, }
+    });
+    let from_arms = e.variants.iter().map(|(variant, error, _)| {
+        let variant = ident(variant);
+        quote!(#error => Self::#variant { message },)
+    });
+    let name_arms = e.variants.iter().map(|(variant, error, _)| {
+        let variant = ident(variant);
+        quote!(Self::#variant { message } => (#error, message.as_deref()),)
+    });
+    quote! {
+        /// The errors this endpoint declares, and any other error the server sends.
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum #name {
+            #(#variants)*
+            /// An error this version of the lexicon does not declare.
+            Other { error: ::std::string::String, message: ::std::option::Option<::std::string::String> },
+        }
+        impl crate::runtime::client::XrpcErrorKind for #name {
+            fn from_parts(error: ::std::string::String, message: ::std::option::Option<::std::string::String>) -> Self {
+                match error.as_str() {
+                    #(#from_arms)*
+                    _ => Self::Other { error, message },
+                }
+            }
+            fn parts(&self) -> (&str, ::std::option::Option<&str>) {
+                match self {
+                    #(#name_arms)*
+                    Self::Other { error, message } => (error, message.as_deref()),
+                }
+            }
+        }
+        impl ::std::fmt::Display for #name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                crate::runtime::client::display_error(self, f)
+            }
+        }
+        impl ::std::error::Error for #name {}
+    }
+}

@@ -1,0 +1,193 @@
+//! The resolved IR: every def named, every ref a type path, every inline type hoisted.
+//!
+//! Emitters read only this. It is built once by [`resolve`] and not changed afterwards.
+
+mod resolve;
+
+pub use crate::lexicon::StringFormat;
+pub use resolve::resolve;
+
+/// The whole generated API: one module per lexicon document, sorted by NSID.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ir {
+    pub modules: Vec<Module>,
+}
+
+/// The generated module of one document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Module {
+    pub nsid: String,
+    /// Rust module path below the crate root (`["com", "atproto", "server", "create_session"]`).
+    pub path: Vec<String>,
+    pub description: Option<String>,
+    pub items: Vec<Item>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Item {
+    Struct(Struct),
+    Union(Union),
+    Strings(Strings),
+    Alias(Alias),
+    Token(Token),
+    Endpoint(Endpoint),
+    Subscription(Subscription),
+    PermissionSet(PermissionSet),
+}
+
+/// Where a type lives: its module path below the crate root and its name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TypePath {
+    pub module: Vec<String>,
+    pub name: String,
+}
+
+/// A field's or alias's type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Type {
+    Bool,
+    Integer,
+    String,
+    Format(StringFormat),
+    Bytes,
+    CidLink,
+    Blob,
+    Unknown,
+    Array(Box<Type>),
+    /// A generated type; `boxed` breaks a cycle of direct containment.
+    Named {
+        path: TypePath,
+        boxed: bool,
+    },
+}
+
+/// An object, a record body, endpoint params, or an endpoint body: a struct with named fields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Struct {
+    pub name: String,
+    pub doc: Option<String>,
+    pub fields: Vec<Field>,
+    /// `"nsid"` or `"nsid#def"`: the `$type` that names this object in unions.
+    pub type_tag: String,
+    /// Set for the body of a record: its collection NSID and record-key type.
+    pub record: Option<RecordInfo>,
+    /// Query parameters are sent in the URL, not as JSON.
+    pub is_params: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordInfo {
+    pub nsid: String,
+    /// `tid`, `nsid`, `any` or `literal:<value>`.
+    pub key: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field {
+    pub json_name: String,
+    pub rust_name: String,
+    pub doc: Option<String>,
+    pub ty: Type,
+    pub required: bool,
+    pub nullable: bool,
+    /// The lexicon's `default`, as JSON (sent for query parameters the caller leaves unset).
+    pub default: Option<serde_json::Value>,
+}
+
+/// A union of object types, tagged by `$type`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Union {
+    pub name: String,
+    pub doc: Option<String>,
+    /// Closed unions reject a `$type` they do not list; open ones keep it as `Unknown`.
+    pub closed: bool,
+    pub variants: Vec<Variant>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Variant {
+    pub name: String,
+    /// The `$type` value (bare NSID for a `main` def).
+    pub tag: String,
+    pub ty: TypePath,
+}
+
+/// A string with `knownValues` (open: other values kept) or `enum` (closed).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Strings {
+    pub name: String,
+    pub doc: Option<String>,
+    pub open: bool,
+    /// `(variant name, string value)` in lexicon order.
+    pub values: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alias {
+    pub name: String,
+    pub doc: Option<String>,
+    pub ty: Type,
+}
+
+/// A token: a named string constant `"nsid#name"`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Token {
+    pub name: String,
+    pub doc: Option<String>,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndpointKind {
+    Query,
+    Procedure,
+}
+
+/// The main def of a query or procedure; its types are separate items of the module.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Endpoint {
+    pub kind: EndpointKind,
+    pub nsid: String,
+    pub doc: Option<String>,
+    /// The client method's name.
+    pub method: String,
+    pub params: Option<TypePath>,
+    pub input: Option<Body>,
+    pub output: Option<Body>,
+    pub error: ErrorEnum,
+}
+
+/// A request or response body: JSON with a generated type, or raw bytes of some MIME type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Body {
+    pub encoding: String,
+    pub ty: Option<TypePath>,
+}
+
+/// An endpoint's error enum: one variant per lexicon error, plus `Other` keeping the rest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrorEnum {
+    pub name: String,
+    /// `(variant name, error name, description)`.
+    pub variants: Vec<(String, String, Option<String>)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subscription {
+    pub nsid: String,
+    pub doc: Option<String>,
+    pub params: Option<TypePath>,
+    pub message: Option<TypePath>,
+    pub error: ErrorEnum,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PermissionSet {
+    pub nsid: String,
+    pub doc: Option<String>,
+    pub title: Option<String>,
+    pub title_lang: Vec<(String, String)>,
+    pub detail: Option<String>,
+    pub detail_lang: Vec<(String, String)>,
+    pub permissions: Vec<crate::lexicon::Permission>,
+}

@@ -1,0 +1,626 @@
+//! Resolve: checked documents -> [`Ir`]. Names every def, turns refs into type paths,
+//! hoists inline objects, unions and string enums, and boxes what would be infinitely sized.
+
+use super::*;
+use crate::lexicon::{self, Document, Schema, split_ref};
+use crate::naming::{self, Scope};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Builds the IR. The documents must have passed [`crate::lint::check`]: refs resolve.
+pub fn resolve(documents: &[Document]) -> Ir {
+    let mut sorted: Vec<&Document> = documents.iter().collect();
+    sorted.sort_by(|a, b| a.id.cmp(&b.id));
+    let paths = module_paths(&sorted);
+
+    // First pass: the name of every def, so refs can be resolved in any order.
+    let mut scopes: BTreeMap<&str, Scope> = BTreeMap::new();
+    let mut names: BTreeMap<(&str, &str), TypePath> = BTreeMap::new();
+    let mut tokens: BTreeMap<(&str, &str), String> = BTreeMap::new();
+    for document in &sorted {
+        let mut types = Scope::with_reserved(&["Service"]);
+        let mut values = Scope::with_reserved(&["NSID"]);
+        let module = paths[document.id.as_str()].clone();
+        // Main defs first: their names are the stable, documented ones.
+        let order = document
+            .defs
+            .iter()
+            .filter(|(n, _)| *n == "main")
+            .chain(document.defs.iter().filter(|(n, _)| *n != "main"));
+        for (name, schema) in order {
+            match schema {
+                Schema::Token(_) => {
+                    let constant = values.claim(naming::constant(name));
+                    tokens.insert((&document.id, name), constant);
+                }
+                Schema::Query(_)
+                | Schema::Procedure(_)
+                | Schema::Subscription(_)
+                | Schema::PermissionSet(_) => {}
+                _ => {
+                    let wanted = match (name.as_str(), schema) {
+                        ("main", Schema::Record(_)) => "Record".to_owned(),
+                        ("main", _) => "Main".to_owned(),
+                        _ => naming::type_name(name),
+                    };
+                    let name_in_module = types.claim(wanted);
+                    names.insert(
+                        (&document.id, name),
+                        TypePath {
+                            module: module.clone(),
+                            name: name_in_module,
+                        },
+                    );
+                }
+            }
+        }
+        scopes.insert(&document.id, types);
+    }
+
+    let mut modules = Vec::with_capacity(sorted.len());
+    for document in &sorted {
+        let types = scopes
+            .remove(document.id.as_str())
+            .expect("every document has a scope");
+        let mut builder = ModuleBuilder {
+            document,
+            module: paths[document.id.as_str()].clone(),
+            names: &names,
+            types,
+            items: Vec::new(),
+        };
+        for (name, schema) in &document.defs {
+            builder.def(name, schema, &tokens);
+        }
+        modules.push(Module {
+            nsid: document.id.clone(),
+            path: builder.module.clone(),
+            description: document.description.clone().or_else(|| {
+                document
+                    .defs
+                    .get("main")
+                    .and_then(Schema::description)
+                    .map(str::to_owned)
+            }),
+            items: builder.items,
+        });
+    }
+    let mut ir = Ir { modules };
+    box_cycles(&mut ir);
+    ir
+}
+
+/// Module paths for every document; siblings whose names collide after case conversion are
+/// told apart deterministically (in NSID order).
+fn module_paths<'a>(sorted: &[&'a Document]) -> BTreeMap<&'a str, Vec<String>> {
+    let mut scopes: BTreeMap<Vec<String>, (Scope, BTreeMap<String, String>)> = BTreeMap::new();
+    let mut paths = BTreeMap::new();
+    for document in sorted {
+        let mut path: Vec<String> = Vec::new();
+        for segment in document.id.split('.') {
+            let (scope, seen) = scopes.entry(path.clone()).or_insert_with(|| {
+                // Names the crate root and the runtime already use.
+                let reserved: &[&str] = if path.is_empty() {
+                    &["runtime", "std", "core", "alloc", "serde"]
+                } else {
+                    &[]
+                };
+                (Scope::with_reserved(reserved), BTreeMap::new())
+            });
+            let name = seen
+                .entry(segment.to_owned())
+                .or_insert_with(|| scope.claim(naming::module(segment)))
+                .clone();
+            path.push(name);
+        }
+        paths.insert(document.id.as_str(), path);
+    }
+    paths
+}
+
+struct ModuleBuilder<'a> {
+    document: &'a Document,
+    module: Vec<String>,
+    names: &'a BTreeMap<(&'a str, &'a str), TypePath>,
+    types: Scope,
+    items: Vec<Item>,
+}
+
+impl ModuleBuilder<'_> {
+    fn nsid(&self) -> &str {
+        &self.document.id
+    }
+
+    fn tag(&self, def: &str) -> String {
+        if def == "main" {
+            self.nsid().to_owned()
+        } else {
+            format!("{}#{def}", self.nsid())
+        }
+    }
+
+    fn def(&mut self, name: &str, schema: &Schema, tokens: &BTreeMap<(&str, &str), String>) {
+        let doc = schema.description().map(str::to_owned);
+        let own_name = || self.names.get(&(self.nsid(), name)).map(|p| p.name.clone());
+        match schema {
+            Schema::Token(_) => {
+                let constant = tokens[&(self.nsid(), name)].clone();
+                self.items.push(Item::Token(Token {
+                    name: constant,
+                    doc,
+                    value: self.tag(name),
+                }));
+            }
+            Schema::Record(record) => {
+                let type_name = own_name().expect("records are named");
+                if let Schema::Object(object) = record.record.as_ref() {
+                    let info = RecordInfo {
+                        nsid: self.nsid().to_owned(),
+                        key: record.key.clone(),
+                    };
+                    let doc = doc.or_else(|| object.description.clone());
+                    self.object(type_name, doc, object, self.tag(name), Some(info), false);
+                }
+            }
+            Schema::Object(object) => {
+                let type_name = own_name().expect("objects are named");
+                self.object(type_name, doc, object, self.tag(name), None, false);
+            }
+            Schema::Query(endpoint) | Schema::Procedure(endpoint) => {
+                let kind = if matches!(schema, Schema::Query(_)) {
+                    EndpointKind::Query
+                } else {
+                    EndpointKind::Procedure
+                };
+                let params = endpoint.parameters.as_deref().and_then(|p| self.params(p));
+                let input = endpoint.input.as_ref().map(|body| self.body("Input", body));
+                let output = endpoint
+                    .output
+                    .as_ref()
+                    .map(|body| self.body("Output", body));
+                let error = self.error_enum(&endpoint.errors);
+                let method = naming::module(self.nsid().rsplit('.').next().unwrap_or_default());
+                self.items.push(Item::Endpoint(Endpoint {
+                    kind,
+                    nsid: self.nsid().to_owned(),
+                    doc,
+                    method,
+                    params,
+                    input,
+                    output,
+                    error,
+                }));
+            }
+            Schema::Subscription(subscription) => {
+                let params = subscription
+                    .parameters
+                    .as_deref()
+                    .and_then(|p| self.params(p));
+                let message = subscription.message.as_ref().and_then(|m| {
+                    match self.ty(&m.schema, "Message", None) {
+                        Type::Named { path, .. } => Some(path),
+                        _ => None,
+                    }
+                });
+                let error = self.error_enum(&subscription.errors);
+                self.items.push(Item::Subscription(Subscription {
+                    nsid: self.nsid().to_owned(),
+                    doc,
+                    params,
+                    message,
+                    error,
+                }));
+            }
+            Schema::PermissionSet(set) => {
+                let permissions = set
+                    .permissions
+                    .iter()
+                    .filter_map(|p| match p {
+                        Schema::Permission(p) => Some(p.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                self.items.push(Item::PermissionSet(PermissionSet {
+                    nsid: self.nsid().to_owned(),
+                    doc,
+                    title: set.title.clone(),
+                    title_lang: set
+                        .title_lang
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                    detail: set.detail.clone(),
+                    detail_lang: set
+                        .detail_lang
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                    permissions,
+                }));
+            }
+            Schema::String(s) if !s.known_values.is_empty() || s.r#enum.is_some() => {
+                let type_name = own_name().expect("strings are named");
+                self.strings(type_name, doc, s);
+            }
+            Schema::Params(_)
+            | Schema::Ref(_)
+            | Schema::Union(_)
+            | Schema::Unknown(_)
+            | Schema::Permission(_) => {
+                // Rejected as named defs by the check pass; nothing to emit.
+            }
+            other => {
+                let type_name = own_name().expect("plain defs are named");
+                let ty = self.ty(other, &type_name, None);
+                self.items.push(Item::Alias(Alias {
+                    name: type_name,
+                    doc,
+                    ty,
+                }));
+            }
+        }
+    }
+
+    fn object(
+        &mut self,
+        name: String,
+        doc: Option<String>,
+        object: &lexicon::Object,
+        type_tag: String,
+        record: Option<RecordInfo>,
+        is_params: bool,
+    ) {
+        let mut field_names = Scope::with_reserved(&["extra"]);
+        let mut fields = Vec::with_capacity(object.properties.len());
+        for (json_name, property) in &object.properties {
+            let hint = format!("{name}{}", naming::unraw(&naming::type_name(json_name)));
+            let ty = self.ty(property, &hint, None);
+            fields.push(Field {
+                json_name: json_name.clone(),
+                rust_name: field_names.claim(naming::field(json_name)),
+                doc: property.description().map(str::to_owned),
+                ty,
+                required: object.required.contains(json_name),
+                nullable: object.nullable.contains(json_name),
+                default: default_of(property),
+            });
+        }
+        self.items.push(Item::Struct(Struct {
+            name,
+            doc,
+            fields,
+            type_tag,
+            record,
+            is_params,
+        }));
+    }
+
+    fn params(&mut self, schema: &Schema) -> Option<TypePath> {
+        let Schema::Params(object) = schema else {
+            return None;
+        };
+        let name = self.types.claim("Params".to_owned());
+        let tag = format!("{}#params", self.nsid());
+        self.object(
+            name.clone(),
+            object.description.clone(),
+            object,
+            tag,
+            None,
+            true,
+        );
+        Some(self.local(name))
+    }
+
+    fn body(&mut self, name: &str, body: &lexicon::Body) -> Body {
+        let ty = body
+            .schema
+            .as_deref()
+            .map(|schema| match self.ty(schema, name, Some(name)) {
+                Type::Named { path, .. } if path.module == self.module && path.name == name => path,
+                other => {
+                    // A ref as the body: an alias keeps the documented name (`Output`).
+                    let alias = self.types.claim(name.to_owned());
+                    self.items.push(Item::Alias(Alias {
+                        name: alias.clone(),
+                        doc: None,
+                        ty: other,
+                    }));
+                    self.local(alias)
+                }
+            });
+        Body {
+            encoding: body.encoding.clone(),
+            ty,
+        }
+    }
+
+    fn error_enum(&mut self, errors: &[lexicon::ErrorDef]) -> ErrorEnum {
+        let name = self.types.claim("Error".to_owned());
+        let mut variants = Scope::with_reserved(&["Other"]);
+        ErrorEnum {
+            name,
+            variants: errors
+                .iter()
+                .map(|e| {
+                    (
+                        variants.claim(naming::type_name(&e.name)),
+                        e.name.clone(),
+                        e.description.clone(),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    fn local(&self, name: String) -> TypePath {
+        TypePath {
+            module: self.module.clone(),
+            name,
+        }
+    }
+
+    /// The type of a schema used in place; inline objects, unions and string sets become
+    /// items named `hint` (or exactly `exact`, for documented names such as `Input`).
+    fn ty(&mut self, schema: &Schema, hint: &str, exact: Option<&str>) -> Type {
+        let named = |builder: &mut Self, wanted: &str| {
+            builder.types.claim(exact.unwrap_or(wanted).to_owned())
+        };
+        match schema {
+            Schema::Boolean(_) => Type::Bool,
+            Schema::Integer(_) => Type::Integer,
+            Schema::String(s) if !s.known_values.is_empty() || s.r#enum.is_some() => {
+                let name = named(self, hint);
+                self.strings(name.clone(), s.description.clone(), s);
+                Type::Named {
+                    path: self.local(name),
+                    boxed: false,
+                }
+            }
+            Schema::String(s) => s.format.map_or(Type::String, Type::Format),
+            Schema::Bytes(_) => Type::Bytes,
+            Schema::CidLink(_) => Type::CidLink,
+            Schema::Blob(_) => Type::Blob,
+            Schema::Unknown(_) => Type::Unknown,
+            Schema::Array(array) => Type::Array(Box::new(self.ty(
+                &array.items,
+                &format!("{hint}Item"),
+                None,
+            ))),
+            Schema::Object(object) | Schema::Params(object) => {
+                let name = named(self, hint);
+                let tag = format!("{}#{}", self.nsid(), naming::field(hint));
+                self.object(
+                    name.clone(),
+                    object.description.clone(),
+                    object,
+                    tag,
+                    None,
+                    false,
+                );
+                Type::Named {
+                    path: self.local(name),
+                    boxed: false,
+                }
+            }
+            Schema::Ref(r) => {
+                let (nsid, def) = split_ref(self.nsid(), &r.target);
+                match self.names.get(&(nsid, def)) {
+                    Some(path) => Type::Named {
+                        path: path.clone(),
+                        boxed: false,
+                    },
+                    None => Type::Unknown,
+                }
+            }
+            Schema::Union(union) => {
+                let name = named(self, hint);
+                let mut variant_names = Scope::with_reserved(&["Unknown"]);
+                let variants = union
+                    .refs
+                    .iter()
+                    .filter_map(|target| {
+                        let (nsid, def) = split_ref(self.nsid(), target);
+                        let path = self.names.get(&(nsid, def))?.clone();
+                        let wanted = if nsid == self.nsid() {
+                            naming::type_name(def)
+                        } else {
+                            let last = nsid.rsplit('.').next().unwrap_or(nsid);
+                            naming::type_name(&if def == "main" {
+                                last.to_owned()
+                            } else {
+                                format!("{last} {def}")
+                            })
+                        };
+                        let tag = if def == "main" {
+                            nsid.to_owned()
+                        } else {
+                            format!("{nsid}#{def}")
+                        };
+                        Some(Variant {
+                            name: variant_names.claim(wanted),
+                            tag,
+                            ty: path,
+                        })
+                    })
+                    .collect();
+                self.items.push(Item::Union(Union {
+                    name: name.clone(),
+                    doc: union.description.clone(),
+                    closed: union.closed,
+                    variants,
+                }));
+                Type::Named {
+                    path: self.local(name),
+                    boxed: false,
+                }
+            }
+            // Not valid in place (rejected by the check pass); keep the data losslessly.
+            Schema::Token(_)
+            | Schema::Record(_)
+            | Schema::Query(_)
+            | Schema::Procedure(_)
+            | Schema::Subscription(_)
+            | Schema::PermissionSet(_)
+            | Schema::Permission(_) => Type::Unknown,
+        }
+    }
+
+    fn strings(&mut self, name: String, doc: Option<String>, schema: &lexicon::StringSchema) {
+        let (open, values) = match &schema.r#enum {
+            Some(values) => (false, values.clone()),
+            None => (true, schema.known_values.clone()),
+        };
+        let mut variant_names = Scope::with_reserved(if open { &["Other"] } else { &[] });
+        let mut seen = BTreeSet::new();
+        let values = values
+            .into_iter()
+            .filter(|v| seen.insert(v.clone()))
+            .map(|value| {
+                // Known values may be full token refs (`nsid#name`): name the variant after the token.
+                let base = value.rsplit('#').next().unwrap_or(&value);
+                let base = if value.contains('#') {
+                    base
+                } else {
+                    value.rsplit('.').next().unwrap_or(&value)
+                };
+                let base = if base.is_empty() {
+                    value.as_str()
+                } else {
+                    base
+                };
+                (variant_names.claim(naming::type_name(base)), value)
+            })
+            .collect();
+        self.items.push(Item::Strings(Strings {
+            name,
+            doc,
+            open,
+            values,
+        }));
+    }
+}
+
+/// Boxes the fields that would make a type contain itself: every field whose type (directly or
+/// through `Option`, but not through `Vec`, which is already indirect) lies in the same strongly
+/// connected component of the containment graph as the struct holding it.
+fn box_cycles(ir: &mut Ir) {
+    let mut edges: BTreeMap<TypePath, BTreeSet<TypePath>> = BTreeMap::new();
+    for module in &ir.modules {
+        for item in &module.items {
+            let (name, types): (&str, Vec<&Type>) = match item {
+                Item::Struct(s) => (&s.name, s.fields.iter().map(|f| &f.ty).collect()),
+                Item::Alias(a) => (&a.name, vec![&a.ty]),
+                _ => continue,
+            };
+            let from = TypePath {
+                module: module.path.clone(),
+                name: name.to_owned(),
+            };
+            let targets = edges.entry(from).or_default();
+            for ty in types {
+                if let Type::Named { path, .. } = ty {
+                    targets.insert(path.clone());
+                }
+            }
+        }
+    }
+    let component = strongly_connected(&edges);
+    for module in &mut ir.modules {
+        for item in &mut module.items {
+            let (name, types): (&str, Vec<&mut Type>) = match item {
+                Item::Struct(s) => (&s.name, s.fields.iter_mut().map(|f| &mut f.ty).collect()),
+                Item::Alias(a) => (&a.name, vec![&mut a.ty]),
+                _ => continue,
+            };
+            let from = TypePath {
+                module: module.path.clone(),
+                name: name.to_owned(),
+            };
+            for ty in types {
+                if let Type::Named { path, boxed } = ty
+                    && component.contains_key(&from)
+                    && component.get(&from) == component.get(path)
+                {
+                    *boxed = true;
+                }
+            }
+        }
+    }
+}
+
+/// Tarjan's algorithm (iterative): the component number of every node.
+fn strongly_connected(edges: &BTreeMap<TypePath, BTreeSet<TypePath>>) -> BTreeMap<TypePath, usize> {
+    let nodes: Vec<&TypePath> = edges.keys().collect();
+    let id_of: BTreeMap<&TypePath, usize> =
+        nodes.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+    let adjacency: Vec<Vec<usize>> = nodes
+        .iter()
+        .map(|n| {
+            edges[*n]
+                .iter()
+                .filter_map(|t| id_of.get(t).copied())
+                .collect()
+        })
+        .collect();
+    let n = nodes.len();
+    let (mut index, mut low, mut on_stack) = (vec![usize::MAX; n], vec![0; n], vec![false; n]);
+    let (mut stack, mut component, mut next_index, mut next_component) =
+        (Vec::new(), vec![usize::MAX; n], 0, 0);
+    for root in 0..n {
+        if index[root] != usize::MAX {
+            continue;
+        }
+        let mut work = vec![(root, 0usize)];
+        while let Some((v, edge)) = work.pop() {
+            if edge == 0 {
+                index[v] = next_index;
+                low[v] = next_index;
+                next_index += 1;
+                stack.push(v);
+                on_stack[v] = true;
+            }
+            if let Some(&w) = adjacency[v].get(edge) {
+                work.push((v, edge + 1));
+                if index[w] == usize::MAX {
+                    work.push((w, 0));
+                } else if on_stack[w] {
+                    low[v] = low[v].min(index[w]);
+                }
+                continue;
+            }
+            if low[v] == index[v] {
+                while let Some(w) = stack.pop() {
+                    on_stack[w] = false;
+                    component[w] = next_component;
+                    if w == v {
+                        break;
+                    }
+                }
+                next_component += 1;
+            }
+            if let Some(&(parent, _)) = work.last() {
+                low[parent] = low[parent].min(low[v]);
+            }
+        }
+    }
+    // A node alone in its component is only a cycle if it points at itself.
+    let mut sizes = vec![0usize; next_component];
+    for &c in &component {
+        sizes[c] += 1;
+    }
+    nodes
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| sizes[component[*i]] > 1 || adjacency[*i].contains(i))
+        .map(|(i, node)| ((*node).clone(), component[i]))
+        .collect()
+}
+
+fn default_of(schema: &Schema) -> Option<serde_json::Value> {
+    match schema {
+        Schema::Boolean(b) => b.default.map(serde_json::Value::from),
+        Schema::Integer(i) => i.default.map(serde_json::Value::from),
+        Schema::String(s) => s.default.clone().map(serde_json::Value::from),
+        _ => None,
+    }
+}

@@ -1,0 +1,66 @@
+//! Compares generated files with a crate folder on disk: what to write, what to remove.
+//!
+//! Only reads. xtask applies the plan; the freshness test asserts it is empty.
+
+use crate::Files;
+use std::path::{Path, PathBuf};
+
+/// The difference between generated files and a crate folder.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Files that are missing or differ.
+    pub write: Vec<PathBuf>,
+    /// Files marked `@generated` that the lexicons no longer produce.
+    pub remove: Vec<PathBuf>,
+    pub unchanged: usize,
+}
+
+impl Plan {
+    pub fn is_fresh(&self) -> bool {
+        self.write.is_empty() && self.remove.is_empty()
+    }
+}
+
+/// Compares `files` with the folder `out` (paths in the plan are relative to it).
+pub fn plan(files: &Files, out: &Path) -> std::io::Result<Plan> {
+    let mut plan = Plan::default();
+    for (path, contents) in files {
+        match std::fs::read(out.join(path)) {
+            Ok(existing) if existing == contents.as_bytes() => plan.unchanged += 1,
+            Ok(_) => plan.write.push(path.clone()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => plan.write.push(path.clone()),
+            Err(e) => return Err(e),
+        }
+    }
+    let mut existing = Vec::new();
+    let src = out.join("src");
+    if src.is_dir() {
+        collect_rs(out, Path::new("src"), &mut existing)?;
+    }
+    existing.sort();
+    for path in existing {
+        if !files.contains_key(&path) && is_generated(&out.join(&path))? {
+            plan.remove.push(path);
+        }
+    }
+    Ok(plan)
+}
+
+/// A file we may delete: it starts with our `@generated` line (so hand-written files stay).
+fn is_generated(path: &Path) -> std::io::Result<bool> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    Ok(text.starts_with(crate::emit::HEADER))
+}
+
+fn collect_rs(root: &Path, relative: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(root.join(relative))? {
+        let entry = entry?;
+        let path = relative.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            collect_rs(root, &path, out)?;
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}

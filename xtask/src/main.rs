@@ -1,0 +1,170 @@
+//! `cargo xtask`: the command line over the `codegen` library.
+//!
+//! - `cargo xtask gen [--check] [--lexicons DIR]... [--out DIR] [--crate-name NAME]`
+
+use codegen::{CrateOptions, SourceFile};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+const USAGE: &str = "usage:
+  cargo xtask gen [--check] [--lexicons DIR]... [--out DIR] [--crate-name NAME] [--crate-version V]
+      Generate the Rust crate for every lexicon under DIR (default: lexicons/) into --out
+      (default: generated/). With --check, write nothing and fail if any file is stale.";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("gen") => Gen::parse(&args[1..]).and_then(|g| g.run()),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        _ => Err(format!("unknown or missing command\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The repository root (xtask lives one level below it).
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask sits inside the workspace")
+        .to_path_buf()
+}
+
+/// A path as the user should see it: relative to the current folder when it lies below it.
+fn shown(path: &Path) -> PathBuf {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf))
+        .unwrap_or_else(|| path.to_path_buf())
+}
+
+struct Gen {
+    check: bool,
+    lexicons: Vec<PathBuf>,
+    out: PathBuf,
+    options: CrateOptions,
+}
+
+impl Gen {
+    fn parse(args: &[String]) -> Result<Gen, String> {
+        let root = workspace_root();
+        let mut command = Gen {
+            check: false,
+            lexicons: Vec::new(),
+            out: root.join("generated"),
+            options: CrateOptions::default(),
+        };
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
+            let mut value = |name: &str| {
+                args.next()
+                    .cloned()
+                    .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
+            };
+            match arg.as_str() {
+                "--check" => command.check = true,
+                "--lexicons" => command.lexicons.push(PathBuf::from(value("--lexicons")?)),
+                "--out" => command.out = PathBuf::from(value("--out")?),
+                "--crate-name" => command.options.name = value("--crate-name")?,
+                "--crate-version" => command.options.version = value("--crate-version")?,
+                other => return Err(format!("unknown option {other}\n{USAGE}")),
+            }
+        }
+        if command.lexicons.is_empty() {
+            command.lexicons.push(root.join("lexicons"));
+        }
+        Ok(command)
+    }
+
+    fn run(&self) -> Result<(), String> {
+        let mut sources: Vec<SourceFile> = Vec::new();
+        for dir in &self.lexicons {
+            let mut found =
+                codegen::read_lexicon_dir(dir).map_err(|e| format!("cannot read lexicons: {e}"))?;
+            for source in &mut found {
+                source.file = shown(&source.file);
+            }
+            sources.extend(found);
+        }
+        if sources.is_empty() {
+            return Err(format!(
+                "no lexicon documents (*.json) found in {}",
+                self.lexicons
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        let files = codegen::generate(&sources, &self.options).map_err(|d| d.to_string())?;
+        let plan = codegen::sync::plan(&files, &self.out)
+            .map_err(|e| format!("cannot read {}: {e}", self.out.display()))?;
+        let out = shown(&self.out);
+        if self.check {
+            if plan.is_fresh() {
+                println!(
+                    "{} is fresh: {} files match {} lexicon documents",
+                    out.display(),
+                    plan.unchanged,
+                    sources.len()
+                );
+                return Ok(());
+            }
+            let mut message = format!("{} is stale; run `cargo xtask gen`:\n", out.display());
+            for path in &plan.write {
+                message.push_str(&format!("  differs: {}\n", out.join(path).display()));
+            }
+            for path in &plan.remove {
+                message.push_str(&format!(
+                    "  no longer generated: {}\n",
+                    out.join(path).display()
+                ));
+            }
+            return Err(message.trim_end().to_owned());
+        }
+        for path in &plan.write {
+            let target = self.out.join(path);
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+            }
+            std::fs::write(&target, &files[path])
+                .map_err(|e| format!("cannot write {}: {e}", target.display()))?;
+        }
+        for path in &plan.remove {
+            let target = self.out.join(path);
+            std::fs::remove_file(&target)
+                .map_err(|e| format!("cannot remove {}: {e}", target.display()))?;
+            remove_empty_parents(&target, &self.out);
+        }
+        println!(
+            "{}: {} lexicon documents -> {} files ({} written, {} removed, {} unchanged)",
+            out.display(),
+            sources.len(),
+            files.len(),
+            plan.write.len(),
+            plan.remove.len(),
+            plan.unchanged
+        );
+        Ok(())
+    }
+}
+
+/// Removes folders left empty by removing a file, up to (not including) the crate folder.
+fn remove_empty_parents(file: &Path, stop: &Path) {
+    let mut dir = file.parent();
+    while let Some(d) = dir {
+        if d == stop || std::fs::remove_dir(d).is_err() {
+            break;
+        }
+        dir = d.parent();
+    }
+}
