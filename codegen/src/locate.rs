@@ -192,7 +192,7 @@ mod tests {
         assert_eq!(locate(DOC, "/defs/main"), Some((4, 13)));
         assert_eq!(
             locate(DOC, "/defs/main/properties/x~1y/1/ref"),
-            Some((5, 39))
+            Some((5, 41))
         );
     }
 
