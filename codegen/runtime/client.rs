@@ -43,7 +43,16 @@ impl fmt::Debug for RedactedHeaders<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let redact = |name: &str| name.eq_ignore_ascii_case("authorization");
         f.debug_list()
-            .entries(self.0.iter().map(|(name, value)| (name, if redact(name) { "<redacted>" } else { value.as_str() })))
+            .entries(self.0.iter().map(|(name, value)| {
+                (
+                    name,
+                    if redact(name) {
+                        "<redacted>"
+                    } else {
+                        value.as_str()
+                    },
+                )
+            }))
             .finish()
     }
 }
@@ -59,7 +68,10 @@ pub struct HttpResponse {
 impl HttpResponse {
     /// The first header of that name (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -77,11 +89,17 @@ pub struct TransportError {
 
 impl TransportError {
     pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
-        TransportError { message: error.to_string(), source: Some(Box::new(error)) }
+        TransportError {
+            message: error.to_string(),
+            source: Some(Box::new(error)),
+        }
     }
 
     pub fn msg(message: impl Into<String>) -> Self {
-        TransportError { message: message.into(), source: None }
+        TransportError {
+            message: message.into(),
+            source: None,
+        }
     }
 }
 
@@ -93,7 +111,9 @@ impl fmt::Display for TransportError {
 
 impl std::error::Error for TransportError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 
@@ -140,7 +160,9 @@ impl<E: fmt::Display> fmt::Display for Error<E> {
         match self {
             Error::Transport(e) => write!(f, "transport error: {e}"),
             Error::Xrpc { status, error } => write!(f, "XRPC error (HTTP {status}): {error}"),
-            Error::Decode { status, message } => write!(f, "unexpected response body (HTTP {status}): {message}"),
+            Error::Decode { status, message } => {
+                write!(f, "unexpected response body (HTTP {status}): {message}")
+            }
             Error::Encode(message) => write!(f, "could not encode the request: {message}"),
         }
     }
@@ -251,7 +273,19 @@ macro_rules! query_value_as_str {
         }
     )*};
 }
-query_value_as_str!(AtIdentifier, AtUri, Cid, Datetime, Did, Handle, Nsid, Tid, RecordKey, Uri, Language);
+query_value_as_str!(
+    AtIdentifier,
+    AtUri,
+    Cid,
+    Datetime,
+    Did,
+    Handle,
+    Nsid,
+    Tid,
+    RecordKey,
+    Uri,
+    Language
+);
 
 /// An XRPC client for one service (a PDS, an AppView, ...).
 ///
@@ -266,14 +300,21 @@ pub struct Client<T: ?Sized> {
 impl<T: ?Sized> fmt::Debug for Client<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let authenticated = self.bearer.read().map(|b| b.is_some()).unwrap_or(false);
-        f.debug_struct("Client").field("base_url", &self.base_url).field("authenticated", &authenticated).finish_non_exhaustive()
+        f.debug_struct("Client")
+            .field("base_url", &self.base_url)
+            .field("authenticated", &authenticated)
+            .finish_non_exhaustive()
     }
 }
 
 impl<T: Transport> Client<T> {
     /// A client for the service at `base_url` (`https://bsky.social`).
     pub fn new(base_url: impl Into<String>, transport: T) -> Self {
-        Client { base_url: base_url.into().trim_end_matches('/').to_owned(), bearer: RwLock::new(None), transport }
+        Client {
+            base_url: base_url.into().trim_end_matches('/').to_owned(),
+            bearer: RwLock::new(None),
+            transport,
+        }
     }
 }
 
@@ -326,7 +367,14 @@ pub struct RequestBuilder<'c, T: ?Sized> {
 
 impl<'c, T: Transport + ?Sized> RequestBuilder<'c, T> {
     fn new(client: &'c Client<T>, method: &'static str, nsid: &'static str) -> Self {
-        RequestBuilder { client, method, nsid, query: Query::default(), body: None, encode_error: None }
+        RequestBuilder {
+            client,
+            method,
+            nsid,
+            query: Query::default(),
+            body: None,
+            encode_error: None,
+        }
     }
 
     pub fn params(mut self, params: &impl QueryParams) -> Self {
@@ -352,7 +400,12 @@ impl<'c, T: Transport + ?Sized> RequestBuilder<'c, T> {
         if let Some(message) = self.encode_error {
             return Err(Error::Encode(message));
         }
-        let url = format!("{}/xrpc/{}{}", self.client.base_url, self.nsid, self.query.to_query_string());
+        let url = format!(
+            "{}/xrpc/{}{}",
+            self.client.base_url,
+            self.nsid,
+            self.query.to_query_string()
+        );
         let mut headers = vec![("accept".to_owned(), "application/json".to_owned())];
         if let Some((_, content_type)) = &self.body {
             headers.push(("content-type".to_owned(), content_type.clone()));
@@ -360,10 +413,23 @@ impl<'c, T: Transport + ?Sized> RequestBuilder<'c, T> {
         if let Some(token) = self.client.bearer.read().ok().and_then(|b| b.clone()) {
             headers.push(("authorization".to_owned(), format!("Bearer {token}")));
         }
-        let request = HttpRequest { method: self.method, url, headers, body: self.body.map(|(bytes, _)| bytes) };
-        let response = self.client.transport.send(request).await.map_err(Error::Transport)?;
+        let request = HttpRequest {
+            method: self.method,
+            url,
+            headers,
+            body: self.body.map(|(bytes, _)| bytes),
+        };
+        let response = self
+            .client
+            .transport
+            .send(request)
+            .await
+            .map_err(Error::Transport)?;
         if (200..300).contains(&response.status) {
-            Ok(Response { inner: response, error: PhantomData })
+            Ok(Response {
+                inner: response,
+                error: PhantomData,
+            })
         } else {
             Err(xrpc_error(response))
         }
@@ -413,12 +479,18 @@ pub struct Response<E> {
 
 impl<E> Response<E> {
     pub fn json<O: DeserializeOwned>(self) -> Result<O, Error<E>> {
-        serde_json::from_slice(&self.inner.body).map_err(|e| Error::Decode { status: self.inner.status, message: e.to_string() })
+        serde_json::from_slice(&self.inner.body).map_err(|e| Error::Decode {
+            status: self.inner.status,
+            message: e.to_string(),
+        })
     }
 
     pub fn raw(self) -> Result<RawBody, Error<E>> {
         let content_type = self.inner.header("content-type").map(str::to_owned);
-        Ok(RawBody { content_type, bytes: self.inner.body })
+        Ok(RawBody {
+            content_type,
+            bytes: self.inner.body,
+        })
     }
 
     pub fn empty(self) -> Result<(), Error<E>> {
@@ -439,7 +511,8 @@ pub struct ReqwestTransport(pub reqwest::Client);
 impl Transport for ReqwestTransport {
     fn send(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, TransportError>> {
         Box::pin(async move {
-            let method = reqwest::Method::from_bytes(request.method.as_bytes()).map_err(TransportError::new)?;
+            let method = reqwest::Method::from_bytes(request.method.as_bytes())
+                .map_err(TransportError::new)?;
             let mut builder = self.0.request(method, &request.url);
             for (name, value) in &request.headers {
                 builder = builder.header(name, value);
@@ -452,10 +525,20 @@ impl Transport for ReqwestTransport {
             let headers = response
                 .headers()
                 .iter()
-                .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
+                .filter_map(|(name, value)| {
+                    Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+                })
                 .collect();
-            let body = response.bytes().await.map_err(TransportError::new)?.to_vec();
-            Ok(HttpResponse { status, headers, body })
+            let body = response
+                .bytes()
+                .await
+                .map_err(TransportError::new)?
+                .to_vec();
+            Ok(HttpResponse {
+                status,
+                headers,
+                body,
+            })
         })
     }
 }

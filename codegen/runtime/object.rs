@@ -70,7 +70,10 @@ pub struct UnknownValue {
 
 impl UnknownValue {
     pub fn new(value: &str, expected: &'static str) -> Self {
-        UnknownValue { value: value.to_owned(), expected }
+        UnknownValue {
+            value: value.to_owned(),
+            expected,
+        }
     }
 }
 
@@ -118,7 +121,11 @@ pub mod ser {
     }
 
     /// Writes an object, with `$type` first when it has one (records).
-    pub fn object<S: Serializer, T: Fields + ?Sized>(serializer: S, type_tag: Option<&str>, value: &T) -> Result<S::Ok, S::Error> {
+    pub fn object<S: Serializer, T: Fields + ?Sized>(
+        serializer: S,
+        type_tag: Option<&str>,
+        value: &T,
+    ) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
         if let Some(tag) = type_tag {
             map.serialize_entry("$type", tag)?;
@@ -128,7 +135,11 @@ pub mod ser {
     }
 
     /// Writes a union member: its `$type`, then its fields.
-    pub fn tagged<S: Serializer, T: Fields + ?Sized>(serializer: S, type_tag: &str, value: &T) -> Result<S::Ok, S::Error> {
+    pub fn tagged<S: Serializer, T: Fields + ?Sized>(
+        serializer: S,
+        type_tag: &str,
+        value: &T,
+    ) -> Result<S::Ok, S::Error> {
         object(serializer, Some(type_tag), value)
     }
 
@@ -148,25 +159,43 @@ pub mod de {
     use serde_json::{Map, Value};
 
     /// For an optional nullable field: a present field is `Some`, even when it is `null`.
-    pub fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<Option<T>>, D::Error> {
+    pub fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Option<T>>, D::Error> {
         Option::<T>::deserialize(deserializer).map(Some)
     }
 
     /// Reads a union member: an object and its `$type`.
-    pub fn tagged<'de, D: Deserializer<'de>>(deserializer: D) -> Result<(String, Map<String, Value>), D::Error> {
+    pub fn tagged<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<(String, Map<String, Value>), D::Error> {
         let object = Map::<String, Value>::deserialize(deserializer)?;
         let tag = match object.get("$type") {
             Some(Value::String(tag)) => tag.clone(),
-            Some(other) => return Err(D::Error::custom(format!("`$type` must be a string, found {other}"))),
-            None => return Err(D::Error::custom("missing `$type`: a union member must name its type")),
+            Some(other) => {
+                return Err(D::Error::custom(format!(
+                    "`$type` must be a string, found {other}"
+                )));
+            }
+            None => {
+                return Err(D::Error::custom(
+                    "missing `$type`: a union member must name its type",
+                ));
+            }
         };
         Ok((tag, object))
     }
 
     /// Reads a known union member. A malformed body is an error, never the unknown variant.
     pub fn variant<T: DeserializeOwned, E: Error>(object: Map<String, Value>) -> Result<Box<T>, E> {
-        let tag = object.get("$type").and_then(Value::as_str).unwrap_or_default().to_owned();
-        serde_json::from_value(Value::Object(object)).map(Box::new).map_err(|e| E::custom(format!("{tag}: {e}")))
+        let tag = object
+            .get("$type")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        serde_json::from_value(Value::Object(object))
+            .map(Box::new)
+            .map_err(|e| E::custom(format!("{tag}: {e}")))
     }
 
     /// Keeps a union member of a `$type` the lexicons do not list, whole.

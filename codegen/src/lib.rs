@@ -67,8 +67,7 @@ pub fn generate(sources: &[SourceFile], options: &CrateOptions) -> Result<Files,
 
 /// The id a document that failed to load probably has, so refs into it are not reported twice.
 fn id_guess(source: &SourceFile) -> Option<String> {
-    let value: serde_json::Value = serde_json::from_str(&source.text).ok()?;
-    value.get("id")?.as_str().map(str::to_owned)
+    locate::top_level_string(&source.text, "id")
 }
 
 /// Reads every `*.json` file below `dir`, sorted by path, each named `dir/relative/path`.

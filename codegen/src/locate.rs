@@ -31,6 +31,18 @@ pub fn locate(text: &str, pointer: &str) -> Option<(usize, usize)> {
     Some(line_column(text, found))
 }
 
+/// The string value of a top-level member, read even when a later part of the text is
+/// malformed (so a diagnostic about broken JSON can still name the document's id).
+pub fn top_level_string(text: &str, key: &str) -> Option<String> {
+    let mut scanner = Scanner {
+        bytes: text.as_bytes(),
+        pos: 0,
+    };
+    scanner.skip_ws();
+    scanner.enter(key)?;
+    scanner.string()
+}
+
 fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let before = &text.as_bytes()[..offset.min(text.len())];
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;

@@ -4,8 +4,8 @@
 //! Each lexicon document `a.b.c.d` is the module `a::b::c::d`. The runtime (string
 //! formats, data-model values, the XRPC client) is in [`runtime`].
 #![allow(clippy::large_enum_variant)]
-pub mod com;
 pub mod runtime;
+pub mod com;
 impl<T: ?Sized> crate::runtime::client::Client<T> {
     /// The XRPC methods of the `com` namespace.
     pub fn com(&self) -> com::Service<'_, T> {

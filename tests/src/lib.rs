@@ -1,3 +1,22 @@
 //! Support code shared by the integration tests.
 
+pub mod http;
 pub mod pds;
+
+use std::path::{Path, PathBuf};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the repository")
+        .to_path_buf()
+}
+
+/// Generates the crate from the repository's own `lexicons/`, as `cargo xtask gen` does.
+pub fn generate_repo_lexicons() -> codegen::Files {
+    let sources =
+        codegen::read_lexicon_dir(&repo_root().join("lexicons")).expect("lexicons/ is readable");
+    codegen::generate(&sources, &codegen::CrateOptions::default())
+        .unwrap_or_else(|d| panic!("the bundled lexicons have problems:\n{d}"))
+}

@@ -30,9 +30,14 @@ pub fn params(s: &Struct) -> TokenStream {
             #default
         }
     });
+    let query = if s.fields.is_empty() {
+        quote!(_query)
+    } else {
+        quote!(query)
+    };
     quote! {
         impl crate::runtime::client::QueryParams for #name {
-            fn push_to(&self, query: &mut crate::runtime::client::Query) {
+            fn push_to(&self, #query: &mut crate::runtime::client::Query) {
                 #(#pushes)*
             }
         }

@@ -33,12 +33,14 @@ pub fn load(source: &SourceFile, diagnostics: &mut Diagnostics) -> Option<Docume
     let raw = match parsed {
         Ok(raw) => raw,
         Err((at, error)) => {
-            let id = serde_json::from_str::<Value>(&source.text)
-                .ok()
-                .and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_owned));
-            let position = (error.line() > 0)
-                .then(|| (error.line(), error.column()))
-                .or_else(|| locate(&source.text, &at));
+            let id = crate::locate::top_level_string(&source.text, "id");
+            // Syntax errors are best placed by serde; a wrong value is placed at its start.
+            let serde_position = (error.line() > 0).then(|| (error.line(), error.column()));
+            let position = if error.is_syntax() || error.is_eof() || at.is_empty() {
+                serde_position.or_else(|| locate(&source.text, &at))
+            } else {
+                locate(&source.text, &at).or(serde_position)
+            };
             let mut message = error.to_string();
             if let Some(cut) = message.rfind(" at line ") {
                 message.truncate(cut);

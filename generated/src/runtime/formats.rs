@@ -423,8 +423,8 @@ impl From<Handle> for AtIdentifier {
 }
 
 impl AtUri {
-    /// Builds `at://{authority}[/{collection}[/{rkey}]]`; each part is already typed, so only
-    /// the total length can fail.
+    /// Builds `at://{authority}[/{collection}[/{rkey}]]` (a record key needs a collection and
+    /// is left out without one). The parts are typed, so only the total length can fail.
     pub fn from_parts(
         authority: &AtIdentifier,
         collection: Option<&Nsid>,

@@ -133,7 +133,9 @@ impl<'de> ::serde::Deserialize<'de> for OutputStatus {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(deserializer)?;
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(Self::from(value))
     }
 }
@@ -240,15 +242,11 @@ pub enum Error {
     /// `AccountTakedown`
     ///
     /// The account has been taken down.
-    AccountTakedown {
-        message: ::std::option::Option<::std::string::String>,
-    },
+    AccountTakedown { message: ::std::option::Option<::std::string::String> },
     /// `AuthFactorTokenRequired`
     ///
     /// The account needs a second-factor code: retry with authFactorToken.
-    AuthFactorTokenRequired {
-        message: ::std::option::Option<::std::string::String>,
-    },
+    AuthFactorTokenRequired { message: ::std::option::Option<::std::string::String> },
     /// An error this version of the lexicon does not declare.
     Other {
         error: ::std::string::String,
@@ -263,7 +261,11 @@ impl crate::runtime::client::XrpcErrorKind for Error {
     ) -> Self {
         match error.as_str() {
             "AccountTakedown" => Self::AccountTakedown { message },
-            "AuthFactorTokenRequired" => Self::AuthFactorTokenRequired { message },
+            "AuthFactorTokenRequired" => {
+                Self::AuthFactorTokenRequired {
+                    message,
+                }
+            }
             _ => Self::Other { error, message },
         }
     }
