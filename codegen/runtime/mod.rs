@@ -9,4 +9,4 @@ mod object;
 
 pub use data::*;
 pub use formats::*;
-pub use object::{Extra, Permission, PermissionSet, UnknownValue, de, ser};
+pub use object::{Extra, Permission, PermissionSet, Redacted, UnknownValue, de, ser};

@@ -61,6 +61,16 @@ impl<'de> Deserialize<'de> for Extra {
     }
 }
 
+/// Stands in for a credential in `Debug` output.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Redacted;
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
 /// A string that is not one of a closed set of values.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownValue {

@@ -1,20 +1,27 @@
 //! `cargo xtask`: the command line over the `codegen` library.
 //!
 //! - `cargo xtask gen [--check] [--lexicons DIR]... [--out DIR] [--crate-name NAME]`
+//! - `cargo xtask conformance --corpus DIR`
+
+mod conformance;
 
 use codegen::{CrateOptions, SourceFile};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-const USAGE: &str = "usage:
+pub(crate) const USAGE: &str = "usage:
   cargo xtask gen [--check] [--lexicons DIR]... [--out DIR] [--crate-name NAME] [--crate-version V]
       Generate the Rust crate for every lexicon under DIR (default: lexicons/) into --out
-      (default: generated/). With --check, write nothing and fail if any file is stale.";
+      (default: generated/). With --check, write nothing and fail if any file is stale.
+  cargo xtask conformance [--corpus DIR]
+      Run the reference vectors and generate, build and lint the whole upstream lexicon set
+      (default corpus: ../shared/corpus). Ends with a line `N passed, M failed`.";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("gen") => Gen::parse(&args[1..]).and_then(|g| g.run()),
+        Some("conformance") => conformance::run(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
@@ -31,7 +38,7 @@ fn main() -> ExitCode {
 }
 
 /// The repository root (xtask lives one level below it).
-fn workspace_root() -> PathBuf {
+pub(crate) fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask sits inside the workspace")
@@ -39,7 +46,7 @@ fn workspace_root() -> PathBuf {
 }
 
 /// A path as the user should see it: relative to the current folder when it lies below it.
-fn shown(path: &Path) -> PathBuf {
+pub(crate) fn shown(path: &Path) -> PathBuf {
     std::env::current_dir()
         .ok()
         .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf))

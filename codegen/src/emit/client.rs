@@ -101,11 +101,12 @@ pub fn endpoint(e: &Endpoint, from: &[String]) -> TokenStream {
 }
 
 /// The service of one namespace node, with an accessor for each child namespace.
-pub fn service(nsid: &str, children: &[String]) -> TokenStream {
+pub fn service(nsid: &str, children: &[String], cfgs: &[TokenStream]) -> TokenStream {
     let lead = format!(" The XRPC methods of the `{nsid}` namespace.");
-    let accessors = children.iter().map(|child| {
+    let accessors = children.iter().zip(cfgs).map(|(child, cfg)| {
         let child = ident(child);
         quote! {
+            #cfg
             pub fn #child(&self) -> #child::Service<'a, T> {
                 #child::Service(self.0)
             }
@@ -128,8 +129,8 @@ pub fn service(nsid: &str, children: &[String]) -> TokenStream {
 }
 
 /// Accessors on the client for the top-level namespaces (`client.com()`).
-pub fn root_accessors(children: &[String]) -> TokenStream {
-    let accessors = children.iter().map(|child| {
+pub fn root_accessors(children: &[String], cfgs: &[TokenStream]) -> TokenStream {
+    let accessors = children.iter().zip(cfgs).map(|(child, cfg)| {
         let child = ident(child);
         let doc = format!(
             " The XRPC methods of the `{}` namespace.",
@@ -137,6 +138,7 @@ pub fn root_accessors(children: &[String]) -> TokenStream {
         );
         quote! {
             #[doc = #doc]
+            #cfg
             pub fn #child(&self) -> #child::Service<'_, T> {
                 #child::Service(self)
             }

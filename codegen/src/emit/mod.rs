@@ -5,7 +5,10 @@
 
 mod client;
 mod docs;
+mod features;
 mod types;
+
+use features::Features;
 
 use crate::ir::{Ir, Item, Module};
 use proc_macro2::TokenStream;
@@ -45,7 +48,8 @@ const RUNTIME: &[(&str, &str)] = &[
 /// All files of the generated crate, keyed by their path inside the crate folder.
 pub fn emit(ir: &Ir, options: &CrateOptions) -> Result<BTreeMap<PathBuf, String>, String> {
     let mut files = BTreeMap::new();
-    files.insert(PathBuf::from("Cargo.toml"), manifest(options));
+    let features = Features::new(ir);
+    files.insert(PathBuf::from("Cargo.toml"), manifest(options, &features));
     // The files are already formatted (by prettyplease); rustfmt would only churn them.
     files.insert(
         PathBuf::from("rustfmt.toml"),
@@ -60,9 +64,9 @@ pub fn emit(ir: &Ir, options: &CrateOptions) -> Result<BTreeMap<PathBuf, String>
     let tree = Tree::new(ir);
     for (path, node) in &tree.nodes {
         let tokens = if path.is_empty() {
-            crate_root(&tree, node)
+            crate_root(&tree, node, &features)
         } else {
-            node_module(&tree, path, node)
+            node_module(&tree, path, node, &features)
         };
         let file_path = if path.is_empty() {
             PathBuf::from("src/lib.rs")
@@ -157,10 +161,37 @@ fn namespaces<'n>(tree: &'n Tree<'_>, path: &[String], node: &'n Node<'_>) -> Ve
         .collect()
 }
 
-fn crate_root(tree: &Tree<'_>, node: &Node<'_>) -> TokenStream {
+/// `#[cfg(...)]` for a child module: top-level modules need any of their namespaces'
+/// features, second-level ones their own; deeper ones are covered by their parents.
+fn child_cfg(features: &Features, parent: &[String], child: &str) -> TokenStream {
+    let mut path = parent.to_vec();
+    path.push(child.to_owned());
+    match path.len() {
+        1 => match features.below(child).as_slice() {
+            [one] => quote!(#[cfg(feature = #one)]),
+            names => quote!(#[cfg(any(#(feature = #names),*))]),
+        },
+        2 => match features.of(&path) {
+            Some(name) => quote!(#[cfg(feature = #name)]),
+            None => TokenStream::new(),
+        },
+        _ => TokenStream::new(),
+    }
+}
+
+fn crate_root(tree: &Tree<'_>, node: &Node<'_>, features: &Features) -> TokenStream {
     let children: Vec<String> = node.children.iter().cloned().collect();
-    let mods = children.iter().map(|c| types::ident(c));
-    let accessors = client::root_accessors(&namespaces(tree, &[], node));
+    let mods = children.iter().map(|c| {
+        let cfg = child_cfg(features, &[], c);
+        let name = types::ident(c);
+        quote!(#cfg pub mod #name;)
+    });
+    let namespaces = namespaces(tree, &[], node);
+    let cfgs: Vec<TokenStream> = namespaces
+        .iter()
+        .map(|c| child_cfg(features, &[], c))
+        .collect();
+    let accessors = client::root_accessors(&namespaces, &cfgs);
     quote! {
         //! Typed AT Protocol API generated from Lexicon documents.
         //!
@@ -168,20 +199,40 @@ fn crate_root(tree: &Tree<'_>, node: &Node<'_>) -> TokenStream {
         //! formats, data-model values, the XRPC client) is in [`runtime`].
         #![allow(clippy::large_enum_variant)]
         pub mod runtime;
-        #(pub mod #mods;)*
+        #(#mods)*
         #accessors
     }
 }
 
-fn node_module(tree: &Tree<'_>, path: &[String], node: &Node<'_>) -> TokenStream {
-    let mods = node.children.iter().map(|c| types::ident(c));
-    let service = (!node.children.is_empty())
-        .then(|| client::service(&node.nsid, &namespaces(tree, path, node)));
+fn node_module(
+    tree: &Tree<'_>,
+    path: &[String],
+    node: &Node<'_>,
+    features: &Features,
+) -> TokenStream {
+    let mods: Vec<TokenStream> = node
+        .children
+        .iter()
+        .map(|c| {
+            let cfg = child_cfg(features, path, c);
+            let name = types::ident(c);
+            quote!(#cfg pub mod #name;)
+        })
+        .collect();
+    let mods = mods.iter();
+    let service = (!node.children.is_empty()).then(|| {
+        let namespaces = namespaces(tree, path, node);
+        let cfgs: Vec<TokenStream> = namespaces
+            .iter()
+            .map(|c| child_cfg(features, path, c))
+            .collect();
+        client::service(&node.nsid, &namespaces, &cfgs)
+    });
     let Some(module) = node.module else {
         let doc = format!(" The `{}` namespace.", node.nsid);
         return quote! {
             #![doc = #doc]
-            #(pub mod #mods;)*
+            #(#mods)*
             #service
         };
     };
@@ -200,7 +251,7 @@ fn node_module(tree: &Tree<'_>, path: &[String], node: &Node<'_>) -> TokenStream
         .map(|item| item_tokens(item, &module.path));
     quote! {
         #![doc = #lead]
-        #(pub mod #mods;)*
+        #(#mods)*
         #service
         /// The NSID of this lexicon document.
         pub const NSID: &str = #nsid;
@@ -231,10 +282,31 @@ fn item_tokens(item: &Item, from: &[String]) -> TokenStream {
                 &format!("`{nsid}`: an event stream (WebSocket) subscription."),
                 s.doc.as_deref(),
             );
+            let frames = s.message.as_ref().map(|message| {
+                let name = types::type_path(message, from);
+                let arms = s.frames.iter().map(|(t, variant)| {
+                    let variant = types::ident(variant);
+                    quote!(#t => ::serde_json::from_value(payload).map(|v| ::std::option::Option::Some(Self::#variant(v))),)
+                });
+                quote! {
+                    impl #name {
+                        /// Reads an event-stream payload, which carries no `$type`, by the frame
+                        /// header's `t`. A `t` this version does not know is `None`: the spec
+                        /// says to skip such frames.
+                        pub fn from_frame(t: &str, payload: ::serde_json::Value) -> ::std::result::Result<::std::option::Option<Self>, ::serde_json::Error> {
+                            match t {
+                                #(#arms)*
+                                _ => ::std::result::Result::Ok(::std::option::Option::None),
+                            }
+                        }
+                    }
+                }
+            });
             quote! {
                 #doc
                 pub const SUBSCRIPTION: &str = #nsid;
                 #error
+                #frames
             }
         }
         Item::PermissionSet(p) => permission_set(p),
@@ -291,7 +363,13 @@ fn permission_set(p: &crate::ir::PermissionSet) -> TokenStream {
     }
 }
 
-fn manifest(options: &CrateOptions) -> String {
+fn manifest(options: &CrateOptions, features: &Features) -> String {
+    let mut namespace_features = String::new();
+    for (name, needs) in &features.needs {
+        let needs: Vec<String> = needs.iter().map(|n| format!("\"{n}\"")).collect();
+        namespace_features.push_str(&format!("{name} = [{}]\n", needs.join(", ")));
+    }
+    let all: Vec<String> = features.needs.keys().map(|n| format!("\"{n}\"")).collect();
     format!(
         r#"# @generated by cargo xtask gen: do not edit
 [package]
@@ -308,12 +386,14 @@ serde_json = "1.0.145"
 reqwest = {{ version = "0.13", default-features = false, optional = true }}
 
 [features]
-default = []
+default = [{all}]
 # The default XRPC transport, on reqwest (plain HTTP; add `rustls` for HTTPS).
 reqwest = ["dep:reqwest"]
 rustls = ["reqwest", "reqwest/rustls"]
-"#,
+# One feature per namespace; each enables the namespaces its types refer to.
+{namespace_features}"#,
         name = options.name,
         version = options.version,
+        all = all.join(", "),
     )
 }

@@ -130,9 +130,18 @@ pub fn structure(s: &Struct, from: &[String]) -> TokenStream {
         }
     });
     let constructor = constructor(s, from);
+    let defaults = default_accessors(s);
+    let secret = s.fields.iter().any(is_secret);
+    let derive_debug = (!secret).then(|| quote!(Debug,));
+    let derive_default = s
+        .fields
+        .iter()
+        .all(|f| !f.required)
+        .then(|| quote!(Default,));
+    let debug = secret.then(|| redacted_debug(s));
     quote! {
         #doc
-        #[derive(Debug, Clone, PartialEq, ::serde::Deserialize)]
+        #[derive(#derive_debug #derive_default Clone, PartialEq, ::serde::Deserialize)]
         pub struct #name {
             #(#fields)*
             /// Fields this version of the lexicon does not define, kept so that writing the
@@ -142,6 +151,8 @@ pub fn structure(s: &Struct, from: &[String]) -> TokenStream {
         }
         #record
         #constructor
+        #defaults
+        #debug
         impl ::serde::Serialize for #name {
             fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {
                 crate::runtime::ser::object(serializer, #own_type, self)
@@ -154,6 +165,81 @@ pub fn structure(s: &Struct, from: &[String]) -> TokenStream {
             }
         }
     }
+}
+
+/// Credentials (passwords, tokens, JWTs) must never reach logs through `Debug`.
+fn is_secret(field: &Field) -> bool {
+    let name = field.json_name.to_ascii_lowercase();
+    matches!(field.ty, Type::String)
+        && (name.contains("password")
+            || name.ends_with("jwt")
+            || name.ends_with("token")
+            || name.ends_with("secret"))
+}
+
+/// `Debug` that prints `<redacted>` for credentials.
+fn redacted_debug(s: &Struct) -> TokenStream {
+    let name = ident(&s.name);
+    let label = &s.name;
+    let entries = s.fields.iter().map(|field| {
+        let rust_name = ident(&field.rust_name);
+        let label = crate::naming::unraw(&field.rust_name);
+        let value = match (is_secret(field), field.required && !field.nullable) {
+            (false, _) => quote!(&self.#rust_name),
+            (true, true) => quote!(&crate::runtime::Redacted),
+            (true, false) => quote!(&self.#rust_name.as_ref().map(|_| crate::runtime::Redacted)),
+        };
+        quote!(.field(#label, #value))
+    });
+    quote! {
+        impl ::std::fmt::Debug for #name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct(#label) #(#entries)* .field("extra", &self.extra).finish()
+            }
+        }
+    }
+}
+
+/// For optional fields with a lexicon `default`, a method of the same name that applies it
+/// (the field itself stays an `Option`, so data is written back as it was read).
+fn default_accessors(s: &Struct) -> TokenStream {
+    let methods: Vec<TokenStream> = s
+        .fields
+        .iter()
+        .filter(|f| !f.required && !f.nullable)
+        .filter_map(|field| {
+            let rust_name = ident(&field.rust_name);
+            let doc = format!(
+                " `{}`, or its lexicon default when absent.",
+                field.json_name
+            );
+            let (ty, body) = match (&field.ty, field.default.as_ref()?) {
+                (Type::Bool, serde_json::Value::Bool(b)) => {
+                    (quote!(bool), quote!(self.#rust_name.unwrap_or(#b)))
+                }
+                (Type::Integer, serde_json::Value::Number(n)) => {
+                    let n = n.as_i64()?;
+                    (quote!(i64), quote!(self.#rust_name.unwrap_or(#n)))
+                }
+                (Type::String, serde_json::Value::String(text)) => (
+                    quote!(&str),
+                    quote!(self.#rust_name.as_deref().unwrap_or(#text)),
+                ),
+                _ => return None,
+            };
+            Some(quote! {
+                #[doc = #doc]
+                pub fn #rust_name(&self) -> #ty {
+                    #body
+                }
+            })
+        })
+        .collect();
+    if methods.is_empty() {
+        return TokenStream::new();
+    }
+    let name = ident(&s.name);
+    quote! { impl #name { #(#methods)* } }
 }
 
 /// `new(required fields...)`: the optional fields start unset, so adding an optional field to
@@ -237,6 +323,35 @@ pub fn union(u: &Union, from: &[String]) -> TokenStream {
     } else {
         quote! { _ => crate::runtime::de::unknown(object).map(Self::Unknown), }
     };
+    // An empty open union holds any object with a `$type`; skip the one-arm `match`.
+    let (serialize_body, deserialize_body) = if u.variants.is_empty() && !u.closed {
+        (
+            quote! {
+                let Self::Unknown(value) = self;
+                ::serde::Serialize::serialize(value, serializer)
+            },
+            quote! {
+                let (_, object) = crate::runtime::de::tagged(deserializer)?;
+                crate::runtime::de::unknown(object).map(Self::Unknown)
+            },
+        )
+    } else {
+        (
+            quote! {
+                match self {
+                    #(#serialize_arms)*
+                    #unknown_serialize
+                }
+            },
+            quote! {
+                let (tag, object) = crate::runtime::de::tagged(deserializer)?;
+                match tag.as_str() {
+                    #(#deserialize_arms)*
+                    #fallback
+                }
+            },
+        )
+    };
     quote! {
         #doc
         #[derive(Debug, Clone, PartialEq)]
@@ -246,19 +361,12 @@ pub fn union(u: &Union, from: &[String]) -> TokenStream {
         }
         impl ::serde::Serialize for #name {
             fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {
-                match self {
-                    #(#serialize_arms)*
-                    #unknown_serialize
-                }
+                #serialize_body
             }
         }
         impl<'de> ::serde::Deserialize<'de> for #name {
             fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
-                let (tag, object) = crate::runtime::de::tagged(deserializer)?;
-                match tag.as_str() {
-                    #(#deserialize_arms)*
-                    #fallback
-                }
+                #deserialize_body
             }
         }
     }
@@ -404,6 +512,31 @@ pub fn error_enum(e: &ErrorEnum) -> TokenStream {
         let variant = ident(variant);
         quote!(Self::#variant { message } => (#error, message.as_deref()),)
     });
+    // A `match` with only the fallback arm is noise (and a clippy warning).
+    let (from_parts, parts) = if e.variants.is_empty() {
+        (
+            quote!(Self::Other { error, message }),
+            quote! {
+                let Self::Other { error, message } = self;
+                (error, message.as_deref())
+            },
+        )
+    } else {
+        (
+            quote! {
+                match error.as_str() {
+                    #(#from_arms)*
+                    _ => Self::Other { error, message },
+                }
+            },
+            quote! {
+                match self {
+                    #(#name_arms)*
+                    Self::Other { error, message } => (error, message.as_deref()),
+                }
+            },
+        )
+    };
     quote! {
         /// The errors this endpoint declares, and any other error the server sends.
         #[derive(Debug, Clone, PartialEq, Eq)]
@@ -414,16 +547,10 @@ pub fn error_enum(e: &ErrorEnum) -> TokenStream {
         }
         impl crate::runtime::client::XrpcErrorKind for #name {
             fn from_parts(error: ::std::string::String, message: ::std::option::Option<::std::string::String>) -> Self {
-                match error.as_str() {
-                    #(#from_arms)*
-                    _ => Self::Other { error, message },
-                }
+                #from_parts
             }
             fn parts(&self) -> (&str, ::std::option::Option<&str>) {
-                match self {
-                    #(#name_arms)*
-                    Self::Other { error, message } => (error, message.as_deref()),
-                }
+                #parts
             }
         }
         impl ::std::fmt::Display for #name {

@@ -178,6 +178,9 @@ pub struct Subscription {
     pub doc: Option<String>,
     pub params: Option<TypePath>,
     pub message: Option<TypePath>,
+    /// `(frame header t, variant name)` of each message type: `#commit` for a local def,
+    /// the full `nsid#def` otherwise.
+    pub frames: Vec<(String, String)>,
     pub error: ErrorEnum,
 }
 

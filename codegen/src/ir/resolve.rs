@@ -202,11 +202,33 @@ impl ModuleBuilder<'_> {
                     }
                 });
                 let error = self.error_enum(&subscription.errors);
+                let prefix = format!("{}#", self.nsid());
+                let frames = self
+                    .items
+                    .iter()
+                    .find_map(|item| match (item, &message) {
+                        (Item::Union(u), Some(path)) if u.name == path.name => Some(&u.variants),
+                        _ => None,
+                    })
+                    .map(|variants| {
+                        variants
+                            .iter()
+                            .map(|v| {
+                                let t = v
+                                    .tag
+                                    .strip_prefix(&prefix)
+                                    .map_or_else(|| v.tag.clone(), |def| format!("#{def}"));
+                                (t, v.name.clone())
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
                 self.items.push(Item::Subscription(Subscription {
                     nsid: self.nsid().to_owned(),
                     doc,
                     params,
                     message,
+                    frames,
                     error,
                 }));
             }

@@ -1,0 +1,244 @@
+//! `cargo xtask conformance`: the reference data in `../shared/corpus` against the generator
+//! and the generated crate. Every check counts as passed or failed; the last line is
+//! `conformance: N passed, M failed`.
+
+use crate::{USAGE, shown, workspace_root};
+use codegen::{CrateOptions, SourceFile};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+#[derive(Default)]
+struct Tally {
+    passed: usize,
+    failed: usize,
+}
+
+impl Tally {
+    fn record(&mut self, ok: bool, what: &str) {
+        if ok {
+            self.passed += 1;
+        } else {
+            self.failed += 1;
+            println!("FAILED: {what}");
+        }
+    }
+}
+
+pub fn run(args: &[String]) -> Result<(), String> {
+    let root = workspace_root();
+    let mut corpus = root.join("../shared/corpus");
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--corpus" => {
+                corpus = PathBuf::from(
+                    args.next()
+                        .ok_or_else(|| format!("--corpus needs a value\n{USAGE}"))?,
+                )
+            }
+            other => return Err(format!("unknown option {other}\n{USAGE}")),
+        }
+    }
+    if !corpus.join("interop-tests").is_dir() {
+        return Err(format!(
+            "{} does not look like the corpus (no interop-tests/ inside)",
+            corpus.display()
+        ));
+    }
+    let corpus = corpus
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", corpus.display()))?;
+    let mut tally = Tally::default();
+
+    lexicon_vectors(&corpus, &mut tally)?;
+    generated_crate(&root, &corpus, &mut tally)?;
+    runtime_vectors(&root, &corpus, &mut tally)?;
+
+    println!(
+        "conformance: {} passed, {} failed",
+        tally.passed, tally.failed
+    );
+    if tally.failed == 0 {
+        Ok(())
+    } else {
+        Err(format!("{} conformance checks failed", tally.failed))
+    }
+}
+
+/// `lexicon-valid.json` must load and check cleanly; every `lexicon-invalid.json` case must not.
+fn lexicon_vectors(corpus: &Path, tally: &mut Tally) -> Result<(), String> {
+    let (mut passed, mut failed) = (0, 0);
+    for (file, expect_valid) in [
+        ("lexicon-valid.json", true),
+        ("lexicon-invalid.json", false),
+    ] {
+        let path = corpus.join("interop-tests/lexicon").join(file);
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let cases: Vec<serde_json::Value> =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        for case in cases {
+            let name = case
+                .get("name")
+                .and_then(|n| n.as_str())
+                .unwrap_or("?")
+                .to_owned();
+            let lexicon = case
+                .get("lexicon")
+                .map(|l| serde_json::to_string_pretty(l).unwrap_or_default())
+                .unwrap_or_default();
+            let source = SourceFile {
+                file: PathBuf::from(format!("{file}#{name}")),
+                relative_path: None,
+                text: lexicon,
+            };
+            let result = codegen::load_and_check(std::slice::from_ref(&source));
+            let ok = result.is_ok() == expect_valid;
+            match (&result, expect_valid) {
+                (Err(d), false) => println!(
+                    "  rejected as expected: {file} {name:?}: {}",
+                    d.0.first().map(|d| d.message.as_str()).unwrap_or("")
+                ),
+                (Err(d), true) => println!("  wrongly rejected: {file} {name:?}:\n{d}"),
+                (Ok(_), false) => println!("  wrongly accepted: {file} {name:?}"),
+                (Ok(_), true) => {}
+            }
+            if ok {
+                passed += 1
+            } else {
+                failed += 1
+            }
+            tally.record(ok, &format!("lexicon vector {file} {name:?}"));
+        }
+    }
+    println!("lexicon documents: {passed} passed, {failed} failed");
+    Ok(())
+}
+
+/// Generates the upstream set, the test lexicons and the interop catalog into one crate
+/// under `target/`, then builds it and lints it with warnings denied.
+fn generated_crate(root: &Path, corpus: &Path, tally: &mut Tally) -> Result<(), String> {
+    let mut sources = Vec::new();
+    for dir in [
+        "atproto-lexicons/lexicons",
+        "atproto-test-lexicons/lexicons",
+    ] {
+        let mut found = codegen::read_lexicon_dir(&corpus.join(dir)).map_err(|e| e.to_string())?;
+        found.iter_mut().for_each(|s| s.file = shown(&s.file));
+        sources.extend(found);
+    }
+    // Catalog files are named by what they show, not by their ids.
+    for mut source in codegen::read_lexicon_dir(&corpus.join("interop-tests/lexicon/catalog"))
+        .map_err(|e| e.to_string())?
+    {
+        source.relative_path = None;
+        sources.push(source);
+    }
+    let options = CrateOptions {
+        name: "lexicon-conformance".into(),
+        version: "0.0.0".into(),
+    };
+    let started = std::time::Instant::now();
+    let files = match codegen::generate(&sources, &options) {
+        Ok(files) => files,
+        Err(diagnostics) => {
+            println!("{diagnostics}");
+            tally.record(
+                false,
+                "generate the upstream set, test lexicons and catalog",
+            );
+            return Ok(());
+        }
+    };
+    println!(
+        "generated {} documents into {} files in {:.2?}",
+        sources.len(),
+        files.len(),
+        started.elapsed()
+    );
+    tally.record(true, "generate");
+
+    let out = root.join("target/conformance/crate");
+    let plan = codegen::sync::plan(&files, &out).map_err(|e| e.to_string())?;
+    for path in &plan.write {
+        let target = out.join(path);
+        std::fs::create_dir_all(target.parent().unwrap_or(&out)).map_err(|e| e.to_string())?;
+        std::fs::write(&target, &files[path]).map_err(|e| format!("{}: {e}", target.display()))?;
+    }
+    for path in &plan.remove {
+        std::fs::remove_file(out.join(path)).map_err(|e| e.to_string())?;
+    }
+    let manifest = out.join("Cargo.toml");
+    let target_dir = root.join("target/conformance/target");
+    let cargo = |args: &[&str]| {
+        println!("$ cargo {} (in {})", args.join(" "), shown(&out).display());
+        let (subcommand, rest) = args.split_first().expect("a cargo subcommand");
+        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .arg(subcommand)
+            .arg("--manifest-path")
+            .arg(&manifest)
+            .args(rest)
+            .env("CARGO_TARGET_DIR", &target_dir)
+            .env("RUSTFLAGS", "-D warnings")
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    };
+    tally.record(
+        cargo(&["build", "--all-features"]),
+        "the generated crate builds with warnings denied",
+    );
+    tally.record(
+        cargo(&["clippy", "--all-features", "--", "-D", "warnings"]),
+        "the generated crate is clippy clean",
+    );
+    Ok(())
+}
+
+/// The runtime's vectors (string formats, data model), run as ignored tests of the tests package.
+fn runtime_vectors(root: &Path, corpus: &Path, tally: &mut Tally) -> Result<(), String> {
+    let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args([
+            "test",
+            "-p",
+            "integration-tests",
+            "--test",
+            "conformance_vectors",
+            "--",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .current_dir(root)
+        .env("ATPROTO_CORPUS", corpus)
+        .output()
+        .map_err(|e| format!("cannot run cargo test: {e}"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let mut seen = false;
+    for line in stdout.lines() {
+        println!("  {line}");
+        let Some((label, counts)) = line.split_once(": ") else {
+            continue;
+        };
+        if !matches!(label, "syntax" | "data-model") {
+            continue;
+        }
+        let numbers: Vec<usize> = counts
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        if let [passed, failed] = numbers[..] {
+            seen = true;
+            tally.passed += passed;
+            tally.failed += failed;
+            if failed > 0 {
+                println!("FAILED: {failed} {label} vectors");
+            }
+        }
+    }
+    if !output.status.success() || !seen {
+        print!("{}", String::from_utf8_lossy(&output.stderr));
+        tally.record(false, "the runtime vector tests ran and passed");
+    }
+    Ok(())
+}
