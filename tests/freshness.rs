@@ -1,6 +1,6 @@
 //! The generator is deterministic, and the committed `generated/` is what it produces.
 
-use integration_tests::{generate_repo_lexicons, repo_root};
+use integration_tests::{generate_fixtures, generate_repo_lexicons, repo_root};
 
 #[test]
 fn generating_twice_gives_identical_files() {
@@ -42,4 +42,19 @@ fn every_generated_file_is_marked_generated() {
             path.display()
         );
     }
+}
+
+#[test]
+fn committed_fixture_crate_is_fresh() {
+    let plan = codegen::sync::plan(
+        &generate_fixtures(),
+        &repo_root().join("tests/fixtures/crate"),
+    )
+    .expect("the fixture crate is readable");
+    assert!(
+        plan.is_fresh(),
+        "tests/fixtures/crate is stale, run `cargo xtask gen-fixtures`: differs {:?}, no longer generated {:?}",
+        plan.write,
+        plan.remove
+    );
 }

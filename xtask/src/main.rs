@@ -13,6 +13,8 @@ pub(crate) const USAGE: &str = "usage:
   cargo xtask gen [--check] [--lexicons DIR]... [--out DIR] [--crate-name NAME] [--crate-version V]
       Generate the Rust crate for every lexicon under DIR (default: lexicons/) into --out
       (default: generated/). With --check, write nothing and fail if any file is stale.
+  cargo xtask gen-fixtures [--check]
+      The same for the construct fixtures: tests/fixtures/lexicons -> tests/fixtures/crate.
   cargo xtask conformance [--corpus DIR]
       Run the reference vectors and generate, build and lint the whole upstream lexicon set
       (default corpus: ../shared/corpus). Ends with a line `N passed, M failed`.";
@@ -22,6 +24,19 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("gen") => Gen::parse(&args[1..]).and_then(|g| g.run()),
         Some("conformance") => conformance::run(&args[1..]),
+        Some("gen-fixtures") => {
+            let root = workspace_root();
+            let mut preset = vec![
+                "--lexicons".to_owned(),
+                root.join("tests/fixtures/lexicons").display().to_string(),
+                "--out".to_owned(),
+                root.join("tests/fixtures/crate").display().to_string(),
+                "--crate-name".to_owned(),
+                "lexicon-fixtures".to_owned(),
+            ];
+            preset.extend(args[1..].iter().cloned());
+            Gen::parse(&preset).and_then(|g| g.run())
+        }
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())

@@ -3,16 +3,16 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-/// Escapes a description for rustdoc: markdown link brackets and HTML angle brackets are
-/// escaped, code fences and indentation (which would make doctests) are neutralised, and
-/// bare URLs are wrapped so rustdoc does not warn about them.
+/// Escapes a description for rustdoc: link brackets and HTML angle brackets are escaped,
+/// code fences and indentation (which would make doctests) are neutralised, and bare URLs
+/// are wrapped so rustdoc does not warn about them. Other markdown is left to render.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     for (i, line) in text.lines().enumerate() {
         if i > 0 {
             out.push('\n');
         }
-        let line = line.trim();
+        let line = line.trim().replace("```", "\\`\\`\\`");
         let mut words = line.split(' ').peekable();
         while let Some(word) = words.next() {
             if word.starts_with("http://") || word.starts_with("https://") {
@@ -23,13 +23,10 @@ pub fn escape(text: &str) -> String {
                 out.push_str(&word[end.len()..]);
             } else {
                 for c in word.chars() {
-                    match c {
-                        '[' | ']' | '<' | '>' | '`' | '*' | '_' | '\\' | '#' | '|' => {
-                            out.push('\\');
-                            out.push(c);
-                        }
-                        _ => out.push(c),
+                    if matches!(c, '[' | ']' | '<' | '>') {
+                        out.push('\\');
                     }
+                    out.push(c);
                 }
             }
             if words.peek().is_some() {
@@ -85,6 +82,6 @@ mod tests {
             escape("docs at https://atproto.com/specs."),
             "docs at <https://atproto.com/specs>."
         );
-        assert_eq!(escape("a_b *c* #1"), "a\\_b \\*c\\* \\#1");
+        assert_eq!(escape("a_b *c* `d`"), "a_b *c* `d`");
     }
 }

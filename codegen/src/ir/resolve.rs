@@ -16,6 +16,7 @@ pub fn resolve(documents: &[Document]) -> Ir {
     let mut scopes: BTreeMap<&str, Scope> = BTreeMap::new();
     let mut names: BTreeMap<(&str, &str), TypePath> = BTreeMap::new();
     let mut tokens: BTreeMap<(&str, &str), String> = BTreeMap::new();
+    let mut reserved: BTreeMap<(&str, &'static str), String> = BTreeMap::new();
     for document in &sorted {
         let mut types = Scope::with_reserved(&["Service"]);
         let mut values = Scope::with_reserved(&["NSID"]);
@@ -32,10 +33,24 @@ pub fn resolve(documents: &[Document]) -> Ir {
                     let constant = values.claim(naming::constant(name));
                     tokens.insert((&document.id, name), constant);
                 }
-                Schema::Query(_)
-                | Schema::Procedure(_)
-                | Schema::Subscription(_)
-                | Schema::PermissionSet(_) => {}
+                // The documented names of an endpoint's types win over same-named defs.
+                Schema::Query(_) | Schema::Procedure(_) => {
+                    for wanted in ["Params", "Input", "Output", "Error"] {
+                        reserved.insert(
+                            (document.id.as_str(), wanted),
+                            types.claim(wanted.to_owned()),
+                        );
+                    }
+                }
+                Schema::Subscription(_) => {
+                    for wanted in ["Params", "Message", "Error"] {
+                        reserved.insert(
+                            (document.id.as_str(), wanted),
+                            types.claim(wanted.to_owned()),
+                        );
+                    }
+                }
+                Schema::PermissionSet(_) => {}
                 _ => {
                     let wanted = match (name.as_str(), schema) {
                         ("main", Schema::Record(_)) => "Record".to_owned(),
@@ -65,6 +80,7 @@ pub fn resolve(documents: &[Document]) -> Ir {
             document,
             module: paths[document.id.as_str()].clone(),
             names: &names,
+            reserved: &reserved,
             types,
             items: Vec::new(),
         };
@@ -121,6 +137,8 @@ struct ModuleBuilder<'a> {
     document: &'a Document,
     module: Vec<String>,
     names: &'a BTreeMap<(&'a str, &'a str), TypePath>,
+    /// Names claimed up front for an endpoint's `Params`, `Input`, ... (see [`resolve`]).
+    reserved: &'a BTreeMap<(&'a str, &'static str), String>,
     types: Scope,
     items: Vec<Item>,
 }
@@ -128,6 +146,14 @@ struct ModuleBuilder<'a> {
 impl ModuleBuilder<'_> {
     fn nsid(&self) -> &str {
         &self.document.id
+    }
+
+    /// The name claimed in the first pass for a documented endpoint type.
+    fn reserved_name(&mut self, wanted: &'static str) -> String {
+        match self.reserved.get(&(self.document.id.as_str(), wanted)) {
+            Some(name) => name.clone(),
+            None => self.types.claim(wanted.to_owned()),
+        }
     }
 
     fn tag(&self, def: &str) -> String {
@@ -196,7 +222,8 @@ impl ModuleBuilder<'_> {
                     .as_deref()
                     .and_then(|p| self.params(p));
                 let message = subscription.message.as_ref().and_then(|m| {
-                    match self.ty(&m.schema, "Message", None) {
+                    let name = self.reserved_name("Message");
+                    match self.ty(&m.schema, &name, Some(&name)) {
                         Type::Named { path, .. } => Some(path),
                         _ => None,
                     }
@@ -320,7 +347,7 @@ impl ModuleBuilder<'_> {
         let Schema::Params(object) = schema else {
             return None;
         };
-        let name = self.types.claim("Params".to_owned());
+        let name = self.reserved_name("Params");
         let tag = format!("{}#params", self.nsid());
         self.object(
             name.clone(),
@@ -333,23 +360,22 @@ impl ModuleBuilder<'_> {
         Some(self.local(name))
     }
 
-    fn body(&mut self, name: &str, body: &lexicon::Body) -> Body {
-        let ty = body
-            .schema
-            .as_deref()
-            .map(|schema| match self.ty(schema, name, Some(name)) {
+    fn body(&mut self, wanted: &'static str, body: &lexicon::Body) -> Body {
+        let ty = body.schema.as_deref().map(|schema| {
+            let name = self.reserved_name(wanted);
+            match self.ty(schema, &name, Some(&name)) {
                 Type::Named { path, .. } if path.module == self.module && path.name == name => path,
                 other => {
                     // A ref as the body: an alias keeps the documented name (`Output`).
-                    let alias = self.types.claim(name.to_owned());
                     self.items.push(Item::Alias(Alias {
-                        name: alias.clone(),
+                        name: name.clone(),
                         doc: None,
                         ty: other,
                     }));
-                    self.local(alias)
+                    self.local(name)
                 }
-            });
+            }
+        });
         Body {
             encoding: body.encoding.clone(),
             ty,
@@ -357,7 +383,7 @@ impl ModuleBuilder<'_> {
     }
 
     fn error_enum(&mut self, errors: &[lexicon::ErrorDef]) -> ErrorEnum {
-        let name = self.types.claim("Error".to_owned());
+        let name = self.reserved_name("Error");
         let mut variants = Scope::with_reserved(&["Other"]);
         ErrorEnum {
             name,
@@ -384,8 +410,10 @@ impl ModuleBuilder<'_> {
     /// The type of a schema used in place; inline objects, unions and string sets become
     /// items named `hint` (or exactly `exact`, for documented names such as `Input`).
     fn ty(&mut self, schema: &Schema, hint: &str, exact: Option<&str>) -> Type {
-        let named = |builder: &mut Self, wanted: &str| {
-            builder.types.claim(exact.unwrap_or(wanted).to_owned())
+        // `exact` names were claimed up front; others are claimed here.
+        let named = |builder: &mut Self, wanted: &str| match exact {
+            Some(name) => name.to_owned(),
+            None => builder.types.claim(wanted.to_owned()),
         };
         match schema {
             Schema::Boolean(_) => Type::Bool,

@@ -19,8 +19,23 @@ pub struct SourceFile {
     pub text: String,
 }
 
+/// How deeply objects and arrays may nest in a document (upstream documents reach 9). Every
+/// pass recurses along the nesting, and so does syn on the generated types: the deepest
+/// documents serde_json accepts (128 levels) overflow a 2 MiB thread stack in a debug build.
+pub const MAX_DEPTH: usize = 40;
+
 /// Parses one document. Problems go to `diagnostics`; `None` when the document is unusable.
 pub fn load(source: &SourceFile, diagnostics: &mut Diagnostics) -> Option<Document> {
+    if let Some(offset) = too_deep(&source.text) {
+        diagnostics.push(Diagnostic {
+            file: source.file.clone(),
+            position: Some(crate::locate::line_column(&source.text, offset)),
+            pointer: String::new(),
+            def: crate::locate::top_level_string(&source.text, "id"),
+            message: format!("nested more than {MAX_DEPTH} levels deep"),
+        });
+        return None;
+    }
     let mut deserializer = serde_json::Deserializer::from_str(&source.text);
     let parsed = serde_path_to_error::deserialize::<_, RawDocument>(&mut deserializer)
         .map_err(|e| (pointer_of(e.path()), e.into_inner()))
@@ -84,6 +99,34 @@ pub fn load(source: &SourceFile, diagnostics: &mut Diagnostics) -> Option<Docume
         description: raw.description,
         defs,
     })
+}
+
+/// The offset of the first bracket that opens a level past [`MAX_DEPTH`], if any.
+fn too_deep(text: &str) -> Option<usize> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for (offset, byte) in text.bytes().enumerate() {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Some(offset);
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
 }
 
 fn pointer_of(path: &serde_path_to_error::Path) -> String {
