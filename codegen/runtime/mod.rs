@@ -6,7 +6,9 @@ pub mod client;
 pub mod data;
 pub mod formats;
 mod object;
+pub mod validate;
 
 pub use data::*;
 pub use formats::*;
+pub use validate::{Validate, Validator, Violation, Violations};
 pub use object::{Extra, Permission, PermissionSet, Redacted, UnknownValue, de, ser};

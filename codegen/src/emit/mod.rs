@@ -7,6 +7,7 @@ mod client;
 mod docs;
 mod features;
 mod types;
+mod validate;
 
 use features::Features;
 
@@ -43,6 +44,7 @@ const RUNTIME: &[(&str, &str)] = &[
     ("data.rs", include_str!("../../runtime/data.rs")),
     ("formats.rs", include_str!("../../runtime/formats.rs")),
     ("object.rs", include_str!("../../runtime/object.rs")),
+    ("validate.rs", include_str!("../../runtime/validate.rs")),
 ];
 
 /// All files of the generated crate, keyed by their path inside the crate folder.
@@ -264,10 +266,19 @@ fn item_tokens(item: &Item, from: &[String]) -> TokenStream {
         Item::Struct(s) => {
             let structure = types::structure(s, from);
             let params = s.is_params.then(|| client::params(s));
-            quote! { #structure #params }
+            let validate = validate::for_struct(s);
+            quote! { #structure #params #validate }
         }
-        Item::Union(u) => types::union(u, from),
-        Item::Strings(s) => types::strings(s),
+        Item::Union(u) => {
+            let union = types::union(u, from);
+            let validate = validate::for_union(u);
+            quote! { #union #validate }
+        }
+        Item::Strings(s) => {
+            let strings = types::strings(s);
+            let validate = validate::for_strings(s);
+            quote! { #strings #validate }
+        }
         Item::Alias(a) => types::alias(a, from),
         Item::Token(t) => types::token(t),
         Item::Endpoint(e) => {
@@ -383,6 +394,7 @@ license = "MIT OR Apache-2.0"
 [dependencies]
 serde = {{ version = "1.0.228", features = ["derive"] }}
 serde_json = "1.0.145"
+unicode-segmentation = "1.12"
 reqwest = {{ version = "0.13", default-features = false, optional = true }}
 
 [features]

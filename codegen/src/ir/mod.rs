@@ -92,6 +92,34 @@ pub struct Field {
     pub nullable: bool,
     /// The lexicon's `default`, as JSON (sent for query parameters the caller leaves unset).
     pub default: Option<serde_json::Value>,
+    /// Constraints checked by the generated `validate()`.
+    pub checks: Checks,
+}
+
+/// The constraints of a value beyond its type, for `validate()`. Lengths mean UTF-8 bytes
+/// for strings, element counts for arrays and byte counts for `bytes`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Checks {
+    pub min_length: Option<u64>,
+    pub max_length: Option<u64>,
+    pub min_graphemes: Option<u64>,
+    pub max_graphemes: Option<u64>,
+    pub string_const: Option<String>,
+    pub minimum: Option<i64>,
+    pub maximum: Option<i64>,
+    pub integer_enum: Option<Vec<i64>>,
+    pub integer_const: Option<i64>,
+    pub boolean_const: Option<bool>,
+    pub accept: Option<Vec<String>>,
+    pub max_size: Option<u64>,
+    /// Checks of each array item.
+    pub items: Option<Box<Checks>>,
+}
+
+impl Checks {
+    pub fn is_empty(&self) -> bool {
+        *self == Checks::default()
+    }
 }
 
 /// A union of object types, tagged by `$type`.

@@ -11,6 +11,7 @@ pub fn resolve(documents: &[Document]) -> Ir {
     let mut sorted: Vec<&Document> = documents.iter().collect();
     sorted.sort_by(|a, b| a.id.cmp(&b.id));
     let paths = module_paths(&sorted);
+    let index: BTreeMap<&str, &Document> = sorted.iter().map(|d| (d.id.as_str(), *d)).collect();
 
     // First pass: the name of every def, so refs can be resolved in any order.
     let mut scopes: BTreeMap<&str, Scope> = BTreeMap::new();
@@ -80,6 +81,7 @@ pub fn resolve(documents: &[Document]) -> Ir {
             document,
             module: paths[document.id.as_str()].clone(),
             names: &names,
+            index: &index,
             reserved: &reserved,
             types,
             items: Vec::new(),
@@ -137,15 +139,71 @@ struct ModuleBuilder<'a> {
     document: &'a Document,
     module: Vec<String>,
     names: &'a BTreeMap<(&'a str, &'a str), TypePath>,
+    index: &'a BTreeMap<&'a str, &'a Document>,
     /// Names claimed up front for an endpoint's `Params`, `Input`, ... (see [`resolve`]).
     reserved: &'a BTreeMap<(&'a str, &'static str), String>,
     types: Scope,
     items: Vec<Item>,
 }
 
-impl ModuleBuilder<'_> {
+impl<'a> ModuleBuilder<'a> {
     fn nsid(&self) -> &str {
         &self.document.id
+    }
+
+    /// The def a ref points at.
+    fn target(&self, reference: &str) -> Option<&'a Schema> {
+        let (nsid, def) = split_ref(self.nsid(), reference);
+        self.index.get(nsid)?.defs.get(def)
+    }
+
+    /// The constraints of a schema, following refs to plain defs.
+    fn checks(&self, schema: &Schema, depth: usize) -> Checks {
+        match schema {
+            Schema::String(s) => Checks {
+                min_length: s.min_length,
+                max_length: s.max_length,
+                min_graphemes: s.min_graphemes,
+                max_graphemes: s.max_graphemes,
+                string_const: s.r#const.clone(),
+                ..Checks::default()
+            },
+            Schema::Integer(i) => Checks {
+                minimum: i.minimum,
+                maximum: i.maximum,
+                integer_enum: i.r#enum.clone(),
+                integer_const: i.r#const,
+                ..Checks::default()
+            },
+            Schema::Boolean(b) => Checks {
+                boolean_const: b.r#const,
+                ..Checks::default()
+            },
+            Schema::Bytes(b) => Checks {
+                min_length: b.min_length,
+                max_length: b.max_length,
+                ..Checks::default()
+            },
+            Schema::Blob(b) => Checks {
+                accept: b.accept.clone(),
+                max_size: b.max_size,
+                ..Checks::default()
+            },
+            Schema::Array(a) => {
+                let items = self.checks(&a.items, depth + 1);
+                Checks {
+                    min_length: a.min_length,
+                    max_length: a.max_length,
+                    items: (!items.is_empty()).then(|| Box::new(items)),
+                    ..Checks::default()
+                }
+            }
+            Schema::Ref(r) if depth < 8 => match self.target(&r.target) {
+                Some(target) if is_plain(target) => self.checks(target, depth + 1),
+                _ => Checks::default(),
+            },
+            _ => Checks::default(),
+        }
     }
 
     /// The name claimed in the first pass for a documented endpoint type.
@@ -331,6 +389,7 @@ impl ModuleBuilder<'_> {
                 required: object.required.contains(json_name),
                 nullable: object.nullable.contains(json_name),
                 default: default_of(property),
+                checks: self.checks(property, 0),
             });
         }
         self.items.push(Item::Struct(Struct {
@@ -453,6 +512,11 @@ impl ModuleBuilder<'_> {
                 }
             }
             Schema::Ref(r) => {
+                // A ref to a plain named string, integer, ...: use the type itself, so the
+                // value's constraints and format travel with it.
+                if let Some(target) = self.target(&r.target).filter(|t| is_plain(t)) {
+                    return self.ty(target, hint, exact);
+                }
                 let (nsid, def) = split_ref(self.nsid(), &r.target);
                 match self.names.get(&(nsid, def)) {
                     Some(path) => Type::Named {
@@ -672,5 +736,19 @@ fn default_of(schema: &Schema) -> Option<serde_json::Value> {
         Schema::Integer(i) => i.default.map(serde_json::Value::from),
         Schema::String(s) => s.default.clone().map(serde_json::Value::from),
         _ => None,
+    }
+}
+
+/// A def that is only a value type (no struct, union or enum of its own to name).
+fn is_plain(schema: &Schema) -> bool {
+    match schema {
+        Schema::String(s) => s.known_values.is_empty() && s.r#enum.is_none(),
+        Schema::Boolean(_)
+        | Schema::Integer(_)
+        | Schema::Bytes(_)
+        | Schema::CidLink(_)
+        | Schema::Blob(_)
+        | Schema::Unknown(_) => true,
+        _ => false,
     }
 }
