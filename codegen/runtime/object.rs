@@ -175,6 +175,14 @@ pub mod de {
         Option::<T>::deserialize(deserializer).map(Some)
     }
 
+    /// For an optional field that is not nullable: present means a value; `null` is an error
+    /// (absent fields never reach this: `#[serde(default)]` leaves them `None`).
+    pub fn not_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+        deserializer: D,
+    ) -> Result<Option<T>, D::Error> {
+        T::deserialize(deserializer).map(Some)
+    }
+
     /// Reads a union member: an object and its `$type`.
     pub fn tagged<'de, D: Deserializer<'de>>(
         deserializer: D,

@@ -192,7 +192,69 @@ fn generated_crate(root: &Path, corpus: &Path, tally: &mut Tally) -> Result<(), 
         cargo(&["clippy", "--all-features", "--", "-D", "warnings"]),
         "the generated crate is clippy clean",
     );
+    record_data(root, corpus, &target_dir, tally)
+}
+
+/// Builds and runs the record-data runner against the generated `example.lexicon.record`.
+fn record_data(
+    root: &Path,
+    corpus: &Path,
+    target_dir: &Path,
+    tally: &mut Tally,
+) -> Result<(), String> {
+    let runner = root.join("target/conformance/runner");
+    std::fs::create_dir_all(runner.join("src")).map_err(|e| e.to_string())?;
+    for (path, text) in [
+        ("Cargo.toml", crate::record_runner::MANIFEST),
+        ("src/main.rs", crate::record_runner::MAIN),
+    ] {
+        let target = runner.join(path);
+        if std::fs::read_to_string(&target).ok().as_deref() != Some(text) {
+            std::fs::write(&target, text).map_err(|e| format!("{}: {e}", target.display()))?;
+        }
+    }
+    let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["run", "--quiet", "--manifest-path"])
+        .arg(runner.join("Cargo.toml"))
+        .arg("--")
+        .arg(corpus.join("interop-tests/lexicon"))
+        .env("CARGO_TARGET_DIR", target_dir)
+        .output()
+        .map_err(|e| format!("cannot run the record-data runner: {e}"))?;
+    count_lines(&output, &["record-data"], tally);
     Ok(())
+}
+
+/// Adds up the `label: N passed, M failed` lines a child printed; a child that failed or
+/// printed no such line counts as one failure.
+fn count_lines(output: &std::process::Output, labels: &[&str], tally: &mut Tally) {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let mut seen = false;
+    for line in stdout.lines() {
+        println!("  {line}");
+        let Some((label, counts)) = line.split_once(": ") else {
+            continue;
+        };
+        if !labels.contains(&label) {
+            continue;
+        }
+        let numbers: Vec<usize> = counts
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        if let [passed, failed] = numbers[..] {
+            seen = true;
+            tally.passed += passed;
+            tally.failed += failed;
+            if failed > 0 {
+                println!("FAILED: {failed} {label} vectors");
+            }
+        }
+    }
+    if !output.status.success() || !seen {
+        print!("{}", String::from_utf8_lossy(&output.stderr));
+        tally.record(false, &format!("{} ran and passed", labels.join(", ")));
+    }
 }
 
 /// The runtime's vectors (string formats, data model), run as ignored tests of the tests package.
@@ -213,32 +275,6 @@ fn runtime_vectors(root: &Path, corpus: &Path, tally: &mut Tally) -> Result<(), 
         .env("ATPROTO_CORPUS", corpus)
         .output()
         .map_err(|e| format!("cannot run cargo test: {e}"))?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let mut seen = false;
-    for line in stdout.lines() {
-        println!("  {line}");
-        let Some((label, counts)) = line.split_once(": ") else {
-            continue;
-        };
-        if !matches!(label, "syntax" | "data-model") {
-            continue;
-        }
-        let numbers: Vec<usize> = counts
-            .split(|c: char| !c.is_ascii_digit())
-            .filter_map(|n| n.parse().ok())
-            .collect();
-        if let [passed, failed] = numbers[..] {
-            seen = true;
-            tally.passed += passed;
-            tally.failed += failed;
-            if failed > 0 {
-                println!("FAILED: {failed} {label} vectors");
-            }
-        }
-    }
-    if !output.status.success() || !seen {
-        print!("{}", String::from_utf8_lossy(&output.stderr));
-        tally.record(false, "the runtime vector tests ran and passed");
-    }
+    count_lines(&output, &["syntax", "data-model"], tally);
     Ok(())
 }

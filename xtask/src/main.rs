@@ -4,6 +4,7 @@
 //! - `cargo xtask conformance --corpus DIR`
 
 mod conformance;
+mod record_runner;
 
 use codegen::{CrateOptions, SourceFile};
 use std::path::{Path, PathBuf};

@@ -93,7 +93,8 @@ pub fn structure(s: &Struct, from: &[String]) -> TokenStream {
             .then(|| quote!(rename = #json_name,));
         let serde = match (field.required, field.nullable) {
             (true, _) => rename.map(|r| quote!(#[serde(#r)])),
-            (false, false) => Some(quote!(#[serde(#rename default)])),
+            // `null` is not "absent": a field that is not nullable must not be null.
+            (false, false) => Some(quote!(#[serde(#rename default, deserialize_with = "crate::runtime::de::not_null")])),
             (false, true) => Some(
                 quote!(#[serde(#rename default, deserialize_with = "crate::runtime::de::present")]),
             ),
