@@ -244,3 +244,50 @@ fn subscription_frames_are_read_by_their_header() {
     );
     assert!(subscription::Message::from_frame("#tick", json!({ "seq": "x" })).is_err());
 }
+
+#[test]
+fn union_members_read_the_same_whether_type_comes_first_or_last() {
+    // `json!` sorts keys (`$type` first); raw text keeps the writer's order.
+    let last =
+        r#"{"open": {"radius": 3, "colour": "red", "$type": "com.example.fixture.union#circle"}}"#;
+    let first =
+        r#"{"open": {"$type": "com.example.fixture.union#circle", "radius": 3, "colour": "red"}}"#;
+    let from_last: r#union::Main = serde_json::from_str(last).unwrap();
+    let from_first: r#union::Main = serde_json::from_str(first).unwrap();
+    assert_eq!(from_last, from_first);
+    assert!(
+        matches!(&from_last.open, r#union::MainOpen::Circle(c) if c.radius == 3 && c.extra.get("colour") == Some(&json!("red")))
+    );
+
+    let unknown_last = r#"{"open": {"sides": 3, "$type": "com.example.other#triangle"}}"#;
+    let main: r#union::Main = serde_json::from_str(unknown_last).unwrap();
+    assert_eq!(
+        serde_json::to_value(&main).unwrap(),
+        json!({ "open": { "$type": "com.example.other#triangle", "sides": 3 } })
+    );
+
+    let malformed_last =
+        r#"{"open": {"radius": "big", "$type": "com.example.fixture.union#circle"}}"#;
+    let error = serde_json::from_str::<r#union::Main>(malformed_last)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("com.example.fixture.union#circle"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_missing_required_field_is_named() {
+    let error = serde_json::from_value::<r#union::Circle>(json!({}))
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("missing field `radius`"), "{error}");
+    let error = serde_json::from_value::<r#union::Circle>(json!("circle"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("a com.example.fixture.union#circle object"),
+        "{error}"
+    );
+}

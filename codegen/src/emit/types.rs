@@ -88,18 +88,7 @@ pub fn structure(s: &Struct, from: &[String]) -> TokenStream {
         let doc = docs::attrs(field.doc.as_deref());
         let rust_name = ident(&field.rust_name);
         let ty = field_type(field, from);
-        let json_name = &field.json_name;
-        let rename = (crate::naming::unraw(&field.rust_name) != json_name)
-            .then(|| quote!(rename = #json_name,));
-        let serde = match (field.required, field.nullable) {
-            (true, _) => rename.map(|r| quote!(#[serde(#r)])),
-            // `null` is not "absent": a field that is not nullable must not be null.
-            (false, false) => Some(quote!(#[serde(#rename default, deserialize_with = "crate::runtime::de::not_null")])),
-            (false, true) => Some(
-                quote!(#[serde(#rename default, deserialize_with = "crate::runtime::de::present")]),
-            ),
-        };
-        quote! { #doc #serde pub #rust_name: #ty, }
+        quote! { #doc pub #rust_name: #ty, }
     });
     let writes = s.fields.iter().map(|field| {
         let rust_name = ident(&field.rust_name);
@@ -140,14 +129,14 @@ pub fn structure(s: &Struct, from: &[String]) -> TokenStream {
         .all(|f| !f.required)
         .then(|| quote!(Default,));
     let debug = secret.then(|| redacted_debug(s));
+    let deserialize = deserialize_object(s, from);
     quote! {
         #doc
-        #[derive(#derive_debug #derive_default Clone, PartialEq, ::serde::Deserialize)]
+        #[derive(#derive_debug #derive_default Clone, PartialEq)]
         pub struct #name {
             #(#fields)*
             /// Fields this version of the lexicon does not define, kept so that writing the
             /// value back loses nothing.
-            #[serde(flatten)]
             pub extra: crate::runtime::Extra,
         }
         #record
@@ -163,6 +152,76 @@ pub fn structure(s: &Struct, from: &[String]) -> TokenStream {
             fn serialize_fields<M: ::serde::ser::SerializeMap>(&self, map: &mut M) -> ::std::result::Result<(), M::Error> {
                 #(#writes)*
                 crate::runtime::ser::extra(map, &self.extra)
+            }
+        }
+        #deserialize
+    }
+}
+
+/// `Deserialize` without serde's derive: one pass over the map, matching keys as borrowed
+/// strings, unknown keys kept in `extra`, `$type` skipped (records and unions know theirs).
+/// No buffering, so it is also what a union calls after reading `$type` first.
+fn deserialize_object(s: &Struct, from: &[String]) -> TokenStream {
+    let name = ident(&s.name);
+    let local = |field: &Field| {
+        format_ident!(
+            "f_{}",
+            crate::naming::unraw(&field.rust_name).trim_start_matches('_')
+        )
+    };
+    let locals = s.fields.iter().map(|field| {
+        let local = local(field);
+        let ty = rust_type(&field.ty, from);
+        // Nullable fields read `Option<T>` (null is a value); others read `T` (null is an error).
+        let read = if field.nullable {
+            quote!(::std::option::Option<#ty>)
+        } else {
+            ty
+        };
+        quote!(let mut #local: ::std::option::Option<#read> = ::std::option::Option::None;)
+    });
+    let arms = s.fields.iter().map(|field| {
+        let local = local(field);
+        let json_name = &field.json_name;
+        quote!(#json_name => #local = ::std::option::Option::Some(map.next_value()?),)
+    });
+    let inits = s.fields.iter().map(|field| {
+        let local = local(field);
+        let rust_name = ident(&field.rust_name);
+        let json_name = &field.json_name;
+        match (field.required, field.nullable) {
+            (true, false) => quote! {
+                #rust_name: #local.ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(#json_name))?,
+            },
+            // A required nullable field that is absent reads as null.
+            (true, true) => quote!(#rust_name: #local.flatten(),),
+            (false, _) => quote!(#rust_name: #local,),
+        }
+    });
+    let expecting = format!("a {} object", s.type_tag);
+    quote! {
+        impl<'de> crate::runtime::de::Object<'de> for #name {
+            const EXPECTING: &'static str = #expecting;
+            fn from_map<A: ::serde::de::MapAccess<'de>>(mut map: A) -> ::std::result::Result<Self, A::Error> {
+                #(#locals)*
+                let mut extra = crate::runtime::Extra::default();
+                while let ::std::option::Option::Some(key) = map.next_key::<crate::runtime::de::Key<'de>>()? {
+                    match key.as_str() {
+                        #(#arms)*
+                        "$type" => {
+                            map.next_value::<::serde::de::IgnoredAny>()?;
+                        }
+                        _ => {
+                            extra.insert(key.into_string(), map.next_value()?);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(Self { #(#inits)* extra })
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for #name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+                crate::runtime::de::object(deserializer)
             }
         }
     }
@@ -311,7 +370,9 @@ pub fn union(u: &Union, from: &[String]) -> TokenStream {
             let alias = format!("{tag}#main");
             quote!(| #alias)
         });
-        quote! { #tag #main_alias => crate::runtime::de::variant(object).map(Self::#variant), }
+        quote! {
+            #tag #main_alias => crate::runtime::de::variant(tag, map).map(|value| Self::#variant(::std::boxed::Box::new(value))),
+        }
     });
     let fallback = if u.closed {
         let expected = u
@@ -320,9 +381,9 @@ pub fn union(u: &Union, from: &[String]) -> TokenStream {
             .map(|v| v.tag.as_str())
             .collect::<Vec<_>>()
             .join(", ");
-        quote! { other => ::std::result::Result::Err(::serde::de::Error::custom(::std::format!("`$type` {other:?} is not one of this closed union's: {}", #expected))), }
+        quote! { _ => crate::runtime::de::closed(tag, #expected), }
     } else {
-        quote! { _ => crate::runtime::de::unknown(object).map(Self::Unknown), }
+        quote! { _ => crate::runtime::de::unknown(tag, map).map(Self::Unknown), }
     };
     // An empty open union holds any object with a `$type`; skip the one-arm `match`.
     let (serialize_body, deserialize_body) = if u.variants.is_empty() && !u.closed {
@@ -332,8 +393,7 @@ pub fn union(u: &Union, from: &[String]) -> TokenStream {
                 ::serde::Serialize::serialize(value, serializer)
             },
             quote! {
-                let (_, object) = crate::runtime::de::tagged(deserializer)?;
-                crate::runtime::de::unknown(object).map(Self::Unknown)
+                crate::runtime::de::unknown(tag, map).map(Self::Unknown)
             },
         )
     } else {
@@ -345,8 +405,7 @@ pub fn union(u: &Union, from: &[String]) -> TokenStream {
                 }
             },
             quote! {
-                let (tag, object) = crate::runtime::de::tagged(deserializer)?;
-                match tag.as_str() {
+                match tag {
                     #(#deserialize_arms)*
                     #fallback
                 }
@@ -365,9 +424,14 @@ pub fn union(u: &Union, from: &[String]) -> TokenStream {
                 #serialize_body
             }
         }
+        impl<'de> crate::runtime::de::Union<'de> for #name {
+            fn from_tagged<A: ::serde::de::MapAccess<'de>>(tag: &str, map: A) -> ::std::result::Result<Self, A::Error> {
+                #deserialize_body
+            }
+        }
         impl<'de> ::serde::Deserialize<'de> for #name {
             fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
-                #deserialize_body
+                crate::runtime::de::union(deserializer)
             }
         }
     }
