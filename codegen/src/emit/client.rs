@@ -60,6 +60,7 @@ pub fn endpoint(e: &Endpoint, from: &[String]) -> TokenStream {
         &format!("`{}`: {kind} `/xrpc/{}`.", e.nsid, e.nsid),
         e.doc.as_deref(),
     );
+    let deprecated = docs::deprecation(e.doc.as_deref());
 
     let mut args = Vec::new();
     let mut build = Vec::new();
@@ -93,6 +94,7 @@ pub fn endpoint(e: &Endpoint, from: &[String]) -> TokenStream {
     quote! {
         impl<T: crate::runtime::client::Transport + ?Sized> super::Service<'_, T> {
             #doc
+            #deprecated
             pub async fn #method(&self, #(#args),*) -> ::std::result::Result<#output, crate::runtime::client::Error<#error>> {
                 self.0.#verb(#nsid) #(#build)* .send::<#error>().await? #finish
             }

@@ -64,6 +64,15 @@ pub fn attrs_with_lead(lead: &str, text: Option<&str>) -> TokenStream {
     }
 }
 
+/// `#[deprecated]` for a description that starts with "deprecated" (as upstream lexicons
+/// mark retired fields), so users see a compiler warning where they use it.
+pub fn deprecation(text: Option<&str>) -> Option<TokenStream> {
+    let text = text?.trim();
+    let lead = text.get(..10)?;
+    lead.eq_ignore_ascii_case("deprecated")
+        .then(|| quote!(#[deprecated(note = #text)]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::escape;

@@ -251,8 +251,18 @@ fn node_module(
         .items
         .iter()
         .map(|item| item_tokens(item, &module.path));
+    // Deprecated fields warn their users, not this module's own impls.
+    let deprecated_fields = module.items.iter().any(|item| match item {
+        Item::Struct(s) => s
+            .fields
+            .iter()
+            .any(|f| docs::deprecation(f.doc.as_deref()).is_some()),
+        _ => false,
+    });
+    let allow = deprecated_fields.then(|| quote!(#![allow(deprecated)]));
     quote! {
         #![doc = #lead]
+        #allow
         #(#mods)*
         #service
         /// The NSID of this lexicon document.

@@ -86,9 +86,10 @@ pub fn structure(s: &Struct, from: &[String]) -> TokenStream {
     let doc = docs::attrs(s.doc.as_deref());
     let fields = s.fields.iter().map(|field| {
         let doc = docs::attrs(field.doc.as_deref());
+        let deprecated = docs::deprecation(field.doc.as_deref());
         let rust_name = ident(&field.rust_name);
         let ty = field_type(field, from);
-        quote! { #doc pub #rust_name: #ty, }
+        quote! { #doc #deprecated pub #rust_name: #ty, }
     });
     let writes = s.fields.iter().map(|field| {
         let rust_name = ident(&field.rust_name);
