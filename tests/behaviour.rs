@@ -146,6 +146,14 @@ fn records_write_their_type_and_know_their_collection() {
     assert_eq!(written["$type"], json!("com.example.fixture.record"));
     assert_eq!(record::Record::NSID, "com.example.fixture.record");
     assert_eq!(record::Record::KEY, "tid");
+    fn key_type<C: lexicon_fixtures::runtime::Collection>() -> &'static str {
+        std::any::type_name::<C::Key>()
+    }
+    assert!(key_type::<record::Record>().ends_with("Tid"));
+    assert_eq!(
+        <record::Record as lexicon_fixtures::runtime::Collection>::LITERAL_KEY,
+        None
+    );
     // A lexicon property named `extra` does not clash with the unknown-field store.
     let with_extra: record::Record = round_trip(&json!({
         "$type": "com.example.fixture.record", "text": "t", "createdAt": "2024-05-01T12:00:00Z",

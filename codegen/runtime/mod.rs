@@ -11,4 +11,4 @@ pub mod validate;
 pub use data::*;
 pub use formats::*;
 pub use validate::{Validate, Validator, Violation, Violations};
-pub use object::{Extra, Permission, PermissionSet, Redacted, UnknownValue, de, ser};
+pub use object::{Collection, Extra, Permission, PermissionSet, Redacted, UnknownValue, de, ser};

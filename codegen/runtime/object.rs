@@ -61,6 +61,16 @@ impl<'de> Deserialize<'de> for Extra {
     }
 }
 
+/// A record type: the collection it is stored in and the type of its record keys.
+pub trait Collection {
+    /// The collection NSID, also the record's `$type`.
+    const NSID: &'static str;
+    /// `Tid` (key `tid`), `Nsid` (key `nsid`) or `RecordKey` (key `any` or a literal).
+    type Key;
+    /// The only allowed key, for a `literal:<value>` collection (`Some("self")`).
+    const LITERAL_KEY: Option<&'static str>;
+}
+
 /// Stands in for a credential in `Debug` output.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Redacted;

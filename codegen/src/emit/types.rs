@@ -111,12 +111,34 @@ pub fn structure(s: &Struct, from: &[String]) -> TokenStream {
     let record = s.record.as_ref().map(|record| {
         let nsid = &record.nsid;
         let key = &record.key;
+        let (key_type, literal) = match key.as_str() {
+            "tid" => (
+                quote!(crate::runtime::Tid),
+                quote!(::std::option::Option::None),
+            ),
+            "nsid" => (
+                quote!(crate::runtime::Nsid),
+                quote!(::std::option::Option::None),
+            ),
+            other => {
+                let literal = match other.strip_prefix("literal:") {
+                    Some(value) => quote!(::std::option::Option::Some(#value)),
+                    None => quote!(::std::option::Option::None),
+                };
+                (quote!(crate::runtime::RecordKey), literal)
+            }
+        };
         quote! {
             impl #name {
                 /// The collection NSID: records of this type are stored under it, and written with it as `$type`.
                 pub const NSID: &'static str = #nsid;
                 /// The record-key type of the collection, as the lexicon states it.
                 pub const KEY: &'static str = #key;
+            }
+            impl crate::runtime::Collection for #name {
+                const NSID: &'static str = #nsid;
+                type Key = #key_type;
+                const LITERAL_KEY: ::std::option::Option<&'static str> = #literal;
             }
         }
     });
