@@ -5,9 +5,18 @@
 //! formats, data-model values, the XRPC client) is in [`runtime`].
 #![allow(clippy::large_enum_variant)]
 pub mod runtime;
+#[cfg(feature = "app-bsky")]
+pub mod app;
+#[cfg(any(feature = "com-atproto", feature = "com-example"))]
 pub mod com;
 impl<T: ?Sized> crate::runtime::client::Client<T> {
+    /// The XRPC methods of the `app` namespace.
+    #[cfg(feature = "app-bsky")]
+    pub fn app(&self) -> app::Service<'_, T> {
+        app::Service(self)
+    }
     /// The XRPC methods of the `com` namespace.
+    #[cfg(any(feature = "com-atproto", feature = "com-example"))]
     pub fn com(&self) -> com::Service<'_, T> {
         com::Service(self)
     }

@@ -7,7 +7,9 @@ pub mod client;
 pub mod data;
 pub mod formats;
 mod object;
+pub mod validate;
 
 pub use data::*;
 pub use formats::*;
-pub use object::{Extra, Permission, PermissionSet, UnknownValue, de, ser};
+pub use validate::{Validate, Validator, Violation, Violations};
+pub use object::{Collection, Extra, Permission, PermissionSet, Redacted, UnknownValue, de, ser};

@@ -62,6 +62,26 @@ impl<'de> Deserialize<'de> for Extra {
     }
 }
 
+/// A record type: the collection it is stored in and the type of its record keys.
+pub trait Collection {
+    /// The collection NSID, also the record's `$type`.
+    const NSID: &'static str;
+    /// `Tid` (key `tid`), `Nsid` (key `nsid`) or `RecordKey` (key `any` or a literal).
+    type Key;
+    /// The only allowed key, for a `literal:<value>` collection (`Some("self")`).
+    const LITERAL_KEY: Option<&'static str>;
+}
+
+/// Stands in for a credential in `Debug` output.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Redacted;
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
 /// A string that is not one of a closed set of values.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownValue {
@@ -153,54 +173,155 @@ pub mod ser {
 }
 
 /// Deserialization helpers called by generated `Deserialize` impls.
+///
+/// Objects are read in one pass over the map, without serde's derive (whose `flatten`
+/// buffers every object). A union reads `$type` and hands the rest of the same map to the
+/// member's reader; only when `$type` is not the first key is the object buffered.
 #[doc(hidden)]
 pub mod de {
-    use serde::de::{DeserializeOwned, Error};
+    use serde::de::value::MapDeserializer;
+    use serde::de::{Error, MapAccess, Visitor};
     use serde::{Deserialize, Deserializer};
     use serde_json::{Map, Value};
+    use std::borrow::Cow;
+    use std::fmt;
+    use std::marker::PhantomData;
 
-    /// For an optional nullable field: a present field is `Some`, even when it is `null`.
-    pub fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Option<T>>, D::Error> {
-        Option::<T>::deserialize(deserializer).map(Some)
+    /// A map key or short string, borrowed from the input when the input allows it.
+    pub struct Key<'de>(Cow<'de, str>);
+
+    impl Key<'_> {
+        pub fn as_str(&self) -> &str {
+            &self.0
+        }
+
+        pub fn into_string(self) -> String {
+            self.0.into_owned()
+        }
     }
 
-    /// Reads a union member: an object and its `$type`.
-    pub fn tagged<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<(String, Map<String, Value>), D::Error> {
-        let object = Map::<String, Value>::deserialize(deserializer)?;
-        let tag = match object.get("$type") {
-            Some(Value::String(tag)) => tag.clone(),
-            Some(other) => {
-                return Err(D::Error::custom(format!(
-                    "`$type` must be a string, found {other}"
-                )));
+    impl<'de> Deserialize<'de> for Key<'de> {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct KeyVisitor;
+            impl<'de> Visitor<'de> for KeyVisitor {
+                type Value = Key<'de>;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a string")
+                }
+                fn visit_borrowed_str<E: Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                    Ok(Key(Cow::Borrowed(v)))
+                }
+                fn visit_str<E: Error>(self, v: &str) -> Result<Key<'de>, E> {
+                    Ok(Key(Cow::Owned(v.to_owned())))
+                }
+                fn visit_string<E: Error>(self, v: String) -> Result<Key<'de>, E> {
+                    Ok(Key(Cow::Owned(v)))
+                }
             }
-            None => {
-                return Err(D::Error::custom(
-                    "missing `$type`: a union member must name its type",
-                ));
+            deserializer.deserialize_str(KeyVisitor)
+        }
+    }
+
+    /// A generated object, read from the entries of a map.
+    pub trait Object<'de>: Sized {
+        /// What the reader expects, for error messages (`a com.example.post object`).
+        const EXPECTING: &'static str;
+        fn from_map<A: MapAccess<'de>>(map: A) -> Result<Self, A::Error>;
+    }
+
+    struct ObjectVisitor<T>(PhantomData<T>);
+
+    impl<'de, T: Object<'de>> Visitor<'de> for ObjectVisitor<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(T::EXPECTING)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+            T::from_map(map)
+        }
+    }
+
+    /// `Deserialize` of a generated object.
+    pub fn object<'de, D: Deserializer<'de>, T: Object<'de>>(
+        deserializer: D,
+    ) -> Result<T, D::Error> {
+        deserializer.deserialize_map(ObjectVisitor(PhantomData))
+    }
+
+    /// A generated union: picks its member by `$type` and reads the rest of the map as it.
+    pub trait Union<'de>: Sized {
+        fn from_tagged<A: MapAccess<'de>>(tag: &str, map: A) -> Result<Self, A::Error>;
+    }
+
+    struct UnionVisitor<T>(PhantomData<T>);
+
+    impl<'de, T: Union<'de>> Visitor<'de> for UnionVisitor<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object with a `$type`")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
+            let Some(first) = map.next_key::<Key<'de>>()? else {
+                return Err(missing_type());
+            };
+            if first.as_str() == "$type" {
+                // The fast path: writers put `$type` first.
+                let tag = map.next_value::<Key<'de>>()?;
+                return T::from_tagged(tag.as_str(), map);
             }
-        };
-        Ok((tag, object))
+            let mut object = Map::new();
+            object.insert(first.into_string(), map.next_value()?);
+            while let Some((key, value)) = map.next_entry::<String, Value>()? {
+                object.insert(key, value);
+            }
+            let tag = match object.remove("$type") {
+                Some(Value::String(tag)) => tag,
+                Some(other) => {
+                    return Err(A::Error::custom(format!(
+                        "`$type` must be a string, found {other}"
+                    )));
+                }
+                None => return Err(missing_type()),
+            };
+            T::from_tagged(&tag, MapDeserializer::new(object.into_iter())).map_err(A::Error::custom)
+        }
     }
 
-    /// Reads a known union member. A malformed body is an error, never the unknown variant.
-    pub fn variant<T: DeserializeOwned, E: Error>(object: Map<String, Value>) -> Result<Box<T>, E> {
-        let tag = object
-            .get("$type")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        serde_json::from_value(Value::Object(object))
-            .map(Box::new)
-            .map_err(|e| E::custom(format!("{tag}: {e}")))
+    fn missing_type<E: Error>() -> E {
+        E::custom("missing `$type`: a union member must name its type")
     }
 
-    /// Keeps a union member of a `$type` the lexicons do not list, whole.
-    pub fn unknown<E: Error>(object: Map<String, Value>) -> Result<super::super::Unknown, E> {
-        serde_json::from_value(Value::Object(object)).map_err(E::custom)
+    /// `Deserialize` of a generated union.
+    pub fn union<'de, D: Deserializer<'de>, T: Union<'de>>(deserializer: D) -> Result<T, D::Error> {
+        deserializer.deserialize_map(UnionVisitor(PhantomData))
+    }
+
+    /// Reads a known union member from the rest of the map. A malformed body is an error
+    /// naming the `$type`, never the unknown variant.
+    pub fn variant<'de, T: Object<'de>, A: MapAccess<'de>>(
+        tag: &str,
+        map: A,
+    ) -> Result<T, A::Error> {
+        T::from_map(map).map_err(|e| A::Error::custom(format!("{tag}: {e}")))
+    }
+
+    /// Keeps a union member of a `$type` the lexicons do not list, whole (`$type` included).
+    pub fn unknown<'de, A: MapAccess<'de>>(
+        tag: &str,
+        mut map: A,
+    ) -> Result<super::super::Unknown, A::Error> {
+        let mut object = Map::new();
+        object.insert("$type".to_owned(), Value::String(tag.to_owned()));
+        while let Some((key, value)) = map.next_entry::<String, Value>()? {
+            object.insert(key, value);
+        }
+        Ok(object.into())
+    }
+
+    /// The error for a `$type` a closed union does not list.
+    pub fn closed<T, E: Error>(tag: &str, expected: &str) -> Result<T, E> {
+        Err(E::custom(format!(
+            "`$type` {tag:?} is not one of this closed union's: {expected}"
+        )))
     }
 }

@@ -3,21 +3,18 @@
 /// The NSID of this lexicon document.
 pub const NSID: &str = "com.atproto.server.createSession";
 
-#[derive(Debug, Clone, PartialEq, ::serde::Deserialize)]
+#[derive(Clone, PartialEq)]
 pub struct Input {
     /// The account to log in to: its handle, or another identifier the server accepts (such as its DID or email).
     pub identifier: ::std::string::String,
     /// The account password or an app password.
     pub password: ::std::string::String,
     /// The second-factor code sent by email, when the account requires one.
-    #[serde(rename = "authFactorToken", default)]
     pub auth_factor_token: ::std::option::Option<::std::string::String>,
     /// If true, a taken-down account gets a session with a narrowly scoped token instead of an AccountTakedown error.
-    #[serde(rename = "allowTakendown", default)]
     pub allow_takendown: ::std::option::Option<bool>,
     /// Fields this version of the lexicon does not define, kept so that writing the
     /// value back loses nothing.
-    #[serde(flatten)]
     pub extra: crate::runtime::Extra,
 }
 
@@ -34,6 +31,21 @@ impl Input {
             allow_takendown: ::std::option::Option::None,
             extra: ::std::default::Default::default(),
         }
+    }
+}
+
+impl ::std::fmt::Debug for Input {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("Input")
+            .field("identifier", &self.identifier)
+            .field("password", &crate::runtime::Redacted)
+            .field(
+                "auth_factor_token",
+                &self.auth_factor_token.as_ref().map(|_| crate::runtime::Redacted),
+            )
+            .field("allow_takendown", &self.allow_takendown)
+            .field("extra", &self.extra)
+            .finish()
     }
 }
 
@@ -61,6 +73,66 @@ impl crate::runtime::ser::Fields for Input {
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
+}
+
+impl<'de> crate::runtime::de::Object<'de> for Input {
+    const EXPECTING: &'static str = "a com.atproto.server.createSession#input object";
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        mut map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        let mut f_identifier: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+        let mut f_password: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+        let mut f_auth_factor_token: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+        let mut f_allow_takendown: ::std::option::Option<bool> = ::std::option::Option::None;
+        let mut extra = crate::runtime::Extra::default();
+        while let ::std::option::Option::Some(key) = map
+            .next_key::<crate::runtime::de::Key<'de>>()?
+        {
+            match key.as_str() {
+                "identifier" => {
+                    f_identifier = ::std::option::Option::Some(map.next_value()?);
+                }
+                "password" => f_password = ::std::option::Option::Some(map.next_value()?),
+                "authFactorToken" => {
+                    f_auth_factor_token = ::std::option::Option::Some(map.next_value()?);
+                }
+                "allowTakendown" => {
+                    f_allow_takendown = ::std::option::Option::Some(map.next_value()?);
+                }
+                "$type" => {
+                    map.next_value::<::serde::de::IgnoredAny>()?;
+                }
+                _ => {
+                    extra.insert(key.into_string(), map.next_value()?);
+                }
+            }
+        }
+        ::std::result::Result::Ok(Self {
+            identifier: f_identifier
+                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
+                    "identifier",
+                ))?,
+            password: f_password
+                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
+                    "password",
+                ))?,
+            auth_factor_token: f_auth_factor_token,
+            allow_takendown: f_allow_takendown,
+            extra,
+        })
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for Input {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        crate::runtime::de::object(deserializer)
+    }
+}
+
+impl crate::runtime::Validate for Input {
+    fn validate_into(&self, _v: &mut crate::runtime::Validator) {}
 }
 
 /// Why the account is not active, when active is false. Absent with active=false means the server gives no reason.
@@ -140,35 +212,30 @@ impl<'de> ::serde::Deserialize<'de> for OutputStatus {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, ::serde::Deserialize)]
+impl crate::runtime::Validate for OutputStatus {
+    fn validate_into(&self, _: &mut crate::runtime::Validator) {}
+}
+
+#[derive(Clone, PartialEq)]
 pub struct Output {
     /// Short-lived bearer token for authenticated requests.
-    #[serde(rename = "accessJwt")]
     pub access_jwt: ::std::string::String,
     /// Long-lived token used only to obtain a new session with refreshSession.
-    #[serde(rename = "refreshJwt")]
     pub refresh_jwt: ::std::string::String,
     pub handle: crate::runtime::Handle,
     pub did: crate::runtime::Did,
     /// The account's DID document, when the server includes it.
-    #[serde(rename = "didDoc", default)]
     pub did_doc: ::std::option::Option<crate::runtime::Unknown>,
-    #[serde(default)]
     pub email: ::std::option::Option<::std::string::String>,
-    #[serde(rename = "emailConfirmed", default)]
     pub email_confirmed: ::std::option::Option<bool>,
     /// Whether logging in requires a code sent by email.
-    #[serde(rename = "emailAuthFactor", default)]
     pub email_auth_factor: ::std::option::Option<bool>,
     /// Whether the account is currently active on this server.
-    #[serde(default)]
     pub active: ::std::option::Option<bool>,
     /// Why the account is not active, when active is false. Absent with active=false means the server gives no reason.
-    #[serde(default)]
     pub status: ::std::option::Option<OutputStatus>,
     /// Fields this version of the lexicon does not define, kept so that writing the
     /// value back loses nothing.
-    #[serde(flatten)]
     pub extra: crate::runtime::Extra,
 }
 
@@ -193,6 +260,24 @@ impl Output {
             status: ::std::option::Option::None,
             extra: ::std::default::Default::default(),
         }
+    }
+}
+
+impl ::std::fmt::Debug for Output {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("Output")
+            .field("access_jwt", &crate::runtime::Redacted)
+            .field("refresh_jwt", &crate::runtime::Redacted)
+            .field("handle", &self.handle)
+            .field("did", &self.did)
+            .field("did_doc", &self.did_doc)
+            .field("email", &self.email)
+            .field("email_confirmed", &self.email_confirmed)
+            .field("email_auth_factor", &self.email_auth_factor)
+            .field("active", &self.active)
+            .field("status", &self.status)
+            .field("extra", &self.extra)
+            .finish()
     }
 }
 
@@ -233,6 +318,115 @@ impl crate::runtime::ser::Fields for Output {
             map.serialize_entry("status", value)?;
         }
         crate::runtime::ser::extra(map, &self.extra)
+    }
+}
+
+impl<'de> crate::runtime::de::Object<'de> for Output {
+    const EXPECTING: &'static str = "a com.atproto.server.createSession#output object";
+    fn from_map<A: ::serde::de::MapAccess<'de>>(
+        mut map: A,
+    ) -> ::std::result::Result<Self, A::Error> {
+        let mut f_access_jwt: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+        let mut f_refresh_jwt: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+        let mut f_handle: ::std::option::Option<crate::runtime::Handle> = ::std::option::Option::None;
+        let mut f_did: ::std::option::Option<crate::runtime::Did> = ::std::option::Option::None;
+        let mut f_did_doc: ::std::option::Option<crate::runtime::Unknown> = ::std::option::Option::None;
+        let mut f_email: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+        let mut f_email_confirmed: ::std::option::Option<bool> = ::std::option::Option::None;
+        let mut f_email_auth_factor: ::std::option::Option<bool> = ::std::option::Option::None;
+        let mut f_active: ::std::option::Option<bool> = ::std::option::Option::None;
+        let mut f_status: ::std::option::Option<OutputStatus> = ::std::option::Option::None;
+        let mut extra = crate::runtime::Extra::default();
+        while let ::std::option::Option::Some(key) = map
+            .next_key::<crate::runtime::de::Key<'de>>()?
+        {
+            match key.as_str() {
+                "accessJwt" => {
+                    f_access_jwt = ::std::option::Option::Some(map.next_value()?);
+                }
+                "refreshJwt" => {
+                    f_refresh_jwt = ::std::option::Option::Some(map.next_value()?);
+                }
+                "handle" => f_handle = ::std::option::Option::Some(map.next_value()?),
+                "did" => f_did = ::std::option::Option::Some(map.next_value()?),
+                "didDoc" => f_did_doc = ::std::option::Option::Some(map.next_value()?),
+                "email" => f_email = ::std::option::Option::Some(map.next_value()?),
+                "emailConfirmed" => {
+                    f_email_confirmed = ::std::option::Option::Some(map.next_value()?);
+                }
+                "emailAuthFactor" => {
+                    f_email_auth_factor = ::std::option::Option::Some(map.next_value()?);
+                }
+                "active" => f_active = ::std::option::Option::Some(map.next_value()?),
+                "status" => f_status = ::std::option::Option::Some(map.next_value()?),
+                "$type" => {
+                    map.next_value::<::serde::de::IgnoredAny>()?;
+                }
+                _ => {
+                    extra.insert(key.into_string(), map.next_value()?);
+                }
+            }
+        }
+        ::std::result::Result::Ok(Self {
+            access_jwt: f_access_jwt
+                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
+                    "accessJwt",
+                ))?,
+            refresh_jwt: f_refresh_jwt
+                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
+                    "refreshJwt",
+                ))?,
+            handle: f_handle
+                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
+                    "handle",
+                ))?,
+            did: f_did
+                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("did"))?,
+            did_doc: f_did_doc,
+            email: f_email,
+            email_confirmed: f_email_confirmed,
+            email_auth_factor: f_email_auth_factor,
+            active: f_active,
+            status: f_status,
+            extra,
+        })
+    }
+}
+
+impl<'de> ::serde::Deserialize<'de> for Output {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        crate::runtime::de::object(deserializer)
+    }
+}
+
+impl crate::runtime::Validate for Output {
+    fn validate_into(&self, v: &mut crate::runtime::Validator) {
+        v.at(
+            "handle",
+            |v| {
+                crate::runtime::Validate::validate_into(&self.handle, v);
+            },
+        );
+        v.at(
+            "did",
+            |v| {
+                crate::runtime::Validate::validate_into(&self.did, v);
+            },
+        );
+        v.at(
+            "didDoc",
+            |v| {
+                crate::runtime::Validate::validate_into(&self.did_doc, v);
+            },
+        );
+        v.at(
+            "status",
+            |v| {
+                crate::runtime::Validate::validate_into(&self.status, v);
+            },
+        );
     }
 }
 
