@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -110,6 +110,22 @@ impl Pds {
     /// Starts a PDS with default options. See [`Pds::start_with`].
     pub fn start() -> Result<Pds, String> {
         Pds::start_with(&PdsOptions::default())
+    }
+
+    /// A PDS with default options shared by the tests of this process that run at the same
+    /// time: the first caller starts it, later ones get the same server while any test still
+    /// holds it, and the last one to drop its `Arc` stops it (so a test that fails still
+    /// cleans up). Tests sharing it should each create their own accounts.
+    pub fn shared() -> Result<Arc<Pds>, String> {
+        static SHARED: Mutex<Weak<Pds>> = Mutex::new(Weak::new());
+        // Held while starting, so that tests arriving together wait for one server.
+        let mut shared = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(pds) = shared.upgrade() {
+            return Ok(pds);
+        }
+        let pds = Arc::new(Pds::start()?);
+        *shared = Arc::downgrade(&pds);
+        Ok(pds)
     }
 
     /// Checks for `node` and `npm`, installs the npm packages on first use, and starts
