@@ -9,6 +9,7 @@
 //! [`generate`] runs them all; it does no I/O. [`read_lexicon_dir`] reads input for callers.
 
 pub mod diagnostics;
+pub mod diff;
 pub mod emit;
 pub mod ir;
 pub mod lexicon;
