@@ -53,6 +53,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     lexicon_vectors(&corpus, &mut tally)?;
     generated_crate(&root, &corpus, &mut tally)?;
     runtime_vectors(&root, &corpus, &mut tally)?;
+    crate::diff::conformance(&corpus, &mut tally.passed, &mut tally.failed);
 
     println!(
         "conformance: {} passed, {} failed",

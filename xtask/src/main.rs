@@ -4,6 +4,7 @@
 //! - `cargo xtask conformance --corpus DIR`
 
 mod conformance;
+mod diff;
 mod record_runner;
 
 use codegen::{CrateOptions, SourceFile};
@@ -16,6 +17,10 @@ pub(crate) const USAGE: &str = "usage:
       (default: generated/). With --check, write nothing and fail if any file is stale.
   cargo xtask gen-fixtures [--check]
       The same for the construct fixtures: tests/fixtures/lexicons -> tests/fixtures/crate.
+  cargo xtask diff OLD NEW [--format text|json] [--deny-breaking] [--no-crate]
+      What a lexicon update changes, per NSID: breaking or compatible on the wire and in the
+      Rust API, and the generated files it touches. OLD and NEW are lexicon folders or git
+      revisions (their lexicons/). Exit 0 ok, 1 breaking with --deny-breaking, 2 bad input.
   cargo xtask conformance [--corpus DIR]
       Run the reference vectors and generate, build and lint the whole upstream lexicon set
       (default corpus: ../shared/corpus). Ends with a line `N passed, M failed`.";
@@ -25,6 +30,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("gen") => Gen::parse(&args[1..]).and_then(|g| g.run()),
         Some("conformance") => conformance::run(&args[1..]),
+        Some("diff") => return diff::main(&args[1..]),
         Some("gen-fixtures") => {
             let root = workspace_root();
             let mut preset = vec![
