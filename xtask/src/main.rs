@@ -5,6 +5,7 @@
 
 mod conformance;
 mod diff;
+mod perf;
 mod record_runner;
 
 use codegen::{CrateOptions, SourceFile};
@@ -23,7 +24,18 @@ pub(crate) const USAGE: &str = "usage:
       revisions (their lexicons/). Exit 0 ok, 1 breaking with --deny-breaking, 2 bad input.
   cargo xtask conformance [--corpus DIR]
       Run the reference vectors and generate, build and lint the whole upstream lexicon set
-      (default corpus: ../shared/corpus). Ends with a line `N passed, M failed`.";
+      (default corpus: ../shared/corpus). Ends with a line `N passed, M failed`.
+  cargo xtask perf-gen [--rev COMMIT]
+      Generate app.bsky, com.atproto, chat.bsky, tools.ozone from the corpus into
+      target/perf/generated (with this tree's generator, or COMMIT's) for the benches.
+  cargo xtask bench-parse [CRITERION ARGS]
+      Parse benches (perf/): ours vs atrium-api 0.26.0 vs serde_json::Value, in MB/s.
+  cargo xtask bench-compile [--release] [--runs N]
+      Cold build of the API crate alone, ours vs atrium-api: rustc time, peak RSS, ratio.
+  cargo xtask bench-codegen [--runs N]
+      Our generator vs `lex build` (@atproto/lex 0.3.12) on the 402 upstream documents.
+  cargo xtask bench-all [--runs N]
+      All of the above; the report goes to target/perf/report.md.";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -44,6 +56,10 @@ fn main() -> ExitCode {
             preset.extend(args[1..].iter().cloned());
             Gen::parse(&preset).and_then(|g| g.run())
         }
+        Some(
+            command
+            @ ("perf-gen" | "bench-parse" | "bench-compile" | "bench-codegen" | "bench-all"),
+        ) => perf::run(command, &args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())

@@ -1,0 +1,820 @@
+//! The performance harness: our generated crate against atrium-api 0.26.0 and `@atproto/lex`.
+//!
+//! Everything it builds or writes lives under `target/perf/` (its own cargo target folders, so
+//! it never touches the workspace's build). The `perf/` crate holds the test data generator and
+//! the criterion benches; it is not a workspace member and is kept out of CI.
+//!
+//! - `perf-gen [--rev REV]`: generate app.bsky, com.atproto, chat.bsky and tools.ozone from the
+//!   upstream corpus into `target/perf/generated` (with this tree's codegen, or a commit's).
+//! - `bench-parse [ARGS]`: criterion parse benches (`perf/benches/parse.rs`), then a summary.
+//! - `bench-compile [--release] [--runs N]`: the API crate alone, cold, ours and atrium-api,
+//!   interleaved; rustc wall time and peak RSS.
+//! - `bench-codegen [--runs N]`: our generator against `lex build` on the 402 upstream documents.
+//! - `bench-all`: all of the above, one after the other, and `target/perf/report.md`.
+
+use crate::{USAGE, workspace_root};
+use codegen::{CrateOptions, SourceFile};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The namespaces both crates are built with (atrium-api: `namespace-appbsky`,
+/// `namespace-chatbsky`, `namespace-toolsozone`; com.atproto is always on there).
+const NAMESPACES: &[&str] = &["app/bsky/", "com/atproto/", "chat/bsky/", "tools/ozone/"];
+
+/// Crate names as rustc sees them.
+const OURS: &str = "atproto_api";
+const ATRIUM: &str = "atrium_api";
+
+struct Paths {
+    root: PathBuf,
+    perf: PathBuf,
+    corpus: PathBuf,
+}
+
+impl Paths {
+    fn new() -> Result<Paths, String> {
+        let root = workspace_root();
+        let corpus = root.join("../shared/corpus/atproto-lexicons/lexicons");
+        let corpus = corpus
+            .canonicalize()
+            .map_err(|e| format!("{}: {e} (the upstream lexicon corpus)", corpus.display()))?;
+        Ok(Paths {
+            perf: root.join("target/perf"),
+            root,
+            corpus,
+        })
+    }
+    fn manifest(&self) -> PathBuf {
+        self.root.join("perf/Cargo.toml")
+    }
+    fn generated(&self) -> PathBuf {
+        self.perf.join("generated")
+    }
+    fn results(&self) -> PathBuf {
+        self.perf.join("results")
+    }
+}
+
+pub fn run(command: &str, args: &[String]) -> Result<(), String> {
+    let paths = Paths::new()?;
+    std::fs::create_dir_all(paths.results()).map_err(|e| e.to_string())?;
+    match command {
+        "perf-gen" => {
+            let mut rev = None;
+            let mut args = args.iter();
+            while let Some(arg) = args.next() {
+                match arg.as_str() {
+                    "--rev" => rev = Some(args.next().ok_or("--rev needs a commit")?.clone()),
+                    other => return Err(format!("unknown option {other}\n{USAGE}")),
+                }
+            }
+            generate(&paths, rev.as_deref())
+        }
+        "bench-parse" => {
+            generate(&paths, None)?;
+            let summary = bench_parse(&paths, args)?;
+            println!("\n{summary}");
+            Ok(())
+        }
+        "bench-compile" => {
+            let options = CompileOptions::parse(args)?;
+            generate(&paths, None)?;
+            let summary = bench_compile(&paths, &options)?;
+            println!("\n{summary}");
+            Ok(())
+        }
+        "bench-codegen" => {
+            let runs = runs_option(args, 5)?;
+            let summary = bench_codegen(&paths, runs)?;
+            println!("\n{summary}");
+            Ok(())
+        }
+        "bench-all" => {
+            let runs = runs_option(args, 3)?;
+            generate(&paths, None)?;
+            let mut report = format!(
+                "# Performance run\n\n{}\n\n",
+                machine(&paths.root).trim_end()
+            );
+            report.push_str(&bench_parse(&paths, &[])?);
+            report.push('\n');
+            for release in [false, true] {
+                let options = CompileOptions { release, runs };
+                report.push_str(&bench_compile(&paths, &options)?);
+                report.push('\n');
+            }
+            report.push_str(&bench_codegen(&paths, runs.max(5))?);
+            let file = paths.perf.join("report.md");
+            std::fs::write(&file, &report).map_err(|e| format!("{}: {e}", file.display()))?;
+            println!("\n{report}\n(written to {})", file.display());
+            Ok(())
+        }
+        _ => unreachable!("main only routes perf commands here"),
+    }
+}
+
+fn runs_option(args: &[String], default: usize) -> Result<usize, String> {
+    let mut runs = default;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--runs" => {
+                runs = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .filter(|&n| n > 0)
+                    .ok_or("--runs needs a positive number")?
+            }
+            other => return Err(format!("unknown option {other}\n{USAGE}")),
+        }
+    }
+    Ok(runs)
+}
+
+// ---------------------------------------------------------------------------------------------
+// perf-gen
+
+/// The upstream documents of the four namespaces, with their corpus-relative paths.
+fn four_namespaces(paths: &Paths) -> Result<Vec<SourceFile>, String> {
+    let all = codegen::read_lexicon_dir(&paths.corpus).map_err(|e| e.to_string())?;
+    Ok(all
+        .into_iter()
+        .filter(|s| {
+            s.relative_path.as_ref().is_some_and(|p| {
+                let p = p.to_string_lossy().replace('\\', "/");
+                NAMESPACES.iter().any(|ns| p.starts_with(ns))
+            })
+        })
+        .collect())
+}
+
+/// Generates the four namespaces into `target/perf/generated`, writing only changed files.
+/// With a commit, that commit's generator does it (its source is unpacked under
+/// `target/perf/rev/`), so a before/after pair needs no checkout.
+fn generate(paths: &Paths, rev: Option<&str>) -> Result<(), String> {
+    let sources = four_namespaces(paths)?;
+    let out = paths.generated();
+    let stamp = paths.perf.join("generated.rev");
+    if let Some(rev) = rev {
+        let commit = git(
+            &paths.root,
+            &["rev-parse", "--verify", &format!("{rev}^{{commit}}")],
+        )?;
+        let lexicons = paths.perf.join("lexicons");
+        let _ = std::fs::remove_dir_all(&lexicons);
+        for source in &sources {
+            let target = lexicons.join(source.relative_path.as_ref().expect("filtered on it"));
+            std::fs::create_dir_all(target.parent().expect("a file has a folder"))
+                .map_err(|e| e.to_string())?;
+            std::fs::write(&target, &source.text).map_err(|e| e.to_string())?;
+        }
+        let tree = paths.perf.join("rev").join(&commit[..12]);
+        if !tree.join("Cargo.toml").is_file() {
+            std::fs::create_dir_all(&tree).map_err(|e| e.to_string())?;
+            let archive = format!(
+                "git -C '{}' archive {commit} | tar -x -C '{}'",
+                paths.root.display(),
+                tree.display()
+            );
+            status(Command::new("sh").args(["-c", &archive]), "git archive")?;
+        }
+        println!("generating with the codegen of {}", &commit[..12]);
+        status(
+            Command::new("cargo")
+                .current_dir(&tree)
+                .env("CARGO_TARGET_DIR", paths.perf.join("rev-cargo"))
+                .args([
+                    "run",
+                    "--quiet",
+                    "--release",
+                    "--package",
+                    "xtask",
+                    "--",
+                    "gen",
+                ])
+                .arg("--lexicons")
+                .arg(&lexicons)
+                .arg("--out")
+                .arg(&out)
+                .args(["--crate-name", "atproto-api"]),
+            "the older generator",
+        )?;
+        std::fs::write(&stamp, &commit).map_err(|e| e.to_string())?;
+        return Ok(());
+    }
+    let started = Instant::now();
+    let files = codegen::generate(&sources, &CrateOptions::default()).map_err(|d| d.to_string())?;
+    let elapsed = started.elapsed();
+    let plan = codegen::sync::plan(&files, &out).map_err(|e| e.to_string())?;
+    for path in &plan.write {
+        let target = out.join(path);
+        std::fs::create_dir_all(target.parent().expect("a file has a folder"))
+            .map_err(|e| e.to_string())?;
+        std::fs::write(&target, &files[path]).map_err(|e| e.to_string())?;
+    }
+    for path in &plan.remove {
+        std::fs::remove_file(out.join(path)).map_err(|e| e.to_string())?;
+    }
+    let head = git(&paths.root, &["rev-parse", "HEAD"]).unwrap_or_default();
+    let dirty = git(&paths.root, &["status", "--porcelain", "--", "codegen"])
+        .map(|s| !s.is_empty())
+        .unwrap_or(false);
+    let label = format!(
+        "{head}{}",
+        if dirty { " + uncommitted codegen/" } else { "" }
+    );
+    std::fs::write(&stamp, &label).map_err(|e| e.to_string())?;
+    println!(
+        "target/perf/generated: {} documents -> {} files ({} written, {} removed) in {:.0} ms (debug xtask), codegen {label}",
+        sources.len(),
+        files.len(),
+        plan.write.len(),
+        plan.remove.len(),
+        elapsed.as_secs_f64() * 1e3
+    );
+    Ok(())
+}
+
+fn git(root: &Path, args: &[&str]) -> Result<String, String> {
+    let output = Command::new("git")
+        .current_dir(root)
+        .args(args)
+        .output()
+        .map_err(|e| format!("git: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "git {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+fn status(command: &mut Command, what: &str) -> Result<(), String> {
+    let status = command.status().map_err(|e| format!("{what}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{what} failed ({status})"))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// bench-parse
+
+/// Runs the criterion benches and summarises their estimates as MB/s and ratios.
+fn bench_parse(paths: &Paths, args: &[String]) -> Result<String, String> {
+    let load = load_line();
+    let criterion_home = paths.perf.join("criterion");
+    status(
+        Command::new("cargo")
+            .env("CARGO_TARGET_DIR", paths.perf.join("cargo"))
+            .env("CRITERION_HOME", &criterion_home)
+            .env("PERF_DATA_DIR", paths.perf.join("data"))
+            .arg("bench")
+            .arg("--manifest-path")
+            .arg(paths.manifest())
+            .args(["--bench", "parse", "--"])
+            .args(args),
+        "cargo bench",
+    )?;
+    let mut summary = format!("## Parse (criterion, `cargo xtask bench-parse`)\n\n{load}\n\n");
+    summary.push_str(
+        "| bench | time per iteration | MB/s | vs atrium | vs Value |\n|---|---|---|---|---|\n",
+    );
+    for group in ["posts", "timeline"] {
+        let dir = criterion_home.join(group);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut benches: Vec<(String, f64, u64)> = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name == "report" {
+                continue;
+            }
+            if let Some((mean_ns, bytes)) = criterion_estimate(&entry.path()) {
+                benches.push((name, mean_ns, bytes));
+            }
+        }
+        benches.sort_by(|a, b| a.0.cmp(&b.0));
+        let time_of = |prefix: &str| {
+            benches
+                .iter()
+                .find(|(n, ..)| n.starts_with(prefix))
+                .map(|b| b.1)
+        };
+        let atrium = time_of("atrium_record").or_else(|| time_of("atrium_output"));
+        let value = time_of("serde_json_value");
+        for (name, ns, bytes) in &benches {
+            let mbs = *bytes as f64 / ns * 1e3;
+            let ratio = |base: Option<f64>| {
+                base.map(|b| format!("{:.2}x", b / ns))
+                    .unwrap_or_else(|| "-".into())
+            };
+            let time = if *ns >= 1e6 {
+                format!("{:.3} ms", ns / 1e6)
+            } else {
+                format!("{:.1} µs", ns / 1e3)
+            };
+            let _ = writeln!(
+                summary,
+                "| {group}/{name} | {time} | {mbs:.0} | {} | {} |",
+                ratio(atrium),
+                ratio(value)
+            );
+        }
+    }
+    summary.push_str(
+        "\nMB/s = 10^6 bytes of JSON per second (mean); `vs X` = X's time / this time (above 1: faster than X).\n",
+    );
+    save(paths, "parse.md", &summary);
+    Ok(summary)
+}
+
+/// Mean time (ns) and throughput bytes of one criterion benchmark folder.
+fn criterion_estimate(dir: &Path) -> Option<(f64, u64)> {
+    let read = |file: &str| -> Option<serde_json::Value> {
+        serde_json::from_str(&std::fs::read_to_string(dir.join("new").join(file)).ok()?).ok()
+    };
+    let estimates = read("estimates.json")?;
+    let mean = estimates.pointer("/mean/point_estimate")?.as_f64()?;
+    let benchmark = read("benchmark.json")?;
+    let throughput = benchmark.get("throughput")?;
+    let bytes = throughput
+        .get("BytesDecimal")
+        .or_else(|| throughput.get("Bytes"))?
+        .as_u64()?;
+    Some((mean, bytes))
+}
+
+// ---------------------------------------------------------------------------------------------
+// bench-compile
+
+struct CompileOptions {
+    release: bool,
+    runs: usize,
+}
+
+impl CompileOptions {
+    fn parse(args: &[String]) -> Result<CompileOptions, String> {
+        let mut options = CompileOptions {
+            release: false,
+            runs: 3,
+        };
+        let mut rest = Vec::new();
+        for arg in args {
+            if arg == "--release" {
+                options.release = true;
+            } else {
+                rest.push(arg.clone());
+            }
+        }
+        options.runs = runs_option(&rest, 3)?;
+        Ok(options)
+    }
+}
+
+/// What the rustc wrapper recorded for one invocation.
+#[derive(Debug, Clone)]
+struct Rustc {
+    krate: String,
+    wall: f64,
+    user: f64,
+    max_rss_kb: u64,
+}
+
+/// Builds the perf crate's dependencies once, then for each run and each API crate: removes
+/// that crate's artifacts (`cargo clean -p`) and times `cargo build -p` of it alone. rustc runs
+/// under `/usr/bin/time` (a `RUSTC_WRAPPER`), which gives its wall time and peak RSS.
+/// Incremental compilation is off for both: cargo turns it on for path dependencies (ours)
+/// but never for registry crates (atrium-api), which would not be a fair race.
+fn bench_compile(paths: &Paths, options: &CompileOptions) -> Result<String, String> {
+    let profile = if options.release { "release" } else { "debug" };
+    let target = paths.perf.join("compile");
+    std::fs::create_dir_all(&target).map_err(|e| e.to_string())?;
+    let wrapper = paths.perf.join("rustc-time.sh");
+    std::fs::write(&wrapper, WRAPPER).map_err(|e| e.to_string())?;
+    make_executable(&wrapper)?;
+    let log = paths.perf.join(format!("rustc-{profile}.log"));
+    let cargo = |args: &[&str]| {
+        let mut command = Command::new("cargo");
+        command
+            .env("CARGO_TARGET_DIR", &target)
+            .env("CARGO_INCREMENTAL", "0")
+            .env("RUSTC_WRAPPER", &wrapper)
+            .env("PERF_RUSTC_LOG", &log)
+            .env("PERF_CRATES", format!("{OURS} {ATRIUM}"))
+            .args(args)
+            .arg("--manifest-path")
+            .arg(paths.manifest());
+        if options.release {
+            command.arg("--release");
+        }
+        command
+    };
+    println!("bench-compile ({profile}): building the dependencies once");
+    status(&mut cargo(&["build", "--quiet", "--lib"]), "cargo build")?;
+
+    let mut results: Vec<(&str, Vec<(Rustc, f64)>)> = vec![(OURS, vec![]), (ATRIUM, vec![])];
+    let mut loads = Vec::new();
+    for run in 1..=options.runs {
+        for (krate, samples) in &mut results {
+            let package = krate.replace('_', "-");
+            loads.push(load_average());
+            status(
+                &mut cargo(&["clean", "--quiet", "--package", &package]),
+                "cargo clean",
+            )?;
+            let _ = std::fs::remove_file(&log);
+            let started = Instant::now();
+            status(
+                &mut cargo(&["build", "--quiet", "--package", &package]),
+                "cargo build",
+            )?;
+            let wall = started.elapsed().as_secs_f64();
+            let invocations = read_wrapper_log(&log);
+            let others: Vec<&str> = invocations
+                .iter()
+                .map(|r| r.krate.as_str())
+                .filter(|k| k != krate)
+                .collect();
+            if !others.is_empty() {
+                return Err(format!(
+                    "building {package} alone also compiled {others:?}: the measurement would not be of the crate alone"
+                ));
+            }
+            let rustc = invocations
+                .into_iter()
+                .find(|r| r.krate == *krate)
+                .ok_or_else(|| format!("no rustc invocation of {krate} was recorded"))?;
+            println!(
+                "  run {run}: {package}: rustc {:.1} s (user {:.1} s), peak RSS {} MB; cargo build {:.1} s",
+                rustc.wall,
+                rustc.user,
+                rustc.max_rss_kb / 1024,
+                wall
+            );
+            samples.push((rustc, wall));
+        }
+    }
+    let (ours, atrium) = (stats(&results[0].1), stats(&results[1].1));
+    let lines = |dir: &Path| source_lines(dir);
+    let ours_lines = lines(&paths.generated().join("src"));
+    let atrium_lines = registry_source("atrium-api-0.26.0")
+        .map(|d| source_lines(&d.join("src")))
+        .unwrap_or((0, 0));
+    let load_max = loads.iter().cloned().fold(0.0, f64::max);
+    let mut s = format!(
+        "## Compile, {profile}, the API crate alone (`cargo xtask bench-compile{}`)\n\n",
+        if options.release { " --release" } else { "" }
+    );
+    let _ = writeln!(
+        s,
+        "{} runs each, interleaved, dependencies prebuilt, CARGO_INCREMENTAL=0; 1-minute load average before each build: {} (max {load_max:.2}){}\n",
+        options.runs,
+        loads
+            .iter()
+            .map(|l| format!("{l:.2}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        if load_max > 1.0 {
+            " — the machine was busy: treat these as upper bounds"
+        } else {
+            ""
+        }
+    );
+    s.push_str("| crate | rustc wall (median, min) | rustc user | peak RSS | `cargo build -p` wall | source |\n|---|---|---|---|---|---|\n");
+    for (name, st, (files, lines)) in [
+        ("ours (atproto-api, 394 documents)", &ours, ours_lines),
+        ("atrium-api 0.26.0", &atrium, atrium_lines),
+    ] {
+        let _ = writeln!(
+            s,
+            "| {name} | {:.1} s, {:.1} s | {:.1} s | {} MB | {:.1} s | {files} files, {lines} lines |",
+            st.wall_median,
+            st.wall_min,
+            st.user_median,
+            st.rss_max_kb / 1024,
+            st.cargo_median
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nratio ours/atrium: time {:.2} (median), {:.2} (min); peak RSS {:.2}. Goal: time at most 0.5, RSS below 1.",
+        ours.wall_median / atrium.wall_median,
+        ours.wall_min / atrium.wall_min,
+        ours.rss_max_kb as f64 / atrium.rss_max_kb as f64
+    );
+    save(paths, &format!("compile-{profile}.md"), &s);
+    Ok(s)
+}
+
+const WRAPPER: &str = r#"#!/bin/sh
+# RUSTC_WRAPPER of `cargo xtask bench-compile`: runs rustc under /usr/bin/time for the crates
+# named in PERF_CRATES and appends "crate wall user sys maxrss_kb" to PERF_RUSTC_LOG; other
+# rustc invocations are logged by name only, so a build that compiles more than the crate shows.
+rustc="$1"; shift
+name=""; prev=""
+for arg in "$@"; do
+  if [ "$prev" = "--crate-name" ]; then name="$arg"; fi
+  prev="$arg"
+done
+case " $PERF_CRATES " in
+  *" $name "*)
+    exec /usr/bin/time -a -o "$PERF_RUSTC_LOG" -f "$name %e %U %S %M" "$rustc" "$@" ;;
+esac
+case "$name" in
+  ""|___|build_script_build) ;;
+  *) echo "$name - - - -" >> "$PERF_RUSTC_LOG" ;;
+esac
+exec "$rustc" "$@"
+"#;
+
+fn make_executable(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn read_wrapper_log(log: &Path) -> Vec<Rustc> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    text.lines()
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.len() < 5 {
+                return None;
+            }
+            Some(Rustc {
+                krate: f[0].to_owned(),
+                wall: f[1].parse().unwrap_or(f64::NAN),
+                user: f[2].parse().unwrap_or(f64::NAN),
+                max_rss_kb: f[4].parse().unwrap_or(0),
+            })
+        })
+        .collect()
+}
+
+struct Stats {
+    wall_median: f64,
+    wall_min: f64,
+    user_median: f64,
+    rss_max_kb: u64,
+    cargo_median: f64,
+}
+
+fn stats(samples: &[(Rustc, f64)]) -> Stats {
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        }
+    };
+    Stats {
+        wall_median: median(samples.iter().map(|s| s.0.wall).collect()),
+        wall_min: samples
+            .iter()
+            .map(|s| s.0.wall)
+            .fold(f64::INFINITY, f64::min),
+        user_median: median(samples.iter().map(|s| s.0.user).collect()),
+        rss_max_kb: samples.iter().map(|s| s.0.max_rss_kb).max().unwrap_or(0),
+        cargo_median: median(samples.iter().map(|s| s.1).collect()),
+    }
+}
+
+/// `(files, lines)` of the `.rs` files below `dir`.
+fn source_lines(dir: &Path) -> (usize, usize) {
+    let mut totals = (0, 0);
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return totals;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            let (f, l) = source_lines(&path);
+            totals.0 += f;
+            totals.1 += l;
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            totals.0 += 1;
+            totals.1 += std::fs::read_to_string(&path)
+                .map(|t| t.lines().count())
+                .unwrap_or(0);
+        }
+    }
+    totals
+}
+
+/// The unpacked source of a crates.io crate in cargo's registry, if it is there.
+fn registry_source(name_version: &str) -> Option<PathBuf> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))?;
+    std::fs::read_dir(home.join("registry/src"))
+        .ok()?
+        .flatten()
+        .map(|index| index.path().join(name_version))
+        .find(|p| p.is_dir())
+}
+
+// ---------------------------------------------------------------------------------------------
+// bench-codegen
+
+/// Times `lex build` (npm `@atproto/lex`, pinned in `perf/lex/`) and our `xtask gen` (release
+/// build) on the same 402 upstream documents, output folder removed before every run, runs
+/// interleaved; both format their output (prettier / prettyplease).
+fn bench_codegen(paths: &Paths, runs: usize) -> Result<String, String> {
+    let xtask_target = paths.perf.join("xtask");
+    println!("bench-codegen: building xtask (release)");
+    status(
+        Command::new("cargo")
+            .env("CARGO_TARGET_DIR", &xtask_target)
+            .current_dir(&paths.root)
+            .args(["build", "--quiet", "--release", "--package", "xtask"]),
+        "cargo build --release -p xtask",
+    )?;
+    let xtask = xtask_target.join("release/xtask");
+    let lex_dir = paths.perf.join("lex");
+    let lex = lex_dir.join("node_modules/.bin/lex");
+    if !lex.exists() {
+        println!(
+            "bench-codegen: installing @atproto/lex (npm ci, pinned by perf/lex/package-lock.json)"
+        );
+        std::fs::create_dir_all(&lex_dir).map_err(|e| e.to_string())?;
+        for file in ["package.json", "package-lock.json"] {
+            std::fs::copy(paths.root.join("perf/lex").join(file), lex_dir.join(file))
+                .map_err(|e| format!("perf/lex/{file}: {e}"))?;
+        }
+        status(
+            Command::new("npm").current_dir(&lex_dir).args([
+                "ci",
+                "--no-audit",
+                "--no-fund",
+                "--silent",
+            ]),
+            "npm ci",
+        )?;
+    }
+    let lex_version = Command::new(&lex)
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let documents = codegen::read_lexicon_dir(&paths.corpus)
+        .map_err(|e| e.to_string())?
+        .len();
+    let out = paths.perf.join("codegen-out");
+    let ours_out = out.join("ours");
+    let lex_out = out.join("lex");
+    let ours_command = || {
+        let mut c = Command::new(&xtask);
+        c.arg("gen")
+            .arg("--lexicons")
+            .arg(&paths.corpus)
+            .arg("--out")
+            .arg(&ours_out);
+        c
+    };
+    let lex_command = || {
+        let mut c = Command::new(&lex);
+        c.arg("build")
+            .arg("--lexicons")
+            .arg(&paths.corpus)
+            .arg("--out")
+            .arg(&lex_out)
+            .arg("--clear");
+        c
+    };
+    let timed = |mut command: Command, clear: &Path| -> Result<Duration, String> {
+        let _ = std::fs::remove_dir_all(clear);
+        let started = Instant::now();
+        let output = command.output().map_err(|e| e.to_string())?;
+        let elapsed = started.elapsed();
+        if !output.status.success() {
+            return Err(format!(
+                "{command:?} failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+        Ok(elapsed)
+    };
+    // One warm-up each (file cache, node's compile cache), not counted.
+    timed(ours_command(), &ours_out)?;
+    timed(lex_command(), &lex_out)?;
+    let (mut ours, mut theirs, mut loads) = (Vec::new(), Vec::new(), Vec::new());
+    for run in 1..=runs {
+        loads.push(load_average());
+        let a = timed(ours_command(), &ours_out)?.as_secs_f64();
+        let b = timed(lex_command(), &lex_out)?.as_secs_f64();
+        println!("  run {run}: ours {a:.3} s, lex build {b:.2} s");
+        ours.push(a);
+        theirs.push(b);
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (o, t) = (median(ours.clone()), median(theirs.clone()));
+    let count = |dir: &Path| source_lines_any(dir);
+    let mut s = String::from("## Codegen speed (`cargo xtask bench-codegen`)\n\n");
+    let _ = writeln!(
+        s,
+        "{documents} upstream documents, {runs} interleaved runs after one warm-up each, output folder removed before each run; 1-minute load before each pair: {}\n",
+        loads
+            .iter()
+            .map(|l| format!("{l:.2}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    s.push_str("| generator | median | min | files written |\n|---|---|---|---|\n");
+    let _ = writeln!(
+        s,
+        "| ours (`xtask gen`, release) | {o:.3} s | {:.3} s | {} |",
+        ours.iter().cloned().fold(f64::INFINITY, f64::min),
+        count(&ours_out)
+    );
+    let _ = writeln!(
+        s,
+        "| `@atproto/lex` {lex_version} `lex build` | {t:.2} s | {:.2} s | {} |",
+        theirs.iter().cloned().fold(f64::INFINITY, f64::min),
+        count(&lex_out)
+    );
+    let _ = writeln!(
+        s,
+        "\nratio lex/ours: {:.1}x faster (median). Goal: ours under 1 s and at least 10x.",
+        t / o
+    );
+    save(paths, "codegen.md", &s);
+    Ok(s)
+}
+
+fn source_lines_any(dir: &Path) -> usize {
+    let mut n = 0;
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                n += source_lines_any(&path);
+            } else {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+// ---------------------------------------------------------------------------------------------
+// machine and load
+
+fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+fn load_line() -> String {
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let fields: Vec<&str> = load.split_whitespace().take(3).collect();
+    format!("load average before the run: {}", fields.join(" "))
+}
+
+/// Date, cores, CPU, rustc, node: the head of every report.
+fn machine(root: &Path) -> String {
+    let out = |program: &str, args: &[&str]| {
+        Command::new(program)
+            .args(args)
+            .current_dir(root)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default()
+    };
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_owned())
+        })
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    format!(
+        "date {}; {cores} cores ({cpu}); {}; node {}; commit {}",
+        out("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
+        out("rustc", &["-V"]),
+        out("node", &["--version"]),
+        out("git", &["rev-parse", "--short", "HEAD"]),
+    )
+}
+
+fn save(paths: &Paths, name: &str, text: &str) {
+    let _ = std::fs::write(paths.results().join(name), text);
+}
