@@ -883,3 +883,40 @@ fn the_xtask_binary() {
     assert!(stdout.contains("lexicon diff: HEAD ("), "{stdout}");
     assert!(stdout.contains(" 0 changed,"), "{stdout}");
 }
+
+/// Every fixture side against its partner both ways, and against the next fixture's side: any
+/// pair of valid lexicon sets gives a report (never a panic), the same one twice.
+#[test]
+fn any_pair_of_sides_gives_a_report() {
+    let mut names: Vec<String> = std::fs::read_dir(fixtures())
+        .expect("fixtures")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let read = |name: &str, side: &str| {
+        codegen::read_lexicon_dir(&fixtures().join(name).join(side)).expect("fixture")
+    };
+    let options = Options {
+        generated: false,
+        ..Options::default()
+    };
+    let compare = |old: &[codegen::SourceFile], new: &[codegen::SourceFile]| {
+        let side = |sources| Side {
+            label: "side",
+            sources,
+        };
+        let first = diff::diff(side(old), side(new), &options);
+        let second = diff::diff(side(old), side(new), &options);
+        assert_eq!(first, second);
+        first.map(|r| r.to_text())
+    };
+    for (i, name) in names.iter().enumerate() {
+        let (old, new) = (read(name, "old"), read(name, "new"));
+        let forward = compare(&old, &new);
+        let backward = compare(&new, &old);
+        assert_eq!(forward.is_ok(), backward.is_ok(), "{name}");
+        let next = &names[(i + 1) % names.len()];
+        let _ = compare(&new, &read(next, "old"));
+    }
+}

@@ -43,7 +43,7 @@ pub type Index<'a> = BTreeMap<&'a str, &'a Document>;
 static NO_PARAMETERS: LazyLock<Object> = LazyLock::new(Object::default);
 
 /// How many refs deep a structural comparison follows before it gives up.
-const MAX_FOLLOW: usize = 16;
+const MAX_FOLLOW: usize = 8;
 
 /// Every change between two versions of one document, unsorted. The indexes hold every
 /// document of each side: refs are followed where one side inlines what the other refers to,
@@ -62,6 +62,7 @@ pub fn compare<'a>(
         path: Vec::new(),
         out: Vec::new(),
         following: Vec::new(),
+        judged: BTreeMap::new(),
     };
     walker.description(old.description.as_deref(), new.description.as_deref());
     if old.lexicon != new.lexicon {
@@ -126,6 +127,9 @@ struct Walker<'a> {
     /// Ref targets being compared (old, new): a recursive type that meets itself again is
     /// taken as equal to itself, and the depth is bounded.
     following: Vec<(String, String)>,
+    /// Verdicts on retargeted refs already compared (old target, new target), so a def that
+    /// many refs share is compared once.
+    judged: BTreeMap<(String, String), (Level, String)>,
 }
 
 impl<'a> Walker<'a> {
@@ -261,6 +265,10 @@ impl<'a> Walker<'a> {
                 ),
             );
         }
+        let key = (from.clone(), to.clone());
+        if let Some((level, verdict)) = self.judged.get(&key).cloned() {
+            return self.emit(level, "ref-target-changed", &["ref"], verdict);
+        }
         // Compare the two defs on the side, then judge by what differs.
         let mut inner = Walker {
             old_index: self.old_index,
@@ -270,9 +278,11 @@ impl<'a> Walker<'a> {
             path: Vec::new(),
             out: Vec::new(),
             following: self.following.clone(),
+            judged: std::mem::take(&mut self.judged),
         };
-        inner.following.push((from.clone(), to.clone()));
+        inner.following.push(key.clone());
         inner.schema(old_def, new_def);
+        self.judged = std::mem::take(&mut inner.judged);
         let differences: Vec<&WireChange> = inner
             .out
             .iter()
@@ -303,12 +313,9 @@ impl<'a> Walker<'a> {
                 )
             }
         };
-        self.emit(
-            level,
-            "ref-target-changed",
-            &["ref"],
-            format!("ref target changed from `{from}` to `{to}`: {verdict}"),
-        );
+        let message = format!("ref target changed from `{from}` to `{to}`: {verdict}");
+        self.judged.insert(key, (level, message.clone()));
+        self.emit(level, "ref-target-changed", &["ref"], message);
     }
 
     fn schema(&mut self, old: &'a Schema, new: &'a Schema) {
