@@ -724,6 +724,14 @@ fn reordered_required_fields_change_the_constructor() {
     );
 }
 
+#[test]
+fn a_change_nothing_classifies_is_still_reported() {
+    let r = wire("required-order", POST, Level::Warning, "unclassified", "");
+    let post = r.documents.iter().find(|d| d.nsid == POST).expect("listed");
+    assert_eq!(post.status, Status::Changed);
+    rust_compatible(&r);
+}
+
 // Exit codes, formats, determinism.
 
 #[test]

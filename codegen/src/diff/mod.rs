@@ -311,7 +311,10 @@ pub fn diff(old: Side<'_>, new: Side<'_>, options: &Options) -> Result<Report, B
                 level: Level::Warning,
                 path: String::new(),
                 rule: "unclassified",
-                message: "the document changed in a way this diff does not classify".into(),
+                message: "the JSON changed, but nothing this diff classifies (the order of a \
+                          list such as `required`, or fields the lexicon model does not read): \
+                          review it by hand"
+                    .into(),
             });
         }
         let mut rust = rust.remove(id).unwrap_or_default();
