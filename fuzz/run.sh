@@ -6,6 +6,8 @@
 # closure (when small) becomes one multi-document seed too, so refs across documents resolve and
 # mutations reach resolve and emit. New inputs go to target/fuzz/corpus, crashes to
 # target/fuzz/artifacts. CODEGEN_FUZZ_STRICT=1 also fails on checked input that does not emit.
+# How far the inputs get (load, check, emit): `cargo run --release --example reach -- DIR...`
+# from fuzz/, on target/fuzz/corpus and target/fuzz/seeds.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
