@@ -28,13 +28,14 @@ pub(crate) const USAGE: &str = "usage:
   cargo xtask perf-gen [--rev COMMIT]
       Generate app.bsky, com.atproto, chat.bsky, tools.ozone from the corpus into
       target/perf/generated (with this tree's generator, or COMMIT's) for the benches.
-  cargo xtask bench-parse [CRITERION ARGS]
+  cargo xtask bench-parse [--rev COMMIT] [CRITERION ARGS]
       Parse benches (perf/): ours vs atrium-api 0.26.0 vs serde_json::Value, in MB/s.
-  cargo xtask bench-compile [--release] [--runs N]
-      Cold build of the API crate alone, ours vs atrium-api: rustc time, peak RSS, ratio.
+  cargo xtask bench-compile [--rev COMMIT] [--release] [--runs N] [--rustc-flags FLAGS]
+      Cold build of the API crate alone, ours vs atrium-api: rustc time, peak RSS, ratio
+      (FLAGS, such as -Ztime-passes, go to those two rustc runs only).
   cargo xtask bench-codegen [--runs N]
       Our generator vs `lex build` (@atproto/lex 0.3.12) on the 402 upstream documents.
-  cargo xtask bench-all [--runs N]
+  cargo xtask bench-all [--rev COMMIT] [--runs N]
       All of the above; the report goes to target/perf/report.md.";
 
 fn main() -> ExitCode {
