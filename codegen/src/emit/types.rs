@@ -213,9 +213,7 @@ fn deserialize_object(s: &Struct, from: &[String]) -> TokenStream {
         let rust_name = ident(&field.rust_name);
         let json_name = &field.json_name;
         match (field.required, field.nullable) {
-            (true, false) => quote! {
-                #rust_name: #local.ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(#json_name))?,
-            },
+            (true, false) => quote!(#rust_name: crate::runtime::de::required(#local, #json_name)?,),
             // A required nullable field that is absent reads as null.
             (true, true) => quote!(#rust_name: #local.flatten(),),
             (false, _) => quote!(#rust_name: #local,),

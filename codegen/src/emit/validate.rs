@@ -97,7 +97,9 @@ fn checks(ty: &Type, checks: &Checks, value: TokenStream) -> TokenStream {
                 if !inner.is_empty() {
                     out.extend(quote! {
                         for (i, item) in #value.iter().enumerate() {
-                            v.index(i, |v| { #inner });
+                            v.enter_index(i);
+                            #inner
+                            v.leave();
                         }
                     });
                 }
@@ -115,28 +117,28 @@ fn field_checks(field: &Field) -> TokenStream {
     // Formats, nested objects and unions check themselves.
     let nested = validates_itself(&field.ty)
         .then(|| quote!(crate::runtime::Validate::validate_into(&self.#rust_name, v);));
-    if constraints.is_empty() {
-        return match nested {
-            Some(nested) => quote!(v.at(#json_name, |v| { #nested });),
-            None => TokenStream::new(),
-        };
+    if constraints.is_empty() && nested.is_none() {
+        return TokenStream::new();
     }
-    let pattern = match (field.required, field.nullable) {
-        (true, false) => {
-            return quote!(v.at(#json_name, |v| { #nested let value = &self.#rust_name; #constraints }););
-        }
-        (false, false) | (true, true) => quote!(::std::option::Option::Some(value)),
-        (false, true) => quote!(::std::option::Option::Some(::std::option::Option::Some(
-            value
-        ))),
-    };
-    quote! {
-        v.at(#json_name, |v| {
-            #nested
-            if let #pattern = &self.#rust_name {
+    let constraints = match (field.required, field.nullable) {
+        _ if constraints.is_empty() => TokenStream::new(),
+        (true, false) => quote!(let value = &self.#rust_name; #constraints),
+        (false, false) | (true, true) => quote! {
+            if let ::std::option::Option::Some(value) = &self.#rust_name {
                 #constraints
             }
-        });
+        },
+        (false, true) => quote! {
+            if let ::std::option::Option::Some(::std::option::Option::Some(value)) = &self.#rust_name {
+                #constraints
+            }
+        },
+    };
+    quote! {
+        v.enter(#json_name);
+        #nested
+        #constraints
+        v.leave();
     }
 }
 

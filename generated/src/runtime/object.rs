@@ -222,6 +222,11 @@ pub mod de {
         }
     }
 
+    /// A required field's value, or serde's "missing field" error.
+    pub fn required<T, E: Error>(value: Option<T>, name: &'static str) -> Result<T, E> {
+        value.ok_or_else(|| E::missing_field(name))
+    }
+
     /// A generated object, read from the entries of a map.
     pub trait Object<'de>: Sized {
         /// What the reader expects, for error messages (`a com.example.post object`).

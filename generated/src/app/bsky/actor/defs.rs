@@ -148,12 +148,8 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileViewBasic {
             }
         }
         ::std::result::Result::Ok(Self {
-            did: f_did
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("did"))?,
-            handle: f_handle
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "handle",
-                ))?,
+            did: crate::runtime::de::required(f_did, "did")?,
+            handle: crate::runtime::de::required(f_handle, "handle")?,
             display_name: f_display_name,
             pronouns: f_pronouns,
             avatar: f_avatar,
@@ -179,83 +175,50 @@ impl<'de> ::serde::Deserialize<'de> for ProfileViewBasic {
 
 impl crate::runtime::Validate for ProfileViewBasic {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "did",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.did, v);
-            },
-        );
-        v.at(
-            "handle",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.handle, v);
-            },
-        );
-        v.at(
-            "displayName",
-            |v| {
-                if let ::std::option::Option::Some(value) = &self.display_name {
-                    v.string_length(
-                        value.as_str(),
-                        ::std::option::Option::None,
-                        ::std::option::Option::Some(640),
-                    );
-                    v.graphemes(
-                        value.as_str(),
-                        ::std::option::Option::None,
-                        ::std::option::Option::Some(64),
-                    );
-                }
-            },
-        );
-        v.at(
-            "avatar",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.avatar, v);
-            },
-        );
-        v.at(
-            "associated",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.associated, v);
-            },
-        );
-        v.at(
-            "viewer",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.viewer, v);
-            },
-        );
-        v.at(
-            "labels",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.labels, v);
-            },
-        );
-        v.at(
-            "createdAt",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.created_at, v);
-            },
-        );
-        v.at(
-            "verification",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.verification, v);
-            },
-        );
-        v.at(
-            "status",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.status, v);
-            },
-        );
-        v.at(
-            "debug",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.debug, v);
-            },
-        );
+        v.enter("did");
+        crate::runtime::Validate::validate_into(&self.did, v);
+        v.leave();
+        v.enter("handle");
+        crate::runtime::Validate::validate_into(&self.handle, v);
+        v.leave();
+        v.enter("displayName");
+        if let ::std::option::Option::Some(value) = &self.display_name {
+            v.string_length(
+                value.as_str(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(640),
+            );
+            v.graphemes(
+                value.as_str(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(64),
+            );
+        }
+        v.leave();
+        v.enter("avatar");
+        crate::runtime::Validate::validate_into(&self.avatar, v);
+        v.leave();
+        v.enter("associated");
+        crate::runtime::Validate::validate_into(&self.associated, v);
+        v.leave();
+        v.enter("viewer");
+        crate::runtime::Validate::validate_into(&self.viewer, v);
+        v.leave();
+        v.enter("labels");
+        crate::runtime::Validate::validate_into(&self.labels, v);
+        v.leave();
+        v.enter("createdAt");
+        crate::runtime::Validate::validate_into(&self.created_at, v);
+        v.leave();
+        v.enter("verification");
+        crate::runtime::Validate::validate_into(&self.verification, v);
+        v.leave();
+        v.enter("status");
+        crate::runtime::Validate::validate_into(&self.status, v);
+        v.leave();
+        v.enter("debug");
+        crate::runtime::Validate::validate_into(&self.debug, v);
+        v.leave();
     }
 }
 
@@ -422,12 +385,8 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileView {
             }
         }
         ::std::result::Result::Ok(Self {
-            did: f_did
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("did"))?,
-            handle: f_handle
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "handle",
-                ))?,
+            did: crate::runtime::de::required(f_did, "did")?,
+            handle: crate::runtime::de::required(f_handle, "handle")?,
             display_name: f_display_name,
             pronouns: f_pronouns,
             description: f_description,
@@ -455,106 +414,67 @@ impl<'de> ::serde::Deserialize<'de> for ProfileView {
 
 impl crate::runtime::Validate for ProfileView {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "did",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.did, v);
-            },
-        );
-        v.at(
-            "handle",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.handle, v);
-            },
-        );
-        v.at(
-            "displayName",
-            |v| {
-                if let ::std::option::Option::Some(value) = &self.display_name {
-                    v.string_length(
-                        value.as_str(),
-                        ::std::option::Option::None,
-                        ::std::option::Option::Some(640),
-                    );
-                    v.graphemes(
-                        value.as_str(),
-                        ::std::option::Option::None,
-                        ::std::option::Option::Some(64),
-                    );
-                }
-            },
-        );
-        v.at(
-            "description",
-            |v| {
-                if let ::std::option::Option::Some(value) = &self.description {
-                    v.string_length(
-                        value.as_str(),
-                        ::std::option::Option::None,
-                        ::std::option::Option::Some(2560),
-                    );
-                    v.graphemes(
-                        value.as_str(),
-                        ::std::option::Option::None,
-                        ::std::option::Option::Some(256),
-                    );
-                }
-            },
-        );
-        v.at(
-            "avatar",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.avatar, v);
-            },
-        );
-        v.at(
-            "associated",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.associated, v);
-            },
-        );
-        v.at(
-            "indexedAt",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.indexed_at, v);
-            },
-        );
-        v.at(
-            "createdAt",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.created_at, v);
-            },
-        );
-        v.at(
-            "viewer",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.viewer, v);
-            },
-        );
-        v.at(
-            "labels",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.labels, v);
-            },
-        );
-        v.at(
-            "verification",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.verification, v);
-            },
-        );
-        v.at(
-            "status",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.status, v);
-            },
-        );
-        v.at(
-            "debug",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.debug, v);
-            },
-        );
+        v.enter("did");
+        crate::runtime::Validate::validate_into(&self.did, v);
+        v.leave();
+        v.enter("handle");
+        crate::runtime::Validate::validate_into(&self.handle, v);
+        v.leave();
+        v.enter("displayName");
+        if let ::std::option::Option::Some(value) = &self.display_name {
+            v.string_length(
+                value.as_str(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(640),
+            );
+            v.graphemes(
+                value.as_str(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(64),
+            );
+        }
+        v.leave();
+        v.enter("description");
+        if let ::std::option::Option::Some(value) = &self.description {
+            v.string_length(
+                value.as_str(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(2560),
+            );
+            v.graphemes(
+                value.as_str(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(256),
+            );
+        }
+        v.leave();
+        v.enter("avatar");
+        crate::runtime::Validate::validate_into(&self.avatar, v);
+        v.leave();
+        v.enter("associated");
+        crate::runtime::Validate::validate_into(&self.associated, v);
+        v.leave();
+        v.enter("indexedAt");
+        crate::runtime::Validate::validate_into(&self.indexed_at, v);
+        v.leave();
+        v.enter("createdAt");
+        crate::runtime::Validate::validate_into(&self.created_at, v);
+        v.leave();
+        v.enter("viewer");
+        crate::runtime::Validate::validate_into(&self.viewer, v);
+        v.leave();
+        v.enter("labels");
+        crate::runtime::Validate::validate_into(&self.labels, v);
+        v.leave();
+        v.enter("verification");
+        crate::runtime::Validate::validate_into(&self.verification, v);
+        v.leave();
+        v.enter("status");
+        crate::runtime::Validate::validate_into(&self.status, v);
+        v.leave();
+        v.enter("debug");
+        crate::runtime::Validate::validate_into(&self.debug, v);
+        v.leave();
     }
 }
 
@@ -788,12 +708,8 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileViewDetailed {
             }
         }
         ::std::result::Result::Ok(Self {
-            did: f_did
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("did"))?,
-            handle: f_handle
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "handle",
-                ))?,
+            did: crate::runtime::de::required(f_did, "did")?,
+            handle: crate::runtime::de::required(f_handle, "handle")?,
             display_name: f_display_name,
             description: f_description,
             pronouns: f_pronouns,
@@ -828,133 +744,79 @@ impl<'de> ::serde::Deserialize<'de> for ProfileViewDetailed {
 
 impl crate::runtime::Validate for ProfileViewDetailed {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "did",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.did, v);
-            },
-        );
-        v.at(
-            "handle",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.handle, v);
-            },
-        );
-        v.at(
-            "displayName",
-            |v| {
-                if let ::std::option::Option::Some(value) = &self.display_name {
-                    v.string_length(
-                        value.as_str(),
-                        ::std::option::Option::None,
-                        ::std::option::Option::Some(640),
-                    );
-                    v.graphemes(
-                        value.as_str(),
-                        ::std::option::Option::None,
-                        ::std::option::Option::Some(64),
-                    );
-                }
-            },
-        );
-        v.at(
-            "description",
-            |v| {
-                if let ::std::option::Option::Some(value) = &self.description {
-                    v.string_length(
-                        value.as_str(),
-                        ::std::option::Option::None,
-                        ::std::option::Option::Some(2560),
-                    );
-                    v.graphemes(
-                        value.as_str(),
-                        ::std::option::Option::None,
-                        ::std::option::Option::Some(256),
-                    );
-                }
-            },
-        );
-        v.at(
-            "website",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.website, v);
-            },
-        );
-        v.at(
-            "avatar",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.avatar, v);
-            },
-        );
-        v.at(
-            "banner",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.banner, v);
-            },
-        );
-        v.at(
-            "associated",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.associated, v);
-            },
-        );
-        v.at(
-            "joinedViaStarterPack",
-            |v| {
-                crate::runtime::Validate::validate_into(
-                    &self.joined_via_starter_pack,
-                    v,
-                );
-            },
-        );
-        v.at(
-            "indexedAt",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.indexed_at, v);
-            },
-        );
-        v.at(
-            "createdAt",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.created_at, v);
-            },
-        );
-        v.at(
-            "viewer",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.viewer, v);
-            },
-        );
-        v.at(
-            "labels",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.labels, v);
-            },
-        );
-        v.at(
-            "pinnedPost",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.pinned_post, v);
-            },
-        );
-        v.at(
-            "verification",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.verification, v);
-            },
-        );
-        v.at(
-            "status",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.status, v);
-            },
-        );
-        v.at(
-            "debug",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.debug, v);
-            },
-        );
+        v.enter("did");
+        crate::runtime::Validate::validate_into(&self.did, v);
+        v.leave();
+        v.enter("handle");
+        crate::runtime::Validate::validate_into(&self.handle, v);
+        v.leave();
+        v.enter("displayName");
+        if let ::std::option::Option::Some(value) = &self.display_name {
+            v.string_length(
+                value.as_str(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(640),
+            );
+            v.graphemes(
+                value.as_str(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(64),
+            );
+        }
+        v.leave();
+        v.enter("description");
+        if let ::std::option::Option::Some(value) = &self.description {
+            v.string_length(
+                value.as_str(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(2560),
+            );
+            v.graphemes(
+                value.as_str(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(256),
+            );
+        }
+        v.leave();
+        v.enter("website");
+        crate::runtime::Validate::validate_into(&self.website, v);
+        v.leave();
+        v.enter("avatar");
+        crate::runtime::Validate::validate_into(&self.avatar, v);
+        v.leave();
+        v.enter("banner");
+        crate::runtime::Validate::validate_into(&self.banner, v);
+        v.leave();
+        v.enter("associated");
+        crate::runtime::Validate::validate_into(&self.associated, v);
+        v.leave();
+        v.enter("joinedViaStarterPack");
+        crate::runtime::Validate::validate_into(&self.joined_via_starter_pack, v);
+        v.leave();
+        v.enter("indexedAt");
+        crate::runtime::Validate::validate_into(&self.indexed_at, v);
+        v.leave();
+        v.enter("createdAt");
+        crate::runtime::Validate::validate_into(&self.created_at, v);
+        v.leave();
+        v.enter("viewer");
+        crate::runtime::Validate::validate_into(&self.viewer, v);
+        v.leave();
+        v.enter("labels");
+        crate::runtime::Validate::validate_into(&self.labels, v);
+        v.leave();
+        v.enter("pinnedPost");
+        crate::runtime::Validate::validate_into(&self.pinned_post, v);
+        v.leave();
+        v.enter("verification");
+        crate::runtime::Validate::validate_into(&self.verification, v);
+        v.leave();
+        v.enter("status");
+        crate::runtime::Validate::validate_into(&self.status, v);
+        v.leave();
+        v.enter("debug");
+        crate::runtime::Validate::validate_into(&self.debug, v);
+        v.leave();
     }
 }
 
@@ -1092,24 +954,15 @@ impl<'de> ::serde::Deserialize<'de> for ProfileAssociated {
 
 impl crate::runtime::Validate for ProfileAssociated {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "chat",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.chat, v);
-            },
-        );
-        v.at(
-            "activitySubscription",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.activity_subscription, v);
-            },
-        );
-        v.at(
-            "germ",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.germ, v);
-            },
-        );
+        v.enter("chat");
+        crate::runtime::Validate::validate_into(&self.chat, v);
+        v.leave();
+        v.enter("activitySubscription");
+        crate::runtime::Validate::validate_into(&self.activity_subscription, v);
+        v.leave();
+        v.enter("germ");
+        crate::runtime::Validate::validate_into(&self.germ, v);
+        v.leave();
     }
 }
 
@@ -1351,10 +1204,10 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileAssociatedChat {
             }
         }
         ::std::result::Result::Ok(Self {
-            allow_incoming: f_allow_incoming
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "allowIncoming",
-                ))?,
+            allow_incoming: crate::runtime::de::required(
+                f_allow_incoming,
+                "allowIncoming",
+            )?,
             allow_group_invites: f_allow_group_invites,
             extra,
         })
@@ -1371,18 +1224,12 @@ impl<'de> ::serde::Deserialize<'de> for ProfileAssociatedChat {
 
 impl crate::runtime::Validate for ProfileAssociatedChat {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "allowIncoming",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.allow_incoming, v);
-            },
-        );
-        v.at(
-            "allowGroupInvites",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.allow_group_invites, v);
-            },
-        );
+        v.enter("allowIncoming");
+        crate::runtime::Validate::validate_into(&self.allow_incoming, v);
+        v.leave();
+        v.enter("allowGroupInvites");
+        crate::runtime::Validate::validate_into(&self.allow_group_invites, v);
+        v.leave();
     }
 }
 
@@ -1534,14 +1381,14 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileAssociatedGerm {
             }
         }
         ::std::result::Result::Ok(Self {
-            message_me_url: f_message_me_url
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "messageMeUrl",
-                ))?,
-            show_button_to: f_show_button_to
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "showButtonTo",
-                ))?,
+            message_me_url: crate::runtime::de::required(
+                f_message_me_url,
+                "messageMeUrl",
+            )?,
+            show_button_to: crate::runtime::de::required(
+                f_show_button_to,
+                "showButtonTo",
+            )?,
             extra,
         })
     }
@@ -1557,18 +1404,12 @@ impl<'de> ::serde::Deserialize<'de> for ProfileAssociatedGerm {
 
 impl crate::runtime::Validate for ProfileAssociatedGerm {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "messageMeUrl",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.message_me_url, v);
-            },
-        );
-        v.at(
-            "showButtonTo",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.show_button_to, v);
-            },
-        );
+        v.enter("messageMeUrl");
+        crate::runtime::Validate::validate_into(&self.message_me_url, v);
+        v.leave();
+        v.enter("showButtonTo");
+        crate::runtime::Validate::validate_into(&self.show_button_to, v);
+        v.leave();
     }
 }
 
@@ -1723,10 +1564,10 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileAssociatedActivitySubscript
             }
         }
         ::std::result::Result::Ok(Self {
-            allow_subscriptions: f_allow_subscriptions
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "allowSubscriptions",
-                ))?,
+            allow_subscriptions: crate::runtime::de::required(
+                f_allow_subscriptions,
+                "allowSubscriptions",
+            )?,
             extra,
         })
     }
@@ -1742,12 +1583,9 @@ impl<'de> ::serde::Deserialize<'de> for ProfileAssociatedActivitySubscription {
 
 impl crate::runtime::Validate for ProfileAssociatedActivitySubscription {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "allowSubscriptions",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.allow_subscriptions, v);
-            },
-        );
+        v.enter("allowSubscriptions");
+        crate::runtime::Validate::validate_into(&self.allow_subscriptions, v);
+        v.leave();
     }
 }
 
@@ -1941,48 +1779,27 @@ impl<'de> ::serde::Deserialize<'de> for ViewerState {
 
 impl crate::runtime::Validate for ViewerState {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "mutedByList",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.muted_by_list, v);
-            },
-        );
-        v.at(
-            "blocking",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.blocking, v);
-            },
-        );
-        v.at(
-            "blockingByList",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.blocking_by_list, v);
-            },
-        );
-        v.at(
-            "following",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.following, v);
-            },
-        );
-        v.at(
-            "followedBy",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.followed_by, v);
-            },
-        );
-        v.at(
-            "knownFollowers",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.known_followers, v);
-            },
-        );
-        v.at(
-            "activitySubscription",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.activity_subscription, v);
-            },
-        );
+        v.enter("mutedByList");
+        crate::runtime::Validate::validate_into(&self.muted_by_list, v);
+        v.leave();
+        v.enter("blocking");
+        crate::runtime::Validate::validate_into(&self.blocking, v);
+        v.leave();
+        v.enter("blockingByList");
+        crate::runtime::Validate::validate_into(&self.blocking_by_list, v);
+        v.leave();
+        v.enter("following");
+        crate::runtime::Validate::validate_into(&self.following, v);
+        v.leave();
+        v.enter("followedBy");
+        crate::runtime::Validate::validate_into(&self.followed_by, v);
+        v.leave();
+        v.enter("knownFollowers");
+        crate::runtime::Validate::validate_into(&self.known_followers, v);
+        v.leave();
+        v.enter("activitySubscription");
+        crate::runtime::Validate::validate_into(&self.activity_subscription, v);
+        v.leave();
     }
 }
 
@@ -2051,14 +1868,8 @@ impl<'de> crate::runtime::de::Object<'de> for KnownFollowers {
             }
         }
         ::std::result::Result::Ok(Self {
-            count: f_count
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "count",
-                ))?,
-            followers: f_followers
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "followers",
-                ))?,
+            count: crate::runtime::de::required(f_count, "count")?,
+            followers: crate::runtime::de::required(f_followers, "followers")?,
             extra,
         })
     }
@@ -2074,18 +1885,15 @@ impl<'de> ::serde::Deserialize<'de> for KnownFollowers {
 
 impl crate::runtime::Validate for KnownFollowers {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "followers",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.followers, v);
-                let value = &self.followers;
-                v.count(
-                    value.len(),
-                    ::std::option::Option::Some(0),
-                    ::std::option::Option::Some(5),
-                );
-            },
+        v.enter("followers");
+        crate::runtime::Validate::validate_into(&self.followers, v);
+        let value = &self.followers;
+        v.count(
+            value.len(),
+            ::std::option::Option::Some(0),
+            ::std::option::Option::Some(5),
         );
+        v.leave();
     }
 }
 
@@ -2336,18 +2144,18 @@ impl<'de> crate::runtime::de::Object<'de> for VerificationState {
             }
         }
         ::std::result::Result::Ok(Self {
-            verifications: f_verifications
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "verifications",
-                ))?,
-            verified_status: f_verified_status
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "verifiedStatus",
-                ))?,
-            trusted_verifier_status: f_trusted_verifier_status
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "trustedVerifierStatus",
-                ))?,
+            verifications: crate::runtime::de::required(
+                f_verifications,
+                "verifications",
+            )?,
+            verified_status: crate::runtime::de::required(
+                f_verified_status,
+                "verifiedStatus",
+            )?,
+            trusted_verifier_status: crate::runtime::de::required(
+                f_trusted_verifier_status,
+                "trustedVerifierStatus",
+            )?,
             extra,
         })
     }
@@ -2363,27 +2171,15 @@ impl<'de> ::serde::Deserialize<'de> for VerificationState {
 
 impl crate::runtime::Validate for VerificationState {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "verifications",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.verifications, v);
-            },
-        );
-        v.at(
-            "verifiedStatus",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.verified_status, v);
-            },
-        );
-        v.at(
-            "trustedVerifierStatus",
-            |v| {
-                crate::runtime::Validate::validate_into(
-                    &self.trusted_verifier_status,
-                    v,
-                );
-            },
-        );
+        v.enter("verifications");
+        crate::runtime::Validate::validate_into(&self.verifications, v);
+        v.leave();
+        v.enter("verifiedStatus");
+        crate::runtime::Validate::validate_into(&self.verified_status, v);
+        v.leave();
+        v.enter("trustedVerifierStatus");
+        crate::runtime::Validate::validate_into(&self.trusted_verifier_status, v);
+        v.leave();
     }
 }
 
@@ -2487,22 +2283,12 @@ impl<'de> crate::runtime::de::Object<'de> for VerificationView {
             }
         }
         ::std::result::Result::Ok(Self {
-            issuer: f_issuer
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "issuer",
-                ))?,
+            issuer: crate::runtime::de::required(f_issuer, "issuer")?,
             issuer_display_name: f_issuer_display_name,
             issuer_handle: f_issuer_handle,
-            uri: f_uri
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("uri"))?,
-            is_valid: f_is_valid
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "isValid",
-                ))?,
-            created_at: f_created_at
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "createdAt",
-                ))?,
+            uri: crate::runtime::de::required(f_uri, "uri")?,
+            is_valid: crate::runtime::de::required(f_is_valid, "isValid")?,
+            created_at: crate::runtime::de::required(f_created_at, "createdAt")?,
             extra,
         })
     }
@@ -2518,30 +2304,18 @@ impl<'de> ::serde::Deserialize<'de> for VerificationView {
 
 impl crate::runtime::Validate for VerificationView {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "issuer",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.issuer, v);
-            },
-        );
-        v.at(
-            "issuerHandle",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.issuer_handle, v);
-            },
-        );
-        v.at(
-            "uri",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.uri, v);
-            },
-        );
-        v.at(
-            "createdAt",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.created_at, v);
-            },
-        );
+        v.enter("issuer");
+        crate::runtime::Validate::validate_into(&self.issuer, v);
+        v.leave();
+        v.enter("issuerHandle");
+        crate::runtime::Validate::validate_into(&self.issuer_handle, v);
+        v.leave();
+        v.enter("uri");
+        crate::runtime::Validate::validate_into(&self.uri, v);
+        v.leave();
+        v.enter("createdAt");
+        crate::runtime::Validate::validate_into(&self.created_at, v);
+        v.leave();
     }
 }
 
@@ -2911,10 +2685,7 @@ impl<'de> crate::runtime::de::Object<'de> for AdultContentPref {
             }
         }
         ::std::result::Result::Ok(Self {
-            enabled: f_enabled
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "enabled",
-                ))?,
+            enabled: crate::runtime::de::required(f_enabled, "enabled")?,
             extra,
         })
     }
@@ -3094,14 +2865,8 @@ impl<'de> crate::runtime::de::Object<'de> for ContentLabelPref {
         }
         ::std::result::Result::Ok(Self {
             labeler_did: f_labeler_did,
-            label: f_label
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "label",
-                ))?,
-            visibility: f_visibility
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "visibility",
-                ))?,
+            label: crate::runtime::de::required(f_label, "label")?,
+            visibility: crate::runtime::de::required(f_visibility, "visibility")?,
             extra,
         })
     }
@@ -3117,18 +2882,12 @@ impl<'de> ::serde::Deserialize<'de> for ContentLabelPref {
 
 impl crate::runtime::Validate for ContentLabelPref {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "labelerDid",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.labeler_did, v);
-            },
-        );
-        v.at(
-            "visibility",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.visibility, v);
-            },
-        );
+        v.enter("labelerDid");
+        crate::runtime::Validate::validate_into(&self.labeler_did, v);
+        v.leave();
+        v.enter("visibility");
+        crate::runtime::Validate::validate_into(&self.visibility, v);
+        v.leave();
     }
 }
 
@@ -3290,18 +3049,10 @@ impl<'de> crate::runtime::de::Object<'de> for SavedFeed {
             }
         }
         ::std::result::Result::Ok(Self {
-            id: f_id
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("id"))?,
-            r#type: f_type
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("type"))?,
-            value: f_value
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "value",
-                ))?,
-            pinned: f_pinned
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "pinned",
-                ))?,
+            id: crate::runtime::de::required(f_id, "id")?,
+            r#type: crate::runtime::de::required(f_type, "type")?,
+            value: crate::runtime::de::required(f_value, "value")?,
+            pinned: crate::runtime::de::required(f_pinned, "pinned")?,
             extra,
         })
     }
@@ -3317,12 +3068,9 @@ impl<'de> ::serde::Deserialize<'de> for SavedFeed {
 
 impl crate::runtime::Validate for SavedFeed {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "type",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.r#type, v);
-            },
-        );
+        v.enter("type");
+        crate::runtime::Validate::validate_into(&self.r#type, v);
+        v.leave();
     }
 }
 
@@ -3384,10 +3132,7 @@ impl<'de> crate::runtime::de::Object<'de> for SavedFeedsPrefV2 {
             }
         }
         ::std::result::Result::Ok(Self {
-            items: f_items
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "items",
-                ))?,
+            items: crate::runtime::de::required(f_items, "items")?,
             extra,
         })
     }
@@ -3403,12 +3148,9 @@ impl<'de> ::serde::Deserialize<'de> for SavedFeedsPrefV2 {
 
 impl crate::runtime::Validate for SavedFeedsPrefV2 {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "items",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.items, v);
-            },
-        );
+        v.enter("items");
+        crate::runtime::Validate::validate_into(&self.items, v);
+        v.leave();
     }
 }
 
@@ -3489,14 +3231,8 @@ impl<'de> crate::runtime::de::Object<'de> for SavedFeedsPref {
             }
         }
         ::std::result::Result::Ok(Self {
-            pinned: f_pinned
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "pinned",
-                ))?,
-            saved: f_saved
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "saved",
-                ))?,
+            pinned: crate::runtime::de::required(f_pinned, "pinned")?,
+            saved: crate::runtime::de::required(f_saved, "saved")?,
             timeline_index: f_timeline_index,
             extra,
         })
@@ -3513,18 +3249,12 @@ impl<'de> ::serde::Deserialize<'de> for SavedFeedsPref {
 
 impl crate::runtime::Validate for SavedFeedsPref {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "pinned",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.pinned, v);
-            },
-        );
-        v.at(
-            "saved",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.saved, v);
-            },
-        );
+        v.enter("pinned");
+        crate::runtime::Validate::validate_into(&self.pinned, v);
+        v.leave();
+        v.enter("saved");
+        crate::runtime::Validate::validate_into(&self.saved, v);
+        v.leave();
     }
 }
 
@@ -3606,12 +3336,9 @@ impl<'de> ::serde::Deserialize<'de> for PersonalDetailsPref {
 
 impl crate::runtime::Validate for PersonalDetailsPref {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "birthDate",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.birth_date, v);
-            },
-        );
+        v.enter("birthDate");
+        crate::runtime::Validate::validate_into(&self.birth_date, v);
+        v.leave();
     }
 }
 
@@ -3829,8 +3556,7 @@ impl<'de> crate::runtime::de::Object<'de> for FeedViewPref {
             }
         }
         ::std::result::Result::Ok(Self {
-            feed: f_feed
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("feed"))?,
+            feed: crate::runtime::de::required(f_feed, "feed")?,
             hide_replies: f_hide_replies,
             hide_replies_by_unfollowed: f_hide_replies_by_unfollowed,
             hide_replies_by_like_count: f_hide_replies_by_like_count,
@@ -4014,12 +3740,9 @@ impl<'de> ::serde::Deserialize<'de> for ThreadViewPref {
 
 impl crate::runtime::Validate for ThreadViewPref {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "sort",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.sort, v);
-            },
-        );
+        v.enter("sort");
+        crate::runtime::Validate::validate_into(&self.sort, v);
+        v.leave();
     }
 }
 
@@ -4081,8 +3804,7 @@ impl<'de> crate::runtime::de::Object<'de> for InterestsPref {
             }
         }
         ::std::result::Result::Ok(Self {
-            tags: f_tags
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("tags"))?,
+            tags: crate::runtime::de::required(f_tags, "tags")?,
             extra,
         })
     }
@@ -4098,34 +3820,28 @@ impl<'de> ::serde::Deserialize<'de> for InterestsPref {
 
 impl crate::runtime::Validate for InterestsPref {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "tags",
-            |v| {
-                let value = &self.tags;
-                v.count(
-                    value.len(),
-                    ::std::option::Option::None,
-                    ::std::option::Option::Some(100),
-                );
-                for (i, item) in value.iter().enumerate() {
-                    v.index(
-                        i,
-                        |v| {
-                            v.string_length(
-                                item.as_str(),
-                                ::std::option::Option::None,
-                                ::std::option::Option::Some(640),
-                            );
-                            v.graphemes(
-                                item.as_str(),
-                                ::std::option::Option::None,
-                                ::std::option::Option::Some(64),
-                            );
-                        },
-                    );
-                }
-            },
+        v.enter("tags");
+        let value = &self.tags;
+        v.count(
+            value.len(),
+            ::std::option::Option::None,
+            ::std::option::Option::Some(100),
         );
+        for (i, item) in value.iter().enumerate() {
+            v.enter_index(i);
+            v.string_length(
+                item.as_str(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(640),
+            );
+            v.graphemes(
+                item.as_str(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(64),
+            );
+            v.leave();
+        }
+        v.leave();
     }
 }
 
@@ -4373,14 +4089,8 @@ impl<'de> crate::runtime::de::Object<'de> for MutedWord {
         }
         ::std::result::Result::Ok(Self {
             id: f_id,
-            value: f_value
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "value",
-                ))?,
-            targets: f_targets
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "targets",
-                ))?,
+            value: crate::runtime::de::required(f_value, "value")?,
+            targets: crate::runtime::de::required(f_targets, "targets")?,
             actor_target: f_actor_target,
             expires_at: f_expires_at,
             extra,
@@ -4398,40 +4108,28 @@ impl<'de> ::serde::Deserialize<'de> for MutedWord {
 
 impl crate::runtime::Validate for MutedWord {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "value",
-            |v| {
-                let value = &self.value;
-                v.string_length(
-                    value.as_str(),
-                    ::std::option::Option::None,
-                    ::std::option::Option::Some(10000),
-                );
-                v.graphemes(
-                    value.as_str(),
-                    ::std::option::Option::None,
-                    ::std::option::Option::Some(1000),
-                );
-            },
+        v.enter("value");
+        let value = &self.value;
+        v.string_length(
+            value.as_str(),
+            ::std::option::Option::None,
+            ::std::option::Option::Some(10000),
         );
-        v.at(
-            "targets",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.targets, v);
-            },
+        v.graphemes(
+            value.as_str(),
+            ::std::option::Option::None,
+            ::std::option::Option::Some(1000),
         );
-        v.at(
-            "actorTarget",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.actor_target, v);
-            },
-        );
-        v.at(
-            "expiresAt",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.expires_at, v);
-            },
-        );
+        v.leave();
+        v.enter("targets");
+        crate::runtime::Validate::validate_into(&self.targets, v);
+        v.leave();
+        v.enter("actorTarget");
+        crate::runtime::Validate::validate_into(&self.actor_target, v);
+        v.leave();
+        v.enter("expiresAt");
+        crate::runtime::Validate::validate_into(&self.expires_at, v);
+        v.leave();
     }
 }
 
@@ -4493,10 +4191,7 @@ impl<'de> crate::runtime::de::Object<'de> for MutedWordsPref {
             }
         }
         ::std::result::Result::Ok(Self {
-            items: f_items
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "items",
-                ))?,
+            items: crate::runtime::de::required(f_items, "items")?,
             extra,
         })
     }
@@ -4512,12 +4207,9 @@ impl<'de> ::serde::Deserialize<'de> for MutedWordsPref {
 
 impl crate::runtime::Validate for MutedWordsPref {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "items",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.items, v);
-            },
-        );
+        v.enter("items");
+        crate::runtime::Validate::validate_into(&self.items, v);
+        v.leave();
     }
 }
 
@@ -4579,10 +4271,7 @@ impl<'de> crate::runtime::de::Object<'de> for HiddenPostsPref {
             }
         }
         ::std::result::Result::Ok(Self {
-            items: f_items
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "items",
-                ))?,
+            items: crate::runtime::de::required(f_items, "items")?,
             extra,
         })
     }
@@ -4598,12 +4287,9 @@ impl<'de> ::serde::Deserialize<'de> for HiddenPostsPref {
 
 impl crate::runtime::Validate for HiddenPostsPref {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "items",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.items, v);
-            },
-        );
+        v.enter("items");
+        crate::runtime::Validate::validate_into(&self.items, v);
+        v.leave();
     }
 }
 
@@ -4665,10 +4351,7 @@ impl<'de> crate::runtime::de::Object<'de> for LabelersPref {
             }
         }
         ::std::result::Result::Ok(Self {
-            labelers: f_labelers
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "labelers",
-                ))?,
+            labelers: crate::runtime::de::required(f_labelers, "labelers")?,
             extra,
         })
     }
@@ -4684,12 +4367,9 @@ impl<'de> ::serde::Deserialize<'de> for LabelersPref {
 
 impl crate::runtime::Validate for LabelersPref {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "labelers",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.labelers, v);
-            },
-        );
+        v.enter("labelers");
+        crate::runtime::Validate::validate_into(&self.labelers, v);
+        v.leave();
     }
 }
 
@@ -4751,8 +4431,7 @@ impl<'de> crate::runtime::de::Object<'de> for LabelerPrefItem {
             }
         }
         ::std::result::Result::Ok(Self {
-            did: f_did
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("did"))?,
+            did: crate::runtime::de::required(f_did, "did")?,
             extra,
         })
     }
@@ -4768,12 +4447,9 @@ impl<'de> ::serde::Deserialize<'de> for LabelerPrefItem {
 
 impl crate::runtime::Validate for LabelerPrefItem {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "did",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.did, v);
-            },
-        );
+        v.enter("did");
+        crate::runtime::Validate::validate_into(&self.did, v);
+        v.leave();
     }
 }
 
@@ -4887,49 +4563,37 @@ impl<'de> ::serde::Deserialize<'de> for BskyAppStatePref {
 
 impl crate::runtime::Validate for BskyAppStatePref {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "activeProgressGuide",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.active_progress_guide, v);
-            },
-        );
-        v.at(
-            "queuedNudges",
-            |v| {
-                if let ::std::option::Option::Some(value) = &self.queued_nudges {
-                    v.count(
-                        value.len(),
-                        ::std::option::Option::None,
-                        ::std::option::Option::Some(1000),
-                    );
-                    for (i, item) in value.iter().enumerate() {
-                        v.index(
-                            i,
-                            |v| {
-                                v.string_length(
-                                    item.as_str(),
-                                    ::std::option::Option::None,
-                                    ::std::option::Option::Some(100),
-                                );
-                            },
-                        );
-                    }
-                }
-            },
-        );
-        v.at(
-            "nuxs",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.nuxs, v);
-                if let ::std::option::Option::Some(value) = &self.nuxs {
-                    v.count(
-                        value.len(),
-                        ::std::option::Option::None,
-                        ::std::option::Option::Some(100),
-                    );
-                }
-            },
-        );
+        v.enter("activeProgressGuide");
+        crate::runtime::Validate::validate_into(&self.active_progress_guide, v);
+        v.leave();
+        v.enter("queuedNudges");
+        if let ::std::option::Option::Some(value) = &self.queued_nudges {
+            v.count(
+                value.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(1000),
+            );
+            for (i, item) in value.iter().enumerate() {
+                v.enter_index(i);
+                v.string_length(
+                    item.as_str(),
+                    ::std::option::Option::None,
+                    ::std::option::Option::Some(100),
+                );
+                v.leave();
+            }
+        }
+        v.leave();
+        v.enter("nuxs");
+        crate::runtime::Validate::validate_into(&self.nuxs, v);
+        if let ::std::option::Option::Some(value) = &self.nuxs {
+            v.count(
+                value.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(100),
+            );
+        }
+        v.leave();
     }
 }
 
@@ -4991,10 +4655,7 @@ impl<'de> crate::runtime::de::Object<'de> for BskyAppProgressGuide {
             }
         }
         ::std::result::Result::Ok(Self {
-            guide: f_guide
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "guide",
-                ))?,
+            guide: crate::runtime::de::required(f_guide, "guide")?,
             extra,
         })
     }
@@ -5010,17 +4671,14 @@ impl<'de> ::serde::Deserialize<'de> for BskyAppProgressGuide {
 
 impl crate::runtime::Validate for BskyAppProgressGuide {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "guide",
-            |v| {
-                let value = &self.guide;
-                v.string_length(
-                    value.as_str(),
-                    ::std::option::Option::None,
-                    ::std::option::Option::Some(100),
-                );
-            },
+        v.enter("guide");
+        let value = &self.guide;
+        v.string_length(
+            value.as_str(),
+            ::std::option::Option::None,
+            ::std::option::Option::Some(100),
         );
+        v.leave();
     }
 }
 
@@ -5108,12 +4766,8 @@ impl<'de> crate::runtime::de::Object<'de> for Nux {
             }
         }
         ::std::result::Result::Ok(Self {
-            id: f_id
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("id"))?,
-            completed: f_completed
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "completed",
-                ))?,
+            id: crate::runtime::de::required(f_id, "id")?,
+            completed: crate::runtime::de::required(f_completed, "completed")?,
             data: f_data,
             expires_at: f_expires_at,
             extra,
@@ -5131,40 +4785,31 @@ impl<'de> ::serde::Deserialize<'de> for Nux {
 
 impl crate::runtime::Validate for Nux {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "id",
-            |v| {
-                let value = &self.id;
-                v.string_length(
-                    value.as_str(),
-                    ::std::option::Option::None,
-                    ::std::option::Option::Some(100),
-                );
-            },
+        v.enter("id");
+        let value = &self.id;
+        v.string_length(
+            value.as_str(),
+            ::std::option::Option::None,
+            ::std::option::Option::Some(100),
         );
-        v.at(
-            "data",
-            |v| {
-                if let ::std::option::Option::Some(value) = &self.data {
-                    v.string_length(
-                        value.as_str(),
-                        ::std::option::Option::None,
-                        ::std::option::Option::Some(3000),
-                    );
-                    v.graphemes(
-                        value.as_str(),
-                        ::std::option::Option::None,
-                        ::std::option::Option::Some(300),
-                    );
-                }
-            },
-        );
-        v.at(
-            "expiresAt",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.expires_at, v);
-            },
-        );
+        v.leave();
+        v.enter("data");
+        if let ::std::option::Option::Some(value) = &self.data {
+            v.string_length(
+                value.as_str(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(3000),
+            );
+            v.graphemes(
+                value.as_str(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(300),
+            );
+        }
+        v.leave();
+        v.enter("expiresAt");
+        crate::runtime::Validate::validate_into(&self.expires_at, v);
+        v.leave();
     }
 }
 
@@ -5642,38 +5287,26 @@ impl<'de> ::serde::Deserialize<'de> for PostInteractionSettingsPref {
 
 impl crate::runtime::Validate for PostInteractionSettingsPref {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "threadgateAllowRules",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.threadgate_allow_rules, v);
-                if let ::std::option::Option::Some(value) = &self.threadgate_allow_rules
-                {
-                    v.count(
-                        value.len(),
-                        ::std::option::Option::None,
-                        ::std::option::Option::Some(5),
-                    );
-                }
-            },
-        );
-        v.at(
-            "postgateEmbeddingRules",
-            |v| {
-                crate::runtime::Validate::validate_into(
-                    &self.postgate_embedding_rules,
-                    v,
-                );
-                if let ::std::option::Option::Some(value) = &self
-                    .postgate_embedding_rules
-                {
-                    v.count(
-                        value.len(),
-                        ::std::option::Option::None,
-                        ::std::option::Option::Some(5),
-                    );
-                }
-            },
-        );
+        v.enter("threadgateAllowRules");
+        crate::runtime::Validate::validate_into(&self.threadgate_allow_rules, v);
+        if let ::std::option::Option::Some(value) = &self.threadgate_allow_rules {
+            v.count(
+                value.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(5),
+            );
+        }
+        v.leave();
+        v.enter("postgateEmbeddingRules");
+        crate::runtime::Validate::validate_into(&self.postgate_embedding_rules, v);
+        if let ::std::option::Option::Some(value) = &self.postgate_embedding_rules {
+            v.count(
+                value.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(5),
+            );
+        }
+        v.leave();
     }
 }
 
@@ -5933,14 +5566,8 @@ impl<'de> crate::runtime::de::Object<'de> for StatusView {
         ::std::result::Result::Ok(Self {
             uri: f_uri,
             cid: f_cid,
-            status: f_status
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "status",
-                ))?,
-            record: f_record
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "record",
-                ))?,
+            status: crate::runtime::de::required(f_status, "status")?,
+            record: crate::runtime::de::required(f_record, "record")?,
             embed: f_embed,
             labels: f_labels,
             expires_at: f_expires_at,
@@ -5961,47 +5588,26 @@ impl<'de> ::serde::Deserialize<'de> for StatusView {
 
 impl crate::runtime::Validate for StatusView {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "uri",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.uri, v);
-            },
-        );
-        v.at(
-            "cid",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.cid, v);
-            },
-        );
-        v.at(
-            "status",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.status, v);
-            },
-        );
-        v.at(
-            "record",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.record, v);
-            },
-        );
-        v.at(
-            "embed",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.embed, v);
-            },
-        );
-        v.at(
-            "labels",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.labels, v);
-            },
-        );
-        v.at(
-            "expiresAt",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.expires_at, v);
-            },
-        );
+        v.enter("uri");
+        crate::runtime::Validate::validate_into(&self.uri, v);
+        v.leave();
+        v.enter("cid");
+        crate::runtime::Validate::validate_into(&self.cid, v);
+        v.leave();
+        v.enter("status");
+        crate::runtime::Validate::validate_into(&self.status, v);
+        v.leave();
+        v.enter("record");
+        crate::runtime::Validate::validate_into(&self.record, v);
+        v.leave();
+        v.enter("embed");
+        crate::runtime::Validate::validate_into(&self.embed, v);
+        v.leave();
+        v.enter("labels");
+        crate::runtime::Validate::validate_into(&self.labels, v);
+        v.leave();
+        v.enter("expiresAt");
+        crate::runtime::Validate::validate_into(&self.expires_at, v);
+        v.leave();
     }
 }

@@ -66,14 +66,8 @@ impl<'de> crate::runtime::de::Object<'de> for AspectRatio {
             }
         }
         ::std::result::Result::Ok(Self {
-            width: f_width
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "width",
-                ))?,
-            height: f_height
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "height",
-                ))?,
+            width: crate::runtime::de::required(f_width, "width")?,
+            height: crate::runtime::de::required(f_height, "height")?,
             extra,
         })
     }
@@ -89,27 +83,13 @@ impl<'de> ::serde::Deserialize<'de> for AspectRatio {
 
 impl crate::runtime::Validate for AspectRatio {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "width",
-            |v| {
-                let value = &self.width;
-                v.integer(
-                    *value,
-                    ::std::option::Option::Some(1),
-                    ::std::option::Option::None,
-                );
-            },
-        );
-        v.at(
-            "height",
-            |v| {
-                let value = &self.height;
-                v.integer(
-                    *value,
-                    ::std::option::Option::Some(1),
-                    ::std::option::Option::None,
-                );
-            },
-        );
+        v.enter("width");
+        let value = &self.width;
+        v.integer(*value, ::std::option::Option::Some(1), ::std::option::Option::None);
+        v.leave();
+        v.enter("height");
+        let value = &self.height;
+        v.integer(*value, ::std::option::Option::Some(1), ::std::option::Option::None);
+        v.leave();
     }
 }

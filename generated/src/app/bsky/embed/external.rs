@@ -61,10 +61,7 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
             }
         }
         ::std::result::Result::Ok(Self {
-            external: f_external
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "external",
-                ))?,
+            external: crate::runtime::de::required(f_external, "external")?,
             extra,
         })
     }
@@ -80,12 +77,9 @@ impl<'de> ::serde::Deserialize<'de> for Main {
 
 impl crate::runtime::Validate for Main {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "external",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.external, v);
-            },
-        );
+        v.enter("external");
+        crate::runtime::Validate::validate_into(&self.external, v);
+        v.leave();
     }
 }
 
@@ -183,16 +177,9 @@ impl<'de> crate::runtime::de::Object<'de> for External {
             }
         }
         ::std::result::Result::Ok(Self {
-            uri: f_uri
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("uri"))?,
-            title: f_title
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "title",
-                ))?,
-            description: f_description
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "description",
-                ))?,
+            uri: crate::runtime::de::required(f_uri, "uri")?,
+            title: crate::runtime::de::required(f_title, "title")?,
+            description: crate::runtime::de::required(f_description, "description")?,
             thumb: f_thumb,
             associated_refs: f_associated_refs,
             extra,
@@ -210,27 +197,18 @@ impl<'de> ::serde::Deserialize<'de> for External {
 
 impl crate::runtime::Validate for External {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "uri",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.uri, v);
-            },
-        );
-        v.at(
-            "thumb",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.thumb, v);
-                if let ::std::option::Option::Some(value) = &self.thumb {
-                    v.blob(value, &["image/*"], ::std::option::Option::Some(1000000));
-                }
-            },
-        );
-        v.at(
-            "associatedRefs",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.associated_refs, v);
-            },
-        );
+        v.enter("uri");
+        crate::runtime::Validate::validate_into(&self.uri, v);
+        v.leave();
+        v.enter("thumb");
+        crate::runtime::Validate::validate_into(&self.thumb, v);
+        if let ::std::option::Option::Some(value) = &self.thumb {
+            v.blob(value, &["image/*"], ::std::option::Option::Some(1000000));
+        }
+        v.leave();
+        v.enter("associatedRefs");
+        crate::runtime::Validate::validate_into(&self.associated_refs, v);
+        v.leave();
     }
 }
 
@@ -292,10 +270,7 @@ impl<'de> crate::runtime::de::Object<'de> for View {
             }
         }
         ::std::result::Result::Ok(Self {
-            external: f_external
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "external",
-                ))?,
+            external: crate::runtime::de::required(f_external, "external")?,
             extra,
         })
     }
@@ -311,12 +286,9 @@ impl<'de> ::serde::Deserialize<'de> for View {
 
 impl crate::runtime::Validate for View {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "external",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.external, v);
-            },
-        );
+        v.enter("external");
+        crate::runtime::Validate::validate_into(&self.external, v);
+        v.leave();
     }
 }
 
@@ -474,16 +446,9 @@ impl<'de> crate::runtime::de::Object<'de> for ViewExternal {
             }
         }
         ::std::result::Result::Ok(Self {
-            uri: f_uri
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("uri"))?,
-            title: f_title
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "title",
-                ))?,
-            description: f_description
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "description",
-                ))?,
+            uri: crate::runtime::de::required(f_uri, "uri")?,
+            title: crate::runtime::de::required(f_title, "title")?,
+            description: crate::runtime::de::required(f_description, "description")?,
             thumb: f_thumb,
             created_at: f_created_at,
             updated_at: f_updated_at,
@@ -507,54 +472,30 @@ impl<'de> ::serde::Deserialize<'de> for ViewExternal {
 
 impl crate::runtime::Validate for ViewExternal {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "uri",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.uri, v);
-            },
-        );
-        v.at(
-            "thumb",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.thumb, v);
-            },
-        );
-        v.at(
-            "createdAt",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.created_at, v);
-            },
-        );
-        v.at(
-            "updatedAt",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.updated_at, v);
-            },
-        );
-        v.at(
-            "labels",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.labels, v);
-            },
-        );
-        v.at(
-            "source",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.source, v);
-            },
-        );
-        v.at(
-            "associatedRefs",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.associated_refs, v);
-            },
-        );
-        v.at(
-            "associatedProfiles",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.associated_profiles, v);
-            },
-        );
+        v.enter("uri");
+        crate::runtime::Validate::validate_into(&self.uri, v);
+        v.leave();
+        v.enter("thumb");
+        crate::runtime::Validate::validate_into(&self.thumb, v);
+        v.leave();
+        v.enter("createdAt");
+        crate::runtime::Validate::validate_into(&self.created_at, v);
+        v.leave();
+        v.enter("updatedAt");
+        crate::runtime::Validate::validate_into(&self.updated_at, v);
+        v.leave();
+        v.enter("labels");
+        crate::runtime::Validate::validate_into(&self.labels, v);
+        v.leave();
+        v.enter("source");
+        crate::runtime::Validate::validate_into(&self.source, v);
+        v.leave();
+        v.enter("associatedRefs");
+        crate::runtime::Validate::validate_into(&self.associated_refs, v);
+        v.leave();
+        v.enter("associatedProfiles");
+        crate::runtime::Validate::validate_into(&self.associated_profiles, v);
+        v.leave();
     }
 }
 
@@ -647,13 +588,9 @@ impl<'de> crate::runtime::de::Object<'de> for ViewExternalSource {
             }
         }
         ::std::result::Result::Ok(Self {
-            uri: f_uri
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("uri"))?,
+            uri: crate::runtime::de::required(f_uri, "uri")?,
             icon: f_icon,
-            title: f_title
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "title",
-                ))?,
+            title: crate::runtime::de::required(f_title, "title")?,
             description: f_description,
             theme: f_theme,
             extra,
@@ -671,24 +608,15 @@ impl<'de> ::serde::Deserialize<'de> for ViewExternalSource {
 
 impl crate::runtime::Validate for ViewExternalSource {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "uri",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.uri, v);
-            },
-        );
-        v.at(
-            "icon",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.icon, v);
-            },
-        );
-        v.at(
-            "theme",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.theme, v);
-            },
-        );
+        v.enter("uri");
+        crate::runtime::Validate::validate_into(&self.uri, v);
+        v.leave();
+        v.enter("icon");
+        crate::runtime::Validate::validate_into(&self.icon, v);
+        v.leave();
+        v.enter("theme");
+        crate::runtime::Validate::validate_into(&self.theme, v);
+        v.leave();
     }
 }
 
@@ -802,30 +730,18 @@ impl<'de> ::serde::Deserialize<'de> for ViewExternalSourceTheme {
 
 impl crate::runtime::Validate for ViewExternalSourceTheme {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "backgroundRGB",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.background_rgb, v);
-            },
-        );
-        v.at(
-            "foregroundRGB",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.foreground_rgb, v);
-            },
-        );
-        v.at(
-            "accentRGB",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.accent_rgb, v);
-            },
-        );
-        v.at(
-            "accentForegroundRGB",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.accent_foreground_rgb, v);
-            },
-        );
+        v.enter("backgroundRGB");
+        crate::runtime::Validate::validate_into(&self.background_rgb, v);
+        v.leave();
+        v.enter("foregroundRGB");
+        crate::runtime::Validate::validate_into(&self.foreground_rgb, v);
+        v.leave();
+        v.enter("accentRGB");
+        crate::runtime::Validate::validate_into(&self.accent_rgb, v);
+        v.leave();
+        v.enter("accentForegroundRGB");
+        crate::runtime::Validate::validate_into(&self.accent_foreground_rgb, v);
+        v.leave();
     }
 }
 
@@ -897,9 +813,9 @@ impl<'de> crate::runtime::de::Object<'de> for ColorRgb {
             }
         }
         ::std::result::Result::Ok(Self {
-            r: f_r.ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("r"))?,
-            g: f_g.ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("g"))?,
-            b: f_b.ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("b"))?,
+            r: crate::runtime::de::required(f_r, "r")?,
+            g: crate::runtime::de::required(f_g, "g")?,
+            b: crate::runtime::de::required(f_b, "b")?,
             extra,
         })
     }
@@ -915,38 +831,29 @@ impl<'de> ::serde::Deserialize<'de> for ColorRgb {
 
 impl crate::runtime::Validate for ColorRgb {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "r",
-            |v| {
-                let value = &self.r;
-                v.integer(
-                    *value,
-                    ::std::option::Option::Some(0),
-                    ::std::option::Option::Some(255),
-                );
-            },
+        v.enter("r");
+        let value = &self.r;
+        v.integer(
+            *value,
+            ::std::option::Option::Some(0),
+            ::std::option::Option::Some(255),
         );
-        v.at(
-            "g",
-            |v| {
-                let value = &self.g;
-                v.integer(
-                    *value,
-                    ::std::option::Option::Some(0),
-                    ::std::option::Option::Some(255),
-                );
-            },
+        v.leave();
+        v.enter("g");
+        let value = &self.g;
+        v.integer(
+            *value,
+            ::std::option::Option::Some(0),
+            ::std::option::Option::Some(255),
         );
-        v.at(
-            "b",
-            |v| {
-                let value = &self.b;
-                v.integer(
-                    *value,
-                    ::std::option::Option::Some(0),
-                    ::std::option::Option::Some(255),
-                );
-            },
+        v.leave();
+        v.enter("b");
+        let value = &self.b;
+        v.integer(
+            *value,
+            ::std::option::Option::Some(0),
+            ::std::option::Option::Some(255),
         );
+        v.leave();
     }
 }

@@ -119,10 +119,7 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
             }
         }
         ::std::result::Result::Ok(Self {
-            items: f_items
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "items",
-                ))?,
+            items: crate::runtime::de::required(f_items, "items")?,
             extra,
         })
     }
@@ -138,18 +135,15 @@ impl<'de> ::serde::Deserialize<'de> for Main {
 
 impl crate::runtime::Validate for Main {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "items",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.items, v);
-                let value = &self.items;
-                v.count(
-                    value.len(),
-                    ::std::option::Option::None,
-                    ::std::option::Option::Some(20),
-                );
-            },
+        v.enter("items");
+        crate::runtime::Validate::validate_into(&self.items, v);
+        let value = &self.items;
+        v.count(
+            value.len(),
+            ::std::option::Option::None,
+            ::std::option::Option::Some(20),
         );
+        v.leave();
     }
 }
 
@@ -229,16 +223,9 @@ impl<'de> crate::runtime::de::Object<'de> for Image {
             }
         }
         ::std::result::Result::Ok(Self {
-            image: f_image
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "image",
-                ))?,
-            alt: f_alt
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("alt"))?,
-            aspect_ratio: f_aspect_ratio
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "aspectRatio",
-                ))?,
+            image: crate::runtime::de::required(f_image, "image")?,
+            alt: crate::runtime::de::required(f_alt, "alt")?,
+            aspect_ratio: crate::runtime::de::required(f_aspect_ratio, "aspectRatio")?,
             extra,
         })
     }
@@ -254,20 +241,14 @@ impl<'de> ::serde::Deserialize<'de> for Image {
 
 impl crate::runtime::Validate for Image {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "image",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.image, v);
-                let value = &self.image;
-                v.blob(value, &["image/*"], ::std::option::Option::Some(2000000));
-            },
-        );
-        v.at(
-            "aspectRatio",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.aspect_ratio, v);
-            },
-        );
+        v.enter("image");
+        crate::runtime::Validate::validate_into(&self.image, v);
+        let value = &self.image;
+        v.blob(value, &["image/*"], ::std::option::Option::Some(2000000));
+        v.leave();
+        v.enter("aspectRatio");
+        crate::runtime::Validate::validate_into(&self.aspect_ratio, v);
+        v.leave();
     }
 }
 
@@ -387,10 +368,7 @@ impl<'de> crate::runtime::de::Object<'de> for View {
             }
         }
         ::std::result::Result::Ok(Self {
-            items: f_items
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "items",
-                ))?,
+            items: crate::runtime::de::required(f_items, "items")?,
             extra,
         })
     }
@@ -406,12 +384,9 @@ impl<'de> ::serde::Deserialize<'de> for View {
 
 impl crate::runtime::Validate for View {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "items",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.items, v);
-            },
-        );
+        v.enter("items");
+        crate::runtime::Validate::validate_into(&self.items, v);
+        v.leave();
     }
 }
 
@@ -499,20 +474,10 @@ impl<'de> crate::runtime::de::Object<'de> for ViewImage {
             }
         }
         ::std::result::Result::Ok(Self {
-            thumbnail: f_thumbnail
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "thumbnail",
-                ))?,
-            fullsize: f_fullsize
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "fullsize",
-                ))?,
-            alt: f_alt
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("alt"))?,
-            aspect_ratio: f_aspect_ratio
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "aspectRatio",
-                ))?,
+            thumbnail: crate::runtime::de::required(f_thumbnail, "thumbnail")?,
+            fullsize: crate::runtime::de::required(f_fullsize, "fullsize")?,
+            alt: crate::runtime::de::required(f_alt, "alt")?,
+            aspect_ratio: crate::runtime::de::required(f_aspect_ratio, "aspectRatio")?,
             extra,
         })
     }
@@ -528,23 +493,14 @@ impl<'de> ::serde::Deserialize<'de> for ViewImage {
 
 impl crate::runtime::Validate for ViewImage {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "thumbnail",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.thumbnail, v);
-            },
-        );
-        v.at(
-            "fullsize",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.fullsize, v);
-            },
-        );
-        v.at(
-            "aspectRatio",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.aspect_ratio, v);
-            },
-        );
+        v.enter("thumbnail");
+        crate::runtime::Validate::validate_into(&self.thumbnail, v);
+        v.leave();
+        v.enter("fullsize");
+        crate::runtime::Validate::validate_into(&self.fullsize, v);
+        v.leave();
+        v.enter("aspectRatio");
+        crate::runtime::Validate::validate_into(&self.aspect_ratio, v);
+        v.leave();
     }
 }

@@ -61,10 +61,7 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
             }
         }
         ::std::result::Result::Ok(Self {
-            images: f_images
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "images",
-                ))?,
+            images: crate::runtime::de::required(f_images, "images")?,
             extra,
         })
     }
@@ -80,18 +77,15 @@ impl<'de> ::serde::Deserialize<'de> for Main {
 
 impl crate::runtime::Validate for Main {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "images",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.images, v);
-                let value = &self.images;
-                v.count(
-                    value.len(),
-                    ::std::option::Option::None,
-                    ::std::option::Option::Some(4),
-                );
-            },
+        v.enter("images");
+        crate::runtime::Validate::validate_into(&self.images, v);
+        let value = &self.images;
+        v.count(
+            value.len(),
+            ::std::option::Option::None,
+            ::std::option::Option::Some(4),
         );
+        v.leave();
     }
 }
 
@@ -172,12 +166,8 @@ impl<'de> crate::runtime::de::Object<'de> for Image {
             }
         }
         ::std::result::Result::Ok(Self {
-            image: f_image
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "image",
-                ))?,
-            alt: f_alt
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("alt"))?,
+            image: crate::runtime::de::required(f_image, "image")?,
+            alt: crate::runtime::de::required(f_alt, "alt")?,
             aspect_ratio: f_aspect_ratio,
             extra,
         })
@@ -194,20 +184,14 @@ impl<'de> ::serde::Deserialize<'de> for Image {
 
 impl crate::runtime::Validate for Image {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "image",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.image, v);
-                let value = &self.image;
-                v.blob(value, &["image/*"], ::std::option::Option::Some(2000000));
-            },
-        );
-        v.at(
-            "aspectRatio",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.aspect_ratio, v);
-            },
-        );
+        v.enter("image");
+        crate::runtime::Validate::validate_into(&self.image, v);
+        let value = &self.image;
+        v.blob(value, &["image/*"], ::std::option::Option::Some(2000000));
+        v.leave();
+        v.enter("aspectRatio");
+        crate::runtime::Validate::validate_into(&self.aspect_ratio, v);
+        v.leave();
     }
 }
 
@@ -269,10 +253,7 @@ impl<'de> crate::runtime::de::Object<'de> for View {
             }
         }
         ::std::result::Result::Ok(Self {
-            images: f_images
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "images",
-                ))?,
+            images: crate::runtime::de::required(f_images, "images")?,
             extra,
         })
     }
@@ -288,18 +269,15 @@ impl<'de> ::serde::Deserialize<'de> for View {
 
 impl crate::runtime::Validate for View {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "images",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.images, v);
-                let value = &self.images;
-                v.count(
-                    value.len(),
-                    ::std::option::Option::None,
-                    ::std::option::Option::Some(4),
-                );
-            },
+        v.enter("images");
+        crate::runtime::Validate::validate_into(&self.images, v);
+        let value = &self.images;
+        v.count(
+            value.len(),
+            ::std::option::Option::None,
+            ::std::option::Option::Some(4),
         );
+        v.leave();
     }
 }
 
@@ -386,16 +364,9 @@ impl<'de> crate::runtime::de::Object<'de> for ViewImage {
             }
         }
         ::std::result::Result::Ok(Self {
-            thumb: f_thumb
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "thumb",
-                ))?,
-            fullsize: f_fullsize
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "fullsize",
-                ))?,
-            alt: f_alt
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("alt"))?,
+            thumb: crate::runtime::de::required(f_thumb, "thumb")?,
+            fullsize: crate::runtime::de::required(f_fullsize, "fullsize")?,
+            alt: crate::runtime::de::required(f_alt, "alt")?,
             aspect_ratio: f_aspect_ratio,
             extra,
         })
@@ -412,23 +383,14 @@ impl<'de> ::serde::Deserialize<'de> for ViewImage {
 
 impl crate::runtime::Validate for ViewImage {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "thumb",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.thumb, v);
-            },
-        );
-        v.at(
-            "fullsize",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.fullsize, v);
-            },
-        );
-        v.at(
-            "aspectRatio",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.aspect_ratio, v);
-            },
-        );
+        v.enter("thumb");
+        crate::runtime::Validate::validate_into(&self.thumb, v);
+        v.leave();
+        v.enter("fullsize");
+        crate::runtime::Validate::validate_into(&self.fullsize, v);
+        v.leave();
+        v.enter("aspectRatio");
+        crate::runtime::Validate::validate_into(&self.aspect_ratio, v);
+        v.leave();
     }
 }

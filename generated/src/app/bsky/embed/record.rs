@@ -63,10 +63,7 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
             }
         }
         ::std::result::Result::Ok(Self {
-            record: f_record
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "record",
-                ))?,
+            record: crate::runtime::de::required(f_record, "record")?,
             extra,
         })
     }
@@ -82,12 +79,9 @@ impl<'de> ::serde::Deserialize<'de> for Main {
 
 impl crate::runtime::Validate for Main {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "record",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.record, v);
-            },
-        );
+        v.enter("record");
+        crate::runtime::Validate::validate_into(&self.record, v);
+        v.leave();
     }
 }
 
@@ -321,10 +315,7 @@ impl<'de> crate::runtime::de::Object<'de> for View {
             }
         }
         ::std::result::Result::Ok(Self {
-            record: f_record
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "record",
-                ))?,
+            record: crate::runtime::de::required(f_record, "record")?,
             extra,
         })
     }
@@ -340,12 +331,9 @@ impl<'de> ::serde::Deserialize<'de> for View {
 
 impl crate::runtime::Validate for View {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "record",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.record, v);
-            },
-        );
+        v.enter("record");
+        crate::runtime::Validate::validate_into(&self.record, v);
+        v.leave();
     }
 }
 
@@ -627,28 +615,17 @@ impl<'de> crate::runtime::de::Object<'de> for ViewRecord {
             }
         }
         ::std::result::Result::Ok(Self {
-            uri: f_uri
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("uri"))?,
-            cid: f_cid
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("cid"))?,
-            author: f_author
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "author",
-                ))?,
-            value: f_value
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "value",
-                ))?,
+            uri: crate::runtime::de::required(f_uri, "uri")?,
+            cid: crate::runtime::de::required(f_cid, "cid")?,
+            author: crate::runtime::de::required(f_author, "author")?,
+            value: crate::runtime::de::required(f_value, "value")?,
             labels: f_labels,
             reply_count: f_reply_count,
             repost_count: f_repost_count,
             like_count: f_like_count,
             quote_count: f_quote_count,
             embeds: f_embeds,
-            indexed_at: f_indexed_at
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "indexedAt",
-                ))?,
+            indexed_at: crate::runtime::de::required(f_indexed_at, "indexedAt")?,
             extra,
         })
     }
@@ -664,48 +641,27 @@ impl<'de> ::serde::Deserialize<'de> for ViewRecord {
 
 impl crate::runtime::Validate for ViewRecord {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "uri",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.uri, v);
-            },
-        );
-        v.at(
-            "cid",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.cid, v);
-            },
-        );
-        v.at(
-            "author",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.author, v);
-            },
-        );
-        v.at(
-            "value",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.value, v);
-            },
-        );
-        v.at(
-            "labels",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.labels, v);
-            },
-        );
-        v.at(
-            "embeds",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.embeds, v);
-            },
-        );
-        v.at(
-            "indexedAt",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.indexed_at, v);
-            },
-        );
+        v.enter("uri");
+        crate::runtime::Validate::validate_into(&self.uri, v);
+        v.leave();
+        v.enter("cid");
+        crate::runtime::Validate::validate_into(&self.cid, v);
+        v.leave();
+        v.enter("author");
+        crate::runtime::Validate::validate_into(&self.author, v);
+        v.leave();
+        v.enter("value");
+        crate::runtime::Validate::validate_into(&self.value, v);
+        v.leave();
+        v.enter("labels");
+        crate::runtime::Validate::validate_into(&self.labels, v);
+        v.leave();
+        v.enter("embeds");
+        crate::runtime::Validate::validate_into(&self.embeds, v);
+        v.leave();
+        v.enter("indexedAt");
+        crate::runtime::Validate::validate_into(&self.indexed_at, v);
+        v.leave();
     }
 }
 
@@ -774,12 +730,8 @@ impl<'de> crate::runtime::de::Object<'de> for ViewNotFound {
             }
         }
         ::std::result::Result::Ok(Self {
-            uri: f_uri
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("uri"))?,
-            not_found: f_not_found
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "notFound",
-                ))?,
+            uri: crate::runtime::de::required(f_uri, "uri")?,
+            not_found: crate::runtime::de::required(f_not_found, "notFound")?,
             extra,
         })
     }
@@ -795,19 +747,13 @@ impl<'de> ::serde::Deserialize<'de> for ViewNotFound {
 
 impl crate::runtime::Validate for ViewNotFound {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "uri",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.uri, v);
-            },
-        );
-        v.at(
-            "notFound",
-            |v| {
-                let value = &self.not_found;
-                v.constant(value, &true);
-            },
-        );
+        v.enter("uri");
+        crate::runtime::Validate::validate_into(&self.uri, v);
+        v.leave();
+        v.enter("notFound");
+        let value = &self.not_found;
+        v.constant(value, &true);
+        v.leave();
     }
 }
 
@@ -885,16 +831,9 @@ impl<'de> crate::runtime::de::Object<'de> for ViewBlocked {
             }
         }
         ::std::result::Result::Ok(Self {
-            uri: f_uri
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("uri"))?,
-            blocked: f_blocked
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "blocked",
-                ))?,
-            author: f_author
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "author",
-                ))?,
+            uri: crate::runtime::de::required(f_uri, "uri")?,
+            blocked: crate::runtime::de::required(f_blocked, "blocked")?,
+            author: crate::runtime::de::required(f_author, "author")?,
             extra,
         })
     }
@@ -910,25 +849,16 @@ impl<'de> ::serde::Deserialize<'de> for ViewBlocked {
 
 impl crate::runtime::Validate for ViewBlocked {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "uri",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.uri, v);
-            },
-        );
-        v.at(
-            "blocked",
-            |v| {
-                let value = &self.blocked;
-                v.constant(value, &true);
-            },
-        );
-        v.at(
-            "author",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.author, v);
-            },
-        );
+        v.enter("uri");
+        crate::runtime::Validate::validate_into(&self.uri, v);
+        v.leave();
+        v.enter("blocked");
+        let value = &self.blocked;
+        v.constant(value, &true);
+        v.leave();
+        v.enter("author");
+        crate::runtime::Validate::validate_into(&self.author, v);
+        v.leave();
     }
 }
 
@@ -995,12 +925,8 @@ impl<'de> crate::runtime::de::Object<'de> for ViewDetached {
             }
         }
         ::std::result::Result::Ok(Self {
-            uri: f_uri
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("uri"))?,
-            detached: f_detached
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "detached",
-                ))?,
+            uri: crate::runtime::de::required(f_uri, "uri")?,
+            detached: crate::runtime::de::required(f_detached, "detached")?,
             extra,
         })
     }
@@ -1016,18 +942,12 @@ impl<'de> ::serde::Deserialize<'de> for ViewDetached {
 
 impl crate::runtime::Validate for ViewDetached {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "uri",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.uri, v);
-            },
-        );
-        v.at(
-            "detached",
-            |v| {
-                let value = &self.detached;
-                v.constant(value, &true);
-            },
-        );
+        v.enter("uri");
+        crate::runtime::Validate::validate_into(&self.uri, v);
+        v.leave();
+        v.enter("detached");
+        let value = &self.detached;
+        v.constant(value, &true);
+        v.leave();
     }
 }

@@ -166,14 +166,8 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
             }
         }
         ::std::result::Result::Ok(Self {
-            record: f_record
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "record",
-                ))?,
-            media: f_media
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "media",
-                ))?,
+            record: crate::runtime::de::required(f_record, "record")?,
+            media: crate::runtime::de::required(f_media, "media")?,
             extra,
         })
     }
@@ -189,18 +183,12 @@ impl<'de> ::serde::Deserialize<'de> for Main {
 
 impl crate::runtime::Validate for Main {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "record",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.record, v);
-            },
-        );
-        v.at(
-            "media",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.media, v);
-            },
-        );
+        v.enter("record");
+        crate::runtime::Validate::validate_into(&self.record, v);
+        v.leave();
+        v.enter("media");
+        crate::runtime::Validate::validate_into(&self.media, v);
+        v.leave();
     }
 }
 
@@ -369,14 +357,8 @@ impl<'de> crate::runtime::de::Object<'de> for View {
             }
         }
         ::std::result::Result::Ok(Self {
-            record: f_record
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "record",
-                ))?,
-            media: f_media
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "media",
-                ))?,
+            record: crate::runtime::de::required(f_record, "record")?,
+            media: crate::runtime::de::required(f_media, "media")?,
             extra,
         })
     }
@@ -392,17 +374,11 @@ impl<'de> ::serde::Deserialize<'de> for View {
 
 impl crate::runtime::Validate for View {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "record",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.record, v);
-            },
-        );
-        v.at(
-            "media",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.media, v);
-            },
-        );
+        v.enter("record");
+        crate::runtime::Validate::validate_into(&self.record, v);
+        v.leave();
+        v.enter("media");
+        crate::runtime::Validate::validate_into(&self.media, v);
+        v.leave();
     }
 }

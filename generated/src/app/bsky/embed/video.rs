@@ -171,10 +171,7 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
             }
         }
         ::std::result::Result::Ok(Self {
-            video: f_video
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "video",
-                ))?,
+            video: crate::runtime::de::required(f_video, "video")?,
             captions: f_captions,
             alt: f_alt,
             aspect_ratio: f_aspect_ratio,
@@ -194,39 +191,27 @@ impl<'de> ::serde::Deserialize<'de> for Main {
 
 impl crate::runtime::Validate for Main {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "video",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.video, v);
-                let value = &self.video;
-                v.blob(value, &["video/mp4"], ::std::option::Option::Some(300000000));
-            },
-        );
-        v.at(
-            "captions",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.captions, v);
-                if let ::std::option::Option::Some(value) = &self.captions {
-                    v.count(
-                        value.len(),
-                        ::std::option::Option::None,
-                        ::std::option::Option::Some(20),
-                    );
-                }
-            },
-        );
-        v.at(
-            "aspectRatio",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.aspect_ratio, v);
-            },
-        );
-        v.at(
-            "presentation",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.presentation, v);
-            },
-        );
+        v.enter("video");
+        crate::runtime::Validate::validate_into(&self.video, v);
+        let value = &self.video;
+        v.blob(value, &["video/mp4"], ::std::option::Option::Some(300000000));
+        v.leave();
+        v.enter("captions");
+        crate::runtime::Validate::validate_into(&self.captions, v);
+        if let ::std::option::Option::Some(value) = &self.captions {
+            v.count(
+                value.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(20),
+            );
+        }
+        v.leave();
+        v.enter("aspectRatio");
+        crate::runtime::Validate::validate_into(&self.aspect_ratio, v);
+        v.leave();
+        v.enter("presentation");
+        crate::runtime::Validate::validate_into(&self.presentation, v);
+        v.leave();
     }
 }
 
@@ -293,10 +278,8 @@ impl<'de> crate::runtime::de::Object<'de> for Caption {
             }
         }
         ::std::result::Result::Ok(Self {
-            lang: f_lang
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("lang"))?,
-            file: f_file
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("file"))?,
+            lang: crate::runtime::de::required(f_lang, "lang")?,
+            file: crate::runtime::de::required(f_file, "file")?,
             extra,
         })
     }
@@ -312,20 +295,14 @@ impl<'de> ::serde::Deserialize<'de> for Caption {
 
 impl crate::runtime::Validate for Caption {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "lang",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.lang, v);
-            },
-        );
-        v.at(
-            "file",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.file, v);
-                let value = &self.file;
-                v.blob(value, &["text/vtt"], ::std::option::Option::Some(20000));
-            },
-        );
+        v.enter("lang");
+        crate::runtime::Validate::validate_into(&self.lang, v);
+        v.leave();
+        v.enter("file");
+        crate::runtime::Validate::validate_into(&self.file, v);
+        let value = &self.file;
+        v.blob(value, &["text/vtt"], ::std::option::Option::Some(20000));
+        v.leave();
     }
 }
 
@@ -504,12 +481,8 @@ impl<'de> crate::runtime::de::Object<'de> for View {
             }
         }
         ::std::result::Result::Ok(Self {
-            cid: f_cid
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("cid"))?,
-            playlist: f_playlist
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "playlist",
-                ))?,
+            cid: crate::runtime::de::required(f_cid, "cid")?,
+            playlist: crate::runtime::de::required(f_playlist, "playlist")?,
             thumbnail: f_thumbnail,
             alt: f_alt,
             aspect_ratio: f_aspect_ratio,
@@ -529,35 +502,20 @@ impl<'de> ::serde::Deserialize<'de> for View {
 
 impl crate::runtime::Validate for View {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "cid",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.cid, v);
-            },
-        );
-        v.at(
-            "playlist",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.playlist, v);
-            },
-        );
-        v.at(
-            "thumbnail",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.thumbnail, v);
-            },
-        );
-        v.at(
-            "aspectRatio",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.aspect_ratio, v);
-            },
-        );
-        v.at(
-            "presentation",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.presentation, v);
-            },
-        );
+        v.enter("cid");
+        crate::runtime::Validate::validate_into(&self.cid, v);
+        v.leave();
+        v.enter("playlist");
+        crate::runtime::Validate::validate_into(&self.playlist, v);
+        v.leave();
+        v.enter("thumbnail");
+        crate::runtime::Validate::validate_into(&self.thumbnail, v);
+        v.leave();
+        v.enter("aspectRatio");
+        crate::runtime::Validate::validate_into(&self.aspect_ratio, v);
+        v.leave();
+        v.enter("presentation");
+        crate::runtime::Validate::validate_into(&self.presentation, v);
+        v.leave();
     }
 }

@@ -313,28 +313,17 @@ impl<'de> crate::runtime::de::Object<'de> for PostView {
             }
         }
         ::std::result::Result::Ok(Self {
-            uri: f_uri
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("uri"))?,
-            cid: f_cid
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("cid"))?,
-            author: f_author
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "author",
-                ))?,
-            record: f_record
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "record",
-                ))?,
+            uri: crate::runtime::de::required(f_uri, "uri")?,
+            cid: crate::runtime::de::required(f_cid, "cid")?,
+            author: crate::runtime::de::required(f_author, "author")?,
+            record: crate::runtime::de::required(f_record, "record")?,
             embed: f_embed,
             bookmark_count: f_bookmark_count,
             reply_count: f_reply_count,
             repost_count: f_repost_count,
             like_count: f_like_count,
             quote_count: f_quote_count,
-            indexed_at: f_indexed_at
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "indexedAt",
-                ))?,
+            indexed_at: crate::runtime::de::required(f_indexed_at, "indexedAt")?,
             viewer: f_viewer,
             labels: f_labels,
             threadgate: f_threadgate,
@@ -354,66 +343,36 @@ impl<'de> ::serde::Deserialize<'de> for PostView {
 
 impl crate::runtime::Validate for PostView {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "uri",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.uri, v);
-            },
-        );
-        v.at(
-            "cid",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.cid, v);
-            },
-        );
-        v.at(
-            "author",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.author, v);
-            },
-        );
-        v.at(
-            "record",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.record, v);
-            },
-        );
-        v.at(
-            "embed",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.embed, v);
-            },
-        );
-        v.at(
-            "indexedAt",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.indexed_at, v);
-            },
-        );
-        v.at(
-            "viewer",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.viewer, v);
-            },
-        );
-        v.at(
-            "labels",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.labels, v);
-            },
-        );
-        v.at(
-            "threadgate",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.threadgate, v);
-            },
-        );
-        v.at(
-            "debug",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.debug, v);
-            },
-        );
+        v.enter("uri");
+        crate::runtime::Validate::validate_into(&self.uri, v);
+        v.leave();
+        v.enter("cid");
+        crate::runtime::Validate::validate_into(&self.cid, v);
+        v.leave();
+        v.enter("author");
+        crate::runtime::Validate::validate_into(&self.author, v);
+        v.leave();
+        v.enter("record");
+        crate::runtime::Validate::validate_into(&self.record, v);
+        v.leave();
+        v.enter("embed");
+        crate::runtime::Validate::validate_into(&self.embed, v);
+        v.leave();
+        v.enter("indexedAt");
+        crate::runtime::Validate::validate_into(&self.indexed_at, v);
+        v.leave();
+        v.enter("viewer");
+        crate::runtime::Validate::validate_into(&self.viewer, v);
+        v.leave();
+        v.enter("labels");
+        crate::runtime::Validate::validate_into(&self.labels, v);
+        v.leave();
+        v.enter("threadgate");
+        crate::runtime::Validate::validate_into(&self.threadgate, v);
+        v.leave();
+        v.enter("debug");
+        crate::runtime::Validate::validate_into(&self.debug, v);
+        v.leave();
     }
 }
 
@@ -559,24 +518,15 @@ impl<'de> ::serde::Deserialize<'de> for ViewerState {
 
 impl crate::runtime::Validate for ViewerState {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "repost",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.repost, v);
-            },
-        );
-        v.at(
-            "like",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.like, v);
-            },
-        );
-        v.at(
-            "knownLikers",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.known_likers, v);
-            },
-        );
+        v.enter("repost");
+        crate::runtime::Validate::validate_into(&self.repost, v);
+        v.leave();
+        v.enter("like");
+        crate::runtime::Validate::validate_into(&self.like, v);
+        v.leave();
+        v.enter("knownLikers");
+        crate::runtime::Validate::validate_into(&self.known_likers, v);
+        v.leave();
     }
 }
 
@@ -648,14 +598,8 @@ impl<'de> crate::runtime::de::Object<'de> for KnownLikers {
             }
         }
         ::std::result::Result::Ok(Self {
-            count: f_count
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "count",
-                ))?,
-            actors: f_actors
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "actors",
-                ))?,
+            count: crate::runtime::de::required(f_count, "count")?,
+            actors: crate::runtime::de::required(f_actors, "actors")?,
             extra,
         })
     }
@@ -671,18 +615,15 @@ impl<'de> ::serde::Deserialize<'de> for KnownLikers {
 
 impl crate::runtime::Validate for KnownLikers {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "actors",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.actors, v);
-                let value = &self.actors;
-                v.count(
-                    value.len(),
-                    ::std::option::Option::Some(0),
-                    ::std::option::Option::Some(5),
-                );
-            },
+        v.enter("actors");
+        crate::runtime::Validate::validate_into(&self.actors, v);
+        let value = &self.actors;
+        v.count(
+            value.len(),
+            ::std::option::Option::Some(0),
+            ::std::option::Option::Some(5),
         );
+        v.leave();
     }
 }
 
@@ -764,12 +705,9 @@ impl<'de> ::serde::Deserialize<'de> for ThreadContext {
 
 impl crate::runtime::Validate for ThreadContext {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "rootAuthorLike",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.root_author_like, v);
-            },
-        );
+        v.enter("rootAuthorLike");
+        crate::runtime::Validate::validate_into(&self.root_author_like, v);
+        v.leave();
     }
 }
 
@@ -935,8 +873,7 @@ impl<'de> crate::runtime::de::Object<'de> for FeedViewPost {
             }
         }
         ::std::result::Result::Ok(Self {
-            post: f_post
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("post"))?,
+            post: crate::runtime::de::required(f_post, "post")?,
             reply: f_reply,
             reason: f_reason,
             feed_context: f_feed_context,
@@ -956,48 +893,33 @@ impl<'de> ::serde::Deserialize<'de> for FeedViewPost {
 
 impl crate::runtime::Validate for FeedViewPost {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "post",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.post, v);
-            },
-        );
-        v.at(
-            "reply",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.reply, v);
-            },
-        );
-        v.at(
-            "reason",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.reason, v);
-            },
-        );
-        v.at(
-            "feedContext",
-            |v| {
-                if let ::std::option::Option::Some(value) = &self.feed_context {
-                    v.string_length(
-                        value.as_str(),
-                        ::std::option::Option::None,
-                        ::std::option::Option::Some(2000),
-                    );
-                }
-            },
-        );
-        v.at(
-            "reqId",
-            |v| {
-                if let ::std::option::Option::Some(value) = &self.req_id {
-                    v.string_length(
-                        value.as_str(),
-                        ::std::option::Option::None,
-                        ::std::option::Option::Some(100),
-                    );
-                }
-            },
-        );
+        v.enter("post");
+        crate::runtime::Validate::validate_into(&self.post, v);
+        v.leave();
+        v.enter("reply");
+        crate::runtime::Validate::validate_into(&self.reply, v);
+        v.leave();
+        v.enter("reason");
+        crate::runtime::Validate::validate_into(&self.reason, v);
+        v.leave();
+        v.enter("feedContext");
+        if let ::std::option::Option::Some(value) = &self.feed_context {
+            v.string_length(
+                value.as_str(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(2000),
+            );
+        }
+        v.leave();
+        v.enter("reqId");
+        if let ::std::option::Option::Some(value) = &self.req_id {
+            v.string_length(
+                value.as_str(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(100),
+            );
+        }
+        v.leave();
     }
 }
 
@@ -1253,12 +1175,8 @@ impl<'de> crate::runtime::de::Object<'de> for ReplyRef {
             }
         }
         ::std::result::Result::Ok(Self {
-            root: f_root
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("root"))?,
-            parent: f_parent
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "parent",
-                ))?,
+            root: crate::runtime::de::required(f_root, "root")?,
+            parent: crate::runtime::de::required(f_parent, "parent")?,
             grandparent_author: f_grandparent_author,
             extra,
         })
@@ -1275,24 +1193,15 @@ impl<'de> ::serde::Deserialize<'de> for ReplyRef {
 
 impl crate::runtime::Validate for ReplyRef {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "root",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.root, v);
-            },
-        );
-        v.at(
-            "parent",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.parent, v);
-            },
-        );
-        v.at(
-            "grandparentAuthor",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.grandparent_author, v);
-            },
-        );
+        v.enter("root");
+        crate::runtime::Validate::validate_into(&self.root, v);
+        v.leave();
+        v.enter("parent");
+        crate::runtime::Validate::validate_into(&self.parent, v);
+        v.leave();
+        v.enter("grandparentAuthor");
+        crate::runtime::Validate::validate_into(&self.grandparent_author, v);
+        v.leave();
     }
 }
 
@@ -1380,14 +1289,10 @@ impl<'de> crate::runtime::de::Object<'de> for ReasonRepost {
             }
         }
         ::std::result::Result::Ok(Self {
-            by: f_by
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("by"))?,
+            by: crate::runtime::de::required(f_by, "by")?,
             uri: f_uri,
             cid: f_cid,
-            indexed_at: f_indexed_at
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "indexedAt",
-                ))?,
+            indexed_at: crate::runtime::de::required(f_indexed_at, "indexedAt")?,
             extra,
         })
     }
@@ -1403,30 +1308,18 @@ impl<'de> ::serde::Deserialize<'de> for ReasonRepost {
 
 impl crate::runtime::Validate for ReasonRepost {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "by",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.by, v);
-            },
-        );
-        v.at(
-            "uri",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.uri, v);
-            },
-        );
-        v.at(
-            "cid",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.cid, v);
-            },
-        );
-        v.at(
-            "indexedAt",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.indexed_at, v);
-            },
-        );
+        v.enter("by");
+        crate::runtime::Validate::validate_into(&self.by, v);
+        v.leave();
+        v.enter("uri");
+        crate::runtime::Validate::validate_into(&self.uri, v);
+        v.leave();
+        v.enter("cid");
+        crate::runtime::Validate::validate_into(&self.cid, v);
+        v.leave();
+        v.enter("indexedAt");
+        crate::runtime::Validate::validate_into(&self.indexed_at, v);
+        v.leave();
     }
 }
 
@@ -1761,8 +1654,7 @@ impl<'de> crate::runtime::de::Object<'de> for ThreadViewPost {
             }
         }
         ::std::result::Result::Ok(Self {
-            post: f_post
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("post"))?,
+            post: crate::runtime::de::required(f_post, "post")?,
             parent: f_parent,
             replies: f_replies,
             thread_context: f_thread_context,
@@ -1781,30 +1673,18 @@ impl<'de> ::serde::Deserialize<'de> for ThreadViewPost {
 
 impl crate::runtime::Validate for ThreadViewPost {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "post",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.post, v);
-            },
-        );
-        v.at(
-            "parent",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.parent, v);
-            },
-        );
-        v.at(
-            "replies",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.replies, v);
-            },
-        );
-        v.at(
-            "threadContext",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.thread_context, v);
-            },
-        );
+        v.enter("post");
+        crate::runtime::Validate::validate_into(&self.post, v);
+        v.leave();
+        v.enter("parent");
+        crate::runtime::Validate::validate_into(&self.parent, v);
+        v.leave();
+        v.enter("replies");
+        crate::runtime::Validate::validate_into(&self.replies, v);
+        v.leave();
+        v.enter("threadContext");
+        crate::runtime::Validate::validate_into(&self.thread_context, v);
+        v.leave();
     }
 }
 
@@ -1873,12 +1753,8 @@ impl<'de> crate::runtime::de::Object<'de> for NotFoundPost {
             }
         }
         ::std::result::Result::Ok(Self {
-            uri: f_uri
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("uri"))?,
-            not_found: f_not_found
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "notFound",
-                ))?,
+            uri: crate::runtime::de::required(f_uri, "uri")?,
+            not_found: crate::runtime::de::required(f_not_found, "notFound")?,
             extra,
         })
     }
@@ -1894,19 +1770,13 @@ impl<'de> ::serde::Deserialize<'de> for NotFoundPost {
 
 impl crate::runtime::Validate for NotFoundPost {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "uri",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.uri, v);
-            },
-        );
-        v.at(
-            "notFound",
-            |v| {
-                let value = &self.not_found;
-                v.constant(value, &true);
-            },
-        );
+        v.enter("uri");
+        crate::runtime::Validate::validate_into(&self.uri, v);
+        v.leave();
+        v.enter("notFound");
+        let value = &self.not_found;
+        v.constant(value, &true);
+        v.leave();
     }
 }
 
@@ -1982,16 +1852,9 @@ impl<'de> crate::runtime::de::Object<'de> for BlockedPost {
             }
         }
         ::std::result::Result::Ok(Self {
-            uri: f_uri
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("uri"))?,
-            blocked: f_blocked
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "blocked",
-                ))?,
-            author: f_author
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "author",
-                ))?,
+            uri: crate::runtime::de::required(f_uri, "uri")?,
+            blocked: crate::runtime::de::required(f_blocked, "blocked")?,
+            author: crate::runtime::de::required(f_author, "author")?,
             extra,
         })
     }
@@ -2007,25 +1870,16 @@ impl<'de> ::serde::Deserialize<'de> for BlockedPost {
 
 impl crate::runtime::Validate for BlockedPost {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "uri",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.uri, v);
-            },
-        );
-        v.at(
-            "blocked",
-            |v| {
-                let value = &self.blocked;
-                v.constant(value, &true);
-            },
-        );
-        v.at(
-            "author",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.author, v);
-            },
-        );
+        v.enter("uri");
+        crate::runtime::Validate::validate_into(&self.uri, v);
+        v.leave();
+        v.enter("blocked");
+        let value = &self.blocked;
+        v.constant(value, &true);
+        v.leave();
+        v.enter("author");
+        crate::runtime::Validate::validate_into(&self.author, v);
+        v.leave();
     }
 }
 
@@ -2096,8 +1950,7 @@ impl<'de> crate::runtime::de::Object<'de> for BlockedAuthor {
             }
         }
         ::std::result::Result::Ok(Self {
-            did: f_did
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("did"))?,
+            did: crate::runtime::de::required(f_did, "did")?,
             viewer: f_viewer,
             extra,
         })
@@ -2114,18 +1967,12 @@ impl<'de> ::serde::Deserialize<'de> for BlockedAuthor {
 
 impl crate::runtime::Validate for BlockedAuthor {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "did",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.did, v);
-            },
-        );
-        v.at(
-            "viewer",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.viewer, v);
-            },
-        );
+        v.enter("did");
+        crate::runtime::Validate::validate_into(&self.did, v);
+        v.leave();
+        v.enter("viewer");
+        crate::runtime::Validate::validate_into(&self.viewer, v);
+        v.leave();
     }
 }
 
@@ -2381,20 +2228,11 @@ impl<'de> crate::runtime::de::Object<'de> for GeneratorView {
             }
         }
         ::std::result::Result::Ok(Self {
-            uri: f_uri
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("uri"))?,
-            cid: f_cid
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("cid"))?,
-            did: f_did
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("did"))?,
-            creator: f_creator
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "creator",
-                ))?,
-            display_name: f_display_name
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "displayName",
-                ))?,
+            uri: crate::runtime::de::required(f_uri, "uri")?,
+            cid: crate::runtime::de::required(f_cid, "cid")?,
+            did: crate::runtime::de::required(f_did, "did")?,
+            creator: crate::runtime::de::required(f_creator, "creator")?,
+            display_name: crate::runtime::de::required(f_display_name, "displayName")?,
             description: f_description,
             description_facets: f_description_facets,
             avatar: f_avatar,
@@ -2403,10 +2241,7 @@ impl<'de> crate::runtime::de::Object<'de> for GeneratorView {
             labels: f_labels,
             viewer: f_viewer,
             content_mode: f_content_mode,
-            indexed_at: f_indexed_at
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "indexedAt",
-                ))?,
+            indexed_at: crate::runtime::de::required(f_indexed_at, "indexedAt")?,
             extra,
         })
     }
@@ -2422,95 +2257,59 @@ impl<'de> ::serde::Deserialize<'de> for GeneratorView {
 
 impl crate::runtime::Validate for GeneratorView {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "uri",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.uri, v);
-            },
-        );
-        v.at(
-            "cid",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.cid, v);
-            },
-        );
-        v.at(
-            "did",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.did, v);
-            },
-        );
-        v.at(
-            "creator",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.creator, v);
-            },
-        );
-        v.at(
-            "description",
-            |v| {
-                if let ::std::option::Option::Some(value) = &self.description {
-                    v.string_length(
-                        value.as_str(),
-                        ::std::option::Option::None,
-                        ::std::option::Option::Some(3000),
-                    );
-                    v.graphemes(
-                        value.as_str(),
-                        ::std::option::Option::None,
-                        ::std::option::Option::Some(300),
-                    );
-                }
-            },
-        );
-        v.at(
-            "descriptionFacets",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.description_facets, v);
-            },
-        );
-        v.at(
-            "avatar",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.avatar, v);
-            },
-        );
-        v.at(
-            "likeCount",
-            |v| {
-                if let ::std::option::Option::Some(value) = &self.like_count {
-                    v.integer(
-                        *value,
-                        ::std::option::Option::Some(0),
-                        ::std::option::Option::None,
-                    );
-                }
-            },
-        );
-        v.at(
-            "labels",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.labels, v);
-            },
-        );
-        v.at(
-            "viewer",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.viewer, v);
-            },
-        );
-        v.at(
-            "contentMode",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.content_mode, v);
-            },
-        );
-        v.at(
-            "indexedAt",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.indexed_at, v);
-            },
-        );
+        v.enter("uri");
+        crate::runtime::Validate::validate_into(&self.uri, v);
+        v.leave();
+        v.enter("cid");
+        crate::runtime::Validate::validate_into(&self.cid, v);
+        v.leave();
+        v.enter("did");
+        crate::runtime::Validate::validate_into(&self.did, v);
+        v.leave();
+        v.enter("creator");
+        crate::runtime::Validate::validate_into(&self.creator, v);
+        v.leave();
+        v.enter("description");
+        if let ::std::option::Option::Some(value) = &self.description {
+            v.string_length(
+                value.as_str(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(3000),
+            );
+            v.graphemes(
+                value.as_str(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(300),
+            );
+        }
+        v.leave();
+        v.enter("descriptionFacets");
+        crate::runtime::Validate::validate_into(&self.description_facets, v);
+        v.leave();
+        v.enter("avatar");
+        crate::runtime::Validate::validate_into(&self.avatar, v);
+        v.leave();
+        v.enter("likeCount");
+        if let ::std::option::Option::Some(value) = &self.like_count {
+            v.integer(
+                *value,
+                ::std::option::Option::Some(0),
+                ::std::option::Option::None,
+            );
+        }
+        v.leave();
+        v.enter("labels");
+        crate::runtime::Validate::validate_into(&self.labels, v);
+        v.leave();
+        v.enter("viewer");
+        crate::runtime::Validate::validate_into(&self.viewer, v);
+        v.leave();
+        v.enter("contentMode");
+        crate::runtime::Validate::validate_into(&self.content_mode, v);
+        v.leave();
+        v.enter("indexedAt");
+        crate::runtime::Validate::validate_into(&self.indexed_at, v);
+        v.leave();
     }
 }
 
@@ -2587,12 +2386,9 @@ impl<'de> ::serde::Deserialize<'de> for GeneratorViewerState {
 
 impl crate::runtime::Validate for GeneratorViewerState {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "like",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.like, v);
-            },
-        );
+        v.enter("like");
+        crate::runtime::Validate::validate_into(&self.like, v);
+        v.leave();
     }
 }
 
@@ -2748,8 +2544,7 @@ impl<'de> crate::runtime::de::Object<'de> for SkeletonFeedPost {
             }
         }
         ::std::result::Result::Ok(Self {
-            post: f_post
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("post"))?,
+            post: crate::runtime::de::required(f_post, "post")?,
             reason: f_reason,
             feed_context: f_feed_context,
             extra,
@@ -2767,30 +2562,21 @@ impl<'de> ::serde::Deserialize<'de> for SkeletonFeedPost {
 
 impl crate::runtime::Validate for SkeletonFeedPost {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "post",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.post, v);
-            },
-        );
-        v.at(
-            "reason",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.reason, v);
-            },
-        );
-        v.at(
-            "feedContext",
-            |v| {
-                if let ::std::option::Option::Some(value) = &self.feed_context {
-                    v.string_length(
-                        value.as_str(),
-                        ::std::option::Option::None,
-                        ::std::option::Option::Some(2000),
-                    );
-                }
-            },
-        );
+        v.enter("post");
+        crate::runtime::Validate::validate_into(&self.post, v);
+        v.leave();
+        v.enter("reason");
+        crate::runtime::Validate::validate_into(&self.reason, v);
+        v.leave();
+        v.enter("feedContext");
+        if let ::std::option::Option::Some(value) = &self.feed_context {
+            v.string_length(
+                value.as_str(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(2000),
+            );
+        }
+        v.leave();
     }
 }
 
@@ -2852,10 +2638,7 @@ impl<'de> crate::runtime::de::Object<'de> for SkeletonReasonRepost {
             }
         }
         ::std::result::Result::Ok(Self {
-            repost: f_repost
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "repost",
-                ))?,
+            repost: crate::runtime::de::required(f_repost, "repost")?,
             extra,
         })
     }
@@ -2871,12 +2654,9 @@ impl<'de> ::serde::Deserialize<'de> for SkeletonReasonRepost {
 
 impl crate::runtime::Validate for SkeletonReasonRepost {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "repost",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.repost, v);
-            },
-        );
+        v.enter("repost");
+        crate::runtime::Validate::validate_into(&self.repost, v);
+        v.leave();
     }
 }
 
@@ -3052,30 +2832,18 @@ impl<'de> ::serde::Deserialize<'de> for ThreadgateView {
 
 impl crate::runtime::Validate for ThreadgateView {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "uri",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.uri, v);
-            },
-        );
-        v.at(
-            "cid",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.cid, v);
-            },
-        );
-        v.at(
-            "record",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.record, v);
-            },
-        );
-        v.at(
-            "lists",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.lists, v);
-            },
-        );
+        v.enter("uri");
+        crate::runtime::Validate::validate_into(&self.uri, v);
+        v.leave();
+        v.enter("cid");
+        crate::runtime::Validate::validate_into(&self.cid, v);
+        v.leave();
+        v.enter("record");
+        crate::runtime::Validate::validate_into(&self.record, v);
+        v.leave();
+        v.enter("lists");
+        crate::runtime::Validate::validate_into(&self.lists, v);
+        v.leave();
     }
 }
 
@@ -3321,42 +3089,30 @@ impl<'de> ::serde::Deserialize<'de> for Interaction {
 
 impl crate::runtime::Validate for Interaction {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "item",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.item, v);
-            },
-        );
-        v.at(
-            "event",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.event, v);
-            },
-        );
-        v.at(
-            "feedContext",
-            |v| {
-                if let ::std::option::Option::Some(value) = &self.feed_context {
-                    v.string_length(
-                        value.as_str(),
-                        ::std::option::Option::None,
-                        ::std::option::Option::Some(2000),
-                    );
-                }
-            },
-        );
-        v.at(
-            "reqId",
-            |v| {
-                if let ::std::option::Option::Some(value) = &self.req_id {
-                    v.string_length(
-                        value.as_str(),
-                        ::std::option::Option::None,
-                        ::std::option::Option::Some(100),
-                    );
-                }
-            },
-        );
+        v.enter("item");
+        crate::runtime::Validate::validate_into(&self.item, v);
+        v.leave();
+        v.enter("event");
+        crate::runtime::Validate::validate_into(&self.event, v);
+        v.leave();
+        v.enter("feedContext");
+        if let ::std::option::Option::Some(value) = &self.feed_context {
+            v.string_length(
+                value.as_str(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(2000),
+            );
+        }
+        v.leave();
+        v.enter("reqId");
+        if let ::std::option::Option::Some(value) = &self.req_id {
+            v.string_length(
+                value.as_str(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(100),
+            );
+        }
+        v.leave();
     }
 }
 

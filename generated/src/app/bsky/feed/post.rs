@@ -334,8 +334,7 @@ impl<'de> crate::runtime::de::Object<'de> for Record {
             }
         }
         ::std::result::Result::Ok(Self {
-            text: f_text
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("text"))?,
+            text: crate::runtime::de::required(f_text, "text")?,
             entities: f_entities,
             facets: f_facets,
             reply: f_reply,
@@ -343,10 +342,7 @@ impl<'de> crate::runtime::de::Object<'de> for Record {
             langs: f_langs,
             labels: f_labels,
             tags: f_tags,
-            created_at: f_created_at
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "createdAt",
-                ))?,
+            created_at: crate::runtime::de::required(f_created_at, "createdAt")?,
             extra,
         })
     }
@@ -362,100 +358,70 @@ impl<'de> ::serde::Deserialize<'de> for Record {
 
 impl crate::runtime::Validate for Record {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "text",
-            |v| {
-                let value = &self.text;
+        v.enter("text");
+        let value = &self.text;
+        v.string_length(
+            value.as_str(),
+            ::std::option::Option::None,
+            ::std::option::Option::Some(3000),
+        );
+        v.graphemes(
+            value.as_str(),
+            ::std::option::Option::None,
+            ::std::option::Option::Some(300),
+        );
+        v.leave();
+        v.enter("entities");
+        crate::runtime::Validate::validate_into(&self.entities, v);
+        v.leave();
+        v.enter("facets");
+        crate::runtime::Validate::validate_into(&self.facets, v);
+        v.leave();
+        v.enter("reply");
+        crate::runtime::Validate::validate_into(&self.reply, v);
+        v.leave();
+        v.enter("embed");
+        crate::runtime::Validate::validate_into(&self.embed, v);
+        v.leave();
+        v.enter("langs");
+        crate::runtime::Validate::validate_into(&self.langs, v);
+        if let ::std::option::Option::Some(value) = &self.langs {
+            v.count(
+                value.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(3),
+            );
+        }
+        v.leave();
+        v.enter("labels");
+        crate::runtime::Validate::validate_into(&self.labels, v);
+        v.leave();
+        v.enter("tags");
+        if let ::std::option::Option::Some(value) = &self.tags {
+            v.count(
+                value.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(8),
+            );
+            for (i, item) in value.iter().enumerate() {
+                v.enter_index(i);
                 v.string_length(
-                    value.as_str(),
+                    item.as_str(),
                     ::std::option::Option::None,
-                    ::std::option::Option::Some(3000),
+                    ::std::option::Option::Some(640),
                 );
                 v.graphemes(
-                    value.as_str(),
+                    item.as_str(),
                     ::std::option::Option::None,
-                    ::std::option::Option::Some(300),
+                    ::std::option::Option::Some(64),
                 );
-            },
-        );
-        v.at(
-            "entities",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.entities, v);
-            },
-        );
-        v.at(
-            "facets",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.facets, v);
-            },
-        );
-        v.at(
-            "reply",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.reply, v);
-            },
-        );
-        v.at(
-            "embed",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.embed, v);
-            },
-        );
-        v.at(
-            "langs",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.langs, v);
-                if let ::std::option::Option::Some(value) = &self.langs {
-                    v.count(
-                        value.len(),
-                        ::std::option::Option::None,
-                        ::std::option::Option::Some(3),
-                    );
-                }
-            },
-        );
-        v.at(
-            "labels",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.labels, v);
-            },
-        );
-        v.at(
-            "tags",
-            |v| {
-                if let ::std::option::Option::Some(value) = &self.tags {
-                    v.count(
-                        value.len(),
-                        ::std::option::Option::None,
-                        ::std::option::Option::Some(8),
-                    );
-                    for (i, item) in value.iter().enumerate() {
-                        v.index(
-                            i,
-                            |v| {
-                                v.string_length(
-                                    item.as_str(),
-                                    ::std::option::Option::None,
-                                    ::std::option::Option::Some(640),
-                                );
-                                v.graphemes(
-                                    item.as_str(),
-                                    ::std::option::Option::None,
-                                    ::std::option::Option::Some(64),
-                                );
-                            },
-                        );
-                    }
-                }
-            },
-        );
-        v.at(
-            "createdAt",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.created_at, v);
-            },
-        );
+                v.leave();
+            }
+        }
+        v.leave();
+        v.enter("createdAt");
+        crate::runtime::Validate::validate_into(&self.created_at, v);
+        v.leave();
     }
 }
 
@@ -529,12 +495,8 @@ impl<'de> crate::runtime::de::Object<'de> for ReplyRef {
             }
         }
         ::std::result::Result::Ok(Self {
-            root: f_root
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("root"))?,
-            parent: f_parent
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "parent",
-                ))?,
+            root: crate::runtime::de::required(f_root, "root")?,
+            parent: crate::runtime::de::required(f_parent, "parent")?,
             extra,
         })
     }
@@ -550,18 +512,12 @@ impl<'de> ::serde::Deserialize<'de> for ReplyRef {
 
 impl crate::runtime::Validate for ReplyRef {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "root",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.root, v);
-            },
-        );
-        v.at(
-            "parent",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.parent, v);
-            },
-        );
+        v.enter("root");
+        crate::runtime::Validate::validate_into(&self.root, v);
+        v.leave();
+        v.enter("parent");
+        crate::runtime::Validate::validate_into(&self.parent, v);
+        v.leave();
     }
 }
 
@@ -637,16 +593,9 @@ impl<'de> crate::runtime::de::Object<'de> for Entity {
             }
         }
         ::std::result::Result::Ok(Self {
-            index: f_index
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "index",
-                ))?,
-            r#type: f_type
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("type"))?,
-            value: f_value
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "value",
-                ))?,
+            index: crate::runtime::de::required(f_index, "index")?,
+            r#type: crate::runtime::de::required(f_type, "type")?,
+            value: crate::runtime::de::required(f_value, "value")?,
             extra,
         })
     }
@@ -662,12 +611,9 @@ impl<'de> ::serde::Deserialize<'de> for Entity {
 
 impl crate::runtime::Validate for Entity {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "index",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.index, v);
-            },
-        );
+        v.enter("index");
+        crate::runtime::Validate::validate_into(&self.index, v);
+        v.leave();
     }
 }
 
@@ -734,12 +680,8 @@ impl<'de> crate::runtime::de::Object<'de> for TextSlice {
             }
         }
         ::std::result::Result::Ok(Self {
-            start: f_start
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "start",
-                ))?,
-            end: f_end
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("end"))?,
+            start: crate::runtime::de::required(f_start, "start")?,
+            end: crate::runtime::de::required(f_end, "end")?,
             extra,
         })
     }
@@ -755,27 +697,13 @@ impl<'de> ::serde::Deserialize<'de> for TextSlice {
 
 impl crate::runtime::Validate for TextSlice {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "start",
-            |v| {
-                let value = &self.start;
-                v.integer(
-                    *value,
-                    ::std::option::Option::Some(0),
-                    ::std::option::Option::None,
-                );
-            },
-        );
-        v.at(
-            "end",
-            |v| {
-                let value = &self.end;
-                v.integer(
-                    *value,
-                    ::std::option::Option::Some(0),
-                    ::std::option::Option::None,
-                );
-            },
-        );
+        v.enter("start");
+        let value = &self.start;
+        v.integer(*value, ::std::option::Option::Some(0), ::std::option::Option::None);
+        v.leave();
+        v.enter("end");
+        let value = &self.end;
+        v.integer(*value, ::std::option::Option::Some(0), ::std::option::Option::None);
+        v.leave();
     }
 }

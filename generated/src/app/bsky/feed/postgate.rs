@@ -174,12 +174,8 @@ impl<'de> crate::runtime::de::Object<'de> for Record {
             }
         }
         ::std::result::Result::Ok(Self {
-            created_at: f_created_at
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "createdAt",
-                ))?,
-            post: f_post
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("post"))?,
+            created_at: crate::runtime::de::required(f_created_at, "createdAt")?,
+            post: crate::runtime::de::required(f_post, "post")?,
             detached_embedding_uris: f_detached_embedding_uris,
             embedding_rules: f_embedding_rules,
             extra,
@@ -197,48 +193,32 @@ impl<'de> ::serde::Deserialize<'de> for Record {
 
 impl crate::runtime::Validate for Record {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "createdAt",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.created_at, v);
-            },
-        );
-        v.at(
-            "post",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.post, v);
-            },
-        );
-        v.at(
-            "detachedEmbeddingUris",
-            |v| {
-                crate::runtime::Validate::validate_into(
-                    &self.detached_embedding_uris,
-                    v,
-                );
-                if let ::std::option::Option::Some(value) = &self.detached_embedding_uris
-                {
-                    v.count(
-                        value.len(),
-                        ::std::option::Option::None,
-                        ::std::option::Option::Some(50),
-                    );
-                }
-            },
-        );
-        v.at(
-            "embeddingRules",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.embedding_rules, v);
-                if let ::std::option::Option::Some(value) = &self.embedding_rules {
-                    v.count(
-                        value.len(),
-                        ::std::option::Option::None,
-                        ::std::option::Option::Some(5),
-                    );
-                }
-            },
-        );
+        v.enter("createdAt");
+        crate::runtime::Validate::validate_into(&self.created_at, v);
+        v.leave();
+        v.enter("post");
+        crate::runtime::Validate::validate_into(&self.post, v);
+        v.leave();
+        v.enter("detachedEmbeddingUris");
+        crate::runtime::Validate::validate_into(&self.detached_embedding_uris, v);
+        if let ::std::option::Option::Some(value) = &self.detached_embedding_uris {
+            v.count(
+                value.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(50),
+            );
+        }
+        v.leave();
+        v.enter("embeddingRules");
+        crate::runtime::Validate::validate_into(&self.embedding_rules, v);
+        if let ::std::option::Option::Some(value) = &self.embedding_rules {
+            v.count(
+                value.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(5),
+            );
+        }
+        v.leave();
     }
 }
 

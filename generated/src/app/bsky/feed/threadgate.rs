@@ -210,13 +210,9 @@ impl<'de> crate::runtime::de::Object<'de> for Record {
             }
         }
         ::std::result::Result::Ok(Self {
-            post: f_post
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("post"))?,
+            post: crate::runtime::de::required(f_post, "post")?,
             allow: f_allow,
-            created_at: f_created_at
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "createdAt",
-                ))?,
+            created_at: crate::runtime::de::required(f_created_at, "createdAt")?,
             hidden_replies: f_hidden_replies,
             extra,
         })
@@ -233,44 +229,32 @@ impl<'de> ::serde::Deserialize<'de> for Record {
 
 impl crate::runtime::Validate for Record {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "post",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.post, v);
-            },
-        );
-        v.at(
-            "allow",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.allow, v);
-                if let ::std::option::Option::Some(value) = &self.allow {
-                    v.count(
-                        value.len(),
-                        ::std::option::Option::None,
-                        ::std::option::Option::Some(5),
-                    );
-                }
-            },
-        );
-        v.at(
-            "createdAt",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.created_at, v);
-            },
-        );
-        v.at(
-            "hiddenReplies",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.hidden_replies, v);
-                if let ::std::option::Option::Some(value) = &self.hidden_replies {
-                    v.count(
-                        value.len(),
-                        ::std::option::Option::None,
-                        ::std::option::Option::Some(300),
-                    );
-                }
-            },
-        );
+        v.enter("post");
+        crate::runtime::Validate::validate_into(&self.post, v);
+        v.leave();
+        v.enter("allow");
+        crate::runtime::Validate::validate_into(&self.allow, v);
+        if let ::std::option::Option::Some(value) = &self.allow {
+            v.count(
+                value.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(5),
+            );
+        }
+        v.leave();
+        v.enter("createdAt");
+        crate::runtime::Validate::validate_into(&self.created_at, v);
+        v.leave();
+        v.enter("hiddenReplies");
+        crate::runtime::Validate::validate_into(&self.hidden_replies, v);
+        if let ::std::option::Option::Some(value) = &self.hidden_replies {
+            v.count(
+                value.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(300),
+            );
+        }
+        v.leave();
     }
 }
 
@@ -536,8 +520,7 @@ impl<'de> crate::runtime::de::Object<'de> for ListRule {
             }
         }
         ::std::result::Result::Ok(Self {
-            list: f_list
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("list"))?,
+            list: crate::runtime::de::required(f_list, "list")?,
             extra,
         })
     }
@@ -553,11 +536,8 @@ impl<'de> ::serde::Deserialize<'de> for ListRule {
 
 impl crate::runtime::Validate for ListRule {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "list",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.list, v);
-            },
-        );
+        v.enter("list");
+        crate::runtime::Validate::validate_into(&self.list, v);
+        v.leave();
     }
 }

@@ -124,16 +124,10 @@ impl<'de> crate::runtime::de::Object<'de> for ListViewBasic {
             }
         }
         ::std::result::Result::Ok(Self {
-            uri: f_uri
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("uri"))?,
-            cid: f_cid
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("cid"))?,
-            name: f_name
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("name"))?,
-            purpose: f_purpose
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "purpose",
-                ))?,
+            uri: crate::runtime::de::required(f_uri, "uri")?,
+            cid: crate::runtime::de::required(f_cid, "cid")?,
+            name: crate::runtime::de::required(f_name, "name")?,
+            purpose: crate::runtime::de::required(f_purpose, "purpose")?,
             avatar: f_avatar,
             list_item_count: f_list_item_count,
             labels: f_labels,
@@ -154,71 +148,44 @@ impl<'de> ::serde::Deserialize<'de> for ListViewBasic {
 
 impl crate::runtime::Validate for ListViewBasic {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "uri",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.uri, v);
-            },
+        v.enter("uri");
+        crate::runtime::Validate::validate_into(&self.uri, v);
+        v.leave();
+        v.enter("cid");
+        crate::runtime::Validate::validate_into(&self.cid, v);
+        v.leave();
+        v.enter("name");
+        let value = &self.name;
+        v.string_length(
+            value.as_str(),
+            ::std::option::Option::Some(1),
+            ::std::option::Option::Some(64),
         );
-        v.at(
-            "cid",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.cid, v);
-            },
-        );
-        v.at(
-            "name",
-            |v| {
-                let value = &self.name;
-                v.string_length(
-                    value.as_str(),
-                    ::std::option::Option::Some(1),
-                    ::std::option::Option::Some(64),
-                );
-            },
-        );
-        v.at(
-            "purpose",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.purpose, v);
-            },
-        );
-        v.at(
-            "avatar",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.avatar, v);
-            },
-        );
-        v.at(
-            "listItemCount",
-            |v| {
-                if let ::std::option::Option::Some(value) = &self.list_item_count {
-                    v.integer(
-                        *value,
-                        ::std::option::Option::Some(0),
-                        ::std::option::Option::None,
-                    );
-                }
-            },
-        );
-        v.at(
-            "labels",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.labels, v);
-            },
-        );
-        v.at(
-            "viewer",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.viewer, v);
-            },
-        );
-        v.at(
-            "indexedAt",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.indexed_at, v);
-            },
-        );
+        v.leave();
+        v.enter("purpose");
+        crate::runtime::Validate::validate_into(&self.purpose, v);
+        v.leave();
+        v.enter("avatar");
+        crate::runtime::Validate::validate_into(&self.avatar, v);
+        v.leave();
+        v.enter("listItemCount");
+        if let ::std::option::Option::Some(value) = &self.list_item_count {
+            v.integer(
+                *value,
+                ::std::option::Option::Some(0),
+                ::std::option::Option::None,
+            );
+        }
+        v.leave();
+        v.enter("labels");
+        crate::runtime::Validate::validate_into(&self.labels, v);
+        v.leave();
+        v.enter("viewer");
+        crate::runtime::Validate::validate_into(&self.viewer, v);
+        v.leave();
+        v.enter("indexedAt");
+        crate::runtime::Validate::validate_into(&self.indexed_at, v);
+        v.leave();
     }
 }
 
@@ -372,30 +339,18 @@ impl<'de> crate::runtime::de::Object<'de> for ListView {
             }
         }
         ::std::result::Result::Ok(Self {
-            uri: f_uri
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("uri"))?,
-            cid: f_cid
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("cid"))?,
-            creator: f_creator
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "creator",
-                ))?,
-            name: f_name
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("name"))?,
-            purpose: f_purpose
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "purpose",
-                ))?,
+            uri: crate::runtime::de::required(f_uri, "uri")?,
+            cid: crate::runtime::de::required(f_cid, "cid")?,
+            creator: crate::runtime::de::required(f_creator, "creator")?,
+            name: crate::runtime::de::required(f_name, "name")?,
+            purpose: crate::runtime::de::required(f_purpose, "purpose")?,
             description: f_description,
             description_facets: f_description_facets,
             avatar: f_avatar,
             list_item_count: f_list_item_count,
             labels: f_labels,
             viewer: f_viewer,
-            indexed_at: f_indexed_at
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "indexedAt",
-                ))?,
+            indexed_at: crate::runtime::de::required(f_indexed_at, "indexedAt")?,
             extra,
         })
     }
@@ -411,100 +366,64 @@ impl<'de> ::serde::Deserialize<'de> for ListView {
 
 impl crate::runtime::Validate for ListView {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "uri",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.uri, v);
-            },
+        v.enter("uri");
+        crate::runtime::Validate::validate_into(&self.uri, v);
+        v.leave();
+        v.enter("cid");
+        crate::runtime::Validate::validate_into(&self.cid, v);
+        v.leave();
+        v.enter("creator");
+        crate::runtime::Validate::validate_into(&self.creator, v);
+        v.leave();
+        v.enter("name");
+        let value = &self.name;
+        v.string_length(
+            value.as_str(),
+            ::std::option::Option::Some(1),
+            ::std::option::Option::Some(64),
         );
-        v.at(
-            "cid",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.cid, v);
-            },
-        );
-        v.at(
-            "creator",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.creator, v);
-            },
-        );
-        v.at(
-            "name",
-            |v| {
-                let value = &self.name;
-                v.string_length(
-                    value.as_str(),
-                    ::std::option::Option::Some(1),
-                    ::std::option::Option::Some(64),
-                );
-            },
-        );
-        v.at(
-            "purpose",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.purpose, v);
-            },
-        );
-        v.at(
-            "description",
-            |v| {
-                if let ::std::option::Option::Some(value) = &self.description {
-                    v.string_length(
-                        value.as_str(),
-                        ::std::option::Option::None,
-                        ::std::option::Option::Some(3000),
-                    );
-                    v.graphemes(
-                        value.as_str(),
-                        ::std::option::Option::None,
-                        ::std::option::Option::Some(300),
-                    );
-                }
-            },
-        );
-        v.at(
-            "descriptionFacets",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.description_facets, v);
-            },
-        );
-        v.at(
-            "avatar",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.avatar, v);
-            },
-        );
-        v.at(
-            "listItemCount",
-            |v| {
-                if let ::std::option::Option::Some(value) = &self.list_item_count {
-                    v.integer(
-                        *value,
-                        ::std::option::Option::Some(0),
-                        ::std::option::Option::None,
-                    );
-                }
-            },
-        );
-        v.at(
-            "labels",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.labels, v);
-            },
-        );
-        v.at(
-            "viewer",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.viewer, v);
-            },
-        );
-        v.at(
-            "indexedAt",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.indexed_at, v);
-            },
-        );
+        v.leave();
+        v.enter("purpose");
+        crate::runtime::Validate::validate_into(&self.purpose, v);
+        v.leave();
+        v.enter("description");
+        if let ::std::option::Option::Some(value) = &self.description {
+            v.string_length(
+                value.as_str(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(3000),
+            );
+            v.graphemes(
+                value.as_str(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(300),
+            );
+        }
+        v.leave();
+        v.enter("descriptionFacets");
+        crate::runtime::Validate::validate_into(&self.description_facets, v);
+        v.leave();
+        v.enter("avatar");
+        crate::runtime::Validate::validate_into(&self.avatar, v);
+        v.leave();
+        v.enter("listItemCount");
+        if let ::std::option::Option::Some(value) = &self.list_item_count {
+            v.integer(
+                *value,
+                ::std::option::Option::Some(0),
+                ::std::option::Option::None,
+            );
+        }
+        v.leave();
+        v.enter("labels");
+        crate::runtime::Validate::validate_into(&self.labels, v);
+        v.leave();
+        v.enter("viewer");
+        crate::runtime::Validate::validate_into(&self.viewer, v);
+        v.leave();
+        v.enter("indexedAt");
+        crate::runtime::Validate::validate_into(&self.indexed_at, v);
+        v.leave();
     }
 }
 
@@ -576,12 +495,8 @@ impl<'de> crate::runtime::de::Object<'de> for ListItemView {
             }
         }
         ::std::result::Result::Ok(Self {
-            uri: f_uri
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("uri"))?,
-            subject: f_subject
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "subject",
-                ))?,
+            uri: crate::runtime::de::required(f_uri, "uri")?,
+            subject: crate::runtime::de::required(f_subject, "subject")?,
             extra,
         })
     }
@@ -597,18 +512,12 @@ impl<'de> ::serde::Deserialize<'de> for ListItemView {
 
 impl crate::runtime::Validate for ListItemView {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "uri",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.uri, v);
-            },
-        );
-        v.at(
-            "subject",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.subject, v);
-            },
-        );
+        v.enter("uri");
+        crate::runtime::Validate::validate_into(&self.uri, v);
+        v.leave();
+        v.enter("subject");
+        crate::runtime::Validate::validate_into(&self.subject, v);
+        v.leave();
     }
 }
 
@@ -760,28 +669,17 @@ impl<'de> crate::runtime::de::Object<'de> for StarterPackView {
             }
         }
         ::std::result::Result::Ok(Self {
-            uri: f_uri
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("uri"))?,
-            cid: f_cid
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("cid"))?,
-            record: f_record
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "record",
-                ))?,
-            creator: f_creator
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "creator",
-                ))?,
+            uri: crate::runtime::de::required(f_uri, "uri")?,
+            cid: crate::runtime::de::required(f_cid, "cid")?,
+            record: crate::runtime::de::required(f_record, "record")?,
+            creator: crate::runtime::de::required(f_creator, "creator")?,
             list: f_list,
             list_items_sample: f_list_items_sample,
             feeds: f_feeds,
             joined_week_count: f_joined_week_count,
             joined_all_time_count: f_joined_all_time_count,
             labels: f_labels,
-            indexed_at: f_indexed_at
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "indexedAt",
-                ))?,
+            indexed_at: crate::runtime::de::required(f_indexed_at, "indexedAt")?,
             extra,
         })
     }
@@ -797,98 +695,65 @@ impl<'de> ::serde::Deserialize<'de> for StarterPackView {
 
 impl crate::runtime::Validate for StarterPackView {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "uri",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.uri, v);
-            },
-        );
-        v.at(
-            "cid",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.cid, v);
-            },
-        );
-        v.at(
-            "record",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.record, v);
-            },
-        );
-        v.at(
-            "creator",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.creator, v);
-            },
-        );
-        v.at(
-            "list",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.list, v);
-            },
-        );
-        v.at(
-            "listItemsSample",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.list_items_sample, v);
-                if let ::std::option::Option::Some(value) = &self.list_items_sample {
-                    v.count(
-                        value.len(),
-                        ::std::option::Option::None,
-                        ::std::option::Option::Some(12),
-                    );
-                }
-            },
-        );
-        v.at(
-            "feeds",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.feeds, v);
-                if let ::std::option::Option::Some(value) = &self.feeds {
-                    v.count(
-                        value.len(),
-                        ::std::option::Option::None,
-                        ::std::option::Option::Some(3),
-                    );
-                }
-            },
-        );
-        v.at(
-            "joinedWeekCount",
-            |v| {
-                if let ::std::option::Option::Some(value) = &self.joined_week_count {
-                    v.integer(
-                        *value,
-                        ::std::option::Option::Some(0),
-                        ::std::option::Option::None,
-                    );
-                }
-            },
-        );
-        v.at(
-            "joinedAllTimeCount",
-            |v| {
-                if let ::std::option::Option::Some(value) = &self.joined_all_time_count {
-                    v.integer(
-                        *value,
-                        ::std::option::Option::Some(0),
-                        ::std::option::Option::None,
-                    );
-                }
-            },
-        );
-        v.at(
-            "labels",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.labels, v);
-            },
-        );
-        v.at(
-            "indexedAt",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.indexed_at, v);
-            },
-        );
+        v.enter("uri");
+        crate::runtime::Validate::validate_into(&self.uri, v);
+        v.leave();
+        v.enter("cid");
+        crate::runtime::Validate::validate_into(&self.cid, v);
+        v.leave();
+        v.enter("record");
+        crate::runtime::Validate::validate_into(&self.record, v);
+        v.leave();
+        v.enter("creator");
+        crate::runtime::Validate::validate_into(&self.creator, v);
+        v.leave();
+        v.enter("list");
+        crate::runtime::Validate::validate_into(&self.list, v);
+        v.leave();
+        v.enter("listItemsSample");
+        crate::runtime::Validate::validate_into(&self.list_items_sample, v);
+        if let ::std::option::Option::Some(value) = &self.list_items_sample {
+            v.count(
+                value.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(12),
+            );
+        }
+        v.leave();
+        v.enter("feeds");
+        crate::runtime::Validate::validate_into(&self.feeds, v);
+        if let ::std::option::Option::Some(value) = &self.feeds {
+            v.count(
+                value.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(3),
+            );
+        }
+        v.leave();
+        v.enter("joinedWeekCount");
+        if let ::std::option::Option::Some(value) = &self.joined_week_count {
+            v.integer(
+                *value,
+                ::std::option::Option::Some(0),
+                ::std::option::Option::None,
+            );
+        }
+        v.leave();
+        v.enter("joinedAllTimeCount");
+        if let ::std::option::Option::Some(value) = &self.joined_all_time_count {
+            v.integer(
+                *value,
+                ::std::option::Option::Some(0),
+                ::std::option::Option::None,
+            );
+        }
+        v.leave();
+        v.enter("labels");
+        crate::runtime::Validate::validate_into(&self.labels, v);
+        v.leave();
+        v.enter("indexedAt");
+        crate::runtime::Validate::validate_into(&self.indexed_at, v);
+        v.leave();
     }
 }
 
@@ -1020,26 +885,15 @@ impl<'de> crate::runtime::de::Object<'de> for StarterPackViewBasic {
             }
         }
         ::std::result::Result::Ok(Self {
-            uri: f_uri
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("uri"))?,
-            cid: f_cid
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("cid"))?,
-            record: f_record
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "record",
-                ))?,
-            creator: f_creator
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "creator",
-                ))?,
+            uri: crate::runtime::de::required(f_uri, "uri")?,
+            cid: crate::runtime::de::required(f_cid, "cid")?,
+            record: crate::runtime::de::required(f_record, "record")?,
+            creator: crate::runtime::de::required(f_creator, "creator")?,
             list_item_count: f_list_item_count,
             joined_week_count: f_joined_week_count,
             joined_all_time_count: f_joined_all_time_count,
             labels: f_labels,
-            indexed_at: f_indexed_at
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "indexedAt",
-                ))?,
+            indexed_at: crate::runtime::de::required(f_indexed_at, "indexedAt")?,
             extra,
         })
     }
@@ -1055,78 +909,51 @@ impl<'de> ::serde::Deserialize<'de> for StarterPackViewBasic {
 
 impl crate::runtime::Validate for StarterPackViewBasic {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "uri",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.uri, v);
-            },
-        );
-        v.at(
-            "cid",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.cid, v);
-            },
-        );
-        v.at(
-            "record",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.record, v);
-            },
-        );
-        v.at(
-            "creator",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.creator, v);
-            },
-        );
-        v.at(
-            "listItemCount",
-            |v| {
-                if let ::std::option::Option::Some(value) = &self.list_item_count {
-                    v.integer(
-                        *value,
-                        ::std::option::Option::Some(0),
-                        ::std::option::Option::None,
-                    );
-                }
-            },
-        );
-        v.at(
-            "joinedWeekCount",
-            |v| {
-                if let ::std::option::Option::Some(value) = &self.joined_week_count {
-                    v.integer(
-                        *value,
-                        ::std::option::Option::Some(0),
-                        ::std::option::Option::None,
-                    );
-                }
-            },
-        );
-        v.at(
-            "joinedAllTimeCount",
-            |v| {
-                if let ::std::option::Option::Some(value) = &self.joined_all_time_count {
-                    v.integer(
-                        *value,
-                        ::std::option::Option::Some(0),
-                        ::std::option::Option::None,
-                    );
-                }
-            },
-        );
-        v.at(
-            "labels",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.labels, v);
-            },
-        );
-        v.at(
-            "indexedAt",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.indexed_at, v);
-            },
-        );
+        v.enter("uri");
+        crate::runtime::Validate::validate_into(&self.uri, v);
+        v.leave();
+        v.enter("cid");
+        crate::runtime::Validate::validate_into(&self.cid, v);
+        v.leave();
+        v.enter("record");
+        crate::runtime::Validate::validate_into(&self.record, v);
+        v.leave();
+        v.enter("creator");
+        crate::runtime::Validate::validate_into(&self.creator, v);
+        v.leave();
+        v.enter("listItemCount");
+        if let ::std::option::Option::Some(value) = &self.list_item_count {
+            v.integer(
+                *value,
+                ::std::option::Option::Some(0),
+                ::std::option::Option::None,
+            );
+        }
+        v.leave();
+        v.enter("joinedWeekCount");
+        if let ::std::option::Option::Some(value) = &self.joined_week_count {
+            v.integer(
+                *value,
+                ::std::option::Option::Some(0),
+                ::std::option::Option::None,
+            );
+        }
+        v.leave();
+        v.enter("joinedAllTimeCount");
+        if let ::std::option::Option::Some(value) = &self.joined_all_time_count {
+            v.integer(
+                *value,
+                ::std::option::Option::Some(0),
+                ::std::option::Option::None,
+            );
+        }
+        v.leave();
+        v.enter("labels");
+        crate::runtime::Validate::validate_into(&self.labels, v);
+        v.leave();
+        v.enter("indexedAt");
+        crate::runtime::Validate::validate_into(&self.indexed_at, v);
+        v.leave();
     }
 }
 
@@ -1307,12 +1134,9 @@ impl<'de> ::serde::Deserialize<'de> for ListViewerState {
 
 impl crate::runtime::Validate for ListViewerState {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "blocked",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.blocked, v);
-            },
-        );
+        v.enter("blocked");
+        crate::runtime::Validate::validate_into(&self.blocked, v);
+        v.leave();
     }
 }
 
@@ -1381,14 +1205,8 @@ impl<'de> crate::runtime::de::Object<'de> for NotFoundActor {
             }
         }
         ::std::result::Result::Ok(Self {
-            actor: f_actor
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "actor",
-                ))?,
-            not_found: f_not_found
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "notFound",
-                ))?,
+            actor: crate::runtime::de::required(f_actor, "actor")?,
+            not_found: crate::runtime::de::required(f_not_found, "notFound")?,
             extra,
         })
     }
@@ -1404,19 +1222,13 @@ impl<'de> ::serde::Deserialize<'de> for NotFoundActor {
 
 impl crate::runtime::Validate for NotFoundActor {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "actor",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.actor, v);
-            },
-        );
-        v.at(
-            "notFound",
-            |v| {
-                let value = &self.not_found;
-                v.constant(value, &true);
-            },
-        );
+        v.enter("actor");
+        crate::runtime::Validate::validate_into(&self.actor, v);
+        v.leave();
+        v.enter("notFound");
+        let value = &self.not_found;
+        v.constant(value, &true);
+        v.leave();
     }
 }
 
@@ -1530,8 +1342,7 @@ impl<'de> crate::runtime::de::Object<'de> for Relationship {
             }
         }
         ::std::result::Result::Ok(Self {
-            did: f_did
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("did"))?,
+            did: crate::runtime::de::required(f_did, "did")?,
             following: f_following,
             followed_by: f_followed_by,
             blocking: f_blocking,
@@ -1553,47 +1364,26 @@ impl<'de> ::serde::Deserialize<'de> for Relationship {
 
 impl crate::runtime::Validate for Relationship {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "did",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.did, v);
-            },
-        );
-        v.at(
-            "following",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.following, v);
-            },
-        );
-        v.at(
-            "followedBy",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.followed_by, v);
-            },
-        );
-        v.at(
-            "blocking",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.blocking, v);
-            },
-        );
-        v.at(
-            "blockedBy",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.blocked_by, v);
-            },
-        );
-        v.at(
-            "blockingByList",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.blocking_by_list, v);
-            },
-        );
-        v.at(
-            "blockedByList",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.blocked_by_list, v);
-            },
-        );
+        v.enter("did");
+        crate::runtime::Validate::validate_into(&self.did, v);
+        v.leave();
+        v.enter("following");
+        crate::runtime::Validate::validate_into(&self.following, v);
+        v.leave();
+        v.enter("followedBy");
+        crate::runtime::Validate::validate_into(&self.followed_by, v);
+        v.leave();
+        v.enter("blocking");
+        crate::runtime::Validate::validate_into(&self.blocking, v);
+        v.leave();
+        v.enter("blockedBy");
+        crate::runtime::Validate::validate_into(&self.blocked_by, v);
+        v.leave();
+        v.enter("blockingByList");
+        crate::runtime::Validate::validate_into(&self.blocking_by_list, v);
+        v.leave();
+        v.enter("blockedByList");
+        crate::runtime::Validate::validate_into(&self.blocked_by_list, v);
+        v.leave();
     }
 }

@@ -112,20 +112,12 @@ impl<'de> crate::runtime::de::Object<'de> for LabelerView {
             }
         }
         ::std::result::Result::Ok(Self {
-            uri: f_uri
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("uri"))?,
-            cid: f_cid
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("cid"))?,
-            creator: f_creator
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "creator",
-                ))?,
+            uri: crate::runtime::de::required(f_uri, "uri")?,
+            cid: crate::runtime::de::required(f_cid, "cid")?,
+            creator: crate::runtime::de::required(f_creator, "creator")?,
             like_count: f_like_count,
             viewer: f_viewer,
-            indexed_at: f_indexed_at
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "indexedAt",
-                ))?,
+            indexed_at: crate::runtime::de::required(f_indexed_at, "indexedAt")?,
             labels: f_labels,
             extra,
         })
@@ -142,54 +134,33 @@ impl<'de> ::serde::Deserialize<'de> for LabelerView {
 
 impl crate::runtime::Validate for LabelerView {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "uri",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.uri, v);
-            },
-        );
-        v.at(
-            "cid",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.cid, v);
-            },
-        );
-        v.at(
-            "creator",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.creator, v);
-            },
-        );
-        v.at(
-            "likeCount",
-            |v| {
-                if let ::std::option::Option::Some(value) = &self.like_count {
-                    v.integer(
-                        *value,
-                        ::std::option::Option::Some(0),
-                        ::std::option::Option::None,
-                    );
-                }
-            },
-        );
-        v.at(
-            "viewer",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.viewer, v);
-            },
-        );
-        v.at(
-            "indexedAt",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.indexed_at, v);
-            },
-        );
-        v.at(
-            "labels",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.labels, v);
-            },
-        );
+        v.enter("uri");
+        crate::runtime::Validate::validate_into(&self.uri, v);
+        v.leave();
+        v.enter("cid");
+        crate::runtime::Validate::validate_into(&self.cid, v);
+        v.leave();
+        v.enter("creator");
+        crate::runtime::Validate::validate_into(&self.creator, v);
+        v.leave();
+        v.enter("likeCount");
+        if let ::std::option::Option::Some(value) = &self.like_count {
+            v.integer(
+                *value,
+                ::std::option::Option::Some(0),
+                ::std::option::Option::None,
+            );
+        }
+        v.leave();
+        v.enter("viewer");
+        crate::runtime::Validate::validate_into(&self.viewer, v);
+        v.leave();
+        v.enter("indexedAt");
+        crate::runtime::Validate::validate_into(&self.indexed_at, v);
+        v.leave();
+        v.enter("labels");
+        crate::runtime::Validate::validate_into(&self.labels, v);
+        v.leave();
     }
 }
 
@@ -349,24 +320,13 @@ impl<'de> crate::runtime::de::Object<'de> for LabelerViewDetailed {
             }
         }
         ::std::result::Result::Ok(Self {
-            uri: f_uri
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("uri"))?,
-            cid: f_cid
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("cid"))?,
-            creator: f_creator
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "creator",
-                ))?,
-            policies: f_policies
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "policies",
-                ))?,
+            uri: crate::runtime::de::required(f_uri, "uri")?,
+            cid: crate::runtime::de::required(f_cid, "cid")?,
+            creator: crate::runtime::de::required(f_creator, "creator")?,
+            policies: crate::runtime::de::required(f_policies, "policies")?,
             like_count: f_like_count,
             viewer: f_viewer,
-            indexed_at: f_indexed_at
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "indexedAt",
-                ))?,
+            indexed_at: crate::runtime::de::required(f_indexed_at, "indexedAt")?,
             labels: f_labels,
             reason_types: f_reason_types,
             subject_types: f_subject_types,
@@ -386,78 +346,45 @@ impl<'de> ::serde::Deserialize<'de> for LabelerViewDetailed {
 
 impl crate::runtime::Validate for LabelerViewDetailed {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "uri",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.uri, v);
-            },
-        );
-        v.at(
-            "cid",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.cid, v);
-            },
-        );
-        v.at(
-            "creator",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.creator, v);
-            },
-        );
-        v.at(
-            "policies",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.policies, v);
-            },
-        );
-        v.at(
-            "likeCount",
-            |v| {
-                if let ::std::option::Option::Some(value) = &self.like_count {
-                    v.integer(
-                        *value,
-                        ::std::option::Option::Some(0),
-                        ::std::option::Option::None,
-                    );
-                }
-            },
-        );
-        v.at(
-            "viewer",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.viewer, v);
-            },
-        );
-        v.at(
-            "indexedAt",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.indexed_at, v);
-            },
-        );
-        v.at(
-            "labels",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.labels, v);
-            },
-        );
-        v.at(
-            "reasonTypes",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.reason_types, v);
-            },
-        );
-        v.at(
-            "subjectTypes",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.subject_types, v);
-            },
-        );
-        v.at(
-            "subjectCollections",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.subject_collections, v);
-            },
-        );
+        v.enter("uri");
+        crate::runtime::Validate::validate_into(&self.uri, v);
+        v.leave();
+        v.enter("cid");
+        crate::runtime::Validate::validate_into(&self.cid, v);
+        v.leave();
+        v.enter("creator");
+        crate::runtime::Validate::validate_into(&self.creator, v);
+        v.leave();
+        v.enter("policies");
+        crate::runtime::Validate::validate_into(&self.policies, v);
+        v.leave();
+        v.enter("likeCount");
+        if let ::std::option::Option::Some(value) = &self.like_count {
+            v.integer(
+                *value,
+                ::std::option::Option::Some(0),
+                ::std::option::Option::None,
+            );
+        }
+        v.leave();
+        v.enter("viewer");
+        crate::runtime::Validate::validate_into(&self.viewer, v);
+        v.leave();
+        v.enter("indexedAt");
+        crate::runtime::Validate::validate_into(&self.indexed_at, v);
+        v.leave();
+        v.enter("labels");
+        crate::runtime::Validate::validate_into(&self.labels, v);
+        v.leave();
+        v.enter("reasonTypes");
+        crate::runtime::Validate::validate_into(&self.reason_types, v);
+        v.leave();
+        v.enter("subjectTypes");
+        crate::runtime::Validate::validate_into(&self.subject_types, v);
+        v.leave();
+        v.enter("subjectCollections");
+        crate::runtime::Validate::validate_into(&self.subject_collections, v);
+        v.leave();
     }
 }
 
@@ -534,12 +461,9 @@ impl<'de> ::serde::Deserialize<'de> for LabelerViewerState {
 
 impl crate::runtime::Validate for LabelerViewerState {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "like",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.like, v);
-            },
-        );
+        v.enter("like");
+        crate::runtime::Validate::validate_into(&self.like, v);
+        v.leave();
     }
 }
 
@@ -622,10 +546,7 @@ impl<'de> crate::runtime::de::Object<'de> for LabelerPolicies {
             }
         }
         ::std::result::Result::Ok(Self {
-            label_values: f_label_values
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "labelValues",
-                ))?,
+            label_values: crate::runtime::de::required(f_label_values, "labelValues")?,
             label_value_definitions: f_label_value_definitions,
             extra,
         })
@@ -642,20 +563,11 @@ impl<'de> ::serde::Deserialize<'de> for LabelerPolicies {
 
 impl crate::runtime::Validate for LabelerPolicies {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "labelValues",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.label_values, v);
-            },
-        );
-        v.at(
-            "labelValueDefinitions",
-            |v| {
-                crate::runtime::Validate::validate_into(
-                    &self.label_value_definitions,
-                    v,
-                );
-            },
-        );
+        v.enter("labelValues");
+        crate::runtime::Validate::validate_into(&self.label_values, v);
+        v.leave();
+        v.enter("labelValueDefinitions");
+        crate::runtime::Validate::validate_into(&self.label_value_definitions, v);
+        v.leave();
     }
 }

@@ -210,12 +210,8 @@ impl<'de> crate::runtime::de::Object<'de> for ChatPreference {
             }
         }
         ::std::result::Result::Ok(Self {
-            include: f_include
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "include",
-                ))?,
-            push: f_push
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("push"))?,
+            include: crate::runtime::de::required(f_include, "include")?,
+            push: crate::runtime::de::required(f_push, "push")?,
             extra,
         })
     }
@@ -231,12 +227,9 @@ impl<'de> ::serde::Deserialize<'de> for ChatPreference {
 
 impl crate::runtime::Validate for ChatPreference {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "include",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.include, v);
-            },
-        );
+        v.enter("include");
+        crate::runtime::Validate::validate_into(&self.include, v);
+        v.leave();
     }
 }
 
@@ -384,14 +377,9 @@ impl<'de> crate::runtime::de::Object<'de> for FilterablePreference {
             }
         }
         ::std::result::Result::Ok(Self {
-            include: f_include
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "include",
-                ))?,
-            list: f_list
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("list"))?,
-            push: f_push
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("push"))?,
+            include: crate::runtime::de::required(f_include, "include")?,
+            list: crate::runtime::de::required(f_list, "list")?,
+            push: crate::runtime::de::required(f_push, "push")?,
             extra,
         })
     }
@@ -407,12 +395,9 @@ impl<'de> ::serde::Deserialize<'de> for FilterablePreference {
 
 impl crate::runtime::Validate for FilterablePreference {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "include",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.include, v);
-            },
-        );
+        v.enter("include");
+        crate::runtime::Validate::validate_into(&self.include, v);
+        v.leave();
     }
 }
 
@@ -479,10 +464,8 @@ impl<'de> crate::runtime::de::Object<'de> for Preference {
             }
         }
         ::std::result::Result::Ok(Self {
-            list: f_list
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("list"))?,
-            push: f_push
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("push"))?,
+            list: crate::runtime::de::required(f_list, "list")?,
+            push: crate::runtime::de::required(f_push, "push")?,
             extra,
         })
     }
@@ -643,54 +626,31 @@ impl<'de> crate::runtime::de::Object<'de> for Preferences {
             }
         }
         ::std::result::Result::Ok(Self {
-            chat: f_chat
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("chat"))?,
-            follow: f_follow
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "follow",
-                ))?,
-            like: f_like
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("like"))?,
-            like_via_repost: f_like_via_repost
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "likeViaRepost",
-                ))?,
-            mention: f_mention
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "mention",
-                ))?,
-            quote: f_quote
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "quote",
-                ))?,
-            reply: f_reply
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "reply",
-                ))?,
-            repost: f_repost
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "repost",
-                ))?,
-            repost_via_repost: f_repost_via_repost
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "repostViaRepost",
-                ))?,
-            starterpack_joined: f_starterpack_joined
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "starterpackJoined",
-                ))?,
-            subscribed_post: f_subscribed_post
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "subscribedPost",
-                ))?,
-            unverified: f_unverified
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "unverified",
-                ))?,
-            verified: f_verified
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "verified",
-                ))?,
+            chat: crate::runtime::de::required(f_chat, "chat")?,
+            follow: crate::runtime::de::required(f_follow, "follow")?,
+            like: crate::runtime::de::required(f_like, "like")?,
+            like_via_repost: crate::runtime::de::required(
+                f_like_via_repost,
+                "likeViaRepost",
+            )?,
+            mention: crate::runtime::de::required(f_mention, "mention")?,
+            quote: crate::runtime::de::required(f_quote, "quote")?,
+            reply: crate::runtime::de::required(f_reply, "reply")?,
+            repost: crate::runtime::de::required(f_repost, "repost")?,
+            repost_via_repost: crate::runtime::de::required(
+                f_repost_via_repost,
+                "repostViaRepost",
+            )?,
+            starterpack_joined: crate::runtime::de::required(
+                f_starterpack_joined,
+                "starterpackJoined",
+            )?,
+            subscribed_post: crate::runtime::de::required(
+                f_subscribed_post,
+                "subscribedPost",
+            )?,
+            unverified: crate::runtime::de::required(f_unverified, "unverified")?,
+            verified: crate::runtime::de::required(f_verified, "verified")?,
             extra,
         })
     }
@@ -706,84 +666,45 @@ impl<'de> ::serde::Deserialize<'de> for Preferences {
 
 impl crate::runtime::Validate for Preferences {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "chat",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.chat, v);
-            },
-        );
-        v.at(
-            "follow",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.follow, v);
-            },
-        );
-        v.at(
-            "like",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.like, v);
-            },
-        );
-        v.at(
-            "likeViaRepost",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.like_via_repost, v);
-            },
-        );
-        v.at(
-            "mention",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.mention, v);
-            },
-        );
-        v.at(
-            "quote",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.quote, v);
-            },
-        );
-        v.at(
-            "reply",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.reply, v);
-            },
-        );
-        v.at(
-            "repost",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.repost, v);
-            },
-        );
-        v.at(
-            "repostViaRepost",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.repost_via_repost, v);
-            },
-        );
-        v.at(
-            "starterpackJoined",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.starterpack_joined, v);
-            },
-        );
-        v.at(
-            "subscribedPost",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.subscribed_post, v);
-            },
-        );
-        v.at(
-            "unverified",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.unverified, v);
-            },
-        );
-        v.at(
-            "verified",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.verified, v);
-            },
-        );
+        v.enter("chat");
+        crate::runtime::Validate::validate_into(&self.chat, v);
+        v.leave();
+        v.enter("follow");
+        crate::runtime::Validate::validate_into(&self.follow, v);
+        v.leave();
+        v.enter("like");
+        crate::runtime::Validate::validate_into(&self.like, v);
+        v.leave();
+        v.enter("likeViaRepost");
+        crate::runtime::Validate::validate_into(&self.like_via_repost, v);
+        v.leave();
+        v.enter("mention");
+        crate::runtime::Validate::validate_into(&self.mention, v);
+        v.leave();
+        v.enter("quote");
+        crate::runtime::Validate::validate_into(&self.quote, v);
+        v.leave();
+        v.enter("reply");
+        crate::runtime::Validate::validate_into(&self.reply, v);
+        v.leave();
+        v.enter("repost");
+        crate::runtime::Validate::validate_into(&self.repost, v);
+        v.leave();
+        v.enter("repostViaRepost");
+        crate::runtime::Validate::validate_into(&self.repost_via_repost, v);
+        v.leave();
+        v.enter("starterpackJoined");
+        crate::runtime::Validate::validate_into(&self.starterpack_joined, v);
+        v.leave();
+        v.enter("subscribedPost");
+        crate::runtime::Validate::validate_into(&self.subscribed_post, v);
+        v.leave();
+        v.enter("unverified");
+        crate::runtime::Validate::validate_into(&self.unverified, v);
+        v.leave();
+        v.enter("verified");
+        crate::runtime::Validate::validate_into(&self.verified, v);
+        v.leave();
     }
 }
 
@@ -850,12 +771,8 @@ impl<'de> crate::runtime::de::Object<'de> for ActivitySubscription {
             }
         }
         ::std::result::Result::Ok(Self {
-            post: f_post
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("post"))?,
-            reply: f_reply
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "reply",
-                ))?,
+            post: crate::runtime::de::required(f_post, "post")?,
+            reply: crate::runtime::de::required(f_reply, "reply")?,
             extra,
         })
     }
@@ -943,14 +860,11 @@ impl<'de> crate::runtime::de::Object<'de> for SubjectActivitySubscription {
             }
         }
         ::std::result::Result::Ok(Self {
-            subject: f_subject
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "subject",
-                ))?,
-            activity_subscription: f_activity_subscription
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "activitySubscription",
-                ))?,
+            subject: crate::runtime::de::required(f_subject, "subject")?,
+            activity_subscription: crate::runtime::de::required(
+                f_activity_subscription,
+                "activitySubscription",
+            )?,
             extra,
         })
     }
@@ -966,17 +880,11 @@ impl<'de> ::serde::Deserialize<'de> for SubjectActivitySubscription {
 
 impl crate::runtime::Validate for SubjectActivitySubscription {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "subject",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.subject, v);
-            },
-        );
-        v.at(
-            "activitySubscription",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.activity_subscription, v);
-            },
-        );
+        v.enter("subject");
+        crate::runtime::Validate::validate_into(&self.subject, v);
+        v.leave();
+        v.enter("activitySubscription");
+        crate::runtime::Validate::validate_into(&self.activity_subscription, v);
+        v.leave();
     }
 }

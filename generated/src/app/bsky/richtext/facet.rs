@@ -152,14 +152,8 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
             }
         }
         ::std::result::Result::Ok(Self {
-            index: f_index
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "index",
-                ))?,
-            features: f_features
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "features",
-                ))?,
+            index: crate::runtime::de::required(f_index, "index")?,
+            features: crate::runtime::de::required(f_features, "features")?,
             extra,
         })
     }
@@ -175,18 +169,12 @@ impl<'de> ::serde::Deserialize<'de> for Main {
 
 impl crate::runtime::Validate for Main {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "index",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.index, v);
-            },
-        );
-        v.at(
-            "features",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.features, v);
-            },
-        );
+        v.enter("index");
+        crate::runtime::Validate::validate_into(&self.index, v);
+        v.leave();
+        v.enter("features");
+        crate::runtime::Validate::validate_into(&self.features, v);
+        v.leave();
     }
 }
 
@@ -248,8 +236,7 @@ impl<'de> crate::runtime::de::Object<'de> for Mention {
             }
         }
         ::std::result::Result::Ok(Self {
-            did: f_did
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("did"))?,
+            did: crate::runtime::de::required(f_did, "did")?,
             extra,
         })
     }
@@ -265,12 +252,9 @@ impl<'de> ::serde::Deserialize<'de> for Mention {
 
 impl crate::runtime::Validate for Mention {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "did",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.did, v);
-            },
-        );
+        v.enter("did");
+        crate::runtime::Validate::validate_into(&self.did, v);
+        v.leave();
     }
 }
 
@@ -332,8 +316,7 @@ impl<'de> crate::runtime::de::Object<'de> for Link {
             }
         }
         ::std::result::Result::Ok(Self {
-            uri: f_uri
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("uri"))?,
+            uri: crate::runtime::de::required(f_uri, "uri")?,
             extra,
         })
     }
@@ -349,12 +332,9 @@ impl<'de> ::serde::Deserialize<'de> for Link {
 
 impl crate::runtime::Validate for Link {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "uri",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.uri, v);
-            },
-        );
+        v.enter("uri");
+        crate::runtime::Validate::validate_into(&self.uri, v);
+        v.leave();
     }
 }
 
@@ -416,8 +396,7 @@ impl<'de> crate::runtime::de::Object<'de> for Tag {
             }
         }
         ::std::result::Result::Ok(Self {
-            tag: f_tag
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("tag"))?,
+            tag: crate::runtime::de::required(f_tag, "tag")?,
             extra,
         })
     }
@@ -433,22 +412,19 @@ impl<'de> ::serde::Deserialize<'de> for Tag {
 
 impl crate::runtime::Validate for Tag {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "tag",
-            |v| {
-                let value = &self.tag;
-                v.string_length(
-                    value.as_str(),
-                    ::std::option::Option::None,
-                    ::std::option::Option::Some(640),
-                );
-                v.graphemes(
-                    value.as_str(),
-                    ::std::option::Option::None,
-                    ::std::option::Option::Some(64),
-                );
-            },
+        v.enter("tag");
+        let value = &self.tag;
+        v.string_length(
+            value.as_str(),
+            ::std::option::Option::None,
+            ::std::option::Option::Some(640),
         );
+        v.graphemes(
+            value.as_str(),
+            ::std::option::Option::None,
+            ::std::option::Option::Some(64),
+        );
+        v.leave();
     }
 }
 
@@ -517,14 +493,8 @@ impl<'de> crate::runtime::de::Object<'de> for ByteSlice {
             }
         }
         ::std::result::Result::Ok(Self {
-            byte_start: f_byte_start
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "byteStart",
-                ))?,
-            byte_end: f_byte_end
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "byteEnd",
-                ))?,
+            byte_start: crate::runtime::de::required(f_byte_start, "byteStart")?,
+            byte_end: crate::runtime::de::required(f_byte_end, "byteEnd")?,
             extra,
         })
     }
@@ -540,27 +510,13 @@ impl<'de> ::serde::Deserialize<'de> for ByteSlice {
 
 impl crate::runtime::Validate for ByteSlice {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "byteStart",
-            |v| {
-                let value = &self.byte_start;
-                v.integer(
-                    *value,
-                    ::std::option::Option::Some(0),
-                    ::std::option::Option::None,
-                );
-            },
-        );
-        v.at(
-            "byteEnd",
-            |v| {
-                let value = &self.byte_end;
-                v.integer(
-                    *value,
-                    ::std::option::Option::Some(0),
-                    ::std::option::Option::None,
-                );
-            },
-        );
+        v.enter("byteStart");
+        let value = &self.byte_start;
+        v.integer(*value, ::std::option::Option::Some(0), ::std::option::Option::None);
+        v.leave();
+        v.enter("byteEnd");
+        let value = &self.byte_end;
+        v.integer(*value, ::std::option::Option::Some(0), ::std::option::Option::None);
+        v.leave();
     }
 }

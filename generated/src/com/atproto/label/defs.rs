@@ -117,16 +117,12 @@ impl<'de> crate::runtime::de::Object<'de> for Label {
         }
         ::std::result::Result::Ok(Self {
             ver: f_ver,
-            src: f_src
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("src"))?,
-            uri: f_uri
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("uri"))?,
+            src: crate::runtime::de::required(f_src, "src")?,
+            uri: crate::runtime::de::required(f_uri, "uri")?,
             cid: f_cid,
-            val: f_val
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("val"))?,
+            val: crate::runtime::de::required(f_val, "val")?,
             neg: f_neg,
-            cts: f_cts
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("cts"))?,
+            cts: crate::runtime::de::required(f_cts, "cts")?,
             exp: f_exp,
             sig: f_sig,
             extra,
@@ -144,47 +140,29 @@ impl<'de> ::serde::Deserialize<'de> for Label {
 
 impl crate::runtime::Validate for Label {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "src",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.src, v);
-            },
+        v.enter("src");
+        crate::runtime::Validate::validate_into(&self.src, v);
+        v.leave();
+        v.enter("uri");
+        crate::runtime::Validate::validate_into(&self.uri, v);
+        v.leave();
+        v.enter("cid");
+        crate::runtime::Validate::validate_into(&self.cid, v);
+        v.leave();
+        v.enter("val");
+        let value = &self.val;
+        v.string_length(
+            value.as_str(),
+            ::std::option::Option::None,
+            ::std::option::Option::Some(128),
         );
-        v.at(
-            "uri",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.uri, v);
-            },
-        );
-        v.at(
-            "cid",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.cid, v);
-            },
-        );
-        v.at(
-            "val",
-            |v| {
-                let value = &self.val;
-                v.string_length(
-                    value.as_str(),
-                    ::std::option::Option::None,
-                    ::std::option::Option::Some(128),
-                );
-            },
-        );
-        v.at(
-            "cts",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.cts, v);
-            },
-        );
-        v.at(
-            "exp",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.exp, v);
-            },
-        );
+        v.leave();
+        v.enter("cts");
+        crate::runtime::Validate::validate_into(&self.cts, v);
+        v.leave();
+        v.enter("exp");
+        crate::runtime::Validate::validate_into(&self.exp, v);
+        v.leave();
     }
 }
 
@@ -246,10 +224,7 @@ impl<'de> crate::runtime::de::Object<'de> for SelfLabels {
             }
         }
         ::std::result::Result::Ok(Self {
-            values: f_values
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "values",
-                ))?,
+            values: crate::runtime::de::required(f_values, "values")?,
             extra,
         })
     }
@@ -265,18 +240,15 @@ impl<'de> ::serde::Deserialize<'de> for SelfLabels {
 
 impl crate::runtime::Validate for SelfLabels {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "values",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.values, v);
-                let value = &self.values;
-                v.count(
-                    value.len(),
-                    ::std::option::Option::None,
-                    ::std::option::Option::Some(10),
-                );
-            },
+        v.enter("values");
+        crate::runtime::Validate::validate_into(&self.values, v);
+        let value = &self.values;
+        v.count(
+            value.len(),
+            ::std::option::Option::None,
+            ::std::option::Option::Some(10),
         );
+        v.leave();
     }
 }
 
@@ -338,8 +310,7 @@ impl<'de> crate::runtime::de::Object<'de> for SelfLabel {
             }
         }
         ::std::result::Result::Ok(Self {
-            val: f_val
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("val"))?,
+            val: crate::runtime::de::required(f_val, "val")?,
             extra,
         })
     }
@@ -355,17 +326,14 @@ impl<'de> ::serde::Deserialize<'de> for SelfLabel {
 
 impl crate::runtime::Validate for SelfLabel {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "val",
-            |v| {
-                let value = &self.val;
-                v.string_length(
-                    value.as_str(),
-                    ::std::option::Option::None,
-                    ::std::option::Option::Some(128),
-                );
-            },
+        v.enter("val");
+        let value = &self.val;
+        v.string_length(
+            value.as_str(),
+            ::std::option::Option::None,
+            ::std::option::Option::Some(128),
         );
+        v.leave();
     }
 }
 
@@ -711,24 +679,12 @@ impl<'de> crate::runtime::de::Object<'de> for LabelValueDefinition {
             }
         }
         ::std::result::Result::Ok(Self {
-            identifier: f_identifier
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "identifier",
-                ))?,
-            severity: f_severity
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "severity",
-                ))?,
-            blurs: f_blurs
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "blurs",
-                ))?,
+            identifier: crate::runtime::de::required(f_identifier, "identifier")?,
+            severity: crate::runtime::de::required(f_severity, "severity")?,
+            blurs: crate::runtime::de::required(f_blurs, "blurs")?,
             default_setting: f_default_setting,
             adult_only: f_adult_only,
-            locales: f_locales
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "locales",
-                ))?,
+            locales: crate::runtime::de::required(f_locales, "locales")?,
             extra,
         })
     }
@@ -744,46 +700,31 @@ impl<'de> ::serde::Deserialize<'de> for LabelValueDefinition {
 
 impl crate::runtime::Validate for LabelValueDefinition {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "identifier",
-            |v| {
-                let value = &self.identifier;
-                v.string_length(
-                    value.as_str(),
-                    ::std::option::Option::None,
-                    ::std::option::Option::Some(100),
-                );
-                v.graphemes(
-                    value.as_str(),
-                    ::std::option::Option::None,
-                    ::std::option::Option::Some(100),
-                );
-            },
+        v.enter("identifier");
+        let value = &self.identifier;
+        v.string_length(
+            value.as_str(),
+            ::std::option::Option::None,
+            ::std::option::Option::Some(100),
         );
-        v.at(
-            "severity",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.severity, v);
-            },
+        v.graphemes(
+            value.as_str(),
+            ::std::option::Option::None,
+            ::std::option::Option::Some(100),
         );
-        v.at(
-            "blurs",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.blurs, v);
-            },
-        );
-        v.at(
-            "defaultSetting",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.default_setting, v);
-            },
-        );
-        v.at(
-            "locales",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.locales, v);
-            },
-        );
+        v.leave();
+        v.enter("severity");
+        crate::runtime::Validate::validate_into(&self.severity, v);
+        v.leave();
+        v.enter("blurs");
+        crate::runtime::Validate::validate_into(&self.blurs, v);
+        v.leave();
+        v.enter("defaultSetting");
+        crate::runtime::Validate::validate_into(&self.default_setting, v);
+        v.leave();
+        v.enter("locales");
+        crate::runtime::Validate::validate_into(&self.locales, v);
+        v.leave();
     }
 }
 
@@ -861,14 +802,9 @@ impl<'de> crate::runtime::de::Object<'de> for LabelValueDefinitionStrings {
             }
         }
         ::std::result::Result::Ok(Self {
-            lang: f_lang
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("lang"))?,
-            name: f_name
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("name"))?,
-            description: f_description
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "description",
-                ))?,
+            lang: crate::runtime::de::required(f_lang, "lang")?,
+            name: crate::runtime::de::required(f_name, "name")?,
+            description: crate::runtime::de::required(f_description, "description")?,
             extra,
         })
     }
@@ -884,44 +820,35 @@ impl<'de> ::serde::Deserialize<'de> for LabelValueDefinitionStrings {
 
 impl crate::runtime::Validate for LabelValueDefinitionStrings {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "lang",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.lang, v);
-            },
+        v.enter("lang");
+        crate::runtime::Validate::validate_into(&self.lang, v);
+        v.leave();
+        v.enter("name");
+        let value = &self.name;
+        v.string_length(
+            value.as_str(),
+            ::std::option::Option::None,
+            ::std::option::Option::Some(640),
         );
-        v.at(
-            "name",
-            |v| {
-                let value = &self.name;
-                v.string_length(
-                    value.as_str(),
-                    ::std::option::Option::None,
-                    ::std::option::Option::Some(640),
-                );
-                v.graphemes(
-                    value.as_str(),
-                    ::std::option::Option::None,
-                    ::std::option::Option::Some(64),
-                );
-            },
+        v.graphemes(
+            value.as_str(),
+            ::std::option::Option::None,
+            ::std::option::Option::Some(64),
         );
-        v.at(
-            "description",
-            |v| {
-                let value = &self.description;
-                v.string_length(
-                    value.as_str(),
-                    ::std::option::Option::None,
-                    ::std::option::Option::Some(100000),
-                );
-                v.graphemes(
-                    value.as_str(),
-                    ::std::option::Option::None,
-                    ::std::option::Option::Some(10000),
-                );
-            },
+        v.leave();
+        v.enter("description");
+        let value = &self.description;
+        v.string_length(
+            value.as_str(),
+            ::std::option::Option::None,
+            ::std::option::Option::Some(100000),
         );
+        v.graphemes(
+            value.as_str(),
+            ::std::option::Option::None,
+            ::std::option::Option::Some(10000),
+        );
+        v.leave();
     }
 }
 

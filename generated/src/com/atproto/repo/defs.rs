@@ -66,10 +66,8 @@ impl<'de> crate::runtime::de::Object<'de> for CommitMeta {
             }
         }
         ::std::result::Result::Ok(Self {
-            cid: f_cid
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("cid"))?,
-            rev: f_rev
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("rev"))?,
+            cid: crate::runtime::de::required(f_cid, "cid")?,
+            rev: crate::runtime::de::required(f_rev, "rev")?,
             extra,
         })
     }
@@ -85,17 +83,11 @@ impl<'de> ::serde::Deserialize<'de> for CommitMeta {
 
 impl crate::runtime::Validate for CommitMeta {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "cid",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.cid, v);
-            },
-        );
-        v.at(
-            "rev",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.rev, v);
-            },
-        );
+        v.enter("cid");
+        crate::runtime::Validate::validate_into(&self.cid, v);
+        v.leave();
+        v.enter("rev");
+        crate::runtime::Validate::validate_into(&self.rev, v);
+        v.leave();
     }
 }

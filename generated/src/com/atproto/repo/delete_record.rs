@@ -95,14 +95,9 @@ impl<'de> crate::runtime::de::Object<'de> for Input {
             }
         }
         ::std::result::Result::Ok(Self {
-            repo: f_repo
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("repo"))?,
-            collection: f_collection
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "collection",
-                ))?,
-            rkey: f_rkey
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("rkey"))?,
+            repo: crate::runtime::de::required(f_repo, "repo")?,
+            collection: crate::runtime::de::required(f_collection, "collection")?,
+            rkey: crate::runtime::de::required(f_rkey, "rkey")?,
             swap_record: f_swap_record,
             swap_commit: f_swap_commit,
             extra,
@@ -120,36 +115,21 @@ impl<'de> ::serde::Deserialize<'de> for Input {
 
 impl crate::runtime::Validate for Input {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "repo",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.repo, v);
-            },
-        );
-        v.at(
-            "collection",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.collection, v);
-            },
-        );
-        v.at(
-            "rkey",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.rkey, v);
-            },
-        );
-        v.at(
-            "swapRecord",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.swap_record, v);
-            },
-        );
-        v.at(
-            "swapCommit",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.swap_commit, v);
-            },
-        );
+        v.enter("repo");
+        crate::runtime::Validate::validate_into(&self.repo, v);
+        v.leave();
+        v.enter("collection");
+        crate::runtime::Validate::validate_into(&self.collection, v);
+        v.leave();
+        v.enter("rkey");
+        crate::runtime::Validate::validate_into(&self.rkey, v);
+        v.leave();
+        v.enter("swapRecord");
+        crate::runtime::Validate::validate_into(&self.swap_record, v);
+        v.leave();
+        v.enter("swapCommit");
+        crate::runtime::Validate::validate_into(&self.swap_commit, v);
+        v.leave();
     }
 }
 
@@ -228,12 +208,9 @@ impl<'de> ::serde::Deserialize<'de> for Output {
 
 impl crate::runtime::Validate for Output {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "commit",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.commit, v);
-            },
-        );
+        v.enter("commit");
+        crate::runtime::Validate::validate_into(&self.commit, v);
+        v.leave();
     }
 }
 

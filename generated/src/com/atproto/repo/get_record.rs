@@ -84,14 +84,9 @@ impl<'de> crate::runtime::de::Object<'de> for Params {
             }
         }
         ::std::result::Result::Ok(Self {
-            repo: f_repo
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("repo"))?,
-            collection: f_collection
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "collection",
-                ))?,
-            rkey: f_rkey
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("rkey"))?,
+            repo: crate::runtime::de::required(f_repo, "repo")?,
+            collection: crate::runtime::de::required(f_collection, "collection")?,
+            rkey: crate::runtime::de::required(f_rkey, "rkey")?,
             cid: f_cid,
             extra,
         })
@@ -121,30 +116,18 @@ impl crate::runtime::client::QueryParams for Params {
 
 impl crate::runtime::Validate for Params {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "repo",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.repo, v);
-            },
-        );
-        v.at(
-            "collection",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.collection, v);
-            },
-        );
-        v.at(
-            "rkey",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.rkey, v);
-            },
-        );
-        v.at(
-            "cid",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.cid, v);
-            },
-        );
+        v.enter("repo");
+        crate::runtime::Validate::validate_into(&self.repo, v);
+        v.leave();
+        v.enter("collection");
+        crate::runtime::Validate::validate_into(&self.collection, v);
+        v.leave();
+        v.enter("rkey");
+        crate::runtime::Validate::validate_into(&self.rkey, v);
+        v.leave();
+        v.enter("cid");
+        crate::runtime::Validate::validate_into(&self.cid, v);
+        v.leave();
     }
 }
 
@@ -218,13 +201,9 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
             }
         }
         ::std::result::Result::Ok(Self {
-            uri: f_uri
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("uri"))?,
+            uri: crate::runtime::de::required(f_uri, "uri")?,
             cid: f_cid,
-            value: f_value
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "value",
-                ))?,
+            value: crate::runtime::de::required(f_value, "value")?,
             extra,
         })
     }
@@ -240,24 +219,15 @@ impl<'de> ::serde::Deserialize<'de> for Output {
 
 impl crate::runtime::Validate for Output {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "uri",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.uri, v);
-            },
-        );
-        v.at(
-            "cid",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.cid, v);
-            },
-        );
-        v.at(
-            "value",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.value, v);
-            },
-        );
+        v.enter("uri");
+        crate::runtime::Validate::validate_into(&self.uri, v);
+        v.leave();
+        v.enter("cid");
+        crate::runtime::Validate::validate_into(&self.cid, v);
+        v.leave();
+        v.enter("value");
+        crate::runtime::Validate::validate_into(&self.value, v);
+        v.leave();
     }
 }
 

@@ -99,12 +99,8 @@ impl<'de> crate::runtime::de::Object<'de> for Params {
             }
         }
         ::std::result::Result::Ok(Self {
-            repo: f_repo
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("repo"))?,
-            collection: f_collection
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "collection",
-                ))?,
+            repo: crate::runtime::de::required(f_repo, "repo")?,
+            collection: crate::runtime::de::required(f_collection, "collection")?,
             limit: f_limit,
             cursor: f_cursor,
             reverse: f_reverse,
@@ -140,30 +136,21 @@ impl crate::runtime::client::QueryParams for Params {
 
 impl crate::runtime::Validate for Params {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "repo",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.repo, v);
-            },
-        );
-        v.at(
-            "collection",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.collection, v);
-            },
-        );
-        v.at(
-            "limit",
-            |v| {
-                if let ::std::option::Option::Some(value) = &self.limit {
-                    v.integer(
-                        *value,
-                        ::std::option::Option::Some(1),
-                        ::std::option::Option::Some(100),
-                    );
-                }
-            },
-        );
+        v.enter("repo");
+        crate::runtime::Validate::validate_into(&self.repo, v);
+        v.leave();
+        v.enter("collection");
+        crate::runtime::Validate::validate_into(&self.collection, v);
+        v.leave();
+        v.enter("limit");
+        if let ::std::option::Option::Some(value) = &self.limit {
+            v.integer(
+                *value,
+                ::std::option::Option::Some(1),
+                ::std::option::Option::Some(100),
+            );
+        }
+        v.leave();
     }
 }
 
@@ -233,10 +220,7 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
         }
         ::std::result::Result::Ok(Self {
             cursor: f_cursor,
-            records: f_records
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "records",
-                ))?,
+            records: crate::runtime::de::required(f_records, "records")?,
             extra,
         })
     }
@@ -252,12 +236,9 @@ impl<'de> ::serde::Deserialize<'de> for Output {
 
 impl crate::runtime::Validate for Output {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "records",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.records, v);
-            },
-        );
+        v.enter("records");
+        crate::runtime::Validate::validate_into(&self.records, v);
+        v.leave();
     }
 }
 
@@ -380,14 +361,9 @@ impl<'de> crate::runtime::de::Object<'de> for Record {
             }
         }
         ::std::result::Result::Ok(Self {
-            uri: f_uri
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("uri"))?,
-            cid: f_cid
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("cid"))?,
-            value: f_value
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "value",
-                ))?,
+            uri: crate::runtime::de::required(f_uri, "uri")?,
+            cid: crate::runtime::de::required(f_cid, "cid")?,
+            value: crate::runtime::de::required(f_value, "value")?,
             extra,
         })
     }
@@ -403,23 +379,14 @@ impl<'de> ::serde::Deserialize<'de> for Record {
 
 impl crate::runtime::Validate for Record {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "uri",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.uri, v);
-            },
-        );
-        v.at(
-            "cid",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.cid, v);
-            },
-        );
-        v.at(
-            "value",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.value, v);
-            },
-        );
+        v.enter("uri");
+        crate::runtime::Validate::validate_into(&self.uri, v);
+        v.leave();
+        v.enter("cid");
+        crate::runtime::Validate::validate_into(&self.cid, v);
+        v.leave();
+        v.enter("value");
+        crate::runtime::Validate::validate_into(&self.value, v);
+        v.leave();
     }
 }

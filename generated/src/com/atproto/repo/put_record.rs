@@ -110,19 +110,11 @@ impl<'de> crate::runtime::de::Object<'de> for Input {
             }
         }
         ::std::result::Result::Ok(Self {
-            repo: f_repo
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("repo"))?,
-            collection: f_collection
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "collection",
-                ))?,
-            rkey: f_rkey
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("rkey"))?,
+            repo: crate::runtime::de::required(f_repo, "repo")?,
+            collection: crate::runtime::de::required(f_collection, "collection")?,
+            rkey: crate::runtime::de::required(f_rkey, "rkey")?,
             validate: f_validate,
-            record: f_record
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "record",
-                ))?,
+            record: crate::runtime::de::required(f_record, "record")?,
             swap_record: f_swap_record,
             swap_commit: f_swap_commit,
             extra,
@@ -140,48 +132,30 @@ impl<'de> ::serde::Deserialize<'de> for Input {
 
 impl crate::runtime::Validate for Input {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "repo",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.repo, v);
-            },
+        v.enter("repo");
+        crate::runtime::Validate::validate_into(&self.repo, v);
+        v.leave();
+        v.enter("collection");
+        crate::runtime::Validate::validate_into(&self.collection, v);
+        v.leave();
+        v.enter("rkey");
+        crate::runtime::Validate::validate_into(&self.rkey, v);
+        let value = &self.rkey;
+        v.string_length(
+            value.as_str(),
+            ::std::option::Option::None,
+            ::std::option::Option::Some(512),
         );
-        v.at(
-            "collection",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.collection, v);
-            },
-        );
-        v.at(
-            "rkey",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.rkey, v);
-                let value = &self.rkey;
-                v.string_length(
-                    value.as_str(),
-                    ::std::option::Option::None,
-                    ::std::option::Option::Some(512),
-                );
-            },
-        );
-        v.at(
-            "record",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.record, v);
-            },
-        );
-        v.at(
-            "swapRecord",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.swap_record, v);
-            },
-        );
-        v.at(
-            "swapCommit",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.swap_commit, v);
-            },
-        );
+        v.leave();
+        v.enter("record");
+        crate::runtime::Validate::validate_into(&self.record, v);
+        v.leave();
+        v.enter("swapRecord");
+        crate::runtime::Validate::validate_into(&self.swap_record, v);
+        v.leave();
+        v.enter("swapCommit");
+        crate::runtime::Validate::validate_into(&self.swap_commit, v);
+        v.leave();
     }
 }
 
@@ -342,10 +316,8 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
             }
         }
         ::std::result::Result::Ok(Self {
-            uri: f_uri
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("uri"))?,
-            cid: f_cid
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("cid"))?,
+            uri: crate::runtime::de::required(f_uri, "uri")?,
+            cid: crate::runtime::de::required(f_cid, "cid")?,
             commit: f_commit,
             validation_status: f_validation_status,
             extra,
@@ -363,30 +335,18 @@ impl<'de> ::serde::Deserialize<'de> for Output {
 
 impl crate::runtime::Validate for Output {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "uri",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.uri, v);
-            },
-        );
-        v.at(
-            "cid",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.cid, v);
-            },
-        );
-        v.at(
-            "commit",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.commit, v);
-            },
-        );
-        v.at(
-            "validationStatus",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.validation_status, v);
-            },
-        );
+        v.enter("uri");
+        crate::runtime::Validate::validate_into(&self.uri, v);
+        v.leave();
+        v.enter("cid");
+        crate::runtime::Validate::validate_into(&self.cid, v);
+        v.leave();
+        v.enter("commit");
+        crate::runtime::Validate::validate_into(&self.commit, v);
+        v.leave();
+        v.enter("validationStatus");
+        crate::runtime::Validate::validate_into(&self.validation_status, v);
+        v.leave();
     }
 }
 

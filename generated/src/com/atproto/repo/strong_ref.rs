@@ -67,10 +67,8 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
             }
         }
         ::std::result::Result::Ok(Self {
-            uri: f_uri
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("uri"))?,
-            cid: f_cid
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("cid"))?,
+            uri: crate::runtime::de::required(f_uri, "uri")?,
+            cid: crate::runtime::de::required(f_cid, "cid")?,
             extra,
         })
     }
@@ -86,17 +84,11 @@ impl<'de> ::serde::Deserialize<'de> for Main {
 
 impl crate::runtime::Validate for Main {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "uri",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.uri, v);
-            },
-        );
-        v.at(
-            "cid",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.cid, v);
-            },
-        );
+        v.enter("uri");
+        crate::runtime::Validate::validate_into(&self.uri, v);
+        v.leave();
+        v.enter("cid");
+        crate::runtime::Validate::validate_into(&self.cid, v);
+        v.leave();
     }
 }

@@ -61,8 +61,7 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
             }
         }
         ::std::result::Result::Ok(Self {
-            blob: f_blob
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("blob"))?,
+            blob: crate::runtime::de::required(f_blob, "blob")?,
             extra,
         })
     }
@@ -78,12 +77,9 @@ impl<'de> ::serde::Deserialize<'de> for Output {
 
 impl crate::runtime::Validate for Output {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "blob",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.blob, v);
-            },
-        );
+        v.enter("blob");
+        crate::runtime::Validate::validate_into(&self.blob, v);
+        v.leave();
     }
 }
 

@@ -143,10 +143,7 @@ impl<'de> crate::runtime::de::Object<'de> for Input {
         }
         ::std::result::Result::Ok(Self {
             email: f_email,
-            handle: f_handle
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "handle",
-                ))?,
+            handle: crate::runtime::de::required(f_handle, "handle")?,
             did: f_did,
             invite_code: f_invite_code,
             verification_code: f_verification_code,
@@ -169,24 +166,15 @@ impl<'de> ::serde::Deserialize<'de> for Input {
 
 impl crate::runtime::Validate for Input {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "handle",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.handle, v);
-            },
-        );
-        v.at(
-            "did",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.did, v);
-            },
-        );
-        v.at(
-            "plcOp",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.plc_op, v);
-            },
-        );
+        v.enter("handle");
+        crate::runtime::Validate::validate_into(&self.handle, v);
+        v.leave();
+        v.enter("did");
+        crate::runtime::Validate::validate_into(&self.did, v);
+        v.leave();
+        v.enter("plcOp");
+        crate::runtime::Validate::validate_into(&self.plc_op, v);
+        v.leave();
     }
 }
 
@@ -292,20 +280,10 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
             }
         }
         ::std::result::Result::Ok(Self {
-            access_jwt: f_access_jwt
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "accessJwt",
-                ))?,
-            refresh_jwt: f_refresh_jwt
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "refreshJwt",
-                ))?,
-            handle: f_handle
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "handle",
-                ))?,
-            did: f_did
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("did"))?,
+            access_jwt: crate::runtime::de::required(f_access_jwt, "accessJwt")?,
+            refresh_jwt: crate::runtime::de::required(f_refresh_jwt, "refreshJwt")?,
+            handle: crate::runtime::de::required(f_handle, "handle")?,
+            did: crate::runtime::de::required(f_did, "did")?,
             did_doc: f_did_doc,
             extra,
         })
@@ -322,24 +300,15 @@ impl<'de> ::serde::Deserialize<'de> for Output {
 
 impl crate::runtime::Validate for Output {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "handle",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.handle, v);
-            },
-        );
-        v.at(
-            "did",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.did, v);
-            },
-        );
-        v.at(
-            "didDoc",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.did_doc, v);
-            },
-        );
+        v.enter("handle");
+        crate::runtime::Validate::validate_into(&self.handle, v);
+        v.leave();
+        v.enter("did");
+        crate::runtime::Validate::validate_into(&self.did, v);
+        v.leave();
+        v.enter("didDoc");
+        crate::runtime::Validate::validate_into(&self.did_doc, v);
+        v.leave();
     }
 }
 

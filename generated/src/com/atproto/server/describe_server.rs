@@ -123,14 +123,13 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
             invite_code_required: f_invite_code_required,
             phone_verification_required: f_phone_verification_required,
             blob_upload_limit: f_blob_upload_limit,
-            available_user_domains: f_available_user_domains
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "availableUserDomains",
-                ))?,
+            available_user_domains: crate::runtime::de::required(
+                f_available_user_domains,
+                "availableUserDomains",
+            )?,
             links: f_links,
             contact: f_contact,
-            did: f_did
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("did"))?,
+            did: crate::runtime::de::required(f_did, "did")?,
             extra,
         })
     }
@@ -146,24 +145,15 @@ impl<'de> ::serde::Deserialize<'de> for Output {
 
 impl crate::runtime::Validate for Output {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "links",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.links, v);
-            },
-        );
-        v.at(
-            "contact",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.contact, v);
-            },
-        );
-        v.at(
-            "did",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.did, v);
-            },
-        );
+        v.enter("links");
+        crate::runtime::Validate::validate_into(&self.links, v);
+        v.leave();
+        v.enter("contact");
+        crate::runtime::Validate::validate_into(&self.contact, v);
+        v.leave();
+        v.enter("did");
+        crate::runtime::Validate::validate_into(&self.did, v);
+        v.leave();
     }
 }
 
@@ -296,18 +286,12 @@ impl<'de> ::serde::Deserialize<'de> for Links {
 
 impl crate::runtime::Validate for Links {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "privacyPolicy",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.privacy_policy, v);
-            },
-        );
-        v.at(
-            "termsOfService",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.terms_of_service, v);
-            },
-        );
+        v.enter("privacyPolicy");
+        crate::runtime::Validate::validate_into(&self.privacy_policy, v);
+        v.leave();
+        v.enter("termsOfService");
+        crate::runtime::Validate::validate_into(&self.terms_of_service, v);
+        v.leave();
     }
 }
 

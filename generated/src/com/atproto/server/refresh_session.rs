@@ -229,20 +229,10 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
             }
         }
         ::std::result::Result::Ok(Self {
-            access_jwt: f_access_jwt
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "accessJwt",
-                ))?,
-            refresh_jwt: f_refresh_jwt
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "refreshJwt",
-                ))?,
-            handle: f_handle
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "handle",
-                ))?,
-            did: f_did
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("did"))?,
+            access_jwt: crate::runtime::de::required(f_access_jwt, "accessJwt")?,
+            refresh_jwt: crate::runtime::de::required(f_refresh_jwt, "refreshJwt")?,
+            handle: crate::runtime::de::required(f_handle, "handle")?,
+            did: crate::runtime::de::required(f_did, "did")?,
             did_doc: f_did_doc,
             email: f_email,
             email_confirmed: f_email_confirmed,
@@ -264,30 +254,18 @@ impl<'de> ::serde::Deserialize<'de> for Output {
 
 impl crate::runtime::Validate for Output {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "handle",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.handle, v);
-            },
-        );
-        v.at(
-            "did",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.did, v);
-            },
-        );
-        v.at(
-            "didDoc",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.did_doc, v);
-            },
-        );
-        v.at(
-            "status",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.status, v);
-            },
-        );
+        v.enter("handle");
+        crate::runtime::Validate::validate_into(&self.handle, v);
+        v.leave();
+        v.enter("did");
+        crate::runtime::Validate::validate_into(&self.did, v);
+        v.leave();
+        v.enter("didDoc");
+        crate::runtime::Validate::validate_into(&self.did_doc, v);
+        v.leave();
+        v.enter("status");
+        crate::runtime::Validate::validate_into(&self.status, v);
+        v.leave();
     }
 }
 

@@ -66,10 +66,8 @@ impl<'de> crate::runtime::de::Object<'de> for Params {
             }
         }
         ::std::result::Result::Ok(Self {
-            did: f_did
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("did"))?,
-            cid: f_cid
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("cid"))?,
+            did: crate::runtime::de::required(f_did, "did")?,
+            cid: crate::runtime::de::required(f_cid, "cid")?,
             extra,
         })
     }
@@ -92,18 +90,12 @@ impl crate::runtime::client::QueryParams for Params {
 
 impl crate::runtime::Validate for Params {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "did",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.did, v);
-            },
-        );
-        v.at(
-            "cid",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.cid, v);
-            },
-        );
+        v.enter("did");
+        crate::runtime::Validate::validate_into(&self.did, v);
+        v.leave();
+        v.enter("cid");
+        crate::runtime::Validate::validate_into(&self.cid, v);
+        v.leave();
     }
 }
 

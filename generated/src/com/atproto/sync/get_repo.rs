@@ -68,8 +68,7 @@ impl<'de> crate::runtime::de::Object<'de> for Params {
             }
         }
         ::std::result::Result::Ok(Self {
-            did: f_did
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field("did"))?,
+            did: crate::runtime::de::required(f_did, "did")?,
             since: f_since,
             extra,
         })
@@ -93,18 +92,12 @@ impl crate::runtime::client::QueryParams for Params {
 
 impl crate::runtime::Validate for Params {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "did",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.did, v);
-            },
-        );
-        v.at(
-            "since",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.since, v);
-            },
-        );
+        v.enter("did");
+        crate::runtime::Validate::validate_into(&self.did, v);
+        v.leave();
+        v.enter("since");
+        crate::runtime::Validate::validate_into(&self.since, v);
+        v.leave();
     }
 }
 

@@ -225,20 +225,14 @@ impl<'de> crate::runtime::de::Object<'de> for Record {
             }
         }
         ::std::result::Result::Ok(Self {
-            title: f_title
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "title",
-                ))?,
+            title: crate::runtime::de::required(f_title, "title")?,
             body: f_body,
             tags: f_tags,
             priority: f_priority,
             status: f_status,
             attachment: f_attachment,
             about: f_about,
-            created_at: f_created_at
-                .ok_or_else(|| <A::Error as ::serde::de::Error>::missing_field(
-                    "createdAt",
-                ))?,
+            created_at: crate::runtime::de::required(f_created_at, "createdAt")?,
             extra,
         })
     }
@@ -254,100 +248,73 @@ impl<'de> ::serde::Deserialize<'de> for Record {
 
 impl crate::runtime::Validate for Record {
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
-        v.at(
-            "title",
-            |v| {
-                let value = &self.title;
+        v.enter("title");
+        let value = &self.title;
+        v.string_length(
+            value.as_str(),
+            ::std::option::Option::Some(1),
+            ::std::option::Option::Some(300),
+        );
+        v.graphemes(
+            value.as_str(),
+            ::std::option::Option::None,
+            ::std::option::Option::Some(100),
+        );
+        v.leave();
+        v.enter("body");
+        if let ::std::option::Option::Some(value) = &self.body {
+            v.string_length(
+                value.as_str(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(10000),
+            );
+        }
+        v.leave();
+        v.enter("tags");
+        if let ::std::option::Option::Some(value) = &self.tags {
+            v.count(
+                value.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(8),
+            );
+            for (i, item) in value.iter().enumerate() {
+                v.enter_index(i);
                 v.string_length(
-                    value.as_str(),
-                    ::std::option::Option::Some(1),
-                    ::std::option::Option::Some(300),
-                );
-                v.graphemes(
-                    value.as_str(),
+                    item.as_str(),
                     ::std::option::Option::None,
-                    ::std::option::Option::Some(100),
+                    ::std::option::Option::Some(64),
                 );
-            },
-        );
-        v.at(
-            "body",
-            |v| {
-                if let ::std::option::Option::Some(value) = &self.body {
-                    v.string_length(
-                        value.as_str(),
-                        ::std::option::Option::None,
-                        ::std::option::Option::Some(10000),
-                    );
-                }
-            },
-        );
-        v.at(
-            "tags",
-            |v| {
-                if let ::std::option::Option::Some(value) = &self.tags {
-                    v.count(
-                        value.len(),
-                        ::std::option::Option::None,
-                        ::std::option::Option::Some(8),
-                    );
-                    for (i, item) in value.iter().enumerate() {
-                        v.index(
-                            i,
-                            |v| {
-                                v.string_length(
-                                    item.as_str(),
-                                    ::std::option::Option::None,
-                                    ::std::option::Option::Some(64),
-                                );
-                            },
-                        );
-                    }
-                }
-            },
-        );
-        v.at(
-            "priority",
-            |v| {
-                if let ::std::option::Option::Some(value) = &self.priority {
-                    v.integer(
-                        *value,
-                        ::std::option::Option::Some(0),
-                        ::std::option::Option::Some(5),
-                    );
-                }
-            },
-        );
-        v.at(
-            "status",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.status, v);
-            },
-        );
-        v.at(
-            "attachment",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.attachment, v);
-                if let ::std::option::Option::Some(value) = &self.attachment {
-                    v.blob(
-                        value,
-                        &["image/*", "text/plain"],
-                        ::std::option::Option::Some(1000000),
-                    );
-                }
-            },
-        );
-        v.at(
-            "about",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.about, v);
-            },
-        );
-        v.at(
-            "createdAt",
-            |v| {
-                crate::runtime::Validate::validate_into(&self.created_at, v);
-            },
-        );
+                v.leave();
+            }
+        }
+        v.leave();
+        v.enter("priority");
+        if let ::std::option::Option::Some(value) = &self.priority {
+            v.integer(
+                *value,
+                ::std::option::Option::Some(0),
+                ::std::option::Option::Some(5),
+            );
+        }
+        v.leave();
+        v.enter("status");
+        crate::runtime::Validate::validate_into(&self.status, v);
+        v.leave();
+        v.enter("attachment");
+        crate::runtime::Validate::validate_into(&self.attachment, v);
+        if let ::std::option::Option::Some(value) = &self.attachment {
+            v.blob(
+                value,
+                &["image/*", "text/plain"],
+                ::std::option::Option::Some(1000000),
+            );
+        }
+        v.leave();
+        v.enter("about");
+        crate::runtime::Validate::validate_into(&self.about, v);
+        v.leave();
+        v.enter("createdAt");
+        crate::runtime::Validate::validate_into(&self.created_at, v);
+        v.leave();
     }
 }
