@@ -11,4 +11,5 @@ pub mod validate;
 pub use data::*;
 pub use formats::*;
 pub use validate::{Validate, Validator, Violation, Violations};
+pub(crate) use object::tri;
 pub use object::{Collection, Extra, Permission, PermissionSet, Redacted, UnknownValue, de, ser};

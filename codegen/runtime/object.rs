@@ -128,6 +128,18 @@ pub struct Permission {
     pub inherit_aud: Option<bool>,
 }
 
+/// `?` without the conversion: the error types already match, and in generic code the
+/// `Try`/`From` machinery of `?` is a real share of the crate's compile time.
+macro_rules! tri {
+    ($result:expr) => {
+        match $result {
+            ::std::result::Result::Ok(value) => value,
+            ::std::result::Result::Err(error) => return ::std::result::Result::Err(error),
+        }
+    };
+}
+pub(crate) use tri;
+
 /// Serialization helpers called by generated `Serialize` impls.
 #[doc(hidden)]
 pub mod ser {
@@ -219,6 +231,22 @@ pub mod de {
             }
             deserializer.deserialize_str(KeyVisitor)
         }
+    }
+
+    /// A key that is not a field: `$type` is skipped (records and unions know theirs), any
+    /// other key is kept in `extra` with its value.
+    pub fn other_field<'de, A: MapAccess<'de>>(
+        map: &mut A,
+        key: Key<'de>,
+        extra: &mut super::Extra,
+    ) -> Result<(), A::Error> {
+        if key.as_str() == "$type" {
+            map.next_value::<serde::de::IgnoredAny>()?;
+        } else {
+            let value = map.next_value()?;
+            extra.insert(key.into_string(), value);
+        }
+        Ok(())
     }
 
     /// A required field's value, or serde's "missing field" error.

@@ -95,11 +95,11 @@ pub fn structure(s: &Struct, from: &[String]) -> TokenStream {
         let rust_name = ident(&field.rust_name);
         let json_name = &field.json_name;
         if field.required {
-            quote! { map.serialize_entry(#json_name, &self.#rust_name)?; }
+            quote! { crate::runtime::tri!(map.serialize_entry(#json_name, &self.#rust_name)); }
         } else {
             quote! {
                 if let ::std::option::Option::Some(value) = &self.#rust_name {
-                    map.serialize_entry(#json_name, value)?;
+                    crate::runtime::tri!(map.serialize_entry(#json_name, value));
                 }
             }
         }
@@ -206,8 +206,18 @@ fn deserialize_object(s: &Struct, from: &[String]) -> TokenStream {
     let arms = s.fields.iter().map(|field| {
         let local = local(field);
         let json_name = &field.json_name;
-        quote!(#json_name => #local = ::std::option::Option::Some(map.next_value()?),)
+        quote!(#json_name => #local = ::std::option::Option::Some(crate::runtime::tri!(map.next_value())),)
     });
+    let dispatch = if s.fields.is_empty() {
+        quote!(crate::runtime::de::other_field(&mut map, key, &mut extra)?;)
+    } else {
+        quote! {
+            match key.as_str() {
+                #(#arms)*
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+            }
+        }
+    };
     let inits = s.fields.iter().map(|field| {
         let local = local(field);
         let rust_name = ident(&field.rust_name);
@@ -227,15 +237,7 @@ fn deserialize_object(s: &Struct, from: &[String]) -> TokenStream {
                 #(#locals)*
                 let mut extra = crate::runtime::Extra::default();
                 while let ::std::option::Option::Some(key) = map.next_key::<crate::runtime::de::Key<'de>>()? {
-                    match key.as_str() {
-                        #(#arms)*
-                        "$type" => {
-                            map.next_value::<::serde::de::IgnoredAny>()?;
-                        }
-                        _ => {
-                            extra.insert(key.into_string(), map.next_value()?);
-                        }
-                    }
+                    #dispatch
                 }
                 ::std::result::Result::Ok(Self { #(#inits)* extra })
             }

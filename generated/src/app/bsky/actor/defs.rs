@@ -59,37 +59,37 @@ impl crate::runtime::ser::Fields for ProfileViewBasic {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("did", &self.did)?;
-        map.serialize_entry("handle", &self.handle)?;
+        crate::runtime::tri!(map.serialize_entry("did", & self.did));
+        crate::runtime::tri!(map.serialize_entry("handle", & self.handle));
         if let ::std::option::Option::Some(value) = &self.display_name {
-            map.serialize_entry("displayName", value)?;
+            crate::runtime::tri!(map.serialize_entry("displayName", value));
         }
         if let ::std::option::Option::Some(value) = &self.pronouns {
-            map.serialize_entry("pronouns", value)?;
+            crate::runtime::tri!(map.serialize_entry("pronouns", value));
         }
         if let ::std::option::Option::Some(value) = &self.avatar {
-            map.serialize_entry("avatar", value)?;
+            crate::runtime::tri!(map.serialize_entry("avatar", value));
         }
         if let ::std::option::Option::Some(value) = &self.associated {
-            map.serialize_entry("associated", value)?;
+            crate::runtime::tri!(map.serialize_entry("associated", value));
         }
         if let ::std::option::Option::Some(value) = &self.viewer {
-            map.serialize_entry("viewer", value)?;
+            crate::runtime::tri!(map.serialize_entry("viewer", value));
         }
         if let ::std::option::Option::Some(value) = &self.labels {
-            map.serialize_entry("labels", value)?;
+            crate::runtime::tri!(map.serialize_entry("labels", value));
         }
         if let ::std::option::Option::Some(value) = &self.created_at {
-            map.serialize_entry("createdAt", value)?;
+            crate::runtime::tri!(map.serialize_entry("createdAt", value));
         }
         if let ::std::option::Option::Some(value) = &self.verification {
-            map.serialize_entry("verification", value)?;
+            crate::runtime::tri!(map.serialize_entry("verification", value));
         }
         if let ::std::option::Option::Some(value) = &self.status {
-            map.serialize_entry("status", value)?;
+            crate::runtime::tri!(map.serialize_entry("status", value));
         }
         if let ::std::option::Option::Some(value) = &self.debug {
-            map.serialize_entry("debug", value)?;
+            crate::runtime::tri!(map.serialize_entry("debug", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -119,32 +119,67 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileViewBasic {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "did" => f_did = ::std::option::Option::Some(map.next_value()?),
-                "handle" => f_handle = ::std::option::Option::Some(map.next_value()?),
+                "did" => {
+                    f_did = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "handle" => {
+                    f_handle = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "displayName" => {
-                    f_display_name = ::std::option::Option::Some(map.next_value()?);
+                    f_display_name = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "pronouns" => f_pronouns = ::std::option::Option::Some(map.next_value()?),
-                "avatar" => f_avatar = ::std::option::Option::Some(map.next_value()?),
+                "pronouns" => {
+                    f_pronouns = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "avatar" => {
+                    f_avatar = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "associated" => {
-                    f_associated = ::std::option::Option::Some(map.next_value()?);
+                    f_associated = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "viewer" => f_viewer = ::std::option::Option::Some(map.next_value()?),
-                "labels" => f_labels = ::std::option::Option::Some(map.next_value()?),
+                "viewer" => {
+                    f_viewer = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "labels" => {
+                    f_labels = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "createdAt" => {
-                    f_created_at = ::std::option::Option::Some(map.next_value()?);
+                    f_created_at = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "verification" => {
-                    f_verification = ::std::option::Option::Some(map.next_value()?);
+                    f_verification = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "status" => f_status = ::std::option::Option::Some(map.next_value()?),
-                "debug" => f_debug = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "status" => {
+                    f_status = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
+                "debug" => {
+                    f_debug = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -282,43 +317,43 @@ impl crate::runtime::ser::Fields for ProfileView {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("did", &self.did)?;
-        map.serialize_entry("handle", &self.handle)?;
+        crate::runtime::tri!(map.serialize_entry("did", & self.did));
+        crate::runtime::tri!(map.serialize_entry("handle", & self.handle));
         if let ::std::option::Option::Some(value) = &self.display_name {
-            map.serialize_entry("displayName", value)?;
+            crate::runtime::tri!(map.serialize_entry("displayName", value));
         }
         if let ::std::option::Option::Some(value) = &self.pronouns {
-            map.serialize_entry("pronouns", value)?;
+            crate::runtime::tri!(map.serialize_entry("pronouns", value));
         }
         if let ::std::option::Option::Some(value) = &self.description {
-            map.serialize_entry("description", value)?;
+            crate::runtime::tri!(map.serialize_entry("description", value));
         }
         if let ::std::option::Option::Some(value) = &self.avatar {
-            map.serialize_entry("avatar", value)?;
+            crate::runtime::tri!(map.serialize_entry("avatar", value));
         }
         if let ::std::option::Option::Some(value) = &self.associated {
-            map.serialize_entry("associated", value)?;
+            crate::runtime::tri!(map.serialize_entry("associated", value));
         }
         if let ::std::option::Option::Some(value) = &self.indexed_at {
-            map.serialize_entry("indexedAt", value)?;
+            crate::runtime::tri!(map.serialize_entry("indexedAt", value));
         }
         if let ::std::option::Option::Some(value) = &self.created_at {
-            map.serialize_entry("createdAt", value)?;
+            crate::runtime::tri!(map.serialize_entry("createdAt", value));
         }
         if let ::std::option::Option::Some(value) = &self.viewer {
-            map.serialize_entry("viewer", value)?;
+            crate::runtime::tri!(map.serialize_entry("viewer", value));
         }
         if let ::std::option::Option::Some(value) = &self.labels {
-            map.serialize_entry("labels", value)?;
+            crate::runtime::tri!(map.serialize_entry("labels", value));
         }
         if let ::std::option::Option::Some(value) = &self.verification {
-            map.serialize_entry("verification", value)?;
+            crate::runtime::tri!(map.serialize_entry("verification", value));
         }
         if let ::std::option::Option::Some(value) = &self.status {
-            map.serialize_entry("status", value)?;
+            crate::runtime::tri!(map.serialize_entry("status", value));
         }
         if let ::std::option::Option::Some(value) = &self.debug {
-            map.serialize_entry("debug", value)?;
+            crate::runtime::tri!(map.serialize_entry("debug", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -350,38 +385,77 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileView {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "did" => f_did = ::std::option::Option::Some(map.next_value()?),
-                "handle" => f_handle = ::std::option::Option::Some(map.next_value()?),
+                "did" => {
+                    f_did = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "handle" => {
+                    f_handle = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "displayName" => {
-                    f_display_name = ::std::option::Option::Some(map.next_value()?);
+                    f_display_name = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "pronouns" => f_pronouns = ::std::option::Option::Some(map.next_value()?),
+                "pronouns" => {
+                    f_pronouns = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "description" => {
-                    f_description = ::std::option::Option::Some(map.next_value()?);
+                    f_description = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "avatar" => f_avatar = ::std::option::Option::Some(map.next_value()?),
+                "avatar" => {
+                    f_avatar = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "associated" => {
-                    f_associated = ::std::option::Option::Some(map.next_value()?);
+                    f_associated = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "indexedAt" => {
-                    f_indexed_at = ::std::option::Option::Some(map.next_value()?);
+                    f_indexed_at = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "createdAt" => {
-                    f_created_at = ::std::option::Option::Some(map.next_value()?);
+                    f_created_at = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "viewer" => f_viewer = ::std::option::Option::Some(map.next_value()?),
-                "labels" => f_labels = ::std::option::Option::Some(map.next_value()?),
+                "viewer" => {
+                    f_viewer = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "labels" => {
+                    f_labels = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "verification" => {
-                    f_verification = ::std::option::Option::Some(map.next_value()?);
+                    f_verification = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "status" => f_status = ::std::option::Option::Some(map.next_value()?),
-                "debug" => f_debug = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "status" => {
+                    f_status = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
+                "debug" => {
+                    f_debug = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -554,64 +628,64 @@ impl crate::runtime::ser::Fields for ProfileViewDetailed {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("did", &self.did)?;
-        map.serialize_entry("handle", &self.handle)?;
+        crate::runtime::tri!(map.serialize_entry("did", & self.did));
+        crate::runtime::tri!(map.serialize_entry("handle", & self.handle));
         if let ::std::option::Option::Some(value) = &self.display_name {
-            map.serialize_entry("displayName", value)?;
+            crate::runtime::tri!(map.serialize_entry("displayName", value));
         }
         if let ::std::option::Option::Some(value) = &self.description {
-            map.serialize_entry("description", value)?;
+            crate::runtime::tri!(map.serialize_entry("description", value));
         }
         if let ::std::option::Option::Some(value) = &self.pronouns {
-            map.serialize_entry("pronouns", value)?;
+            crate::runtime::tri!(map.serialize_entry("pronouns", value));
         }
         if let ::std::option::Option::Some(value) = &self.website {
-            map.serialize_entry("website", value)?;
+            crate::runtime::tri!(map.serialize_entry("website", value));
         }
         if let ::std::option::Option::Some(value) = &self.avatar {
-            map.serialize_entry("avatar", value)?;
+            crate::runtime::tri!(map.serialize_entry("avatar", value));
         }
         if let ::std::option::Option::Some(value) = &self.banner {
-            map.serialize_entry("banner", value)?;
+            crate::runtime::tri!(map.serialize_entry("banner", value));
         }
         if let ::std::option::Option::Some(value) = &self.followers_count {
-            map.serialize_entry("followersCount", value)?;
+            crate::runtime::tri!(map.serialize_entry("followersCount", value));
         }
         if let ::std::option::Option::Some(value) = &self.follows_count {
-            map.serialize_entry("followsCount", value)?;
+            crate::runtime::tri!(map.serialize_entry("followsCount", value));
         }
         if let ::std::option::Option::Some(value) = &self.posts_count {
-            map.serialize_entry("postsCount", value)?;
+            crate::runtime::tri!(map.serialize_entry("postsCount", value));
         }
         if let ::std::option::Option::Some(value) = &self.associated {
-            map.serialize_entry("associated", value)?;
+            crate::runtime::tri!(map.serialize_entry("associated", value));
         }
         if let ::std::option::Option::Some(value) = &self.joined_via_starter_pack {
-            map.serialize_entry("joinedViaStarterPack", value)?;
+            crate::runtime::tri!(map.serialize_entry("joinedViaStarterPack", value));
         }
         if let ::std::option::Option::Some(value) = &self.indexed_at {
-            map.serialize_entry("indexedAt", value)?;
+            crate::runtime::tri!(map.serialize_entry("indexedAt", value));
         }
         if let ::std::option::Option::Some(value) = &self.created_at {
-            map.serialize_entry("createdAt", value)?;
+            crate::runtime::tri!(map.serialize_entry("createdAt", value));
         }
         if let ::std::option::Option::Some(value) = &self.viewer {
-            map.serialize_entry("viewer", value)?;
+            crate::runtime::tri!(map.serialize_entry("viewer", value));
         }
         if let ::std::option::Option::Some(value) = &self.labels {
-            map.serialize_entry("labels", value)?;
+            crate::runtime::tri!(map.serialize_entry("labels", value));
         }
         if let ::std::option::Option::Some(value) = &self.pinned_post {
-            map.serialize_entry("pinnedPost", value)?;
+            crate::runtime::tri!(map.serialize_entry("pinnedPost", value));
         }
         if let ::std::option::Option::Some(value) = &self.verification {
-            map.serialize_entry("verification", value)?;
+            crate::runtime::tri!(map.serialize_entry("verification", value));
         }
         if let ::std::option::Option::Some(value) = &self.status {
-            map.serialize_entry("status", value)?;
+            crate::runtime::tri!(map.serialize_entry("status", value));
         }
         if let ::std::option::Option::Some(value) = &self.debug {
-            map.serialize_entry("debug", value)?;
+            crate::runtime::tri!(map.serialize_entry("debug", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -654,57 +728,112 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileViewDetailed {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "did" => f_did = ::std::option::Option::Some(map.next_value()?),
-                "handle" => f_handle = ::std::option::Option::Some(map.next_value()?),
+                "did" => {
+                    f_did = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "handle" => {
+                    f_handle = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "displayName" => {
-                    f_display_name = ::std::option::Option::Some(map.next_value()?);
+                    f_display_name = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "description" => {
-                    f_description = ::std::option::Option::Some(map.next_value()?);
+                    f_description = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "pronouns" => f_pronouns = ::std::option::Option::Some(map.next_value()?),
-                "website" => f_website = ::std::option::Option::Some(map.next_value()?),
-                "avatar" => f_avatar = ::std::option::Option::Some(map.next_value()?),
-                "banner" => f_banner = ::std::option::Option::Some(map.next_value()?),
+                "pronouns" => {
+                    f_pronouns = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "website" => {
+                    f_website = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "avatar" => {
+                    f_avatar = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "banner" => {
+                    f_banner = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "followersCount" => {
-                    f_followers_count = ::std::option::Option::Some(map.next_value()?);
+                    f_followers_count = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "followsCount" => {
-                    f_follows_count = ::std::option::Option::Some(map.next_value()?);
+                    f_follows_count = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "postsCount" => {
-                    f_posts_count = ::std::option::Option::Some(map.next_value()?);
+                    f_posts_count = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "associated" => {
-                    f_associated = ::std::option::Option::Some(map.next_value()?);
+                    f_associated = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "joinedViaStarterPack" => {
                     f_joined_via_starter_pack = ::std::option::Option::Some(
-                        map.next_value()?,
+                        crate::runtime::tri!(map.next_value()),
                     );
                 }
                 "indexedAt" => {
-                    f_indexed_at = ::std::option::Option::Some(map.next_value()?);
+                    f_indexed_at = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "createdAt" => {
-                    f_created_at = ::std::option::Option::Some(map.next_value()?);
+                    f_created_at = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "viewer" => f_viewer = ::std::option::Option::Some(map.next_value()?),
-                "labels" => f_labels = ::std::option::Option::Some(map.next_value()?),
+                "viewer" => {
+                    f_viewer = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "labels" => {
+                    f_labels = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "pinnedPost" => {
-                    f_pinned_post = ::std::option::Option::Some(map.next_value()?);
+                    f_pinned_post = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "verification" => {
-                    f_verification = ::std::option::Option::Some(map.next_value()?);
+                    f_verification = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "status" => f_status = ::std::option::Option::Some(map.next_value()?),
-                "debug" => f_debug = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "status" => {
+                    f_status = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
+                "debug" => {
+                    f_debug = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -867,25 +996,25 @@ impl crate::runtime::ser::Fields for ProfileAssociated {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         if let ::std::option::Option::Some(value) = &self.lists {
-            map.serialize_entry("lists", value)?;
+            crate::runtime::tri!(map.serialize_entry("lists", value));
         }
         if let ::std::option::Option::Some(value) = &self.feedgens {
-            map.serialize_entry("feedgens", value)?;
+            crate::runtime::tri!(map.serialize_entry("feedgens", value));
         }
         if let ::std::option::Option::Some(value) = &self.starter_packs {
-            map.serialize_entry("starterPacks", value)?;
+            crate::runtime::tri!(map.serialize_entry("starterPacks", value));
         }
         if let ::std::option::Option::Some(value) = &self.labeler {
-            map.serialize_entry("labeler", value)?;
+            crate::runtime::tri!(map.serialize_entry("labeler", value));
         }
         if let ::std::option::Option::Some(value) = &self.chat {
-            map.serialize_entry("chat", value)?;
+            crate::runtime::tri!(map.serialize_entry("chat", value));
         }
         if let ::std::option::Option::Some(value) = &self.activity_subscription {
-            map.serialize_entry("activitySubscription", value)?;
+            crate::runtime::tri!(map.serialize_entry("activitySubscription", value));
         }
         if let ::std::option::Option::Some(value) = &self.germ {
-            map.serialize_entry("germ", value)?;
+            crate::runtime::tri!(map.serialize_entry("germ", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -910,25 +1039,42 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileAssociated {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "lists" => f_lists = ::std::option::Option::Some(map.next_value()?),
-                "feedgens" => f_feedgens = ::std::option::Option::Some(map.next_value()?),
-                "starterPacks" => {
-                    f_starter_packs = ::std::option::Option::Some(map.next_value()?);
-                }
-                "labeler" => f_labeler = ::std::option::Option::Some(map.next_value()?),
-                "chat" => f_chat = ::std::option::Option::Some(map.next_value()?),
-                "activitySubscription" => {
-                    f_activity_subscription = ::std::option::Option::Some(
-                        map.next_value()?,
+                "lists" => {
+                    f_lists = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
                     );
                 }
-                "germ" => f_germ = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "feedgens" => {
+                    f_feedgens = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
+                "starterPacks" => {
+                    f_starter_packs = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
+                "labeler" => {
+                    f_labeler = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "chat" => {
+                    f_chat = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "activitySubscription" => {
+                    f_activity_subscription = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "germ" => {
+                    f_germ = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -1163,9 +1309,11 @@ impl crate::runtime::ser::Fields for ProfileAssociatedChat {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("allowIncoming", &self.allow_incoming)?;
+        crate::runtime::tri!(
+            map.serialize_entry("allowIncoming", & self.allow_incoming)
+        );
         if let ::std::option::Option::Some(value) = &self.allow_group_invites {
-            map.serialize_entry("allowGroupInvites", value)?;
+            crate::runtime::tri!(map.serialize_entry("allowGroupInvites", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -1188,19 +1336,16 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileAssociatedChat {
         {
             match key.as_str() {
                 "allowIncoming" => {
-                    f_allow_incoming = ::std::option::Option::Some(map.next_value()?);
+                    f_allow_incoming = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "allowGroupInvites" => {
                     f_allow_group_invites = ::std::option::Option::Some(
-                        map.next_value()?,
+                        crate::runtime::tri!(map.next_value()),
                     );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -1346,8 +1491,8 @@ impl crate::runtime::ser::Fields for ProfileAssociatedGerm {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("messageMeUrl", &self.message_me_url)?;
-        map.serialize_entry("showButtonTo", &self.show_button_to)?;
+        crate::runtime::tri!(map.serialize_entry("messageMeUrl", & self.message_me_url));
+        crate::runtime::tri!(map.serialize_entry("showButtonTo", & self.show_button_to));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -1367,17 +1512,16 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileAssociatedGerm {
         {
             match key.as_str() {
                 "messageMeUrl" => {
-                    f_message_me_url = ::std::option::Option::Some(map.next_value()?);
+                    f_message_me_url = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "showButtonTo" => {
-                    f_show_button_to = ::std::option::Option::Some(map.next_value()?);
+                    f_show_button_to = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -1532,7 +1676,9 @@ impl crate::runtime::ser::Fields for ProfileAssociatedActivitySubscription {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("allowSubscriptions", &self.allow_subscriptions)?;
+        crate::runtime::tri!(
+            map.serialize_entry("allowSubscriptions", & self.allow_subscriptions)
+        );
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -1552,15 +1698,10 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileAssociatedActivitySubscript
             match key.as_str() {
                 "allowSubscriptions" => {
                     f_allow_subscriptions = ::std::option::Option::Some(
-                        map.next_value()?,
+                        crate::runtime::tri!(map.next_value()),
                     );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -1648,37 +1789,37 @@ impl crate::runtime::ser::Fields for ViewerState {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         if let ::std::option::Option::Some(value) = &self.muted {
-            map.serialize_entry("muted", value)?;
+            crate::runtime::tri!(map.serialize_entry("muted", value));
         }
         if let ::std::option::Option::Some(value) = &self.muted_only_reposts {
-            map.serialize_entry("mutedOnlyReposts", value)?;
+            crate::runtime::tri!(map.serialize_entry("mutedOnlyReposts", value));
         }
         if let ::std::option::Option::Some(value) = &self.muted_only_quoteposts {
-            map.serialize_entry("mutedOnlyQuoteposts", value)?;
+            crate::runtime::tri!(map.serialize_entry("mutedOnlyQuoteposts", value));
         }
         if let ::std::option::Option::Some(value) = &self.muted_by_list {
-            map.serialize_entry("mutedByList", value)?;
+            crate::runtime::tri!(map.serialize_entry("mutedByList", value));
         }
         if let ::std::option::Option::Some(value) = &self.blocked_by {
-            map.serialize_entry("blockedBy", value)?;
+            crate::runtime::tri!(map.serialize_entry("blockedBy", value));
         }
         if let ::std::option::Option::Some(value) = &self.blocking {
-            map.serialize_entry("blocking", value)?;
+            crate::runtime::tri!(map.serialize_entry("blocking", value));
         }
         if let ::std::option::Option::Some(value) = &self.blocking_by_list {
-            map.serialize_entry("blockingByList", value)?;
+            crate::runtime::tri!(map.serialize_entry("blockingByList", value));
         }
         if let ::std::option::Option::Some(value) = &self.following {
-            map.serialize_entry("following", value)?;
+            crate::runtime::tri!(map.serialize_entry("following", value));
         }
         if let ::std::option::Option::Some(value) = &self.followed_by {
-            map.serialize_entry("followedBy", value)?;
+            crate::runtime::tri!(map.serialize_entry("followedBy", value));
         }
         if let ::std::option::Option::Some(value) = &self.known_followers {
-            map.serialize_entry("knownFollowers", value)?;
+            crate::runtime::tri!(map.serialize_entry("knownFollowers", value));
         }
         if let ::std::option::Option::Some(value) = &self.activity_subscription {
-            map.serialize_entry("activitySubscription", value)?;
+            crate::runtime::tri!(map.serialize_entry("activitySubscription", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -1711,45 +1852,62 @@ impl<'de> crate::runtime::de::Object<'de> for ViewerState {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "muted" => f_muted = ::std::option::Option::Some(map.next_value()?),
+                "muted" => {
+                    f_muted = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "mutedOnlyReposts" => {
-                    f_muted_only_reposts = ::std::option::Option::Some(map.next_value()?);
+                    f_muted_only_reposts = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "mutedOnlyQuoteposts" => {
                     f_muted_only_quoteposts = ::std::option::Option::Some(
-                        map.next_value()?,
+                        crate::runtime::tri!(map.next_value()),
                     );
                 }
                 "mutedByList" => {
-                    f_muted_by_list = ::std::option::Option::Some(map.next_value()?);
+                    f_muted_by_list = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "blockedBy" => {
-                    f_blocked_by = ::std::option::Option::Some(map.next_value()?);
+                    f_blocked_by = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "blocking" => f_blocking = ::std::option::Option::Some(map.next_value()?),
+                "blocking" => {
+                    f_blocking = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "blockingByList" => {
-                    f_blocking_by_list = ::std::option::Option::Some(map.next_value()?);
+                    f_blocking_by_list = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "following" => {
-                    f_following = ::std::option::Option::Some(map.next_value()?);
+                    f_following = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "followedBy" => {
-                    f_followed_by = ::std::option::Option::Some(map.next_value()?);
+                    f_followed_by = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "knownFollowers" => {
-                    f_known_followers = ::std::option::Option::Some(map.next_value()?);
+                    f_known_followers = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "activitySubscription" => {
                     f_activity_subscription = ::std::option::Option::Some(
-                        map.next_value()?,
+                        crate::runtime::tri!(map.next_value()),
                     );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -1837,8 +1995,8 @@ impl crate::runtime::ser::Fields for KnownFollowers {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("count", &self.count)?;
-        map.serialize_entry("followers", &self.followers)?;
+        crate::runtime::tri!(map.serialize_entry("count", & self.count));
+        crate::runtime::tri!(map.serialize_entry("followers", & self.followers));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -1855,16 +2013,17 @@ impl<'de> crate::runtime::de::Object<'de> for KnownFollowers {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "count" => f_count = ::std::option::Option::Some(map.next_value()?),
+                "count" => {
+                    f_count = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "followers" => {
-                    f_followers = ::std::option::Option::Some(map.next_value()?);
+                    f_followers = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -2098,9 +2257,13 @@ impl crate::runtime::ser::Fields for VerificationState {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("verifications", &self.verifications)?;
-        map.serialize_entry("verifiedStatus", &self.verified_status)?;
-        map.serialize_entry("trustedVerifierStatus", &self.trusted_verifier_status)?;
+        crate::runtime::tri!(map.serialize_entry("verifications", & self.verifications));
+        crate::runtime::tri!(
+            map.serialize_entry("verifiedStatus", & self.verified_status)
+        );
+        crate::runtime::tri!(
+            map.serialize_entry("trustedVerifierStatus", & self.trusted_verifier_status)
+        );
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -2125,22 +2288,21 @@ impl<'de> crate::runtime::de::Object<'de> for VerificationState {
         {
             match key.as_str() {
                 "verifications" => {
-                    f_verifications = ::std::option::Option::Some(map.next_value()?);
+                    f_verifications = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "verifiedStatus" => {
-                    f_verified_status = ::std::option::Option::Some(map.next_value()?);
+                    f_verified_status = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "trustedVerifierStatus" => {
                     f_trusted_verifier_status = ::std::option::Option::Some(
-                        map.next_value()?,
+                        crate::runtime::tri!(map.next_value()),
                     );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -2230,16 +2392,16 @@ impl crate::runtime::ser::Fields for VerificationView {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("issuer", &self.issuer)?;
+        crate::runtime::tri!(map.serialize_entry("issuer", & self.issuer));
         if let ::std::option::Option::Some(value) = &self.issuer_display_name {
-            map.serialize_entry("issuerDisplayName", value)?;
+            crate::runtime::tri!(map.serialize_entry("issuerDisplayName", value));
         }
         if let ::std::option::Option::Some(value) = &self.issuer_handle {
-            map.serialize_entry("issuerHandle", value)?;
+            crate::runtime::tri!(map.serialize_entry("issuerHandle", value));
         }
-        map.serialize_entry("uri", &self.uri)?;
-        map.serialize_entry("isValid", &self.is_valid)?;
-        map.serialize_entry("createdAt", &self.created_at)?;
+        crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
+        crate::runtime::tri!(map.serialize_entry("isValid", & self.is_valid));
+        crate::runtime::tri!(map.serialize_entry("createdAt", & self.created_at));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -2260,26 +2422,37 @@ impl<'de> crate::runtime::de::Object<'de> for VerificationView {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "issuer" => f_issuer = ::std::option::Option::Some(map.next_value()?),
+                "issuer" => {
+                    f_issuer = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "issuerDisplayName" => {
                     f_issuer_display_name = ::std::option::Option::Some(
-                        map.next_value()?,
+                        crate::runtime::tri!(map.next_value()),
                     );
                 }
                 "issuerHandle" => {
-                    f_issuer_handle = ::std::option::Option::Some(map.next_value()?);
+                    f_issuer_handle = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "uri" => f_uri = ::std::option::Option::Some(map.next_value()?),
-                "isValid" => f_is_valid = ::std::option::Option::Some(map.next_value()?),
+                "uri" => {
+                    f_uri = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "isValid" => {
+                    f_is_valid = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "createdAt" => {
-                    f_created_at = ::std::option::Option::Some(map.next_value()?);
+                    f_created_at = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -2659,7 +2832,7 @@ impl crate::runtime::ser::Fields for AdultContentPref {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("enabled", &self.enabled)?;
+        crate::runtime::tri!(map.serialize_entry("enabled", & self.enabled));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -2675,13 +2848,12 @@ impl<'de> crate::runtime::de::Object<'de> for AdultContentPref {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "enabled" => f_enabled = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "enabled" => {
+                    f_enabled = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -2827,10 +2999,10 @@ impl crate::runtime::ser::Fields for ContentLabelPref {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         if let ::std::option::Option::Some(value) = &self.labeler_did {
-            map.serialize_entry("labelerDid", value)?;
+            crate::runtime::tri!(map.serialize_entry("labelerDid", value));
         }
-        map.serialize_entry("label", &self.label)?;
-        map.serialize_entry("visibility", &self.visibility)?;
+        crate::runtime::tri!(map.serialize_entry("label", & self.label));
+        crate::runtime::tri!(map.serialize_entry("visibility", & self.visibility));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -2849,18 +3021,21 @@ impl<'de> crate::runtime::de::Object<'de> for ContentLabelPref {
         {
             match key.as_str() {
                 "labelerDid" => {
-                    f_labeler_did = ::std::option::Option::Some(map.next_value()?);
+                    f_labeler_did = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "label" => f_label = ::std::option::Option::Some(map.next_value()?),
+                "label" => {
+                    f_label = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "visibility" => {
-                    f_visibility = ::std::option::Option::Some(map.next_value()?);
+                    f_visibility = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -3014,10 +3189,10 @@ impl crate::runtime::ser::Fields for SavedFeed {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("id", &self.id)?;
-        map.serialize_entry("type", &self.r#type)?;
-        map.serialize_entry("value", &self.value)?;
-        map.serialize_entry("pinned", &self.pinned)?;
+        crate::runtime::tri!(map.serialize_entry("id", & self.id));
+        crate::runtime::tri!(map.serialize_entry("type", & self.r#type));
+        crate::runtime::tri!(map.serialize_entry("value", & self.value));
+        crate::runtime::tri!(map.serialize_entry("pinned", & self.pinned));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -3036,16 +3211,27 @@ impl<'de> crate::runtime::de::Object<'de> for SavedFeed {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "id" => f_id = ::std::option::Option::Some(map.next_value()?),
-                "type" => f_type = ::std::option::Option::Some(map.next_value()?),
-                "value" => f_value = ::std::option::Option::Some(map.next_value()?),
-                "pinned" => f_pinned = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "id" => {
+                    f_id = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
+                "type" => {
+                    f_type = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
+                "value" => {
+                    f_value = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "pinned" => {
+                    f_pinned = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -3106,7 +3292,7 @@ impl crate::runtime::ser::Fields for SavedFeedsPrefV2 {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("items", &self.items)?;
+        crate::runtime::tri!(map.serialize_entry("items", & self.items));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -3122,13 +3308,12 @@ impl<'de> crate::runtime::de::Object<'de> for SavedFeedsPrefV2 {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "items" => f_items = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "items" => {
+                    f_items = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -3193,10 +3378,10 @@ impl crate::runtime::ser::Fields for SavedFeedsPref {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("pinned", &self.pinned)?;
-        map.serialize_entry("saved", &self.saved)?;
+        crate::runtime::tri!(map.serialize_entry("pinned", & self.pinned));
+        crate::runtime::tri!(map.serialize_entry("saved", & self.saved));
         if let ::std::option::Option::Some(value) = &self.timeline_index {
-            map.serialize_entry("timelineIndex", value)?;
+            crate::runtime::tri!(map.serialize_entry("timelineIndex", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -3217,17 +3402,22 @@ impl<'de> crate::runtime::de::Object<'de> for SavedFeedsPref {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "pinned" => f_pinned = ::std::option::Option::Some(map.next_value()?),
-                "saved" => f_saved = ::std::option::Option::Some(map.next_value()?),
+                "pinned" => {
+                    f_pinned = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "saved" => {
+                    f_saved = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "timelineIndex" => {
-                    f_timeline_index = ::std::option::Option::Some(map.next_value()?);
+                    f_timeline_index = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -3291,7 +3481,7 @@ impl crate::runtime::ser::Fields for PersonalDetailsPref {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         if let ::std::option::Option::Some(value) = &self.birth_date {
-            map.serialize_entry("birthDate", value)?;
+            crate::runtime::tri!(map.serialize_entry("birthDate", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -3309,14 +3499,11 @@ impl<'de> crate::runtime::de::Object<'de> for PersonalDetailsPref {
         {
             match key.as_str() {
                 "birthDate" => {
-                    f_birth_date = ::std::option::Option::Some(map.next_value()?);
+                    f_birth_date = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -3379,13 +3566,13 @@ impl crate::runtime::ser::Fields for DeclaredAgePref {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         if let ::std::option::Option::Some(value) = &self.is_over_age13 {
-            map.serialize_entry("isOverAge13", value)?;
+            crate::runtime::tri!(map.serialize_entry("isOverAge13", value));
         }
         if let ::std::option::Option::Some(value) = &self.is_over_age16 {
-            map.serialize_entry("isOverAge16", value)?;
+            crate::runtime::tri!(map.serialize_entry("isOverAge16", value));
         }
         if let ::std::option::Option::Some(value) = &self.is_over_age18 {
-            map.serialize_entry("isOverAge18", value)?;
+            crate::runtime::tri!(map.serialize_entry("isOverAge18", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -3405,20 +3592,21 @@ impl<'de> crate::runtime::de::Object<'de> for DeclaredAgePref {
         {
             match key.as_str() {
                 "isOverAge13" => {
-                    f_is_over_age13 = ::std::option::Option::Some(map.next_value()?);
+                    f_is_over_age13 = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "isOverAge16" => {
-                    f_is_over_age16 = ::std::option::Option::Some(map.next_value()?);
+                    f_is_over_age16 = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "isOverAge18" => {
-                    f_is_over_age18 = ::std::option::Option::Some(map.next_value()?);
+                    f_is_over_age18 = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -3491,21 +3679,21 @@ impl crate::runtime::ser::Fields for FeedViewPref {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("feed", &self.feed)?;
+        crate::runtime::tri!(map.serialize_entry("feed", & self.feed));
         if let ::std::option::Option::Some(value) = &self.hide_replies {
-            map.serialize_entry("hideReplies", value)?;
+            crate::runtime::tri!(map.serialize_entry("hideReplies", value));
         }
         if let ::std::option::Option::Some(value) = &self.hide_replies_by_unfollowed {
-            map.serialize_entry("hideRepliesByUnfollowed", value)?;
+            crate::runtime::tri!(map.serialize_entry("hideRepliesByUnfollowed", value));
         }
         if let ::std::option::Option::Some(value) = &self.hide_replies_by_like_count {
-            map.serialize_entry("hideRepliesByLikeCount", value)?;
+            crate::runtime::tri!(map.serialize_entry("hideRepliesByLikeCount", value));
         }
         if let ::std::option::Option::Some(value) = &self.hide_reposts {
-            map.serialize_entry("hideReposts", value)?;
+            crate::runtime::tri!(map.serialize_entry("hideReposts", value));
         }
         if let ::std::option::Option::Some(value) = &self.hide_quote_posts {
-            map.serialize_entry("hideQuotePosts", value)?;
+            crate::runtime::tri!(map.serialize_entry("hideQuotePosts", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -3527,32 +3715,37 @@ impl<'de> crate::runtime::de::Object<'de> for FeedViewPref {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "feed" => f_feed = ::std::option::Option::Some(map.next_value()?),
+                "feed" => {
+                    f_feed = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "hideReplies" => {
-                    f_hide_replies = ::std::option::Option::Some(map.next_value()?);
+                    f_hide_replies = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "hideRepliesByUnfollowed" => {
                     f_hide_replies_by_unfollowed = ::std::option::Option::Some(
-                        map.next_value()?,
+                        crate::runtime::tri!(map.next_value()),
                     );
                 }
                 "hideRepliesByLikeCount" => {
                     f_hide_replies_by_like_count = ::std::option::Option::Some(
-                        map.next_value()?,
+                        crate::runtime::tri!(map.next_value()),
                     );
                 }
                 "hideReposts" => {
-                    f_hide_reposts = ::std::option::Option::Some(map.next_value()?);
+                    f_hide_reposts = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "hideQuotePosts" => {
-                    f_hide_quote_posts = ::std::option::Option::Some(map.next_value()?);
+                    f_hide_quote_posts = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -3700,7 +3893,7 @@ impl crate::runtime::ser::Fields for ThreadViewPref {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         if let ::std::option::Option::Some(value) = &self.sort {
-            map.serialize_entry("sort", value)?;
+            crate::runtime::tri!(map.serialize_entry("sort", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -3717,13 +3910,12 @@ impl<'de> crate::runtime::de::Object<'de> for ThreadViewPref {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "sort" => f_sort = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "sort" => {
+                    f_sort = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self { sort: f_sort, extra })
@@ -3778,7 +3970,7 @@ impl crate::runtime::ser::Fields for InterestsPref {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("tags", &self.tags)?;
+        crate::runtime::tri!(map.serialize_entry("tags", & self.tags));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -3794,13 +3986,12 @@ impl<'de> crate::runtime::de::Object<'de> for InterestsPref {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "tags" => f_tags = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "tags" => {
+                    f_tags = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -4041,15 +4232,15 @@ impl crate::runtime::ser::Fields for MutedWord {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         if let ::std::option::Option::Some(value) = &self.id {
-            map.serialize_entry("id", value)?;
+            crate::runtime::tri!(map.serialize_entry("id", value));
         }
-        map.serialize_entry("value", &self.value)?;
-        map.serialize_entry("targets", &self.targets)?;
+        crate::runtime::tri!(map.serialize_entry("value", & self.value));
+        crate::runtime::tri!(map.serialize_entry("targets", & self.targets));
         if let ::std::option::Option::Some(value) = &self.actor_target {
-            map.serialize_entry("actorTarget", value)?;
+            crate::runtime::tri!(map.serialize_entry("actorTarget", value));
         }
         if let ::std::option::Option::Some(value) = &self.expires_at {
-            map.serialize_entry("expiresAt", value)?;
+            crate::runtime::tri!(map.serialize_entry("expiresAt", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -4070,21 +4261,32 @@ impl<'de> crate::runtime::de::Object<'de> for MutedWord {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "id" => f_id = ::std::option::Option::Some(map.next_value()?),
-                "value" => f_value = ::std::option::Option::Some(map.next_value()?),
-                "targets" => f_targets = ::std::option::Option::Some(map.next_value()?),
+                "id" => {
+                    f_id = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "value" => {
+                    f_value = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "targets" => {
+                    f_targets = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "actorTarget" => {
-                    f_actor_target = ::std::option::Option::Some(map.next_value()?);
+                    f_actor_target = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "expiresAt" => {
-                    f_expires_at = ::std::option::Option::Some(map.next_value()?);
+                    f_expires_at = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -4165,7 +4367,7 @@ impl crate::runtime::ser::Fields for MutedWordsPref {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("items", &self.items)?;
+        crate::runtime::tri!(map.serialize_entry("items", & self.items));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -4181,13 +4383,12 @@ impl<'de> crate::runtime::de::Object<'de> for MutedWordsPref {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "items" => f_items = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "items" => {
+                    f_items = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -4245,7 +4446,7 @@ impl crate::runtime::ser::Fields for HiddenPostsPref {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("items", &self.items)?;
+        crate::runtime::tri!(map.serialize_entry("items", & self.items));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -4261,13 +4462,12 @@ impl<'de> crate::runtime::de::Object<'de> for HiddenPostsPref {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "items" => f_items = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "items" => {
+                    f_items = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -4325,7 +4525,7 @@ impl crate::runtime::ser::Fields for LabelersPref {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("labelers", &self.labelers)?;
+        crate::runtime::tri!(map.serialize_entry("labelers", & self.labelers));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -4341,13 +4541,12 @@ impl<'de> crate::runtime::de::Object<'de> for LabelersPref {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "labelers" => f_labelers = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "labelers" => {
+                    f_labelers = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -4405,7 +4604,7 @@ impl crate::runtime::ser::Fields for LabelerPrefItem {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("did", &self.did)?;
+        crate::runtime::tri!(map.serialize_entry("did", & self.did));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -4421,13 +4620,12 @@ impl<'de> crate::runtime::de::Object<'de> for LabelerPrefItem {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "did" => f_did = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "did" => {
+                    f_did = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -4492,16 +4690,16 @@ impl crate::runtime::ser::Fields for BskyAppStatePref {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         if let ::std::option::Option::Some(value) = &self.active_progress_guide {
-            map.serialize_entry("activeProgressGuide", value)?;
+            crate::runtime::tri!(map.serialize_entry("activeProgressGuide", value));
         }
         if let ::std::option::Option::Some(value) = &self.is_beta_user {
-            map.serialize_entry("isBetaUser", value)?;
+            crate::runtime::tri!(map.serialize_entry("isBetaUser", value));
         }
         if let ::std::option::Option::Some(value) = &self.queued_nudges {
-            map.serialize_entry("queuedNudges", value)?;
+            crate::runtime::tri!(map.serialize_entry("queuedNudges", value));
         }
         if let ::std::option::Option::Some(value) = &self.nuxs {
-            map.serialize_entry("nuxs", value)?;
+            crate::runtime::tri!(map.serialize_entry("nuxs", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -4525,22 +4723,25 @@ impl<'de> crate::runtime::de::Object<'de> for BskyAppStatePref {
             match key.as_str() {
                 "activeProgressGuide" => {
                     f_active_progress_guide = ::std::option::Option::Some(
-                        map.next_value()?,
+                        crate::runtime::tri!(map.next_value()),
                     );
                 }
                 "isBetaUser" => {
-                    f_is_beta_user = ::std::option::Option::Some(map.next_value()?);
+                    f_is_beta_user = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "queuedNudges" => {
-                    f_queued_nudges = ::std::option::Option::Some(map.next_value()?);
+                    f_queued_nudges = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "nuxs" => f_nuxs = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "nuxs" => {
+                    f_nuxs = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -4629,7 +4830,7 @@ impl crate::runtime::ser::Fields for BskyAppProgressGuide {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("guide", &self.guide)?;
+        crate::runtime::tri!(map.serialize_entry("guide", & self.guide));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -4645,13 +4846,12 @@ impl<'de> crate::runtime::de::Object<'de> for BskyAppProgressGuide {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "guide" => f_guide = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "guide" => {
+                    f_guide = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -4723,13 +4923,13 @@ impl crate::runtime::ser::Fields for Nux {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("id", &self.id)?;
-        map.serialize_entry("completed", &self.completed)?;
+        crate::runtime::tri!(map.serialize_entry("id", & self.id));
+        crate::runtime::tri!(map.serialize_entry("completed", & self.completed));
         if let ::std::option::Option::Some(value) = &self.data {
-            map.serialize_entry("data", value)?;
+            crate::runtime::tri!(map.serialize_entry("data", value));
         }
         if let ::std::option::Option::Some(value) = &self.expires_at {
-            map.serialize_entry("expiresAt", value)?;
+            crate::runtime::tri!(map.serialize_entry("expiresAt", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -4749,20 +4949,27 @@ impl<'de> crate::runtime::de::Object<'de> for Nux {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "id" => f_id = ::std::option::Option::Some(map.next_value()?),
+                "id" => {
+                    f_id = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "completed" => {
-                    f_completed = ::std::option::Option::Some(map.next_value()?);
+                    f_completed = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "data" => f_data = ::std::option::Option::Some(map.next_value()?),
+                "data" => {
+                    f_data = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "expiresAt" => {
-                    f_expires_at = ::std::option::Option::Some(map.next_value()?);
+                    f_expires_at = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -4853,7 +5060,7 @@ impl crate::runtime::ser::Fields for VerificationPrefs {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         if let ::std::option::Option::Some(value) = &self.hide_badges {
-            map.serialize_entry("hideBadges", value)?;
+            crate::runtime::tri!(map.serialize_entry("hideBadges", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -4871,14 +5078,11 @@ impl<'de> crate::runtime::de::Object<'de> for VerificationPrefs {
         {
             match key.as_str() {
                 "hideBadges" => {
-                    f_hide_badges = ::std::option::Option::Some(map.next_value()?);
+                    f_hide_badges = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -4942,10 +5146,10 @@ impl crate::runtime::ser::Fields for LiveEventPreferences {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         if let ::std::option::Option::Some(value) = &self.hidden_feed_ids {
-            map.serialize_entry("hiddenFeedIds", value)?;
+            crate::runtime::tri!(map.serialize_entry("hiddenFeedIds", value));
         }
         if let ::std::option::Option::Some(value) = &self.hide_all_feeds {
-            map.serialize_entry("hideAllFeeds", value)?;
+            crate::runtime::tri!(map.serialize_entry("hideAllFeeds", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -4966,17 +5170,16 @@ impl<'de> crate::runtime::de::Object<'de> for LiveEventPreferences {
         {
             match key.as_str() {
                 "hiddenFeedIds" => {
-                    f_hidden_feed_ids = ::std::option::Option::Some(map.next_value()?);
+                    f_hidden_feed_ids = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "hideAllFeeds" => {
-                    f_hide_all_feeds = ::std::option::Option::Some(map.next_value()?);
+                    f_hide_all_feeds = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -5226,10 +5429,10 @@ impl crate::runtime::ser::Fields for PostInteractionSettingsPref {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         if let ::std::option::Option::Some(value) = &self.threadgate_allow_rules {
-            map.serialize_entry("threadgateAllowRules", value)?;
+            crate::runtime::tri!(map.serialize_entry("threadgateAllowRules", value));
         }
         if let ::std::option::Option::Some(value) = &self.postgate_embedding_rules {
-            map.serialize_entry("postgateEmbeddingRules", value)?;
+            crate::runtime::tri!(map.serialize_entry("postgateEmbeddingRules", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -5253,20 +5456,15 @@ impl<'de> crate::runtime::de::Object<'de> for PostInteractionSettingsPref {
             match key.as_str() {
                 "threadgateAllowRules" => {
                     f_threadgate_allow_rules = ::std::option::Option::Some(
-                        map.next_value()?,
+                        crate::runtime::tri!(map.next_value()),
                     );
                 }
                 "postgateEmbeddingRules" => {
                     f_postgate_embedding_rules = ::std::option::Option::Some(
-                        map.next_value()?,
+                        crate::runtime::tri!(map.next_value()),
                     );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -5493,27 +5691,27 @@ impl crate::runtime::ser::Fields for StatusView {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         if let ::std::option::Option::Some(value) = &self.uri {
-            map.serialize_entry("uri", value)?;
+            crate::runtime::tri!(map.serialize_entry("uri", value));
         }
         if let ::std::option::Option::Some(value) = &self.cid {
-            map.serialize_entry("cid", value)?;
+            crate::runtime::tri!(map.serialize_entry("cid", value));
         }
-        map.serialize_entry("status", &self.status)?;
-        map.serialize_entry("record", &self.record)?;
+        crate::runtime::tri!(map.serialize_entry("status", & self.status));
+        crate::runtime::tri!(map.serialize_entry("record", & self.record));
         if let ::std::option::Option::Some(value) = &self.embed {
-            map.serialize_entry("embed", value)?;
+            crate::runtime::tri!(map.serialize_entry("embed", value));
         }
         if let ::std::option::Option::Some(value) = &self.labels {
-            map.serialize_entry("labels", value)?;
+            crate::runtime::tri!(map.serialize_entry("labels", value));
         }
         if let ::std::option::Option::Some(value) = &self.expires_at {
-            map.serialize_entry("expiresAt", value)?;
+            crate::runtime::tri!(map.serialize_entry("expiresAt", value));
         }
         if let ::std::option::Option::Some(value) = &self.is_active {
-            map.serialize_entry("isActive", value)?;
+            crate::runtime::tri!(map.serialize_entry("isActive", value));
         }
         if let ::std::option::Option::Some(value) = &self.is_disabled {
-            map.serialize_entry("isDisabled", value)?;
+            crate::runtime::tri!(map.serialize_entry("isDisabled", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -5540,27 +5738,52 @@ impl<'de> crate::runtime::de::Object<'de> for StatusView {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "uri" => f_uri = ::std::option::Option::Some(map.next_value()?),
-                "cid" => f_cid = ::std::option::Option::Some(map.next_value()?),
-                "status" => f_status = ::std::option::Option::Some(map.next_value()?),
-                "record" => f_record = ::std::option::Option::Some(map.next_value()?),
-                "embed" => f_embed = ::std::option::Option::Some(map.next_value()?),
-                "labels" => f_labels = ::std::option::Option::Some(map.next_value()?),
+                "uri" => {
+                    f_uri = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "cid" => {
+                    f_cid = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "status" => {
+                    f_status = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "record" => {
+                    f_record = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "embed" => {
+                    f_embed = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "labels" => {
+                    f_labels = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "expiresAt" => {
-                    f_expires_at = ::std::option::Option::Some(map.next_value()?);
+                    f_expires_at = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "isActive" => {
-                    f_is_active = ::std::option::Option::Some(map.next_value()?);
+                    f_is_active = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "isDisabled" => {
-                    f_is_disabled = ::std::option::Option::Some(map.next_value()?);
+                    f_is_disabled = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {

@@ -37,8 +37,8 @@ impl crate::runtime::ser::Fields for AspectRatio {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("width", &self.width)?;
-        map.serialize_entry("height", &self.height)?;
+        crate::runtime::tri!(map.serialize_entry("width", & self.width));
+        crate::runtime::tri!(map.serialize_entry("height", & self.height));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -55,14 +55,17 @@ impl<'de> crate::runtime::de::Object<'de> for AspectRatio {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "width" => f_width = ::std::option::Option::Some(map.next_value()?),
-                "height" => f_height = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "width" => {
+                    f_width = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
+                "height" => {
+                    f_height = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {

@@ -35,7 +35,7 @@ impl crate::runtime::ser::Fields for Main {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("external", &self.external)?;
+        crate::runtime::tri!(map.serialize_entry("external", & self.external));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -51,13 +51,12 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "external" => f_external = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "external" => {
+                    f_external = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -129,14 +128,14 @@ impl crate::runtime::ser::Fields for External {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("uri", &self.uri)?;
-        map.serialize_entry("title", &self.title)?;
-        map.serialize_entry("description", &self.description)?;
+        crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
+        crate::runtime::tri!(map.serialize_entry("title", & self.title));
+        crate::runtime::tri!(map.serialize_entry("description", & self.description));
         if let ::std::option::Option::Some(value) = &self.thumb {
-            map.serialize_entry("thumb", value)?;
+            crate::runtime::tri!(map.serialize_entry("thumb", value));
         }
         if let ::std::option::Option::Some(value) = &self.associated_refs {
-            map.serialize_entry("associatedRefs", value)?;
+            crate::runtime::tri!(map.serialize_entry("associatedRefs", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -159,21 +158,32 @@ impl<'de> crate::runtime::de::Object<'de> for External {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "uri" => f_uri = ::std::option::Option::Some(map.next_value()?),
-                "title" => f_title = ::std::option::Option::Some(map.next_value()?),
+                "uri" => {
+                    f_uri = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "title" => {
+                    f_title = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "description" => {
-                    f_description = ::std::option::Option::Some(map.next_value()?);
+                    f_description = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "thumb" => f_thumb = ::std::option::Option::Some(map.next_value()?),
+                "thumb" => {
+                    f_thumb = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "associatedRefs" => {
-                    f_associated_refs = ::std::option::Option::Some(map.next_value()?);
+                    f_associated_refs = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -244,7 +254,7 @@ impl crate::runtime::ser::Fields for View {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("external", &self.external)?;
+        crate::runtime::tri!(map.serialize_entry("external", & self.external));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -260,13 +270,12 @@ impl<'de> crate::runtime::de::Object<'de> for View {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "external" => f_external = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "external" => {
+                    f_external = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -354,32 +363,32 @@ impl crate::runtime::ser::Fields for ViewExternal {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("uri", &self.uri)?;
-        map.serialize_entry("title", &self.title)?;
-        map.serialize_entry("description", &self.description)?;
+        crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
+        crate::runtime::tri!(map.serialize_entry("title", & self.title));
+        crate::runtime::tri!(map.serialize_entry("description", & self.description));
         if let ::std::option::Option::Some(value) = &self.thumb {
-            map.serialize_entry("thumb", value)?;
+            crate::runtime::tri!(map.serialize_entry("thumb", value));
         }
         if let ::std::option::Option::Some(value) = &self.created_at {
-            map.serialize_entry("createdAt", value)?;
+            crate::runtime::tri!(map.serialize_entry("createdAt", value));
         }
         if let ::std::option::Option::Some(value) = &self.updated_at {
-            map.serialize_entry("updatedAt", value)?;
+            crate::runtime::tri!(map.serialize_entry("updatedAt", value));
         }
         if let ::std::option::Option::Some(value) = &self.reading_time {
-            map.serialize_entry("readingTime", value)?;
+            crate::runtime::tri!(map.serialize_entry("readingTime", value));
         }
         if let ::std::option::Option::Some(value) = &self.labels {
-            map.serialize_entry("labels", value)?;
+            crate::runtime::tri!(map.serialize_entry("labels", value));
         }
         if let ::std::option::Option::Some(value) = &self.source {
-            map.serialize_entry("source", value)?;
+            crate::runtime::tri!(map.serialize_entry("source", value));
         }
         if let ::std::option::Option::Some(value) = &self.associated_refs {
-            map.serialize_entry("associatedRefs", value)?;
+            crate::runtime::tri!(map.serialize_entry("associatedRefs", value));
         }
         if let ::std::option::Option::Some(value) = &self.associated_profiles {
-            map.serialize_entry("associatedProfiles", value)?;
+            crate::runtime::tri!(map.serialize_entry("associatedProfiles", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -412,37 +421,62 @@ impl<'de> crate::runtime::de::Object<'de> for ViewExternal {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "uri" => f_uri = ::std::option::Option::Some(map.next_value()?),
-                "title" => f_title = ::std::option::Option::Some(map.next_value()?),
-                "description" => {
-                    f_description = ::std::option::Option::Some(map.next_value()?);
+                "uri" => {
+                    f_uri = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "thumb" => f_thumb = ::std::option::Option::Some(map.next_value()?),
+                "title" => {
+                    f_title = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "description" => {
+                    f_description = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "thumb" => {
+                    f_thumb = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "createdAt" => {
-                    f_created_at = ::std::option::Option::Some(map.next_value()?);
+                    f_created_at = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "updatedAt" => {
-                    f_updated_at = ::std::option::Option::Some(map.next_value()?);
+                    f_updated_at = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "readingTime" => {
-                    f_reading_time = ::std::option::Option::Some(map.next_value()?);
+                    f_reading_time = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "labels" => f_labels = ::std::option::Option::Some(map.next_value()?),
-                "source" => f_source = ::std::option::Option::Some(map.next_value()?),
+                "labels" => {
+                    f_labels = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "source" => {
+                    f_source = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "associatedRefs" => {
-                    f_associated_refs = ::std::option::Option::Some(map.next_value()?);
+                    f_associated_refs = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "associatedProfiles" => {
                     f_associated_profiles = ::std::option::Option::Some(
-                        map.next_value()?,
+                        crate::runtime::tri!(map.next_value()),
                     );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -542,16 +576,16 @@ impl crate::runtime::ser::Fields for ViewExternalSource {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("uri", &self.uri)?;
+        crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         if let ::std::option::Option::Some(value) = &self.icon {
-            map.serialize_entry("icon", value)?;
+            crate::runtime::tri!(map.serialize_entry("icon", value));
         }
-        map.serialize_entry("title", &self.title)?;
+        crate::runtime::tri!(map.serialize_entry("title", & self.title));
         if let ::std::option::Option::Some(value) = &self.description {
-            map.serialize_entry("description", value)?;
+            crate::runtime::tri!(map.serialize_entry("description", value));
         }
         if let ::std::option::Option::Some(value) = &self.theme {
-            map.serialize_entry("theme", value)?;
+            crate::runtime::tri!(map.serialize_entry("theme", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -572,19 +606,32 @@ impl<'de> crate::runtime::de::Object<'de> for ViewExternalSource {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "uri" => f_uri = ::std::option::Option::Some(map.next_value()?),
-                "icon" => f_icon = ::std::option::Option::Some(map.next_value()?),
-                "title" => f_title = ::std::option::Option::Some(map.next_value()?),
+                "uri" => {
+                    f_uri = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "icon" => {
+                    f_icon = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "title" => {
+                    f_title = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "description" => {
-                    f_description = ::std::option::Option::Some(map.next_value()?);
+                    f_description = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "theme" => f_theme = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "theme" => {
+                    f_theme = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -659,16 +706,16 @@ impl crate::runtime::ser::Fields for ViewExternalSourceTheme {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         if let ::std::option::Option::Some(value) = &self.background_rgb {
-            map.serialize_entry("backgroundRGB", value)?;
+            crate::runtime::tri!(map.serialize_entry("backgroundRGB", value));
         }
         if let ::std::option::Option::Some(value) = &self.foreground_rgb {
-            map.serialize_entry("foregroundRGB", value)?;
+            crate::runtime::tri!(map.serialize_entry("foregroundRGB", value));
         }
         if let ::std::option::Option::Some(value) = &self.accent_rgb {
-            map.serialize_entry("accentRGB", value)?;
+            crate::runtime::tri!(map.serialize_entry("accentRGB", value));
         }
         if let ::std::option::Option::Some(value) = &self.accent_foreground_rgb {
-            map.serialize_entry("accentForegroundRGB", value)?;
+            crate::runtime::tri!(map.serialize_entry("accentForegroundRGB", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -689,25 +736,26 @@ impl<'de> crate::runtime::de::Object<'de> for ViewExternalSourceTheme {
         {
             match key.as_str() {
                 "backgroundRGB" => {
-                    f_background_rgb = ::std::option::Option::Some(map.next_value()?);
+                    f_background_rgb = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "foregroundRGB" => {
-                    f_foreground_rgb = ::std::option::Option::Some(map.next_value()?);
+                    f_foreground_rgb = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "accentRGB" => {
-                    f_accent_rgb = ::std::option::Option::Some(map.next_value()?);
+                    f_accent_rgb = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "accentForegroundRGB" => {
                     f_accent_foreground_rgb = ::std::option::Option::Some(
-                        map.next_value()?,
+                        crate::runtime::tri!(map.next_value()),
                     );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -781,9 +829,9 @@ impl crate::runtime::ser::Fields for ColorRgb {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("r", &self.r)?;
-        map.serialize_entry("g", &self.g)?;
-        map.serialize_entry("b", &self.b)?;
+        crate::runtime::tri!(map.serialize_entry("r", & self.r));
+        crate::runtime::tri!(map.serialize_entry("g", & self.g));
+        crate::runtime::tri!(map.serialize_entry("b", & self.b));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -801,15 +849,22 @@ impl<'de> crate::runtime::de::Object<'de> for ColorRgb {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "r" => f_r = ::std::option::Option::Some(map.next_value()?),
-                "g" => f_g = ::std::option::Option::Some(map.next_value()?),
-                "b" => f_b = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "r" => {
+                    f_r = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
+                "g" => {
+                    f_g = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
+                "b" => {
+                    f_b = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {

@@ -93,7 +93,7 @@ impl crate::runtime::ser::Fields for Main {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("items", &self.items)?;
+        crate::runtime::tri!(map.serialize_entry("items", & self.items));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -109,13 +109,12 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "items" => f_items = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "items" => {
+                    f_items = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -187,9 +186,9 @@ impl crate::runtime::ser::Fields for Image {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("image", &self.image)?;
-        map.serialize_entry("alt", &self.alt)?;
-        map.serialize_entry("aspectRatio", &self.aspect_ratio)?;
+        crate::runtime::tri!(map.serialize_entry("image", & self.image));
+        crate::runtime::tri!(map.serialize_entry("alt", & self.alt));
+        crate::runtime::tri!(map.serialize_entry("aspectRatio", & self.aspect_ratio));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -209,17 +208,22 @@ impl<'de> crate::runtime::de::Object<'de> for Image {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "image" => f_image = ::std::option::Option::Some(map.next_value()?),
-                "alt" => f_alt = ::std::option::Option::Some(map.next_value()?),
+                "image" => {
+                    f_image = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "alt" => {
+                    f_alt = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "aspectRatio" => {
-                    f_aspect_ratio = ::std::option::Option::Some(map.next_value()?);
+                    f_aspect_ratio = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -342,7 +346,7 @@ impl crate::runtime::ser::Fields for View {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("items", &self.items)?;
+        crate::runtime::tri!(map.serialize_entry("items", & self.items));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -358,13 +362,12 @@ impl<'de> crate::runtime::de::Object<'de> for View {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "items" => f_items = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "items" => {
+                    f_items = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -433,10 +436,10 @@ impl crate::runtime::ser::Fields for ViewImage {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("thumbnail", &self.thumbnail)?;
-        map.serialize_entry("fullsize", &self.fullsize)?;
-        map.serialize_entry("alt", &self.alt)?;
-        map.serialize_entry("aspectRatio", &self.aspect_ratio)?;
+        crate::runtime::tri!(map.serialize_entry("thumbnail", & self.thumbnail));
+        crate::runtime::tri!(map.serialize_entry("fullsize", & self.fullsize));
+        crate::runtime::tri!(map.serialize_entry("alt", & self.alt));
+        crate::runtime::tri!(map.serialize_entry("aspectRatio", & self.aspect_ratio));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -458,19 +461,26 @@ impl<'de> crate::runtime::de::Object<'de> for ViewImage {
         {
             match key.as_str() {
                 "thumbnail" => {
-                    f_thumbnail = ::std::option::Option::Some(map.next_value()?);
+                    f_thumbnail = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "fullsize" => f_fullsize = ::std::option::Option::Some(map.next_value()?),
-                "alt" => f_alt = ::std::option::Option::Some(map.next_value()?),
+                "fullsize" => {
+                    f_fullsize = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "alt" => {
+                    f_alt = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "aspectRatio" => {
-                    f_aspect_ratio = ::std::option::Option::Some(map.next_value()?);
+                    f_aspect_ratio = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {

@@ -35,7 +35,7 @@ impl crate::runtime::ser::Fields for Main {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("images", &self.images)?;
+        crate::runtime::tri!(map.serialize_entry("images", & self.images));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -51,13 +51,12 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "images" => f_images = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "images" => {
+                    f_images = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -128,10 +127,10 @@ impl crate::runtime::ser::Fields for Image {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("image", &self.image)?;
-        map.serialize_entry("alt", &self.alt)?;
+        crate::runtime::tri!(map.serialize_entry("image", & self.image));
+        crate::runtime::tri!(map.serialize_entry("alt", & self.alt));
         if let ::std::option::Option::Some(value) = &self.aspect_ratio {
-            map.serialize_entry("aspectRatio", value)?;
+            crate::runtime::tri!(map.serialize_entry("aspectRatio", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -152,17 +151,22 @@ impl<'de> crate::runtime::de::Object<'de> for Image {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "image" => f_image = ::std::option::Option::Some(map.next_value()?),
-                "alt" => f_alt = ::std::option::Option::Some(map.next_value()?),
+                "image" => {
+                    f_image = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "alt" => {
+                    f_alt = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "aspectRatio" => {
-                    f_aspect_ratio = ::std::option::Option::Some(map.next_value()?);
+                    f_aspect_ratio = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -227,7 +231,7 @@ impl crate::runtime::ser::Fields for View {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("images", &self.images)?;
+        crate::runtime::tri!(map.serialize_entry("images", & self.images));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -243,13 +247,12 @@ impl<'de> crate::runtime::de::Object<'de> for View {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "images" => f_images = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "images" => {
+                    f_images = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -323,11 +326,11 @@ impl crate::runtime::ser::Fields for ViewImage {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("thumb", &self.thumb)?;
-        map.serialize_entry("fullsize", &self.fullsize)?;
-        map.serialize_entry("alt", &self.alt)?;
+        crate::runtime::tri!(map.serialize_entry("thumb", & self.thumb));
+        crate::runtime::tri!(map.serialize_entry("fullsize", & self.fullsize));
+        crate::runtime::tri!(map.serialize_entry("alt", & self.alt));
         if let ::std::option::Option::Some(value) = &self.aspect_ratio {
-            map.serialize_entry("aspectRatio", value)?;
+            crate::runtime::tri!(map.serialize_entry("aspectRatio", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -349,18 +352,27 @@ impl<'de> crate::runtime::de::Object<'de> for ViewImage {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "thumb" => f_thumb = ::std::option::Option::Some(map.next_value()?),
-                "fullsize" => f_fullsize = ::std::option::Option::Some(map.next_value()?),
-                "alt" => f_alt = ::std::option::Option::Some(map.next_value()?),
+                "thumb" => {
+                    f_thumb = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "fullsize" => {
+                    f_fullsize = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "alt" => {
+                    f_alt = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "aspectRatio" => {
-                    f_aspect_ratio = ::std::option::Option::Some(map.next_value()?);
+                    f_aspect_ratio = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {

@@ -35,7 +35,7 @@ impl crate::runtime::ser::Fields for Main {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("record", &self.record)?;
+        crate::runtime::tri!(map.serialize_entry("record", & self.record));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -53,13 +53,12 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "record" => f_record = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "record" => {
+                    f_record = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -289,7 +288,7 @@ impl crate::runtime::ser::Fields for View {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("record", &self.record)?;
+        crate::runtime::tri!(map.serialize_entry("record", & self.record));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -305,13 +304,12 @@ impl<'de> crate::runtime::de::Object<'de> for View {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "record" => f_record = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "record" => {
+                    f_record = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -533,29 +531,29 @@ impl crate::runtime::ser::Fields for ViewRecord {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("uri", &self.uri)?;
-        map.serialize_entry("cid", &self.cid)?;
-        map.serialize_entry("author", &self.author)?;
-        map.serialize_entry("value", &self.value)?;
+        crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
+        crate::runtime::tri!(map.serialize_entry("cid", & self.cid));
+        crate::runtime::tri!(map.serialize_entry("author", & self.author));
+        crate::runtime::tri!(map.serialize_entry("value", & self.value));
         if let ::std::option::Option::Some(value) = &self.labels {
-            map.serialize_entry("labels", value)?;
+            crate::runtime::tri!(map.serialize_entry("labels", value));
         }
         if let ::std::option::Option::Some(value) = &self.reply_count {
-            map.serialize_entry("replyCount", value)?;
+            crate::runtime::tri!(map.serialize_entry("replyCount", value));
         }
         if let ::std::option::Option::Some(value) = &self.repost_count {
-            map.serialize_entry("repostCount", value)?;
+            crate::runtime::tri!(map.serialize_entry("repostCount", value));
         }
         if let ::std::option::Option::Some(value) = &self.like_count {
-            map.serialize_entry("likeCount", value)?;
+            crate::runtime::tri!(map.serialize_entry("likeCount", value));
         }
         if let ::std::option::Option::Some(value) = &self.quote_count {
-            map.serialize_entry("quoteCount", value)?;
+            crate::runtime::tri!(map.serialize_entry("quoteCount", value));
         }
         if let ::std::option::Option::Some(value) = &self.embeds {
-            map.serialize_entry("embeds", value)?;
+            crate::runtime::tri!(map.serialize_entry("embeds", value));
         }
-        map.serialize_entry("indexedAt", &self.indexed_at)?;
+        crate::runtime::tri!(map.serialize_entry("indexedAt", & self.indexed_at));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -585,33 +583,62 @@ impl<'de> crate::runtime::de::Object<'de> for ViewRecord {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "uri" => f_uri = ::std::option::Option::Some(map.next_value()?),
-                "cid" => f_cid = ::std::option::Option::Some(map.next_value()?),
-                "author" => f_author = ::std::option::Option::Some(map.next_value()?),
-                "value" => f_value = ::std::option::Option::Some(map.next_value()?),
-                "labels" => f_labels = ::std::option::Option::Some(map.next_value()?),
+                "uri" => {
+                    f_uri = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "cid" => {
+                    f_cid = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "author" => {
+                    f_author = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "value" => {
+                    f_value = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "labels" => {
+                    f_labels = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "replyCount" => {
-                    f_reply_count = ::std::option::Option::Some(map.next_value()?);
+                    f_reply_count = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "repostCount" => {
-                    f_repost_count = ::std::option::Option::Some(map.next_value()?);
+                    f_repost_count = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "likeCount" => {
-                    f_like_count = ::std::option::Option::Some(map.next_value()?);
+                    f_like_count = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "quoteCount" => {
-                    f_quote_count = ::std::option::Option::Some(map.next_value()?);
+                    f_quote_count = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "embeds" => f_embeds = ::std::option::Option::Some(map.next_value()?),
+                "embeds" => {
+                    f_embeds = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "indexedAt" => {
-                    f_indexed_at = ::std::option::Option::Some(map.next_value()?);
+                    f_indexed_at = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -699,8 +726,8 @@ impl crate::runtime::ser::Fields for ViewNotFound {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("uri", &self.uri)?;
-        map.serialize_entry("notFound", &self.not_found)?;
+        crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
+        crate::runtime::tri!(map.serialize_entry("notFound", & self.not_found));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -717,16 +744,17 @@ impl<'de> crate::runtime::de::Object<'de> for ViewNotFound {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "uri" => f_uri = ::std::option::Option::Some(map.next_value()?),
+                "uri" => {
+                    f_uri = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "notFound" => {
-                    f_not_found = ::std::option::Option::Some(map.next_value()?);
+                    f_not_found = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -797,9 +825,9 @@ impl crate::runtime::ser::Fields for ViewBlocked {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("uri", &self.uri)?;
-        map.serialize_entry("blocked", &self.blocked)?;
-        map.serialize_entry("author", &self.author)?;
+        crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
+        crate::runtime::tri!(map.serialize_entry("blocked", & self.blocked));
+        crate::runtime::tri!(map.serialize_entry("author", & self.author));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -819,15 +847,22 @@ impl<'de> crate::runtime::de::Object<'de> for ViewBlocked {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "uri" => f_uri = ::std::option::Option::Some(map.next_value()?),
-                "blocked" => f_blocked = ::std::option::Option::Some(map.next_value()?),
-                "author" => f_author = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "uri" => {
+                    f_uri = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
+                "blocked" => {
+                    f_blocked = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
+                "author" => {
+                    f_author = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -896,8 +931,8 @@ impl crate::runtime::ser::Fields for ViewDetached {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("uri", &self.uri)?;
-        map.serialize_entry("detached", &self.detached)?;
+        crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
+        crate::runtime::tri!(map.serialize_entry("detached", & self.detached));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -914,14 +949,17 @@ impl<'de> crate::runtime::de::Object<'de> for ViewDetached {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "uri" => f_uri = ::std::option::Option::Some(map.next_value()?),
-                "detached" => f_detached = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "uri" => {
+                    f_uri = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
+                "detached" => {
+                    f_detached = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {

@@ -137,8 +137,8 @@ impl crate::runtime::ser::Fields for Main {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("record", &self.record)?;
-        map.serialize_entry("media", &self.media)?;
+        crate::runtime::tri!(map.serialize_entry("record", & self.record));
+        crate::runtime::tri!(map.serialize_entry("media", & self.media));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -155,14 +155,17 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "record" => f_record = ::std::option::Option::Some(map.next_value()?),
-                "media" => f_media = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "record" => {
+                    f_record = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
+                "media" => {
+                    f_media = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -328,8 +331,8 @@ impl crate::runtime::ser::Fields for View {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("record", &self.record)?;
-        map.serialize_entry("media", &self.media)?;
+        crate::runtime::tri!(map.serialize_entry("record", & self.record));
+        crate::runtime::tri!(map.serialize_entry("media", & self.media));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -346,14 +349,17 @@ impl<'de> crate::runtime::de::Object<'de> for View {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "record" => f_record = ::std::option::Option::Some(map.next_value()?),
-                "media" => f_media = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "record" => {
+                    f_record = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
+                "media" => {
+                    f_media = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {

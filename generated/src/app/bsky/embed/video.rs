@@ -119,18 +119,18 @@ impl crate::runtime::ser::Fields for Main {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("video", &self.video)?;
+        crate::runtime::tri!(map.serialize_entry("video", & self.video));
         if let ::std::option::Option::Some(value) = &self.captions {
-            map.serialize_entry("captions", value)?;
+            crate::runtime::tri!(map.serialize_entry("captions", value));
         }
         if let ::std::option::Option::Some(value) = &self.alt {
-            map.serialize_entry("alt", value)?;
+            crate::runtime::tri!(map.serialize_entry("alt", value));
         }
         if let ::std::option::Option::Some(value) = &self.aspect_ratio {
-            map.serialize_entry("aspectRatio", value)?;
+            crate::runtime::tri!(map.serialize_entry("aspectRatio", value));
         }
         if let ::std::option::Option::Some(value) = &self.presentation {
-            map.serialize_entry("presentation", value)?;
+            crate::runtime::tri!(map.serialize_entry("presentation", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -153,21 +153,32 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "video" => f_video = ::std::option::Option::Some(map.next_value()?),
-                "captions" => f_captions = ::std::option::Option::Some(map.next_value()?),
-                "alt" => f_alt = ::std::option::Option::Some(map.next_value()?),
+                "video" => {
+                    f_video = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "captions" => {
+                    f_captions = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "alt" => {
+                    f_alt = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "aspectRatio" => {
-                    f_aspect_ratio = ::std::option::Option::Some(map.next_value()?);
+                    f_aspect_ratio = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "presentation" => {
-                    f_presentation = ::std::option::Option::Some(map.next_value()?);
+                    f_presentation = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -249,8 +260,8 @@ impl crate::runtime::ser::Fields for Caption {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("lang", &self.lang)?;
-        map.serialize_entry("file", &self.file)?;
+        crate::runtime::tri!(map.serialize_entry("lang", & self.lang));
+        crate::runtime::tri!(map.serialize_entry("file", & self.file));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -267,14 +278,17 @@ impl<'de> crate::runtime::de::Object<'de> for Caption {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "lang" => f_lang = ::std::option::Option::Some(map.next_value()?),
-                "file" => f_file = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "lang" => {
+                    f_lang = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
+                "file" => {
+                    f_file = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -424,19 +438,19 @@ impl crate::runtime::ser::Fields for View {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("cid", &self.cid)?;
-        map.serialize_entry("playlist", &self.playlist)?;
+        crate::runtime::tri!(map.serialize_entry("cid", & self.cid));
+        crate::runtime::tri!(map.serialize_entry("playlist", & self.playlist));
         if let ::std::option::Option::Some(value) = &self.thumbnail {
-            map.serialize_entry("thumbnail", value)?;
+            crate::runtime::tri!(map.serialize_entry("thumbnail", value));
         }
         if let ::std::option::Option::Some(value) = &self.alt {
-            map.serialize_entry("alt", value)?;
+            crate::runtime::tri!(map.serialize_entry("alt", value));
         }
         if let ::std::option::Option::Some(value) = &self.aspect_ratio {
-            map.serialize_entry("aspectRatio", value)?;
+            crate::runtime::tri!(map.serialize_entry("aspectRatio", value));
         }
         if let ::std::option::Option::Some(value) = &self.presentation {
-            map.serialize_entry("presentation", value)?;
+            crate::runtime::tri!(map.serialize_entry("presentation", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -460,24 +474,37 @@ impl<'de> crate::runtime::de::Object<'de> for View {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "cid" => f_cid = ::std::option::Option::Some(map.next_value()?),
-                "playlist" => f_playlist = ::std::option::Option::Some(map.next_value()?),
-                "thumbnail" => {
-                    f_thumbnail = ::std::option::Option::Some(map.next_value()?);
+                "cid" => {
+                    f_cid = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "alt" => f_alt = ::std::option::Option::Some(map.next_value()?),
+                "playlist" => {
+                    f_playlist = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "thumbnail" => {
+                    f_thumbnail = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "alt" => {
+                    f_alt = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "aspectRatio" => {
-                    f_aspect_ratio = ::std::option::Option::Some(map.next_value()?);
+                    f_aspect_ratio = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "presentation" => {
-                    f_presentation = ::std::option::Option::Some(map.next_value()?);
+                    f_presentation = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {

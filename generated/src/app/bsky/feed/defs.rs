@@ -207,40 +207,40 @@ impl crate::runtime::ser::Fields for PostView {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("uri", &self.uri)?;
-        map.serialize_entry("cid", &self.cid)?;
-        map.serialize_entry("author", &self.author)?;
-        map.serialize_entry("record", &self.record)?;
+        crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
+        crate::runtime::tri!(map.serialize_entry("cid", & self.cid));
+        crate::runtime::tri!(map.serialize_entry("author", & self.author));
+        crate::runtime::tri!(map.serialize_entry("record", & self.record));
         if let ::std::option::Option::Some(value) = &self.embed {
-            map.serialize_entry("embed", value)?;
+            crate::runtime::tri!(map.serialize_entry("embed", value));
         }
         if let ::std::option::Option::Some(value) = &self.bookmark_count {
-            map.serialize_entry("bookmarkCount", value)?;
+            crate::runtime::tri!(map.serialize_entry("bookmarkCount", value));
         }
         if let ::std::option::Option::Some(value) = &self.reply_count {
-            map.serialize_entry("replyCount", value)?;
+            crate::runtime::tri!(map.serialize_entry("replyCount", value));
         }
         if let ::std::option::Option::Some(value) = &self.repost_count {
-            map.serialize_entry("repostCount", value)?;
+            crate::runtime::tri!(map.serialize_entry("repostCount", value));
         }
         if let ::std::option::Option::Some(value) = &self.like_count {
-            map.serialize_entry("likeCount", value)?;
+            crate::runtime::tri!(map.serialize_entry("likeCount", value));
         }
         if let ::std::option::Option::Some(value) = &self.quote_count {
-            map.serialize_entry("quoteCount", value)?;
+            crate::runtime::tri!(map.serialize_entry("quoteCount", value));
         }
-        map.serialize_entry("indexedAt", &self.indexed_at)?;
+        crate::runtime::tri!(map.serialize_entry("indexedAt", & self.indexed_at));
         if let ::std::option::Option::Some(value) = &self.viewer {
-            map.serialize_entry("viewer", value)?;
+            crate::runtime::tri!(map.serialize_entry("viewer", value));
         }
         if let ::std::option::Option::Some(value) = &self.labels {
-            map.serialize_entry("labels", value)?;
+            crate::runtime::tri!(map.serialize_entry("labels", value));
         }
         if let ::std::option::Option::Some(value) = &self.threadgate {
-            map.serialize_entry("threadgate", value)?;
+            crate::runtime::tri!(map.serialize_entry("threadgate", value));
         }
         if let ::std::option::Option::Some(value) = &self.debug {
-            map.serialize_entry("debug", value)?;
+            crate::runtime::tri!(map.serialize_entry("debug", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -275,41 +275,82 @@ impl<'de> crate::runtime::de::Object<'de> for PostView {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "uri" => f_uri = ::std::option::Option::Some(map.next_value()?),
-                "cid" => f_cid = ::std::option::Option::Some(map.next_value()?),
-                "author" => f_author = ::std::option::Option::Some(map.next_value()?),
-                "record" => f_record = ::std::option::Option::Some(map.next_value()?),
-                "embed" => f_embed = ::std::option::Option::Some(map.next_value()?),
+                "uri" => {
+                    f_uri = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "cid" => {
+                    f_cid = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "author" => {
+                    f_author = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "record" => {
+                    f_record = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "embed" => {
+                    f_embed = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "bookmarkCount" => {
-                    f_bookmark_count = ::std::option::Option::Some(map.next_value()?);
+                    f_bookmark_count = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "replyCount" => {
-                    f_reply_count = ::std::option::Option::Some(map.next_value()?);
+                    f_reply_count = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "repostCount" => {
-                    f_repost_count = ::std::option::Option::Some(map.next_value()?);
+                    f_repost_count = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "likeCount" => {
-                    f_like_count = ::std::option::Option::Some(map.next_value()?);
+                    f_like_count = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "quoteCount" => {
-                    f_quote_count = ::std::option::Option::Some(map.next_value()?);
+                    f_quote_count = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "indexedAt" => {
-                    f_indexed_at = ::std::option::Option::Some(map.next_value()?);
+                    f_indexed_at = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "viewer" => f_viewer = ::std::option::Option::Some(map.next_value()?),
-                "labels" => f_labels = ::std::option::Option::Some(map.next_value()?),
+                "viewer" => {
+                    f_viewer = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "labels" => {
+                    f_labels = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "threadgate" => {
-                    f_threadgate = ::std::option::Option::Some(map.next_value()?);
+                    f_threadgate = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "debug" => f_debug = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "debug" => {
+                    f_debug = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -423,28 +464,28 @@ impl crate::runtime::ser::Fields for ViewerState {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         if let ::std::option::Option::Some(value) = &self.repost {
-            map.serialize_entry("repost", value)?;
+            crate::runtime::tri!(map.serialize_entry("repost", value));
         }
         if let ::std::option::Option::Some(value) = &self.like {
-            map.serialize_entry("like", value)?;
+            crate::runtime::tri!(map.serialize_entry("like", value));
         }
         if let ::std::option::Option::Some(value) = &self.bookmarked {
-            map.serialize_entry("bookmarked", value)?;
+            crate::runtime::tri!(map.serialize_entry("bookmarked", value));
         }
         if let ::std::option::Option::Some(value) = &self.thread_muted {
-            map.serialize_entry("threadMuted", value)?;
+            crate::runtime::tri!(map.serialize_entry("threadMuted", value));
         }
         if let ::std::option::Option::Some(value) = &self.reply_disabled {
-            map.serialize_entry("replyDisabled", value)?;
+            crate::runtime::tri!(map.serialize_entry("replyDisabled", value));
         }
         if let ::std::option::Option::Some(value) = &self.embedding_disabled {
-            map.serialize_entry("embeddingDisabled", value)?;
+            crate::runtime::tri!(map.serialize_entry("embeddingDisabled", value));
         }
         if let ::std::option::Option::Some(value) = &self.pinned {
-            map.serialize_entry("pinned", value)?;
+            crate::runtime::tri!(map.serialize_entry("pinned", value));
         }
         if let ::std::option::Option::Some(value) = &self.known_likers {
-            map.serialize_entry("knownLikers", value)?;
+            crate::runtime::tri!(map.serialize_entry("knownLikers", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -468,30 +509,47 @@ impl<'de> crate::runtime::de::Object<'de> for ViewerState {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "repost" => f_repost = ::std::option::Option::Some(map.next_value()?),
-                "like" => f_like = ::std::option::Option::Some(map.next_value()?),
+                "repost" => {
+                    f_repost = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "like" => {
+                    f_like = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "bookmarked" => {
-                    f_bookmarked = ::std::option::Option::Some(map.next_value()?);
+                    f_bookmarked = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "threadMuted" => {
-                    f_thread_muted = ::std::option::Option::Some(map.next_value()?);
+                    f_thread_muted = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "replyDisabled" => {
-                    f_reply_disabled = ::std::option::Option::Some(map.next_value()?);
+                    f_reply_disabled = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "embeddingDisabled" => {
-                    f_embedding_disabled = ::std::option::Option::Some(map.next_value()?);
+                    f_embedding_disabled = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "pinned" => f_pinned = ::std::option::Option::Some(map.next_value()?),
+                "pinned" => {
+                    f_pinned = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "knownLikers" => {
-                    f_known_likers = ::std::option::Option::Some(map.next_value()?);
+                    f_known_likers = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -567,8 +625,8 @@ impl crate::runtime::ser::Fields for KnownLikers {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("count", &self.count)?;
-        map.serialize_entry("actors", &self.actors)?;
+        crate::runtime::tri!(map.serialize_entry("count", & self.count));
+        crate::runtime::tri!(map.serialize_entry("actors", & self.actors));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -587,14 +645,17 @@ impl<'de> crate::runtime::de::Object<'de> for KnownLikers {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "count" => f_count = ::std::option::Option::Some(map.next_value()?),
-                "actors" => f_actors = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "count" => {
+                    f_count = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
+                "actors" => {
+                    f_actors = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -660,7 +721,7 @@ impl crate::runtime::ser::Fields for ThreadContext {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         if let ::std::option::Option::Some(value) = &self.root_author_like {
-            map.serialize_entry("rootAuthorLike", value)?;
+            crate::runtime::tri!(map.serialize_entry("rootAuthorLike", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -678,14 +739,11 @@ impl<'de> crate::runtime::de::Object<'de> for ThreadContext {
         {
             match key.as_str() {
                 "rootAuthorLike" => {
-                    f_root_author_like = ::std::option::Option::Some(map.next_value()?);
+                    f_root_author_like = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -825,18 +883,18 @@ impl crate::runtime::ser::Fields for FeedViewPost {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("post", &self.post)?;
+        crate::runtime::tri!(map.serialize_entry("post", & self.post));
         if let ::std::option::Option::Some(value) = &self.reply {
-            map.serialize_entry("reply", value)?;
+            crate::runtime::tri!(map.serialize_entry("reply", value));
         }
         if let ::std::option::Option::Some(value) = &self.reason {
-            map.serialize_entry("reason", value)?;
+            crate::runtime::tri!(map.serialize_entry("reason", value));
         }
         if let ::std::option::Option::Some(value) = &self.feed_context {
-            map.serialize_entry("feedContext", value)?;
+            crate::runtime::tri!(map.serialize_entry("feedContext", value));
         }
         if let ::std::option::Option::Some(value) = &self.req_id {
-            map.serialize_entry("reqId", value)?;
+            crate::runtime::tri!(map.serialize_entry("reqId", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -857,19 +915,32 @@ impl<'de> crate::runtime::de::Object<'de> for FeedViewPost {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "post" => f_post = ::std::option::Option::Some(map.next_value()?),
-                "reply" => f_reply = ::std::option::Option::Some(map.next_value()?),
-                "reason" => f_reason = ::std::option::Option::Some(map.next_value()?),
+                "post" => {
+                    f_post = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "reply" => {
+                    f_reply = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "reason" => {
+                    f_reason = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "feedContext" => {
-                    f_feed_context = ::std::option::Option::Some(map.next_value()?);
+                    f_feed_context = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "reqId" => f_req_id = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "reqId" => {
+                    f_req_id = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -1137,10 +1208,10 @@ impl crate::runtime::ser::Fields for ReplyRef {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("root", &self.root)?;
-        map.serialize_entry("parent", &self.parent)?;
+        crate::runtime::tri!(map.serialize_entry("root", & self.root));
+        crate::runtime::tri!(map.serialize_entry("parent", & self.parent));
         if let ::std::option::Option::Some(value) = &self.grandparent_author {
-            map.serialize_entry("grandparentAuthor", value)?;
+            crate::runtime::tri!(map.serialize_entry("grandparentAuthor", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -1161,17 +1232,22 @@ impl<'de> crate::runtime::de::Object<'de> for ReplyRef {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "root" => f_root = ::std::option::Option::Some(map.next_value()?),
-                "parent" => f_parent = ::std::option::Option::Some(map.next_value()?),
+                "root" => {
+                    f_root = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "parent" => {
+                    f_parent = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "grandparentAuthor" => {
-                    f_grandparent_author = ::std::option::Option::Some(map.next_value()?);
+                    f_grandparent_author = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -1246,14 +1322,14 @@ impl crate::runtime::ser::Fields for ReasonRepost {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("by", &self.by)?;
+        crate::runtime::tri!(map.serialize_entry("by", & self.by));
         if let ::std::option::Option::Some(value) = &self.uri {
-            map.serialize_entry("uri", value)?;
+            crate::runtime::tri!(map.serialize_entry("uri", value));
         }
         if let ::std::option::Option::Some(value) = &self.cid {
-            map.serialize_entry("cid", value)?;
+            crate::runtime::tri!(map.serialize_entry("cid", value));
         }
-        map.serialize_entry("indexedAt", &self.indexed_at)?;
+        crate::runtime::tri!(map.serialize_entry("indexedAt", & self.indexed_at));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -1274,18 +1350,27 @@ impl<'de> crate::runtime::de::Object<'de> for ReasonRepost {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "by" => f_by = ::std::option::Option::Some(map.next_value()?),
-                "uri" => f_uri = ::std::option::Option::Some(map.next_value()?),
-                "cid" => f_cid = ::std::option::Option::Some(map.next_value()?),
+                "by" => {
+                    f_by = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "uri" => {
+                    f_uri = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "cid" => {
+                    f_cid = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "indexedAt" => {
-                    f_indexed_at = ::std::option::Option::Some(map.next_value()?);
+                    f_indexed_at = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -1366,14 +1451,7 @@ impl<'de> crate::runtime::de::Object<'de> for ReasonPin {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
-            }
+            crate::runtime::de::other_field(&mut map, key, &mut extra)?;
         }
         ::std::result::Result::Ok(Self { extra })
     }
@@ -1609,15 +1687,15 @@ impl crate::runtime::ser::Fields for ThreadViewPost {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("post", &self.post)?;
+        crate::runtime::tri!(map.serialize_entry("post", & self.post));
         if let ::std::option::Option::Some(value) = &self.parent {
-            map.serialize_entry("parent", value)?;
+            crate::runtime::tri!(map.serialize_entry("parent", value));
         }
         if let ::std::option::Option::Some(value) = &self.replies {
-            map.serialize_entry("replies", value)?;
+            crate::runtime::tri!(map.serialize_entry("replies", value));
         }
         if let ::std::option::Option::Some(value) = &self.thread_context {
-            map.serialize_entry("threadContext", value)?;
+            crate::runtime::tri!(map.serialize_entry("threadContext", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -1639,18 +1717,27 @@ impl<'de> crate::runtime::de::Object<'de> for ThreadViewPost {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "post" => f_post = ::std::option::Option::Some(map.next_value()?),
-                "parent" => f_parent = ::std::option::Option::Some(map.next_value()?),
-                "replies" => f_replies = ::std::option::Option::Some(map.next_value()?),
+                "post" => {
+                    f_post = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "parent" => {
+                    f_parent = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "replies" => {
+                    f_replies = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "threadContext" => {
-                    f_thread_context = ::std::option::Option::Some(map.next_value()?);
+                    f_thread_context = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -1722,8 +1809,8 @@ impl crate::runtime::ser::Fields for NotFoundPost {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("uri", &self.uri)?;
-        map.serialize_entry("notFound", &self.not_found)?;
+        crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
+        crate::runtime::tri!(map.serialize_entry("notFound", & self.not_found));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -1740,16 +1827,17 @@ impl<'de> crate::runtime::de::Object<'de> for NotFoundPost {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "uri" => f_uri = ::std::option::Option::Some(map.next_value()?),
+                "uri" => {
+                    f_uri = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "notFound" => {
-                    f_not_found = ::std::option::Option::Some(map.next_value()?);
+                    f_not_found = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -1820,9 +1908,9 @@ impl crate::runtime::ser::Fields for BlockedPost {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("uri", &self.uri)?;
-        map.serialize_entry("blocked", &self.blocked)?;
-        map.serialize_entry("author", &self.author)?;
+        crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
+        crate::runtime::tri!(map.serialize_entry("blocked", & self.blocked));
+        crate::runtime::tri!(map.serialize_entry("author", & self.author));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -1840,15 +1928,22 @@ impl<'de> crate::runtime::de::Object<'de> for BlockedPost {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "uri" => f_uri = ::std::option::Option::Some(map.next_value()?),
-                "blocked" => f_blocked = ::std::option::Option::Some(map.next_value()?),
-                "author" => f_author = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "uri" => {
+                    f_uri = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
+                "blocked" => {
+                    f_blocked = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
+                "author" => {
+                    f_author = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -1917,9 +2012,9 @@ impl crate::runtime::ser::Fields for BlockedAuthor {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("did", &self.did)?;
+        crate::runtime::tri!(map.serialize_entry("did", & self.did));
         if let ::std::option::Option::Some(value) = &self.viewer {
-            map.serialize_entry("viewer", value)?;
+            crate::runtime::tri!(map.serialize_entry("viewer", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -1939,14 +2034,17 @@ impl<'de> crate::runtime::de::Object<'de> for BlockedAuthor {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "did" => f_did = ::std::option::Option::Some(map.next_value()?),
-                "viewer" => f_viewer = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "did" => {
+                    f_did = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
+                "viewer" => {
+                    f_viewer = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -2125,36 +2223,36 @@ impl crate::runtime::ser::Fields for GeneratorView {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("uri", &self.uri)?;
-        map.serialize_entry("cid", &self.cid)?;
-        map.serialize_entry("did", &self.did)?;
-        map.serialize_entry("creator", &self.creator)?;
-        map.serialize_entry("displayName", &self.display_name)?;
+        crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
+        crate::runtime::tri!(map.serialize_entry("cid", & self.cid));
+        crate::runtime::tri!(map.serialize_entry("did", & self.did));
+        crate::runtime::tri!(map.serialize_entry("creator", & self.creator));
+        crate::runtime::tri!(map.serialize_entry("displayName", & self.display_name));
         if let ::std::option::Option::Some(value) = &self.description {
-            map.serialize_entry("description", value)?;
+            crate::runtime::tri!(map.serialize_entry("description", value));
         }
         if let ::std::option::Option::Some(value) = &self.description_facets {
-            map.serialize_entry("descriptionFacets", value)?;
+            crate::runtime::tri!(map.serialize_entry("descriptionFacets", value));
         }
         if let ::std::option::Option::Some(value) = &self.avatar {
-            map.serialize_entry("avatar", value)?;
+            crate::runtime::tri!(map.serialize_entry("avatar", value));
         }
         if let ::std::option::Option::Some(value) = &self.like_count {
-            map.serialize_entry("likeCount", value)?;
+            crate::runtime::tri!(map.serialize_entry("likeCount", value));
         }
         if let ::std::option::Option::Some(value) = &self.accepts_interactions {
-            map.serialize_entry("acceptsInteractions", value)?;
+            crate::runtime::tri!(map.serialize_entry("acceptsInteractions", value));
         }
         if let ::std::option::Option::Some(value) = &self.labels {
-            map.serialize_entry("labels", value)?;
+            crate::runtime::tri!(map.serialize_entry("labels", value));
         }
         if let ::std::option::Option::Some(value) = &self.viewer {
-            map.serialize_entry("viewer", value)?;
+            crate::runtime::tri!(map.serialize_entry("viewer", value));
         }
         if let ::std::option::Option::Some(value) = &self.content_mode {
-            map.serialize_entry("contentMode", value)?;
+            crate::runtime::tri!(map.serialize_entry("contentMode", value));
         }
-        map.serialize_entry("indexedAt", &self.indexed_at)?;
+        crate::runtime::tri!(map.serialize_entry("indexedAt", & self.indexed_at));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -2189,42 +2287,77 @@ impl<'de> crate::runtime::de::Object<'de> for GeneratorView {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "uri" => f_uri = ::std::option::Option::Some(map.next_value()?),
-                "cid" => f_cid = ::std::option::Option::Some(map.next_value()?),
-                "did" => f_did = ::std::option::Option::Some(map.next_value()?),
-                "creator" => f_creator = ::std::option::Option::Some(map.next_value()?),
+                "uri" => {
+                    f_uri = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "cid" => {
+                    f_cid = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "did" => {
+                    f_did = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "creator" => {
+                    f_creator = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "displayName" => {
-                    f_display_name = ::std::option::Option::Some(map.next_value()?);
+                    f_display_name = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "description" => {
-                    f_description = ::std::option::Option::Some(map.next_value()?);
+                    f_description = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "descriptionFacets" => {
-                    f_description_facets = ::std::option::Option::Some(map.next_value()?);
+                    f_description_facets = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "avatar" => f_avatar = ::std::option::Option::Some(map.next_value()?),
+                "avatar" => {
+                    f_avatar = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "likeCount" => {
-                    f_like_count = ::std::option::Option::Some(map.next_value()?);
+                    f_like_count = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "acceptsInteractions" => {
                     f_accepts_interactions = ::std::option::Option::Some(
-                        map.next_value()?,
+                        crate::runtime::tri!(map.next_value()),
                     );
                 }
-                "labels" => f_labels = ::std::option::Option::Some(map.next_value()?),
-                "viewer" => f_viewer = ::std::option::Option::Some(map.next_value()?),
+                "labels" => {
+                    f_labels = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "viewer" => {
+                    f_viewer = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "contentMode" => {
-                    f_content_mode = ::std::option::Option::Some(map.next_value()?);
+                    f_content_mode = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "indexedAt" => {
-                    f_indexed_at = ::std::option::Option::Some(map.next_value()?);
+                    f_indexed_at = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -2346,7 +2479,7 @@ impl crate::runtime::ser::Fields for GeneratorViewerState {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         if let ::std::option::Option::Some(value) = &self.like {
-            map.serialize_entry("like", value)?;
+            crate::runtime::tri!(map.serialize_entry("like", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -2363,13 +2496,12 @@ impl<'de> crate::runtime::de::Object<'de> for GeneratorViewerState {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "like" => f_like = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "like" => {
+                    f_like = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self { like: f_like, extra })
@@ -2506,12 +2638,12 @@ impl crate::runtime::ser::Fields for SkeletonFeedPost {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("post", &self.post)?;
+        crate::runtime::tri!(map.serialize_entry("post", & self.post));
         if let ::std::option::Option::Some(value) = &self.reason {
-            map.serialize_entry("reason", value)?;
+            crate::runtime::tri!(map.serialize_entry("reason", value));
         }
         if let ::std::option::Option::Some(value) = &self.feed_context {
-            map.serialize_entry("feedContext", value)?;
+            crate::runtime::tri!(map.serialize_entry("feedContext", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -2530,17 +2662,22 @@ impl<'de> crate::runtime::de::Object<'de> for SkeletonFeedPost {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "post" => f_post = ::std::option::Option::Some(map.next_value()?),
-                "reason" => f_reason = ::std::option::Option::Some(map.next_value()?),
+                "post" => {
+                    f_post = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "reason" => {
+                    f_reason = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "feedContext" => {
-                    f_feed_context = ::std::option::Option::Some(map.next_value()?);
+                    f_feed_context = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -2612,7 +2749,7 @@ impl crate::runtime::ser::Fields for SkeletonReasonRepost {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("repost", &self.repost)?;
+        crate::runtime::tri!(map.serialize_entry("repost", & self.repost));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -2628,13 +2765,12 @@ impl<'de> crate::runtime::de::Object<'de> for SkeletonReasonRepost {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "repost" => f_repost = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "repost" => {
+                    f_repost = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -2703,14 +2839,7 @@ impl<'de> crate::runtime::de::Object<'de> for SkeletonReasonPin {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
-            }
+            crate::runtime::de::other_field(&mut map, key, &mut extra)?;
         }
         ::std::result::Result::Ok(Self { extra })
     }
@@ -2769,16 +2898,16 @@ impl crate::runtime::ser::Fields for ThreadgateView {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         if let ::std::option::Option::Some(value) = &self.uri {
-            map.serialize_entry("uri", value)?;
+            crate::runtime::tri!(map.serialize_entry("uri", value));
         }
         if let ::std::option::Option::Some(value) = &self.cid {
-            map.serialize_entry("cid", value)?;
+            crate::runtime::tri!(map.serialize_entry("cid", value));
         }
         if let ::std::option::Option::Some(value) = &self.record {
-            map.serialize_entry("record", value)?;
+            crate::runtime::tri!(map.serialize_entry("record", value));
         }
         if let ::std::option::Option::Some(value) = &self.lists {
-            map.serialize_entry("lists", value)?;
+            crate::runtime::tri!(map.serialize_entry("lists", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -2800,16 +2929,27 @@ impl<'de> crate::runtime::de::Object<'de> for ThreadgateView {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "uri" => f_uri = ::std::option::Option::Some(map.next_value()?),
-                "cid" => f_cid = ::std::option::Option::Some(map.next_value()?),
-                "record" => f_record = ::std::option::Option::Some(map.next_value()?),
-                "lists" => f_lists = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "uri" => {
+                    f_uri = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
+                "cid" => {
+                    f_cid = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
+                "record" => {
+                    f_record = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "lists" => {
+                    f_lists = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -3026,16 +3166,16 @@ impl crate::runtime::ser::Fields for Interaction {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         if let ::std::option::Option::Some(value) = &self.item {
-            map.serialize_entry("item", value)?;
+            crate::runtime::tri!(map.serialize_entry("item", value));
         }
         if let ::std::option::Option::Some(value) = &self.event {
-            map.serialize_entry("event", value)?;
+            crate::runtime::tri!(map.serialize_entry("event", value));
         }
         if let ::std::option::Option::Some(value) = &self.feed_context {
-            map.serialize_entry("feedContext", value)?;
+            crate::runtime::tri!(map.serialize_entry("feedContext", value));
         }
         if let ::std::option::Option::Some(value) = &self.req_id {
-            map.serialize_entry("reqId", value)?;
+            crate::runtime::tri!(map.serialize_entry("reqId", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -3055,18 +3195,27 @@ impl<'de> crate::runtime::de::Object<'de> for Interaction {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "item" => f_item = ::std::option::Option::Some(map.next_value()?),
-                "event" => f_event = ::std::option::Option::Some(map.next_value()?),
+                "item" => {
+                    f_item = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "event" => {
+                    f_event = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "feedContext" => {
-                    f_feed_context = ::std::option::Option::Some(map.next_value()?);
+                    f_feed_context = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "reqId" => f_req_id = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "reqId" => {
+                    f_req_id = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {

@@ -264,29 +264,29 @@ impl crate::runtime::ser::Fields for Record {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("text", &self.text)?;
+        crate::runtime::tri!(map.serialize_entry("text", & self.text));
         if let ::std::option::Option::Some(value) = &self.entities {
-            map.serialize_entry("entities", value)?;
+            crate::runtime::tri!(map.serialize_entry("entities", value));
         }
         if let ::std::option::Option::Some(value) = &self.facets {
-            map.serialize_entry("facets", value)?;
+            crate::runtime::tri!(map.serialize_entry("facets", value));
         }
         if let ::std::option::Option::Some(value) = &self.reply {
-            map.serialize_entry("reply", value)?;
+            crate::runtime::tri!(map.serialize_entry("reply", value));
         }
         if let ::std::option::Option::Some(value) = &self.embed {
-            map.serialize_entry("embed", value)?;
+            crate::runtime::tri!(map.serialize_entry("embed", value));
         }
         if let ::std::option::Option::Some(value) = &self.langs {
-            map.serialize_entry("langs", value)?;
+            crate::runtime::tri!(map.serialize_entry("langs", value));
         }
         if let ::std::option::Option::Some(value) = &self.labels {
-            map.serialize_entry("labels", value)?;
+            crate::runtime::tri!(map.serialize_entry("labels", value));
         }
         if let ::std::option::Option::Some(value) = &self.tags {
-            map.serialize_entry("tags", value)?;
+            crate::runtime::tri!(map.serialize_entry("tags", value));
         }
-        map.serialize_entry("createdAt", &self.created_at)?;
+        crate::runtime::tri!(map.serialize_entry("createdAt", & self.created_at));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -314,23 +314,52 @@ impl<'de> crate::runtime::de::Object<'de> for Record {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "text" => f_text = ::std::option::Option::Some(map.next_value()?),
-                "entities" => f_entities = ::std::option::Option::Some(map.next_value()?),
-                "facets" => f_facets = ::std::option::Option::Some(map.next_value()?),
-                "reply" => f_reply = ::std::option::Option::Some(map.next_value()?),
-                "embed" => f_embed = ::std::option::Option::Some(map.next_value()?),
-                "langs" => f_langs = ::std::option::Option::Some(map.next_value()?),
-                "labels" => f_labels = ::std::option::Option::Some(map.next_value()?),
-                "tags" => f_tags = ::std::option::Option::Some(map.next_value()?),
+                "text" => {
+                    f_text = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "entities" => {
+                    f_entities = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "facets" => {
+                    f_facets = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "reply" => {
+                    f_reply = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "embed" => {
+                    f_embed = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "langs" => {
+                    f_langs = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "labels" => {
+                    f_labels = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "tags" => {
+                    f_tags = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "createdAt" => {
-                    f_created_at = ::std::option::Option::Some(map.next_value()?);
+                    f_created_at = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -462,8 +491,8 @@ impl crate::runtime::ser::Fields for ReplyRef {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("root", &self.root)?;
-        map.serialize_entry("parent", &self.parent)?;
+        crate::runtime::tri!(map.serialize_entry("root", & self.root));
+        crate::runtime::tri!(map.serialize_entry("parent", & self.parent));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -484,14 +513,17 @@ impl<'de> crate::runtime::de::Object<'de> for ReplyRef {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "root" => f_root = ::std::option::Option::Some(map.next_value()?),
-                "parent" => f_parent = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "root" => {
+                    f_root = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
+                "parent" => {
+                    f_parent = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -561,9 +593,9 @@ impl crate::runtime::ser::Fields for Entity {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("index", &self.index)?;
-        map.serialize_entry("type", &self.r#type)?;
-        map.serialize_entry("value", &self.value)?;
+        crate::runtime::tri!(map.serialize_entry("index", & self.index));
+        crate::runtime::tri!(map.serialize_entry("type", & self.r#type));
+        crate::runtime::tri!(map.serialize_entry("value", & self.value));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -581,15 +613,22 @@ impl<'de> crate::runtime::de::Object<'de> for Entity {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "index" => f_index = ::std::option::Option::Some(map.next_value()?),
-                "type" => f_type = ::std::option::Option::Some(map.next_value()?),
-                "value" => f_value = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "index" => {
+                    f_index = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
+                "type" => {
+                    f_type = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
+                "value" => {
+                    f_value = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -651,8 +690,8 @@ impl crate::runtime::ser::Fields for TextSlice {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("start", &self.start)?;
-        map.serialize_entry("end", &self.end)?;
+        crate::runtime::tri!(map.serialize_entry("start", & self.start));
+        crate::runtime::tri!(map.serialize_entry("end", & self.end));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -669,14 +708,17 @@ impl<'de> crate::runtime::de::Object<'de> for TextSlice {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "start" => f_start = ::std::option::Option::Some(map.next_value()?),
-                "end" => f_end = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "start" => {
+                    f_start = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
+                "end" => {
+                    f_end = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {

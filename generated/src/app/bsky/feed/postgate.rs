@@ -123,13 +123,13 @@ impl crate::runtime::ser::Fields for Record {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("createdAt", &self.created_at)?;
-        map.serialize_entry("post", &self.post)?;
+        crate::runtime::tri!(map.serialize_entry("createdAt", & self.created_at));
+        crate::runtime::tri!(map.serialize_entry("post", & self.post));
         if let ::std::option::Option::Some(value) = &self.detached_embedding_uris {
-            map.serialize_entry("detachedEmbeddingUris", value)?;
+            crate::runtime::tri!(map.serialize_entry("detachedEmbeddingUris", value));
         }
         if let ::std::option::Option::Some(value) = &self.embedding_rules {
-            map.serialize_entry("embeddingRules", value)?;
+            crate::runtime::tri!(map.serialize_entry("embeddingRules", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -154,23 +154,26 @@ impl<'de> crate::runtime::de::Object<'de> for Record {
         {
             match key.as_str() {
                 "createdAt" => {
-                    f_created_at = ::std::option::Option::Some(map.next_value()?);
+                    f_created_at = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "post" => f_post = ::std::option::Option::Some(map.next_value()?),
+                "post" => {
+                    f_post = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "detachedEmbeddingUris" => {
                     f_detached_embedding_uris = ::std::option::Option::Some(
-                        map.next_value()?,
+                        crate::runtime::tri!(map.next_value()),
                     );
                 }
                 "embeddingRules" => {
-                    f_embedding_rules = ::std::option::Option::Some(map.next_value()?);
+                    f_embedding_rules = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -265,14 +268,7 @@ impl<'de> crate::runtime::de::Object<'de> for DisableRule {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
-            }
+            crate::runtime::de::other_field(&mut map, key, &mut extra)?;
         }
         ::std::result::Result::Ok(Self { extra })
     }

@@ -165,13 +165,13 @@ impl crate::runtime::ser::Fields for Record {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("post", &self.post)?;
+        crate::runtime::tri!(map.serialize_entry("post", & self.post));
         if let ::std::option::Option::Some(value) = &self.allow {
-            map.serialize_entry("allow", value)?;
+            crate::runtime::tri!(map.serialize_entry("allow", value));
         }
-        map.serialize_entry("createdAt", &self.created_at)?;
+        crate::runtime::tri!(map.serialize_entry("createdAt", & self.created_at));
         if let ::std::option::Option::Some(value) = &self.hidden_replies {
-            map.serialize_entry("hiddenReplies", value)?;
+            crate::runtime::tri!(map.serialize_entry("hiddenReplies", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -193,20 +193,27 @@ impl<'de> crate::runtime::de::Object<'de> for Record {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "post" => f_post = ::std::option::Option::Some(map.next_value()?),
-                "allow" => f_allow = ::std::option::Option::Some(map.next_value()?),
+                "post" => {
+                    f_post = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "allow" => {
+                    f_allow = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "createdAt" => {
-                    f_created_at = ::std::option::Option::Some(map.next_value()?);
+                    f_created_at = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "hiddenReplies" => {
-                    f_hidden_replies = ::std::option::Option::Some(map.next_value()?);
+                    f_hidden_replies = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -301,14 +308,7 @@ impl<'de> crate::runtime::de::Object<'de> for MentionRule {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
-            }
+            crate::runtime::de::other_field(&mut map, key, &mut extra)?;
         }
         ::std::result::Result::Ok(Self { extra })
     }
@@ -369,14 +369,7 @@ impl<'de> crate::runtime::de::Object<'de> for FollowerRule {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
-            }
+            crate::runtime::de::other_field(&mut map, key, &mut extra)?;
         }
         ::std::result::Result::Ok(Self { extra })
     }
@@ -437,14 +430,7 @@ impl<'de> crate::runtime::de::Object<'de> for FollowingRule {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
-            }
+            crate::runtime::de::other_field(&mut map, key, &mut extra)?;
         }
         ::std::result::Result::Ok(Self { extra })
     }
@@ -494,7 +480,7 @@ impl crate::runtime::ser::Fields for ListRule {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("list", &self.list)?;
+        crate::runtime::tri!(map.serialize_entry("list", & self.list));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -510,13 +496,12 @@ impl<'de> crate::runtime::de::Object<'de> for ListRule {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "list" => f_list = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "list" => {
+                    f_list = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {

@@ -58,24 +58,24 @@ impl crate::runtime::ser::Fields for ListViewBasic {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("uri", &self.uri)?;
-        map.serialize_entry("cid", &self.cid)?;
-        map.serialize_entry("name", &self.name)?;
-        map.serialize_entry("purpose", &self.purpose)?;
+        crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
+        crate::runtime::tri!(map.serialize_entry("cid", & self.cid));
+        crate::runtime::tri!(map.serialize_entry("name", & self.name));
+        crate::runtime::tri!(map.serialize_entry("purpose", & self.purpose));
         if let ::std::option::Option::Some(value) = &self.avatar {
-            map.serialize_entry("avatar", value)?;
+            crate::runtime::tri!(map.serialize_entry("avatar", value));
         }
         if let ::std::option::Option::Some(value) = &self.list_item_count {
-            map.serialize_entry("listItemCount", value)?;
+            crate::runtime::tri!(map.serialize_entry("listItemCount", value));
         }
         if let ::std::option::Option::Some(value) = &self.labels {
-            map.serialize_entry("labels", value)?;
+            crate::runtime::tri!(map.serialize_entry("labels", value));
         }
         if let ::std::option::Option::Some(value) = &self.viewer {
-            map.serialize_entry("viewer", value)?;
+            crate::runtime::tri!(map.serialize_entry("viewer", value));
         }
         if let ::std::option::Option::Some(value) = &self.indexed_at {
-            map.serialize_entry("indexedAt", value)?;
+            crate::runtime::tri!(map.serialize_entry("indexedAt", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -102,25 +102,52 @@ impl<'de> crate::runtime::de::Object<'de> for ListViewBasic {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "uri" => f_uri = ::std::option::Option::Some(map.next_value()?),
-                "cid" => f_cid = ::std::option::Option::Some(map.next_value()?),
-                "name" => f_name = ::std::option::Option::Some(map.next_value()?),
-                "purpose" => f_purpose = ::std::option::Option::Some(map.next_value()?),
-                "avatar" => f_avatar = ::std::option::Option::Some(map.next_value()?),
+                "uri" => {
+                    f_uri = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "cid" => {
+                    f_cid = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "name" => {
+                    f_name = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "purpose" => {
+                    f_purpose = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "avatar" => {
+                    f_avatar = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "listItemCount" => {
-                    f_list_item_count = ::std::option::Option::Some(map.next_value()?);
+                    f_list_item_count = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "labels" => f_labels = ::std::option::Option::Some(map.next_value()?),
-                "viewer" => f_viewer = ::std::option::Option::Some(map.next_value()?),
+                "labels" => {
+                    f_labels = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "viewer" => {
+                    f_viewer = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "indexedAt" => {
-                    f_indexed_at = ::std::option::Option::Some(map.next_value()?);
+                    f_indexed_at = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -254,30 +281,30 @@ impl crate::runtime::ser::Fields for ListView {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("uri", &self.uri)?;
-        map.serialize_entry("cid", &self.cid)?;
-        map.serialize_entry("creator", &self.creator)?;
-        map.serialize_entry("name", &self.name)?;
-        map.serialize_entry("purpose", &self.purpose)?;
+        crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
+        crate::runtime::tri!(map.serialize_entry("cid", & self.cid));
+        crate::runtime::tri!(map.serialize_entry("creator", & self.creator));
+        crate::runtime::tri!(map.serialize_entry("name", & self.name));
+        crate::runtime::tri!(map.serialize_entry("purpose", & self.purpose));
         if let ::std::option::Option::Some(value) = &self.description {
-            map.serialize_entry("description", value)?;
+            crate::runtime::tri!(map.serialize_entry("description", value));
         }
         if let ::std::option::Option::Some(value) = &self.description_facets {
-            map.serialize_entry("descriptionFacets", value)?;
+            crate::runtime::tri!(map.serialize_entry("descriptionFacets", value));
         }
         if let ::std::option::Option::Some(value) = &self.avatar {
-            map.serialize_entry("avatar", value)?;
+            crate::runtime::tri!(map.serialize_entry("avatar", value));
         }
         if let ::std::option::Option::Some(value) = &self.list_item_count {
-            map.serialize_entry("listItemCount", value)?;
+            crate::runtime::tri!(map.serialize_entry("listItemCount", value));
         }
         if let ::std::option::Option::Some(value) = &self.labels {
-            map.serialize_entry("labels", value)?;
+            crate::runtime::tri!(map.serialize_entry("labels", value));
         }
         if let ::std::option::Option::Some(value) = &self.viewer {
-            map.serialize_entry("viewer", value)?;
+            crate::runtime::tri!(map.serialize_entry("viewer", value));
         }
-        map.serialize_entry("indexedAt", &self.indexed_at)?;
+        crate::runtime::tri!(map.serialize_entry("indexedAt", & self.indexed_at));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -310,32 +337,67 @@ impl<'de> crate::runtime::de::Object<'de> for ListView {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "uri" => f_uri = ::std::option::Option::Some(map.next_value()?),
-                "cid" => f_cid = ::std::option::Option::Some(map.next_value()?),
-                "creator" => f_creator = ::std::option::Option::Some(map.next_value()?),
-                "name" => f_name = ::std::option::Option::Some(map.next_value()?),
-                "purpose" => f_purpose = ::std::option::Option::Some(map.next_value()?),
+                "uri" => {
+                    f_uri = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "cid" => {
+                    f_cid = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "creator" => {
+                    f_creator = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "name" => {
+                    f_name = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "purpose" => {
+                    f_purpose = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "description" => {
-                    f_description = ::std::option::Option::Some(map.next_value()?);
+                    f_description = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "descriptionFacets" => {
-                    f_description_facets = ::std::option::Option::Some(map.next_value()?);
+                    f_description_facets = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "avatar" => f_avatar = ::std::option::Option::Some(map.next_value()?),
+                "avatar" => {
+                    f_avatar = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "listItemCount" => {
-                    f_list_item_count = ::std::option::Option::Some(map.next_value()?);
+                    f_list_item_count = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "labels" => f_labels = ::std::option::Option::Some(map.next_value()?),
-                "viewer" => f_viewer = ::std::option::Option::Some(map.next_value()?),
+                "labels" => {
+                    f_labels = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "viewer" => {
+                    f_viewer = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "indexedAt" => {
-                    f_indexed_at = ::std::option::Option::Some(map.next_value()?);
+                    f_indexed_at = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -464,8 +526,8 @@ impl crate::runtime::ser::Fields for ListItemView {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("uri", &self.uri)?;
-        map.serialize_entry("subject", &self.subject)?;
+        crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
+        crate::runtime::tri!(map.serialize_entry("subject", & self.subject));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -484,14 +546,17 @@ impl<'de> crate::runtime::de::Object<'de> for ListItemView {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "uri" => f_uri = ::std::option::Option::Some(map.next_value()?),
-                "subject" => f_subject = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "uri" => {
+                    f_uri = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
+                "subject" => {
+                    f_subject = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -583,29 +648,29 @@ impl crate::runtime::ser::Fields for StarterPackView {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("uri", &self.uri)?;
-        map.serialize_entry("cid", &self.cid)?;
-        map.serialize_entry("record", &self.record)?;
-        map.serialize_entry("creator", &self.creator)?;
+        crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
+        crate::runtime::tri!(map.serialize_entry("cid", & self.cid));
+        crate::runtime::tri!(map.serialize_entry("record", & self.record));
+        crate::runtime::tri!(map.serialize_entry("creator", & self.creator));
         if let ::std::option::Option::Some(value) = &self.list {
-            map.serialize_entry("list", value)?;
+            crate::runtime::tri!(map.serialize_entry("list", value));
         }
         if let ::std::option::Option::Some(value) = &self.list_items_sample {
-            map.serialize_entry("listItemsSample", value)?;
+            crate::runtime::tri!(map.serialize_entry("listItemsSample", value));
         }
         if let ::std::option::Option::Some(value) = &self.feeds {
-            map.serialize_entry("feeds", value)?;
+            crate::runtime::tri!(map.serialize_entry("feeds", value));
         }
         if let ::std::option::Option::Some(value) = &self.joined_week_count {
-            map.serialize_entry("joinedWeekCount", value)?;
+            crate::runtime::tri!(map.serialize_entry("joinedWeekCount", value));
         }
         if let ::std::option::Option::Some(value) = &self.joined_all_time_count {
-            map.serialize_entry("joinedAllTimeCount", value)?;
+            crate::runtime::tri!(map.serialize_entry("joinedAllTimeCount", value));
         }
         if let ::std::option::Option::Some(value) = &self.labels {
-            map.serialize_entry("labels", value)?;
+            crate::runtime::tri!(map.serialize_entry("labels", value));
         }
-        map.serialize_entry("indexedAt", &self.indexed_at)?;
+        crate::runtime::tri!(map.serialize_entry("indexedAt", & self.indexed_at));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -639,33 +704,62 @@ impl<'de> crate::runtime::de::Object<'de> for StarterPackView {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "uri" => f_uri = ::std::option::Option::Some(map.next_value()?),
-                "cid" => f_cid = ::std::option::Option::Some(map.next_value()?),
-                "record" => f_record = ::std::option::Option::Some(map.next_value()?),
-                "creator" => f_creator = ::std::option::Option::Some(map.next_value()?),
-                "list" => f_list = ::std::option::Option::Some(map.next_value()?),
-                "listItemsSample" => {
-                    f_list_items_sample = ::std::option::Option::Some(map.next_value()?);
+                "uri" => {
+                    f_uri = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "feeds" => f_feeds = ::std::option::Option::Some(map.next_value()?),
+                "cid" => {
+                    f_cid = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "record" => {
+                    f_record = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "creator" => {
+                    f_creator = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "list" => {
+                    f_list = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "listItemsSample" => {
+                    f_list_items_sample = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "feeds" => {
+                    f_feeds = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "joinedWeekCount" => {
-                    f_joined_week_count = ::std::option::Option::Some(map.next_value()?);
+                    f_joined_week_count = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "joinedAllTimeCount" => {
                     f_joined_all_time_count = ::std::option::Option::Some(
-                        map.next_value()?,
+                        crate::runtime::tri!(map.next_value()),
                     );
                 }
-                "labels" => f_labels = ::std::option::Option::Some(map.next_value()?),
+                "labels" => {
+                    f_labels = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "indexedAt" => {
-                    f_indexed_at = ::std::option::Option::Some(map.next_value()?);
+                    f_indexed_at = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -813,23 +907,23 @@ impl crate::runtime::ser::Fields for StarterPackViewBasic {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("uri", &self.uri)?;
-        map.serialize_entry("cid", &self.cid)?;
-        map.serialize_entry("record", &self.record)?;
-        map.serialize_entry("creator", &self.creator)?;
+        crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
+        crate::runtime::tri!(map.serialize_entry("cid", & self.cid));
+        crate::runtime::tri!(map.serialize_entry("record", & self.record));
+        crate::runtime::tri!(map.serialize_entry("creator", & self.creator));
         if let ::std::option::Option::Some(value) = &self.list_item_count {
-            map.serialize_entry("listItemCount", value)?;
+            crate::runtime::tri!(map.serialize_entry("listItemCount", value));
         }
         if let ::std::option::Option::Some(value) = &self.joined_week_count {
-            map.serialize_entry("joinedWeekCount", value)?;
+            crate::runtime::tri!(map.serialize_entry("joinedWeekCount", value));
         }
         if let ::std::option::Option::Some(value) = &self.joined_all_time_count {
-            map.serialize_entry("joinedAllTimeCount", value)?;
+            crate::runtime::tri!(map.serialize_entry("joinedAllTimeCount", value));
         }
         if let ::std::option::Option::Some(value) = &self.labels {
-            map.serialize_entry("labels", value)?;
+            crate::runtime::tri!(map.serialize_entry("labels", value));
         }
-        map.serialize_entry("indexedAt", &self.indexed_at)?;
+        crate::runtime::tri!(map.serialize_entry("indexedAt", & self.indexed_at));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -857,31 +951,52 @@ impl<'de> crate::runtime::de::Object<'de> for StarterPackViewBasic {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "uri" => f_uri = ::std::option::Option::Some(map.next_value()?),
-                "cid" => f_cid = ::std::option::Option::Some(map.next_value()?),
-                "record" => f_record = ::std::option::Option::Some(map.next_value()?),
-                "creator" => f_creator = ::std::option::Option::Some(map.next_value()?),
+                "uri" => {
+                    f_uri = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "cid" => {
+                    f_cid = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "record" => {
+                    f_record = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "creator" => {
+                    f_creator = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "listItemCount" => {
-                    f_list_item_count = ::std::option::Option::Some(map.next_value()?);
+                    f_list_item_count = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "joinedWeekCount" => {
-                    f_joined_week_count = ::std::option::Option::Some(map.next_value()?);
+                    f_joined_week_count = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "joinedAllTimeCount" => {
                     f_joined_all_time_count = ::std::option::Option::Some(
-                        map.next_value()?,
+                        crate::runtime::tri!(map.next_value()),
                     );
                 }
-                "labels" => f_labels = ::std::option::Option::Some(map.next_value()?),
+                "labels" => {
+                    f_labels = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "indexedAt" => {
-                    f_indexed_at = ::std::option::Option::Some(map.next_value()?);
+                    f_indexed_at = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -1085,10 +1200,10 @@ impl crate::runtime::ser::Fields for ListViewerState {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         if let ::std::option::Option::Some(value) = &self.muted {
-            map.serialize_entry("muted", value)?;
+            crate::runtime::tri!(map.serialize_entry("muted", value));
         }
         if let ::std::option::Option::Some(value) = &self.blocked {
-            map.serialize_entry("blocked", value)?;
+            crate::runtime::tri!(map.serialize_entry("blocked", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -1106,14 +1221,17 @@ impl<'de> crate::runtime::de::Object<'de> for ListViewerState {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "muted" => f_muted = ::std::option::Option::Some(map.next_value()?),
-                "blocked" => f_blocked = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "muted" => {
+                    f_muted = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
+                "blocked" => {
+                    f_blocked = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -1174,8 +1292,8 @@ impl crate::runtime::ser::Fields for NotFoundActor {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("actor", &self.actor)?;
-        map.serialize_entry("notFound", &self.not_found)?;
+        crate::runtime::tri!(map.serialize_entry("actor", & self.actor));
+        crate::runtime::tri!(map.serialize_entry("notFound", & self.not_found));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -1192,16 +1310,17 @@ impl<'de> crate::runtime::de::Object<'de> for NotFoundActor {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "actor" => f_actor = ::std::option::Option::Some(map.next_value()?),
+                "actor" => {
+                    f_actor = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "notFound" => {
-                    f_not_found = ::std::option::Option::Some(map.next_value()?);
+                    f_not_found = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -1276,24 +1395,24 @@ impl crate::runtime::ser::Fields for Relationship {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("did", &self.did)?;
+        crate::runtime::tri!(map.serialize_entry("did", & self.did));
         if let ::std::option::Option::Some(value) = &self.following {
-            map.serialize_entry("following", value)?;
+            crate::runtime::tri!(map.serialize_entry("following", value));
         }
         if let ::std::option::Option::Some(value) = &self.followed_by {
-            map.serialize_entry("followedBy", value)?;
+            crate::runtime::tri!(map.serialize_entry("followedBy", value));
         }
         if let ::std::option::Option::Some(value) = &self.blocking {
-            map.serialize_entry("blocking", value)?;
+            crate::runtime::tri!(map.serialize_entry("blocking", value));
         }
         if let ::std::option::Option::Some(value) = &self.blocked_by {
-            map.serialize_entry("blockedBy", value)?;
+            crate::runtime::tri!(map.serialize_entry("blockedBy", value));
         }
         if let ::std::option::Option::Some(value) = &self.blocking_by_list {
-            map.serialize_entry("blockingByList", value)?;
+            crate::runtime::tri!(map.serialize_entry("blockingByList", value));
         }
         if let ::std::option::Option::Some(value) = &self.blocked_by_list {
-            map.serialize_entry("blockedByList", value)?;
+            crate::runtime::tri!(map.serialize_entry("blockedByList", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -1316,29 +1435,42 @@ impl<'de> crate::runtime::de::Object<'de> for Relationship {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "did" => f_did = ::std::option::Option::Some(map.next_value()?),
+                "did" => {
+                    f_did = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "following" => {
-                    f_following = ::std::option::Option::Some(map.next_value()?);
+                    f_following = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "followedBy" => {
-                    f_followed_by = ::std::option::Option::Some(map.next_value()?);
+                    f_followed_by = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "blocking" => f_blocking = ::std::option::Option::Some(map.next_value()?),
+                "blocking" => {
+                    f_blocking = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "blockedBy" => {
-                    f_blocked_by = ::std::option::Option::Some(map.next_value()?);
+                    f_blocked_by = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "blockingByList" => {
-                    f_blocking_by_list = ::std::option::Option::Some(map.next_value()?);
+                    f_blocking_by_list = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "blockedByList" => {
-                    f_blocked_by_list = ::std::option::Option::Some(map.next_value()?);
+                    f_blocked_by_list = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {

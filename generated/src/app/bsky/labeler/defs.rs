@@ -54,18 +54,18 @@ impl crate::runtime::ser::Fields for LabelerView {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("uri", &self.uri)?;
-        map.serialize_entry("cid", &self.cid)?;
-        map.serialize_entry("creator", &self.creator)?;
+        crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
+        crate::runtime::tri!(map.serialize_entry("cid", & self.cid));
+        crate::runtime::tri!(map.serialize_entry("creator", & self.creator));
         if let ::std::option::Option::Some(value) = &self.like_count {
-            map.serialize_entry("likeCount", value)?;
+            crate::runtime::tri!(map.serialize_entry("likeCount", value));
         }
         if let ::std::option::Option::Some(value) = &self.viewer {
-            map.serialize_entry("viewer", value)?;
+            crate::runtime::tri!(map.serialize_entry("viewer", value));
         }
-        map.serialize_entry("indexedAt", &self.indexed_at)?;
+        crate::runtime::tri!(map.serialize_entry("indexedAt", & self.indexed_at));
         if let ::std::option::Option::Some(value) = &self.labels {
-            map.serialize_entry("labels", value)?;
+            crate::runtime::tri!(map.serialize_entry("labels", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -92,23 +92,42 @@ impl<'de> crate::runtime::de::Object<'de> for LabelerView {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "uri" => f_uri = ::std::option::Option::Some(map.next_value()?),
-                "cid" => f_cid = ::std::option::Option::Some(map.next_value()?),
-                "creator" => f_creator = ::std::option::Option::Some(map.next_value()?),
+                "uri" => {
+                    f_uri = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "cid" => {
+                    f_cid = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "creator" => {
+                    f_creator = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "likeCount" => {
-                    f_like_count = ::std::option::Option::Some(map.next_value()?);
+                    f_like_count = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "viewer" => f_viewer = ::std::option::Option::Some(map.next_value()?),
+                "viewer" => {
+                    f_viewer = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "indexedAt" => {
-                    f_indexed_at = ::std::option::Option::Some(map.next_value()?);
+                    f_indexed_at = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "labels" => f_labels = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "labels" => {
+                    f_labels = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -230,28 +249,28 @@ impl crate::runtime::ser::Fields for LabelerViewDetailed {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("uri", &self.uri)?;
-        map.serialize_entry("cid", &self.cid)?;
-        map.serialize_entry("creator", &self.creator)?;
-        map.serialize_entry("policies", &self.policies)?;
+        crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
+        crate::runtime::tri!(map.serialize_entry("cid", & self.cid));
+        crate::runtime::tri!(map.serialize_entry("creator", & self.creator));
+        crate::runtime::tri!(map.serialize_entry("policies", & self.policies));
         if let ::std::option::Option::Some(value) = &self.like_count {
-            map.serialize_entry("likeCount", value)?;
+            crate::runtime::tri!(map.serialize_entry("likeCount", value));
         }
         if let ::std::option::Option::Some(value) = &self.viewer {
-            map.serialize_entry("viewer", value)?;
+            crate::runtime::tri!(map.serialize_entry("viewer", value));
         }
-        map.serialize_entry("indexedAt", &self.indexed_at)?;
+        crate::runtime::tri!(map.serialize_entry("indexedAt", & self.indexed_at));
         if let ::std::option::Option::Some(value) = &self.labels {
-            map.serialize_entry("labels", value)?;
+            crate::runtime::tri!(map.serialize_entry("labels", value));
         }
         if let ::std::option::Option::Some(value) = &self.reason_types {
-            map.serialize_entry("reasonTypes", value)?;
+            crate::runtime::tri!(map.serialize_entry("reasonTypes", value));
         }
         if let ::std::option::Option::Some(value) = &self.subject_types {
-            map.serialize_entry("subjectTypes", value)?;
+            crate::runtime::tri!(map.serialize_entry("subjectTypes", value));
         }
         if let ::std::option::Option::Some(value) = &self.subject_collections {
-            map.serialize_entry("subjectCollections", value)?;
+            crate::runtime::tri!(map.serialize_entry("subjectCollections", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -288,35 +307,62 @@ impl<'de> crate::runtime::de::Object<'de> for LabelerViewDetailed {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "uri" => f_uri = ::std::option::Option::Some(map.next_value()?),
-                "cid" => f_cid = ::std::option::Option::Some(map.next_value()?),
-                "creator" => f_creator = ::std::option::Option::Some(map.next_value()?),
-                "policies" => f_policies = ::std::option::Option::Some(map.next_value()?),
+                "uri" => {
+                    f_uri = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "cid" => {
+                    f_cid = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "creator" => {
+                    f_creator = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "policies" => {
+                    f_policies = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "likeCount" => {
-                    f_like_count = ::std::option::Option::Some(map.next_value()?);
+                    f_like_count = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "viewer" => f_viewer = ::std::option::Option::Some(map.next_value()?),
+                "viewer" => {
+                    f_viewer = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "indexedAt" => {
-                    f_indexed_at = ::std::option::Option::Some(map.next_value()?);
+                    f_indexed_at = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "labels" => f_labels = ::std::option::Option::Some(map.next_value()?),
+                "labels" => {
+                    f_labels = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "reasonTypes" => {
-                    f_reason_types = ::std::option::Option::Some(map.next_value()?);
+                    f_reason_types = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "subjectTypes" => {
-                    f_subject_types = ::std::option::Option::Some(map.next_value()?);
+                    f_subject_types = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "subjectCollections" => {
                     f_subject_collections = ::std::option::Option::Some(
-                        map.next_value()?,
+                        crate::runtime::tri!(map.next_value()),
                     );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -421,7 +467,7 @@ impl crate::runtime::ser::Fields for LabelerViewerState {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         if let ::std::option::Option::Some(value) = &self.like {
-            map.serialize_entry("like", value)?;
+            crate::runtime::tri!(map.serialize_entry("like", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -438,13 +484,12 @@ impl<'de> crate::runtime::de::Object<'de> for LabelerViewerState {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "like" => f_like = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "like" => {
+                    f_like = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self { like: f_like, extra })
@@ -505,9 +550,9 @@ impl crate::runtime::ser::Fields for LabelerPolicies {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("labelValues", &self.label_values)?;
+        crate::runtime::tri!(map.serialize_entry("labelValues", & self.label_values));
         if let ::std::option::Option::Some(value) = &self.label_value_definitions {
-            map.serialize_entry("labelValueDefinitions", value)?;
+            crate::runtime::tri!(map.serialize_entry("labelValueDefinitions", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -530,19 +575,16 @@ impl<'de> crate::runtime::de::Object<'de> for LabelerPolicies {
         {
             match key.as_str() {
                 "labelValues" => {
-                    f_label_values = ::std::option::Option::Some(map.next_value()?);
+                    f_label_values = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "labelValueDefinitions" => {
                     f_label_value_definitions = ::std::option::Option::Some(
-                        map.next_value()?,
+                        crate::runtime::tri!(map.next_value()),
                     );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {

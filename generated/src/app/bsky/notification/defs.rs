@@ -46,14 +46,7 @@ impl<'de> crate::runtime::de::Object<'de> for RecordDeleted {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
-            }
+            crate::runtime::de::other_field(&mut map, key, &mut extra)?;
         }
         ::std::result::Result::Ok(Self { extra })
     }
@@ -181,8 +174,8 @@ impl crate::runtime::ser::Fields for ChatPreference {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("include", &self.include)?;
-        map.serialize_entry("push", &self.push)?;
+        crate::runtime::tri!(map.serialize_entry("include", & self.include));
+        crate::runtime::tri!(map.serialize_entry("push", & self.push));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -199,14 +192,17 @@ impl<'de> crate::runtime::de::Object<'de> for ChatPreference {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "include" => f_include = ::std::option::Option::Some(map.next_value()?),
-                "push" => f_push = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "include" => {
+                    f_include = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
+                "push" => {
+                    f_push = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -345,9 +341,9 @@ impl crate::runtime::ser::Fields for FilterablePreference {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("include", &self.include)?;
-        map.serialize_entry("list", &self.list)?;
-        map.serialize_entry("push", &self.push)?;
+        crate::runtime::tri!(map.serialize_entry("include", & self.include));
+        crate::runtime::tri!(map.serialize_entry("list", & self.list));
+        crate::runtime::tri!(map.serialize_entry("push", & self.push));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -365,15 +361,22 @@ impl<'de> crate::runtime::de::Object<'de> for FilterablePreference {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "include" => f_include = ::std::option::Option::Some(map.next_value()?),
-                "list" => f_list = ::std::option::Option::Some(map.next_value()?),
-                "push" => f_push = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "include" => {
+                    f_include = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
+                "list" => {
+                    f_list = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
+                "push" => {
+                    f_push = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -435,8 +438,8 @@ impl crate::runtime::ser::Fields for Preference {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("list", &self.list)?;
-        map.serialize_entry("push", &self.push)?;
+        crate::runtime::tri!(map.serialize_entry("list", & self.list));
+        crate::runtime::tri!(map.serialize_entry("push", & self.push));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -453,14 +456,17 @@ impl<'de> crate::runtime::de::Object<'de> for Preference {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "list" => f_list = ::std::option::Option::Some(map.next_value()?),
-                "push" => f_push = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "list" => {
+                    f_list = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
+                "push" => {
+                    f_push = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -554,19 +560,27 @@ impl crate::runtime::ser::Fields for Preferences {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("chat", &self.chat)?;
-        map.serialize_entry("follow", &self.follow)?;
-        map.serialize_entry("like", &self.like)?;
-        map.serialize_entry("likeViaRepost", &self.like_via_repost)?;
-        map.serialize_entry("mention", &self.mention)?;
-        map.serialize_entry("quote", &self.quote)?;
-        map.serialize_entry("reply", &self.reply)?;
-        map.serialize_entry("repost", &self.repost)?;
-        map.serialize_entry("repostViaRepost", &self.repost_via_repost)?;
-        map.serialize_entry("starterpackJoined", &self.starterpack_joined)?;
-        map.serialize_entry("subscribedPost", &self.subscribed_post)?;
-        map.serialize_entry("unverified", &self.unverified)?;
-        map.serialize_entry("verified", &self.verified)?;
+        crate::runtime::tri!(map.serialize_entry("chat", & self.chat));
+        crate::runtime::tri!(map.serialize_entry("follow", & self.follow));
+        crate::runtime::tri!(map.serialize_entry("like", & self.like));
+        crate::runtime::tri!(
+            map.serialize_entry("likeViaRepost", & self.like_via_repost)
+        );
+        crate::runtime::tri!(map.serialize_entry("mention", & self.mention));
+        crate::runtime::tri!(map.serialize_entry("quote", & self.quote));
+        crate::runtime::tri!(map.serialize_entry("reply", & self.reply));
+        crate::runtime::tri!(map.serialize_entry("repost", & self.repost));
+        crate::runtime::tri!(
+            map.serialize_entry("repostViaRepost", & self.repost_via_repost)
+        );
+        crate::runtime::tri!(
+            map.serialize_entry("starterpackJoined", & self.starterpack_joined)
+        );
+        crate::runtime::tri!(
+            map.serialize_entry("subscribedPost", & self.subscribed_post)
+        );
+        crate::runtime::tri!(map.serialize_entry("unverified", & self.unverified));
+        crate::runtime::tri!(map.serialize_entry("verified", & self.verified));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -594,35 +608,72 @@ impl<'de> crate::runtime::de::Object<'de> for Preferences {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "chat" => f_chat = ::std::option::Option::Some(map.next_value()?),
-                "follow" => f_follow = ::std::option::Option::Some(map.next_value()?),
-                "like" => f_like = ::std::option::Option::Some(map.next_value()?),
-                "likeViaRepost" => {
-                    f_like_via_repost = ::std::option::Option::Some(map.next_value()?);
+                "chat" => {
+                    f_chat = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "mention" => f_mention = ::std::option::Option::Some(map.next_value()?),
-                "quote" => f_quote = ::std::option::Option::Some(map.next_value()?),
-                "reply" => f_reply = ::std::option::Option::Some(map.next_value()?),
-                "repost" => f_repost = ::std::option::Option::Some(map.next_value()?),
+                "follow" => {
+                    f_follow = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "like" => {
+                    f_like = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "likeViaRepost" => {
+                    f_like_via_repost = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "mention" => {
+                    f_mention = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "quote" => {
+                    f_quote = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "reply" => {
+                    f_reply = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "repost" => {
+                    f_repost = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "repostViaRepost" => {
-                    f_repost_via_repost = ::std::option::Option::Some(map.next_value()?);
+                    f_repost_via_repost = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "starterpackJoined" => {
-                    f_starterpack_joined = ::std::option::Option::Some(map.next_value()?);
+                    f_starterpack_joined = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "subscribedPost" => {
-                    f_subscribed_post = ::std::option::Option::Some(map.next_value()?);
+                    f_subscribed_post = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "unverified" => {
-                    f_unverified = ::std::option::Option::Some(map.next_value()?);
+                    f_unverified = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "verified" => f_verified = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "verified" => {
+                    f_verified = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -742,8 +793,8 @@ impl crate::runtime::ser::Fields for ActivitySubscription {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("post", &self.post)?;
-        map.serialize_entry("reply", &self.reply)?;
+        crate::runtime::tri!(map.serialize_entry("post", & self.post));
+        crate::runtime::tri!(map.serialize_entry("reply", & self.reply));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -760,14 +811,17 @@ impl<'de> crate::runtime::de::Object<'de> for ActivitySubscription {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "post" => f_post = ::std::option::Option::Some(map.next_value()?),
-                "reply" => f_reply = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "post" => {
+                    f_post = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
+                "reply" => {
+                    f_reply = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -827,8 +881,10 @@ impl crate::runtime::ser::Fields for SubjectActivitySubscription {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("subject", &self.subject)?;
-        map.serialize_entry("activitySubscription", &self.activity_subscription)?;
+        crate::runtime::tri!(map.serialize_entry("subject", & self.subject));
+        crate::runtime::tri!(
+            map.serialize_entry("activitySubscription", & self.activity_subscription)
+        );
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -845,18 +901,17 @@ impl<'de> crate::runtime::de::Object<'de> for SubjectActivitySubscription {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "subject" => f_subject = ::std::option::Option::Some(map.next_value()?),
-                "activitySubscription" => {
-                    f_activity_subscription = ::std::option::Option::Some(
-                        map.next_value()?,
+                "subject" => {
+                    f_subject = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
                     );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "activitySubscription" => {
+                    f_activity_subscription = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {

@@ -123,8 +123,8 @@ impl crate::runtime::ser::Fields for Main {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("index", &self.index)?;
-        map.serialize_entry("features", &self.features)?;
+        crate::runtime::tri!(map.serialize_entry("index", & self.index));
+        crate::runtime::tri!(map.serialize_entry("features", & self.features));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -141,14 +141,17 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "index" => f_index = ::std::option::Option::Some(map.next_value()?),
-                "features" => f_features = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "index" => {
+                    f_index = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
+                "features" => {
+                    f_features = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -210,7 +213,7 @@ impl crate::runtime::ser::Fields for Mention {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("did", &self.did)?;
+        crate::runtime::tri!(map.serialize_entry("did", & self.did));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -226,13 +229,12 @@ impl<'de> crate::runtime::de::Object<'de> for Mention {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "did" => f_did = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "did" => {
+                    f_did = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -290,7 +292,7 @@ impl crate::runtime::ser::Fields for Link {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("uri", &self.uri)?;
+        crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -306,13 +308,12 @@ impl<'de> crate::runtime::de::Object<'de> for Link {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "uri" => f_uri = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "uri" => {
+                    f_uri = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -370,7 +371,7 @@ impl crate::runtime::ser::Fields for Tag {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("tag", &self.tag)?;
+        crate::runtime::tri!(map.serialize_entry("tag", & self.tag));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -386,13 +387,12 @@ impl<'de> crate::runtime::de::Object<'de> for Tag {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "tag" => f_tag = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "tag" => {
+                    f_tag = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -462,8 +462,8 @@ impl crate::runtime::ser::Fields for ByteSlice {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("byteStart", &self.byte_start)?;
-        map.serialize_entry("byteEnd", &self.byte_end)?;
+        crate::runtime::tri!(map.serialize_entry("byteStart", & self.byte_start));
+        crate::runtime::tri!(map.serialize_entry("byteEnd", & self.byte_end));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -481,15 +481,16 @@ impl<'de> crate::runtime::de::Object<'de> for ByteSlice {
         {
             match key.as_str() {
                 "byteStart" => {
-                    f_byte_start = ::std::option::Option::Some(map.next_value()?);
+                    f_byte_start = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "byteEnd" => f_byte_end = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "byteEnd" => {
+                    f_byte_end = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {

@@ -57,23 +57,23 @@ impl crate::runtime::ser::Fields for Label {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         if let ::std::option::Option::Some(value) = &self.ver {
-            map.serialize_entry("ver", value)?;
+            crate::runtime::tri!(map.serialize_entry("ver", value));
         }
-        map.serialize_entry("src", &self.src)?;
-        map.serialize_entry("uri", &self.uri)?;
+        crate::runtime::tri!(map.serialize_entry("src", & self.src));
+        crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         if let ::std::option::Option::Some(value) = &self.cid {
-            map.serialize_entry("cid", value)?;
+            crate::runtime::tri!(map.serialize_entry("cid", value));
         }
-        map.serialize_entry("val", &self.val)?;
+        crate::runtime::tri!(map.serialize_entry("val", & self.val));
         if let ::std::option::Option::Some(value) = &self.neg {
-            map.serialize_entry("neg", value)?;
+            crate::runtime::tri!(map.serialize_entry("neg", value));
         }
-        map.serialize_entry("cts", &self.cts)?;
+        crate::runtime::tri!(map.serialize_entry("cts", & self.cts));
         if let ::std::option::Option::Some(value) = &self.exp {
-            map.serialize_entry("exp", value)?;
+            crate::runtime::tri!(map.serialize_entry("exp", value));
         }
         if let ::std::option::Option::Some(value) = &self.sig {
-            map.serialize_entry("sig", value)?;
+            crate::runtime::tri!(map.serialize_entry("sig", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -98,21 +98,52 @@ impl<'de> crate::runtime::de::Object<'de> for Label {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "ver" => f_ver = ::std::option::Option::Some(map.next_value()?),
-                "src" => f_src = ::std::option::Option::Some(map.next_value()?),
-                "uri" => f_uri = ::std::option::Option::Some(map.next_value()?),
-                "cid" => f_cid = ::std::option::Option::Some(map.next_value()?),
-                "val" => f_val = ::std::option::Option::Some(map.next_value()?),
-                "neg" => f_neg = ::std::option::Option::Some(map.next_value()?),
-                "cts" => f_cts = ::std::option::Option::Some(map.next_value()?),
-                "exp" => f_exp = ::std::option::Option::Some(map.next_value()?),
-                "sig" => f_sig = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "ver" => {
+                    f_ver = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
+                "src" => {
+                    f_src = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
+                "uri" => {
+                    f_uri = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "cid" => {
+                    f_cid = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "val" => {
+                    f_val = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "neg" => {
+                    f_neg = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "cts" => {
+                    f_cts = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "exp" => {
+                    f_exp = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "sig" => {
+                    f_sig = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -198,7 +229,7 @@ impl crate::runtime::ser::Fields for SelfLabels {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("values", &self.values)?;
+        crate::runtime::tri!(map.serialize_entry("values", & self.values));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -214,13 +245,12 @@ impl<'de> crate::runtime::de::Object<'de> for SelfLabels {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "values" => f_values = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "values" => {
+                    f_values = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -284,7 +314,7 @@ impl crate::runtime::ser::Fields for SelfLabel {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("val", &self.val)?;
+        crate::runtime::tri!(map.serialize_entry("val", & self.val));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -300,13 +330,12 @@ impl<'de> crate::runtime::de::Object<'de> for SelfLabel {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "val" => f_val = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "val" => {
+                    f_val = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -624,16 +653,16 @@ impl crate::runtime::ser::Fields for LabelValueDefinition {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("identifier", &self.identifier)?;
-        map.serialize_entry("severity", &self.severity)?;
-        map.serialize_entry("blurs", &self.blurs)?;
+        crate::runtime::tri!(map.serialize_entry("identifier", & self.identifier));
+        crate::runtime::tri!(map.serialize_entry("severity", & self.severity));
+        crate::runtime::tri!(map.serialize_entry("blurs", & self.blurs));
         if let ::std::option::Option::Some(value) = &self.default_setting {
-            map.serialize_entry("defaultSetting", value)?;
+            crate::runtime::tri!(map.serialize_entry("defaultSetting", value));
         }
         if let ::std::option::Option::Some(value) = &self.adult_only {
-            map.serialize_entry("adultOnly", value)?;
+            crate::runtime::tri!(map.serialize_entry("adultOnly", value));
         }
-        map.serialize_entry("locales", &self.locales)?;
+        crate::runtime::tri!(map.serialize_entry("locales", & self.locales));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -659,23 +688,36 @@ impl<'de> crate::runtime::de::Object<'de> for LabelValueDefinition {
         {
             match key.as_str() {
                 "identifier" => {
-                    f_identifier = ::std::option::Option::Some(map.next_value()?);
+                    f_identifier = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "severity" => f_severity = ::std::option::Option::Some(map.next_value()?),
-                "blurs" => f_blurs = ::std::option::Option::Some(map.next_value()?),
+                "severity" => {
+                    f_severity = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "blurs" => {
+                    f_blurs = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "defaultSetting" => {
-                    f_default_setting = ::std::option::Option::Some(map.next_value()?);
+                    f_default_setting = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "adultOnly" => {
-                    f_adult_only = ::std::option::Option::Some(map.next_value()?);
+                    f_adult_only = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "locales" => f_locales = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "locales" => {
+                    f_locales = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -768,9 +810,9 @@ impl crate::runtime::ser::Fields for LabelValueDefinitionStrings {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("lang", &self.lang)?;
-        map.serialize_entry("name", &self.name)?;
-        map.serialize_entry("description", &self.description)?;
+        crate::runtime::tri!(map.serialize_entry("lang", & self.lang));
+        crate::runtime::tri!(map.serialize_entry("name", & self.name));
+        crate::runtime::tri!(map.serialize_entry("description", & self.description));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -788,17 +830,22 @@ impl<'de> crate::runtime::de::Object<'de> for LabelValueDefinitionStrings {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "lang" => f_lang = ::std::option::Option::Some(map.next_value()?),
-                "name" => f_name = ::std::option::Option::Some(map.next_value()?),
+                "lang" => {
+                    f_lang = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "name" => {
+                    f_name = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "description" => {
-                    f_description = ::std::option::Option::Some(map.next_value()?);
+                    f_description = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {

@@ -49,17 +49,17 @@ impl crate::runtime::ser::Fields for Input {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("repo", &self.repo)?;
-        map.serialize_entry("collection", &self.collection)?;
+        crate::runtime::tri!(map.serialize_entry("repo", & self.repo));
+        crate::runtime::tri!(map.serialize_entry("collection", & self.collection));
         if let ::std::option::Option::Some(value) = &self.rkey {
-            map.serialize_entry("rkey", value)?;
+            crate::runtime::tri!(map.serialize_entry("rkey", value));
         }
         if let ::std::option::Option::Some(value) = &self.validate {
-            map.serialize_entry("validate", value)?;
+            crate::runtime::tri!(map.serialize_entry("validate", value));
         }
-        map.serialize_entry("record", &self.record)?;
+        crate::runtime::tri!(map.serialize_entry("record", & self.record));
         if let ::std::option::Option::Some(value) = &self.swap_commit {
-            map.serialize_entry("swapCommit", value)?;
+            crate::runtime::tri!(map.serialize_entry("swapCommit", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -81,22 +81,37 @@ impl<'de> crate::runtime::de::Object<'de> for Input {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "repo" => f_repo = ::std::option::Option::Some(map.next_value()?),
+                "repo" => {
+                    f_repo = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "collection" => {
-                    f_collection = ::std::option::Option::Some(map.next_value()?);
+                    f_collection = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "rkey" => f_rkey = ::std::option::Option::Some(map.next_value()?),
-                "validate" => f_validate = ::std::option::Option::Some(map.next_value()?),
-                "record" => f_record = ::std::option::Option::Some(map.next_value()?),
+                "rkey" => {
+                    f_rkey = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "validate" => {
+                    f_validate = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "record" => {
+                    f_record = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "swapCommit" => {
-                    f_swap_commit = ::std::option::Option::Some(map.next_value()?);
+                    f_swap_commit = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -260,13 +275,13 @@ impl crate::runtime::ser::Fields for Output {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("uri", &self.uri)?;
-        map.serialize_entry("cid", &self.cid)?;
+        crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
+        crate::runtime::tri!(map.serialize_entry("cid", & self.cid));
         if let ::std::option::Option::Some(value) = &self.commit {
-            map.serialize_entry("commit", value)?;
+            crate::runtime::tri!(map.serialize_entry("commit", value));
         }
         if let ::std::option::Option::Some(value) = &self.validation_status {
-            map.serialize_entry("validationStatus", value)?;
+            crate::runtime::tri!(map.serialize_entry("validationStatus", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -288,18 +303,27 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "uri" => f_uri = ::std::option::Option::Some(map.next_value()?),
-                "cid" => f_cid = ::std::option::Option::Some(map.next_value()?),
-                "commit" => f_commit = ::std::option::Option::Some(map.next_value()?),
+                "uri" => {
+                    f_uri = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "cid" => {
+                    f_cid = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "commit" => {
+                    f_commit = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "validationStatus" => {
-                    f_validation_status = ::std::option::Option::Some(map.next_value()?);
+                    f_validation_status = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {

@@ -37,8 +37,8 @@ impl crate::runtime::ser::Fields for CommitMeta {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("cid", &self.cid)?;
-        map.serialize_entry("rev", &self.rev)?;
+        crate::runtime::tri!(map.serialize_entry("cid", & self.cid));
+        crate::runtime::tri!(map.serialize_entry("rev", & self.rev));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -55,14 +55,17 @@ impl<'de> crate::runtime::de::Object<'de> for CommitMeta {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "cid" => f_cid = ::std::option::Option::Some(map.next_value()?),
-                "rev" => f_rev = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "cid" => {
+                    f_cid = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
+                "rev" => {
+                    f_rev = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {

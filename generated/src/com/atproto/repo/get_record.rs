@@ -45,11 +45,11 @@ impl crate::runtime::ser::Fields for Params {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("repo", &self.repo)?;
-        map.serialize_entry("collection", &self.collection)?;
-        map.serialize_entry("rkey", &self.rkey)?;
+        crate::runtime::tri!(map.serialize_entry("repo", & self.repo));
+        crate::runtime::tri!(map.serialize_entry("collection", & self.collection));
+        crate::runtime::tri!(map.serialize_entry("rkey", & self.rkey));
         if let ::std::option::Option::Some(value) = &self.cid {
-            map.serialize_entry("cid", value)?;
+            crate::runtime::tri!(map.serialize_entry("cid", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -69,18 +69,27 @@ impl<'de> crate::runtime::de::Object<'de> for Params {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "repo" => f_repo = ::std::option::Option::Some(map.next_value()?),
+                "repo" => {
+                    f_repo = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "collection" => {
-                    f_collection = ::std::option::Option::Some(map.next_value()?);
+                    f_collection = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "rkey" => f_rkey = ::std::option::Option::Some(map.next_value()?),
-                "cid" => f_cid = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "rkey" => {
+                    f_rkey = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
+                "cid" => {
+                    f_cid = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -167,11 +176,11 @@ impl crate::runtime::ser::Fields for Output {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("uri", &self.uri)?;
+        crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         if let ::std::option::Option::Some(value) = &self.cid {
-            map.serialize_entry("cid", value)?;
+            crate::runtime::tri!(map.serialize_entry("cid", value));
         }
-        map.serialize_entry("value", &self.value)?;
+        crate::runtime::tri!(map.serialize_entry("value", & self.value));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -189,15 +198,22 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "uri" => f_uri = ::std::option::Option::Some(map.next_value()?),
-                "cid" => f_cid = ::std::option::Option::Some(map.next_value()?),
-                "value" => f_value = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "uri" => {
+                    f_uri = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
+                "cid" => {
+                    f_cid = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
+                "value" => {
+                    f_value = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {

@@ -53,16 +53,16 @@ impl crate::runtime::ser::Fields for Params {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("repo", &self.repo)?;
-        map.serialize_entry("collection", &self.collection)?;
+        crate::runtime::tri!(map.serialize_entry("repo", & self.repo));
+        crate::runtime::tri!(map.serialize_entry("collection", & self.collection));
         if let ::std::option::Option::Some(value) = &self.limit {
-            map.serialize_entry("limit", value)?;
+            crate::runtime::tri!(map.serialize_entry("limit", value));
         }
         if let ::std::option::Option::Some(value) = &self.cursor {
-            map.serialize_entry("cursor", value)?;
+            crate::runtime::tri!(map.serialize_entry("cursor", value));
         }
         if let ::std::option::Option::Some(value) = &self.reverse {
-            map.serialize_entry("reverse", value)?;
+            crate::runtime::tri!(map.serialize_entry("reverse", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -83,19 +83,32 @@ impl<'de> crate::runtime::de::Object<'de> for Params {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "repo" => f_repo = ::std::option::Option::Some(map.next_value()?),
+                "repo" => {
+                    f_repo = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "collection" => {
-                    f_collection = ::std::option::Option::Some(map.next_value()?);
+                    f_collection = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "limit" => f_limit = ::std::option::Option::Some(map.next_value()?),
-                "cursor" => f_cursor = ::std::option::Option::Some(map.next_value()?),
-                "reverse" => f_reverse = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "limit" => {
+                    f_limit = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
+                "cursor" => {
+                    f_cursor = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
+                "reverse" => {
+                    f_reverse = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -189,9 +202,9 @@ impl crate::runtime::ser::Fields for Output {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         if let ::std::option::Option::Some(value) = &self.cursor {
-            map.serialize_entry("cursor", value)?;
+            crate::runtime::tri!(map.serialize_entry("cursor", value));
         }
-        map.serialize_entry("records", &self.records)?;
+        crate::runtime::tri!(map.serialize_entry("records", & self.records));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -208,14 +221,17 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "cursor" => f_cursor = ::std::option::Option::Some(map.next_value()?),
-                "records" => f_records = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "cursor" => {
+                    f_cursor = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
+                "records" => {
+                    f_records = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -329,9 +345,9 @@ impl crate::runtime::ser::Fields for Record {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("uri", &self.uri)?;
-        map.serialize_entry("cid", &self.cid)?;
-        map.serialize_entry("value", &self.value)?;
+        crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
+        crate::runtime::tri!(map.serialize_entry("cid", & self.cid));
+        crate::runtime::tri!(map.serialize_entry("value", & self.value));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -349,15 +365,22 @@ impl<'de> crate::runtime::de::Object<'de> for Record {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "uri" => f_uri = ::std::option::Option::Some(map.next_value()?),
-                "cid" => f_cid = ::std::option::Option::Some(map.next_value()?),
-                "value" => f_value = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "uri" => {
+                    f_uri = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
+                "cid" => {
+                    f_cid = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
+                "value" => {
+                    f_value = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {

@@ -38,8 +38,8 @@ impl crate::runtime::ser::Fields for Main {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("uri", &self.uri)?;
-        map.serialize_entry("cid", &self.cid)?;
+        crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
+        crate::runtime::tri!(map.serialize_entry("cid", & self.cid));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -56,14 +56,17 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "uri" => f_uri = ::std::option::Option::Some(map.next_value()?),
-                "cid" => f_cid = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "uri" => {
+                    f_uri = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
+                "cid" => {
+                    f_cid = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {

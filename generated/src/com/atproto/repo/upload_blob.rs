@@ -35,7 +35,7 @@ impl crate::runtime::ser::Fields for Output {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("blob", &self.blob)?;
+        crate::runtime::tri!(map.serialize_entry("blob", & self.blob));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -51,13 +51,12 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "blob" => f_blob = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "blob" => {
+                    f_blob = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {

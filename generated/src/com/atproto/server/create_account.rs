@@ -69,29 +69,29 @@ impl crate::runtime::ser::Fields for Input {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         if let ::std::option::Option::Some(value) = &self.email {
-            map.serialize_entry("email", value)?;
+            crate::runtime::tri!(map.serialize_entry("email", value));
         }
-        map.serialize_entry("handle", &self.handle)?;
+        crate::runtime::tri!(map.serialize_entry("handle", & self.handle));
         if let ::std::option::Option::Some(value) = &self.did {
-            map.serialize_entry("did", value)?;
+            crate::runtime::tri!(map.serialize_entry("did", value));
         }
         if let ::std::option::Option::Some(value) = &self.invite_code {
-            map.serialize_entry("inviteCode", value)?;
+            crate::runtime::tri!(map.serialize_entry("inviteCode", value));
         }
         if let ::std::option::Option::Some(value) = &self.verification_code {
-            map.serialize_entry("verificationCode", value)?;
+            crate::runtime::tri!(map.serialize_entry("verificationCode", value));
         }
         if let ::std::option::Option::Some(value) = &self.verification_phone {
-            map.serialize_entry("verificationPhone", value)?;
+            crate::runtime::tri!(map.serialize_entry("verificationPhone", value));
         }
         if let ::std::option::Option::Some(value) = &self.password {
-            map.serialize_entry("password", value)?;
+            crate::runtime::tri!(map.serialize_entry("password", value));
         }
         if let ::std::option::Option::Some(value) = &self.recovery_key {
-            map.serialize_entry("recoveryKey", value)?;
+            crate::runtime::tri!(map.serialize_entry("recoveryKey", value));
         }
         if let ::std::option::Option::Some(value) = &self.plc_op {
-            map.serialize_entry("plcOp", value)?;
+            crate::runtime::tri!(map.serialize_entry("plcOp", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -116,29 +116,52 @@ impl<'de> crate::runtime::de::Object<'de> for Input {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "email" => f_email = ::std::option::Option::Some(map.next_value()?),
-                "handle" => f_handle = ::std::option::Option::Some(map.next_value()?),
-                "did" => f_did = ::std::option::Option::Some(map.next_value()?),
+                "email" => {
+                    f_email = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "handle" => {
+                    f_handle = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "did" => {
+                    f_did = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "inviteCode" => {
-                    f_invite_code = ::std::option::Option::Some(map.next_value()?);
+                    f_invite_code = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "verificationCode" => {
-                    f_verification_code = ::std::option::Option::Some(map.next_value()?);
+                    f_verification_code = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "verificationPhone" => {
-                    f_verification_phone = ::std::option::Option::Some(map.next_value()?);
+                    f_verification_phone = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "password" => f_password = ::std::option::Option::Some(map.next_value()?),
+                "password" => {
+                    f_password = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "recoveryKey" => {
-                    f_recovery_key = ::std::option::Option::Some(map.next_value()?);
+                    f_recovery_key = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "plcOp" => f_plc_op = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "plcOp" => {
+                    f_plc_op = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -236,12 +259,12 @@ impl crate::runtime::ser::Fields for Output {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("accessJwt", &self.access_jwt)?;
-        map.serialize_entry("refreshJwt", &self.refresh_jwt)?;
-        map.serialize_entry("handle", &self.handle)?;
-        map.serialize_entry("did", &self.did)?;
+        crate::runtime::tri!(map.serialize_entry("accessJwt", & self.access_jwt));
+        crate::runtime::tri!(map.serialize_entry("refreshJwt", & self.refresh_jwt));
+        crate::runtime::tri!(map.serialize_entry("handle", & self.handle));
+        crate::runtime::tri!(map.serialize_entry("did", & self.did));
         if let ::std::option::Option::Some(value) = &self.did_doc {
-            map.serialize_entry("didDoc", value)?;
+            crate::runtime::tri!(map.serialize_entry("didDoc", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -263,20 +286,31 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
         {
             match key.as_str() {
                 "accessJwt" => {
-                    f_access_jwt = ::std::option::Option::Some(map.next_value()?);
+                    f_access_jwt = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "refreshJwt" => {
-                    f_refresh_jwt = ::std::option::Option::Some(map.next_value()?);
+                    f_refresh_jwt = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "handle" => f_handle = ::std::option::Option::Some(map.next_value()?),
-                "did" => f_did = ::std::option::Option::Some(map.next_value()?),
-                "didDoc" => f_did_doc = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "handle" => {
+                    f_handle = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
+                "did" => {
+                    f_did = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
+                "didDoc" => {
+                    f_did_doc = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {

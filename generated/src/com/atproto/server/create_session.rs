@@ -63,13 +63,13 @@ impl crate::runtime::ser::Fields for Input {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("identifier", &self.identifier)?;
-        map.serialize_entry("password", &self.password)?;
+        crate::runtime::tri!(map.serialize_entry("identifier", & self.identifier));
+        crate::runtime::tri!(map.serialize_entry("password", & self.password));
         if let ::std::option::Option::Some(value) = &self.auth_factor_token {
-            map.serialize_entry("authFactorToken", value)?;
+            crate::runtime::tri!(map.serialize_entry("authFactorToken", value));
         }
         if let ::std::option::Option::Some(value) = &self.allow_takendown {
-            map.serialize_entry("allowTakendown", value)?;
+            crate::runtime::tri!(map.serialize_entry("allowTakendown", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -90,21 +90,26 @@ impl<'de> crate::runtime::de::Object<'de> for Input {
         {
             match key.as_str() {
                 "identifier" => {
-                    f_identifier = ::std::option::Option::Some(map.next_value()?);
+                    f_identifier = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "password" => f_password = ::std::option::Option::Some(map.next_value()?),
+                "password" => {
+                    f_password = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "authFactorToken" => {
-                    f_auth_factor_token = ::std::option::Option::Some(map.next_value()?);
+                    f_auth_factor_token = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "allowTakendown" => {
-                    f_allow_takendown = ::std::option::Option::Some(map.next_value()?);
+                    f_allow_takendown = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -289,27 +294,27 @@ impl crate::runtime::ser::Fields for Output {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("accessJwt", &self.access_jwt)?;
-        map.serialize_entry("refreshJwt", &self.refresh_jwt)?;
-        map.serialize_entry("handle", &self.handle)?;
-        map.serialize_entry("did", &self.did)?;
+        crate::runtime::tri!(map.serialize_entry("accessJwt", & self.access_jwt));
+        crate::runtime::tri!(map.serialize_entry("refreshJwt", & self.refresh_jwt));
+        crate::runtime::tri!(map.serialize_entry("handle", & self.handle));
+        crate::runtime::tri!(map.serialize_entry("did", & self.did));
         if let ::std::option::Option::Some(value) = &self.did_doc {
-            map.serialize_entry("didDoc", value)?;
+            crate::runtime::tri!(map.serialize_entry("didDoc", value));
         }
         if let ::std::option::Option::Some(value) = &self.email {
-            map.serialize_entry("email", value)?;
+            crate::runtime::tri!(map.serialize_entry("email", value));
         }
         if let ::std::option::Option::Some(value) = &self.email_confirmed {
-            map.serialize_entry("emailConfirmed", value)?;
+            crate::runtime::tri!(map.serialize_entry("emailConfirmed", value));
         }
         if let ::std::option::Option::Some(value) = &self.email_auth_factor {
-            map.serialize_entry("emailAuthFactor", value)?;
+            crate::runtime::tri!(map.serialize_entry("emailAuthFactor", value));
         }
         if let ::std::option::Option::Some(value) = &self.active {
-            map.serialize_entry("active", value)?;
+            crate::runtime::tri!(map.serialize_entry("active", value));
         }
         if let ::std::option::Option::Some(value) = &self.status {
-            map.serialize_entry("status", value)?;
+            crate::runtime::tri!(map.serialize_entry("status", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -336,29 +341,56 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
         {
             match key.as_str() {
                 "accessJwt" => {
-                    f_access_jwt = ::std::option::Option::Some(map.next_value()?);
+                    f_access_jwt = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "refreshJwt" => {
-                    f_refresh_jwt = ::std::option::Option::Some(map.next_value()?);
+                    f_refresh_jwt = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "handle" => f_handle = ::std::option::Option::Some(map.next_value()?),
-                "did" => f_did = ::std::option::Option::Some(map.next_value()?),
-                "didDoc" => f_did_doc = ::std::option::Option::Some(map.next_value()?),
-                "email" => f_email = ::std::option::Option::Some(map.next_value()?),
+                "handle" => {
+                    f_handle = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "did" => {
+                    f_did = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "didDoc" => {
+                    f_did_doc = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "email" => {
+                    f_email = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "emailConfirmed" => {
-                    f_email_confirmed = ::std::option::Option::Some(map.next_value()?);
+                    f_email_confirmed = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "emailAuthFactor" => {
-                    f_email_auth_factor = ::std::option::Option::Some(map.next_value()?);
+                    f_email_auth_factor = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "active" => f_active = ::std::option::Option::Some(map.next_value()?),
-                "status" => f_status = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "active" => {
+                    f_active = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
+                "status" => {
+                    f_status = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {

@@ -51,22 +51,26 @@ impl crate::runtime::ser::Fields for Output {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         if let ::std::option::Option::Some(value) = &self.invite_code_required {
-            map.serialize_entry("inviteCodeRequired", value)?;
+            crate::runtime::tri!(map.serialize_entry("inviteCodeRequired", value));
         }
         if let ::std::option::Option::Some(value) = &self.phone_verification_required {
-            map.serialize_entry("phoneVerificationRequired", value)?;
+            crate::runtime::tri!(
+                map.serialize_entry("phoneVerificationRequired", value)
+            );
         }
         if let ::std::option::Option::Some(value) = &self.blob_upload_limit {
-            map.serialize_entry("blobUploadLimit", value)?;
+            crate::runtime::tri!(map.serialize_entry("blobUploadLimit", value));
         }
-        map.serialize_entry("availableUserDomains", &self.available_user_domains)?;
+        crate::runtime::tri!(
+            map.serialize_entry("availableUserDomains", & self.available_user_domains)
+        );
         if let ::std::option::Option::Some(value) = &self.links {
-            map.serialize_entry("links", value)?;
+            crate::runtime::tri!(map.serialize_entry("links", value));
         }
         if let ::std::option::Option::Some(value) = &self.contact {
-            map.serialize_entry("contact", value)?;
+            crate::runtime::tri!(map.serialize_entry("contact", value));
         }
-        map.serialize_entry("did", &self.did)?;
+        crate::runtime::tri!(map.serialize_entry("did", & self.did));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -92,31 +96,40 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
             match key.as_str() {
                 "inviteCodeRequired" => {
                     f_invite_code_required = ::std::option::Option::Some(
-                        map.next_value()?,
+                        crate::runtime::tri!(map.next_value()),
                     );
                 }
                 "phoneVerificationRequired" => {
                     f_phone_verification_required = ::std::option::Option::Some(
-                        map.next_value()?,
+                        crate::runtime::tri!(map.next_value()),
                     );
                 }
                 "blobUploadLimit" => {
-                    f_blob_upload_limit = ::std::option::Option::Some(map.next_value()?);
+                    f_blob_upload_limit = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "availableUserDomains" => {
                     f_available_user_domains = ::std::option::Option::Some(
-                        map.next_value()?,
+                        crate::runtime::tri!(map.next_value()),
                     );
                 }
-                "links" => f_links = ::std::option::Option::Some(map.next_value()?),
-                "contact" => f_contact = ::std::option::Option::Some(map.next_value()?),
-                "did" => f_did = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "links" => {
+                    f_links = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
+                "contact" => {
+                    f_contact = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
+                "did" => {
+                    f_did = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -233,10 +246,10 @@ impl crate::runtime::ser::Fields for Links {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         if let ::std::option::Option::Some(value) = &self.privacy_policy {
-            map.serialize_entry("privacyPolicy", value)?;
+            crate::runtime::tri!(map.serialize_entry("privacyPolicy", value));
         }
         if let ::std::option::Option::Some(value) = &self.terms_of_service {
-            map.serialize_entry("termsOfService", value)?;
+            crate::runtime::tri!(map.serialize_entry("termsOfService", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -255,17 +268,16 @@ impl<'de> crate::runtime::de::Object<'de> for Links {
         {
             match key.as_str() {
                 "privacyPolicy" => {
-                    f_privacy_policy = ::std::option::Option::Some(map.next_value()?);
+                    f_privacy_policy = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "termsOfService" => {
-                    f_terms_of_service = ::std::option::Option::Some(map.next_value()?);
+                    f_terms_of_service = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -328,7 +340,7 @@ impl crate::runtime::ser::Fields for Contact {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         if let ::std::option::Option::Some(value) = &self.email {
-            map.serialize_entry("email", value)?;
+            crate::runtime::tri!(map.serialize_entry("email", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -345,13 +357,12 @@ impl<'de> crate::runtime::de::Object<'de> for Contact {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "email" => f_email = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "email" => {
+                    f_email = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self { email: f_email, extra })

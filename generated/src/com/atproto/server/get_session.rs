@@ -129,25 +129,25 @@ impl crate::runtime::ser::Fields for Output {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("handle", &self.handle)?;
-        map.serialize_entry("did", &self.did)?;
+        crate::runtime::tri!(map.serialize_entry("handle", & self.handle));
+        crate::runtime::tri!(map.serialize_entry("did", & self.did));
         if let ::std::option::Option::Some(value) = &self.did_doc {
-            map.serialize_entry("didDoc", value)?;
+            crate::runtime::tri!(map.serialize_entry("didDoc", value));
         }
         if let ::std::option::Option::Some(value) = &self.email {
-            map.serialize_entry("email", value)?;
+            crate::runtime::tri!(map.serialize_entry("email", value));
         }
         if let ::std::option::Option::Some(value) = &self.email_confirmed {
-            map.serialize_entry("emailConfirmed", value)?;
+            crate::runtime::tri!(map.serialize_entry("emailConfirmed", value));
         }
         if let ::std::option::Option::Some(value) = &self.email_auth_factor {
-            map.serialize_entry("emailAuthFactor", value)?;
+            crate::runtime::tri!(map.serialize_entry("emailAuthFactor", value));
         }
         if let ::std::option::Option::Some(value) = &self.active {
-            map.serialize_entry("active", value)?;
+            crate::runtime::tri!(map.serialize_entry("active", value));
         }
         if let ::std::option::Option::Some(value) = &self.status {
-            map.serialize_entry("status", value)?;
+            crate::runtime::tri!(map.serialize_entry("status", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -171,24 +171,47 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "handle" => f_handle = ::std::option::Option::Some(map.next_value()?),
-                "did" => f_did = ::std::option::Option::Some(map.next_value()?),
-                "didDoc" => f_did_doc = ::std::option::Option::Some(map.next_value()?),
-                "email" => f_email = ::std::option::Option::Some(map.next_value()?),
+                "handle" => {
+                    f_handle = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "did" => {
+                    f_did = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "didDoc" => {
+                    f_did_doc = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "email" => {
+                    f_email = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "emailConfirmed" => {
-                    f_email_confirmed = ::std::option::Option::Some(map.next_value()?);
+                    f_email_confirmed = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
                 "emailAuthFactor" => {
-                    f_email_auth_factor = ::std::option::Option::Some(map.next_value()?);
+                    f_email_auth_factor = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "active" => f_active = ::std::option::Option::Some(map.next_value()?),
-                "status" => f_status = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "active" => {
+                    f_active = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
+                "status" => {
+                    f_status = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {

@@ -37,8 +37,8 @@ impl crate::runtime::ser::Fields for Params {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("did", &self.did)?;
-        map.serialize_entry("cid", &self.cid)?;
+        crate::runtime::tri!(map.serialize_entry("did", & self.did));
+        crate::runtime::tri!(map.serialize_entry("cid", & self.cid));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -55,14 +55,17 @@ impl<'de> crate::runtime::de::Object<'de> for Params {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "did" => f_did = ::std::option::Option::Some(map.next_value()?),
-                "cid" => f_cid = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "did" => {
+                    f_did = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
+                "cid" => {
+                    f_cid = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {

@@ -37,9 +37,9 @@ impl crate::runtime::ser::Fields for Params {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("did", &self.did)?;
+        crate::runtime::tri!(map.serialize_entry("did", & self.did));
         if let ::std::option::Option::Some(value) = &self.since {
-            map.serialize_entry("since", value)?;
+            crate::runtime::tri!(map.serialize_entry("since", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
@@ -57,14 +57,17 @@ impl<'de> crate::runtime::de::Object<'de> for Params {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "did" => f_did = ::std::option::Option::Some(map.next_value()?),
-                "since" => f_since = ::std::option::Option::Some(map.next_value()?),
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
+                "did" => {
+                    f_did = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
+                "since" => {
+                    f_since = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {

@@ -160,26 +160,26 @@ impl crate::runtime::ser::Fields for Record {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        map.serialize_entry("title", &self.title)?;
+        crate::runtime::tri!(map.serialize_entry("title", & self.title));
         if let ::std::option::Option::Some(value) = &self.body {
-            map.serialize_entry("body", value)?;
+            crate::runtime::tri!(map.serialize_entry("body", value));
         }
         if let ::std::option::Option::Some(value) = &self.tags {
-            map.serialize_entry("tags", value)?;
+            crate::runtime::tri!(map.serialize_entry("tags", value));
         }
         if let ::std::option::Option::Some(value) = &self.priority {
-            map.serialize_entry("priority", value)?;
+            crate::runtime::tri!(map.serialize_entry("priority", value));
         }
         if let ::std::option::Option::Some(value) = &self.status {
-            map.serialize_entry("status", value)?;
+            crate::runtime::tri!(map.serialize_entry("status", value));
         }
         if let ::std::option::Option::Some(value) = &self.attachment {
-            map.serialize_entry("attachment", value)?;
+            crate::runtime::tri!(map.serialize_entry("attachment", value));
         }
         if let ::std::option::Option::Some(value) = &self.about {
-            map.serialize_entry("about", value)?;
+            crate::runtime::tri!(map.serialize_entry("about", value));
         }
-        map.serialize_entry("createdAt", &self.created_at)?;
+        crate::runtime::tri!(map.serialize_entry("createdAt", & self.created_at));
         crate::runtime::ser::extra(map, &self.extra)
     }
 }
@@ -204,24 +204,47 @@ impl<'de> crate::runtime::de::Object<'de> for Record {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "title" => f_title = ::std::option::Option::Some(map.next_value()?),
-                "body" => f_body = ::std::option::Option::Some(map.next_value()?),
-                "tags" => f_tags = ::std::option::Option::Some(map.next_value()?),
-                "priority" => f_priority = ::std::option::Option::Some(map.next_value()?),
-                "status" => f_status = ::std::option::Option::Some(map.next_value()?),
+                "title" => {
+                    f_title = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "body" => {
+                    f_body = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "tags" => {
+                    f_tags = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "priority" => {
+                    f_priority = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
+                "status" => {
+                    f_status = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "attachment" => {
-                    f_attachment = ::std::option::Option::Some(map.next_value()?);
+                    f_attachment = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "about" => f_about = ::std::option::Option::Some(map.next_value()?),
+                "about" => {
+                    f_about = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
+                }
                 "createdAt" => {
-                    f_created_at = ::std::option::Option::Some(map.next_value()?);
+                    f_created_at = ::std::option::Option::Some(
+                        crate::runtime::tri!(map.next_value()),
+                    );
                 }
-                "$type" => {
-                    map.next_value::<::serde::de::IgnoredAny>()?;
-                }
-                _ => {
-                    extra.insert(key.into_string(), map.next_value()?);
-                }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
             }
         }
         ::std::result::Result::Ok(Self {
