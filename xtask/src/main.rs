@@ -30,6 +30,8 @@ pub(crate) const USAGE: &str = "usage:
       target/perf/generated (with this tree's generator, or COMMIT's) for the benches.
   cargo xtask bench-parse [--rev COMMIT] [CRITERION ARGS]
       Parse benches (perf/): ours vs atrium-api 0.26.0 vs serde_json::Value, in MB/s.
+  cargo xtask bench-instructions [--rev COMMIT]
+      The same parses counted in instructions (callgrind): stable on a busy machine.
   cargo xtask bench-compile [--rev COMMIT] [--release] [--runs N] [--rustc-flags FLAGS]
       Cold build of the API crate alone, ours vs atrium-api: rustc time, peak RSS, ratio
       (FLAGS, such as -Ztime-passes, go to those two rustc runs only).
@@ -58,8 +60,8 @@ fn main() -> ExitCode {
             Gen::parse(&preset).and_then(|g| g.run())
         }
         Some(
-            command
-            @ ("perf-gen" | "bench-parse" | "bench-compile" | "bench-codegen" | "bench-all"),
+            command @ ("perf-gen" | "bench-parse" | "bench-instructions" | "bench-compile"
+            | "bench-codegen" | "bench-all"),
         ) => perf::run(command, &args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
