@@ -299,3 +299,27 @@ fn a_missing_required_field_is_named() {
         "{error}"
     );
 }
+
+#[test]
+fn a_type_on_a_plain_object_is_written_back() {
+    // Writers often put `$type` on objects that are not union members (facets, for one).
+    let data = json!({ "$type": "com.example.fixture.union#circle", "radius": 2 });
+    let circle: r#union::Circle = round_trip(&data);
+    assert_eq!(circle.radius, 2);
+    let text = serde_json::to_string(&circle).unwrap();
+    assert!(
+        text.starts_with(r#"{"$type":"#),
+        "$type is written first: {text}"
+    );
+    // A record writes its own `$type`, once.
+    let post: record::Record = round_trip(
+        &json!({ "$type": "com.example.fixture.record", "text": "t", "createdAt": "2024-05-01T12:00:00Z" }),
+    );
+    assert_eq!(
+        serde_json::to_string(&post)
+            .unwrap()
+            .matches("$type")
+            .count(),
+        1
+    );
+}

@@ -176,6 +176,9 @@ pub fn structure(s: &Struct, from: &[String]) -> TokenStream {
                 #(#writes)*
                 crate::runtime::ser::extra(map, &self.extra)
             }
+            fn extra_fields(&self) -> &crate::runtime::Extra {
+                &self.extra
+            }
         }
         #deserialize
     }

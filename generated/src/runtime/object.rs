@@ -7,10 +7,8 @@ use serde_json::{Map, Value};
 use std::fmt;
 
 /// The fields of an object that its lexicon does not define, kept in JSON form so that
-/// reading a value and writing it back loses nothing.
-///
-/// `$type` is never kept here: a record writes its own, a union member gets its union's,
-/// and a plain object has none.
+/// reading a value and writing it back loses nothing. A `$type` read on a plain object is kept
+/// here too and written back first; records and union members write their own `$type`.
 #[derive(Clone, Default, PartialEq)]
 pub struct Extra(pub Map<String, Value>);
 
@@ -51,9 +49,7 @@ impl<'de> Deserialize<'de> for Extra {
                 let mut map = Map::new();
                 while let Some(key) = access.next_key::<String>()? {
                     let value: Value = access.next_value()?;
-                    if key != "$type" {
-                        map.insert(key, value);
-                    }
+                    map.insert(key, value);
                 }
                 Ok(Extra(map))
             }
@@ -151,16 +147,26 @@ pub mod ser {
     /// object itself, or a union that writes `$type` first.
     pub trait Fields {
         fn serialize_fields<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error>;
+        /// The fields the lexicon does not define (`$type` of a plain object among them).
+        fn extra_fields(&self) -> &Extra;
     }
 
-    /// Writes an object, with `$type` first when it has one (records).
+    /// Writes an object with `$type` first: the given one (a record's NSID, a union member's
+    /// tag), or else the one the object was read with, so plain objects that carried a
+    /// `$type` (as facets often do) are written back unchanged.
     pub fn object<S: Serializer, T: Fields + ?Sized>(
         serializer: S,
         type_tag: Option<&str>,
         value: &T,
     ) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
-        if let Some(tag) = type_tag {
+        let read_tag = || {
+            value
+                .extra_fields()
+                .get("$type")
+                .and_then(serde_json::Value::as_str)
+        };
+        if let Some(tag) = type_tag.or_else(read_tag) {
             map.serialize_entry("$type", tag)?;
         }
         value.serialize_fields(&mut map)?;
@@ -176,8 +182,9 @@ pub mod ser {
         object(serializer, Some(type_tag), value)
     }
 
+    /// Writes the unknown fields; `$type` was already written first by [`object`].
     pub fn extra<M: SerializeMap>(map: &mut M, extra: &Extra) -> Result<(), M::Error> {
-        for (key, value) in extra.iter() {
+        for (key, value) in extra.iter().filter(|(key, _)| key.as_str() != "$type") {
             map.serialize_entry(key, value)?;
         }
         Ok(())
@@ -234,19 +241,14 @@ pub mod de {
         }
     }
 
-    /// A key that is not a field: `$type` is skipped (records and unions know theirs), any
-    /// other key is kept in `extra` with its value.
+    /// A key that is not a field, `$type` included: kept in `extra` with its value.
     pub fn other_field<'de, A: MapAccess<'de>>(
         map: &mut A,
         key: Key<'de>,
         extra: &mut super::Extra,
     ) -> Result<(), A::Error> {
-        if key.as_str() == "$type" {
-            map.next_value::<serde::de::IgnoredAny>()?;
-        } else {
-            let value = map.next_value()?;
-            extra.insert(key.into_string(), value);
-        }
+        let value = map.next_value()?;
+        extra.insert(key.into_string(), value);
         Ok(())
     }
 

@@ -93,6 +93,9 @@ impl crate::runtime::ser::Fields for ProfileViewBasic {
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for ProfileViewBasic {
@@ -356,6 +359,9 @@ impl crate::runtime::ser::Fields for ProfileView {
             crate::runtime::tri!(map.serialize_entry("debug", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 
@@ -689,6 +695,9 @@ impl crate::runtime::ser::Fields for ProfileViewDetailed {
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for ProfileViewDetailed {
@@ -1018,6 +1027,9 @@ impl crate::runtime::ser::Fields for ProfileAssociated {
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for ProfileAssociated {
@@ -1317,6 +1329,9 @@ impl crate::runtime::ser::Fields for ProfileAssociatedChat {
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for ProfileAssociatedChat {
@@ -1494,6 +1509,9 @@ impl crate::runtime::ser::Fields for ProfileAssociatedGerm {
         crate::runtime::tri!(map.serialize_entry("messageMeUrl", & self.message_me_url));
         crate::runtime::tri!(map.serialize_entry("showButtonTo", & self.show_button_to));
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 
@@ -1681,6 +1699,9 @@ impl crate::runtime::ser::Fields for ProfileAssociatedActivitySubscription {
         );
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for ProfileAssociatedActivitySubscription {
@@ -1822,6 +1843,9 @@ impl crate::runtime::ser::Fields for ViewerState {
             crate::runtime::tri!(map.serialize_entry("activitySubscription", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 
@@ -1998,6 +2022,9 @@ impl crate::runtime::ser::Fields for KnownFollowers {
         crate::runtime::tri!(map.serialize_entry("count", & self.count));
         crate::runtime::tri!(map.serialize_entry("followers", & self.followers));
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 
@@ -2266,6 +2293,9 @@ impl crate::runtime::ser::Fields for VerificationState {
         );
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for VerificationState {
@@ -2403,6 +2433,9 @@ impl crate::runtime::ser::Fields for VerificationView {
         crate::runtime::tri!(map.serialize_entry("isValid", & self.is_valid));
         crate::runtime::tri!(map.serialize_entry("createdAt", & self.created_at));
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 
@@ -2835,6 +2868,9 @@ impl crate::runtime::ser::Fields for AdultContentPref {
         crate::runtime::tri!(map.serialize_entry("enabled", & self.enabled));
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for AdultContentPref {
@@ -3004,6 +3040,9 @@ impl crate::runtime::ser::Fields for ContentLabelPref {
         crate::runtime::tri!(map.serialize_entry("label", & self.label));
         crate::runtime::tri!(map.serialize_entry("visibility", & self.visibility));
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 
@@ -3195,6 +3234,9 @@ impl crate::runtime::ser::Fields for SavedFeed {
         crate::runtime::tri!(map.serialize_entry("pinned", & self.pinned));
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for SavedFeed {
@@ -3295,6 +3337,9 @@ impl crate::runtime::ser::Fields for SavedFeedsPrefV2 {
         crate::runtime::tri!(map.serialize_entry("items", & self.items));
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for SavedFeedsPrefV2 {
@@ -3384,6 +3429,9 @@ impl crate::runtime::ser::Fields for SavedFeedsPref {
             crate::runtime::tri!(map.serialize_entry("timelineIndex", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 
@@ -3485,6 +3533,9 @@ impl crate::runtime::ser::Fields for PersonalDetailsPref {
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for PersonalDetailsPref {
@@ -3575,6 +3626,9 @@ impl crate::runtime::ser::Fields for DeclaredAgePref {
             crate::runtime::tri!(map.serialize_entry("isOverAge18", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 
@@ -3696,6 +3750,9 @@ impl crate::runtime::ser::Fields for FeedViewPref {
             crate::runtime::tri!(map.serialize_entry("hideQuotePosts", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 
@@ -3897,6 +3954,9 @@ impl crate::runtime::ser::Fields for ThreadViewPref {
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for ThreadViewPref {
@@ -3972,6 +4032,9 @@ impl crate::runtime::ser::Fields for InterestsPref {
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::tri!(map.serialize_entry("tags", & self.tags));
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 
@@ -4244,6 +4307,9 @@ impl crate::runtime::ser::Fields for MutedWord {
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for MutedWord {
@@ -4370,6 +4436,9 @@ impl crate::runtime::ser::Fields for MutedWordsPref {
         crate::runtime::tri!(map.serialize_entry("items", & self.items));
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for MutedWordsPref {
@@ -4448,6 +4517,9 @@ impl crate::runtime::ser::Fields for HiddenPostsPref {
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::tri!(map.serialize_entry("items", & self.items));
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 
@@ -4528,6 +4600,9 @@ impl crate::runtime::ser::Fields for LabelersPref {
         crate::runtime::tri!(map.serialize_entry("labelers", & self.labelers));
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for LabelersPref {
@@ -4606,6 +4681,9 @@ impl crate::runtime::ser::Fields for LabelerPrefItem {
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::tri!(map.serialize_entry("did", & self.did));
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 
@@ -4702,6 +4780,9 @@ impl crate::runtime::ser::Fields for BskyAppStatePref {
             crate::runtime::tri!(map.serialize_entry("nuxs", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 
@@ -4833,6 +4914,9 @@ impl crate::runtime::ser::Fields for BskyAppProgressGuide {
         crate::runtime::tri!(map.serialize_entry("guide", & self.guide));
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for BskyAppProgressGuide {
@@ -4932,6 +5016,9 @@ impl crate::runtime::ser::Fields for Nux {
             crate::runtime::tri!(map.serialize_entry("expiresAt", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 
@@ -5064,6 +5151,9 @@ impl crate::runtime::ser::Fields for VerificationPrefs {
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for VerificationPrefs {
@@ -5152,6 +5242,9 @@ impl crate::runtime::ser::Fields for LiveEventPreferences {
             crate::runtime::tri!(map.serialize_entry("hideAllFeeds", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 
@@ -5436,6 +5529,9 @@ impl crate::runtime::ser::Fields for PostInteractionSettingsPref {
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for PostInteractionSettingsPref {
@@ -5714,6 +5810,9 @@ impl crate::runtime::ser::Fields for StatusView {
             crate::runtime::tri!(map.serialize_entry("isDisabled", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 

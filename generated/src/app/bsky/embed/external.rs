@@ -38,6 +38,9 @@ impl crate::runtime::ser::Fields for Main {
         crate::runtime::tri!(map.serialize_entry("external", & self.external));
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for Main {
@@ -138,6 +141,9 @@ impl crate::runtime::ser::Fields for External {
             crate::runtime::tri!(map.serialize_entry("associatedRefs", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 
@@ -256,6 +262,9 @@ impl crate::runtime::ser::Fields for View {
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::tri!(map.serialize_entry("external", & self.external));
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 
@@ -391,6 +400,9 @@ impl crate::runtime::ser::Fields for ViewExternal {
             crate::runtime::tri!(map.serialize_entry("associatedProfiles", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 
@@ -589,6 +601,9 @@ impl crate::runtime::ser::Fields for ViewExternalSource {
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for ViewExternalSource {
@@ -719,6 +734,9 @@ impl crate::runtime::ser::Fields for ViewExternalSourceTheme {
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for ViewExternalSourceTheme {
@@ -833,6 +851,9 @@ impl crate::runtime::ser::Fields for ColorRgb {
         crate::runtime::tri!(map.serialize_entry("g", & self.g));
         crate::runtime::tri!(map.serialize_entry("b", & self.b));
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 

@@ -96,6 +96,9 @@ impl crate::runtime::ser::Fields for Main {
         crate::runtime::tri!(map.serialize_entry("items", & self.items));
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for Main {
@@ -190,6 +193,9 @@ impl crate::runtime::ser::Fields for Image {
         crate::runtime::tri!(map.serialize_entry("alt", & self.alt));
         crate::runtime::tri!(map.serialize_entry("aspectRatio", & self.aspect_ratio));
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 
@@ -349,6 +355,9 @@ impl crate::runtime::ser::Fields for View {
         crate::runtime::tri!(map.serialize_entry("items", & self.items));
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for View {
@@ -441,6 +450,9 @@ impl crate::runtime::ser::Fields for ViewImage {
         crate::runtime::tri!(map.serialize_entry("alt", & self.alt));
         crate::runtime::tri!(map.serialize_entry("aspectRatio", & self.aspect_ratio));
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 

@@ -38,6 +38,9 @@ impl crate::runtime::ser::Fields for Main {
         crate::runtime::tri!(map.serialize_entry("images", & self.images));
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for Main {
@@ -133,6 +136,9 @@ impl crate::runtime::ser::Fields for Image {
             crate::runtime::tri!(map.serialize_entry("aspectRatio", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 
@@ -234,6 +240,9 @@ impl crate::runtime::ser::Fields for View {
         crate::runtime::tri!(map.serialize_entry("images", & self.images));
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for View {
@@ -333,6 +342,9 @@ impl crate::runtime::ser::Fields for ViewImage {
             crate::runtime::tri!(map.serialize_entry("aspectRatio", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 

@@ -38,6 +38,9 @@ impl crate::runtime::ser::Fields for Main {
         crate::runtime::tri!(map.serialize_entry("record", & self.record));
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for Main {
@@ -290,6 +293,9 @@ impl crate::runtime::ser::Fields for View {
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::tri!(map.serialize_entry("record", & self.record));
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 
@@ -556,6 +562,9 @@ impl crate::runtime::ser::Fields for ViewRecord {
         crate::runtime::tri!(map.serialize_entry("indexedAt", & self.indexed_at));
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for ViewRecord {
@@ -730,6 +739,9 @@ impl crate::runtime::ser::Fields for ViewNotFound {
         crate::runtime::tri!(map.serialize_entry("notFound", & self.not_found));
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for ViewNotFound {
@@ -829,6 +841,9 @@ impl crate::runtime::ser::Fields for ViewBlocked {
         crate::runtime::tri!(map.serialize_entry("blocked", & self.blocked));
         crate::runtime::tri!(map.serialize_entry("author", & self.author));
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 
@@ -934,6 +949,9 @@ impl crate::runtime::ser::Fields for ViewDetached {
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::tri!(map.serialize_entry("detached", & self.detached));
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 

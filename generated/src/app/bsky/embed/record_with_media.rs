@@ -141,6 +141,9 @@ impl crate::runtime::ser::Fields for Main {
         crate::runtime::tri!(map.serialize_entry("media", & self.media));
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for Main {
@@ -334,6 +337,9 @@ impl crate::runtime::ser::Fields for View {
         crate::runtime::tri!(map.serialize_entry("record", & self.record));
         crate::runtime::tri!(map.serialize_entry("media", & self.media));
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 

@@ -134,6 +134,9 @@ impl crate::runtime::ser::Fields for Main {
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for Main {
@@ -263,6 +266,9 @@ impl crate::runtime::ser::Fields for Caption {
         crate::runtime::tri!(map.serialize_entry("lang", & self.lang));
         crate::runtime::tri!(map.serialize_entry("file", & self.file));
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 
@@ -453,6 +459,9 @@ impl crate::runtime::ser::Fields for View {
             crate::runtime::tri!(map.serialize_entry("presentation", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 

@@ -244,6 +244,9 @@ impl crate::runtime::ser::Fields for PostView {
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for PostView {
@@ -489,6 +492,9 @@ impl crate::runtime::ser::Fields for ViewerState {
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for ViewerState {
@@ -629,6 +635,9 @@ impl crate::runtime::ser::Fields for KnownLikers {
         crate::runtime::tri!(map.serialize_entry("actors", & self.actors));
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for KnownLikers {
@@ -724,6 +733,9 @@ impl crate::runtime::ser::Fields for ThreadContext {
             crate::runtime::tri!(map.serialize_entry("rootAuthorLike", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 
@@ -897,6 +909,9 @@ impl crate::runtime::ser::Fields for FeedViewPost {
             crate::runtime::tri!(map.serialize_entry("reqId", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 
@@ -1215,6 +1230,9 @@ impl crate::runtime::ser::Fields for ReplyRef {
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for ReplyRef {
@@ -1332,6 +1350,9 @@ impl crate::runtime::ser::Fields for ReasonRepost {
         crate::runtime::tri!(map.serialize_entry("indexedAt", & self.indexed_at));
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for ReasonRepost {
@@ -1439,6 +1460,9 @@ impl crate::runtime::ser::Fields for ReasonPin {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 
@@ -1699,6 +1723,9 @@ impl crate::runtime::ser::Fields for ThreadViewPost {
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for ThreadViewPost {
@@ -1813,6 +1840,9 @@ impl crate::runtime::ser::Fields for NotFoundPost {
         crate::runtime::tri!(map.serialize_entry("notFound", & self.not_found));
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for NotFoundPost {
@@ -1912,6 +1942,9 @@ impl crate::runtime::ser::Fields for BlockedPost {
         crate::runtime::tri!(map.serialize_entry("blocked", & self.blocked));
         crate::runtime::tri!(map.serialize_entry("author", & self.author));
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 
@@ -2017,6 +2050,9 @@ impl crate::runtime::ser::Fields for BlockedAuthor {
             crate::runtime::tri!(map.serialize_entry("viewer", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 
@@ -2255,6 +2291,9 @@ impl crate::runtime::ser::Fields for GeneratorView {
         crate::runtime::tri!(map.serialize_entry("indexedAt", & self.indexed_at));
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for GeneratorView {
@@ -2483,6 +2522,9 @@ impl crate::runtime::ser::Fields for GeneratorViewerState {
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for GeneratorViewerState {
@@ -2647,6 +2689,9 @@ impl crate::runtime::ser::Fields for SkeletonFeedPost {
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for SkeletonFeedPost {
@@ -2752,6 +2797,9 @@ impl crate::runtime::ser::Fields for SkeletonReasonRepost {
         crate::runtime::tri!(map.serialize_entry("repost", & self.repost));
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for SkeletonReasonRepost {
@@ -2827,6 +2875,9 @@ impl crate::runtime::ser::Fields for SkeletonReasonPin {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 
@@ -2910,6 +2961,9 @@ impl crate::runtime::ser::Fields for ThreadgateView {
             crate::runtime::tri!(map.serialize_entry("lists", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 
@@ -3178,6 +3232,9 @@ impl crate::runtime::ser::Fields for Interaction {
             crate::runtime::tri!(map.serialize_entry("reqId", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 

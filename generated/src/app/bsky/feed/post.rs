@@ -289,6 +289,9 @@ impl crate::runtime::ser::Fields for Record {
         crate::runtime::tri!(map.serialize_entry("createdAt", & self.created_at));
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for Record {
@@ -495,6 +498,9 @@ impl crate::runtime::ser::Fields for ReplyRef {
         crate::runtime::tri!(map.serialize_entry("parent", & self.parent));
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for ReplyRef {
@@ -598,6 +604,9 @@ impl crate::runtime::ser::Fields for Entity {
         crate::runtime::tri!(map.serialize_entry("value", & self.value));
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for Entity {
@@ -693,6 +702,9 @@ impl crate::runtime::ser::Fields for TextSlice {
         crate::runtime::tri!(map.serialize_entry("start", & self.start));
         crate::runtime::tri!(map.serialize_entry("end", & self.end));
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 

@@ -133,6 +133,9 @@ impl crate::runtime::ser::Fields for Record {
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for Record {
@@ -256,6 +259,9 @@ impl crate::runtime::ser::Fields for DisableRule {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 

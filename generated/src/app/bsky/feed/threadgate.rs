@@ -175,6 +175,9 @@ impl crate::runtime::ser::Fields for Record {
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for Record {
@@ -297,6 +300,9 @@ impl crate::runtime::ser::Fields for MentionRule {
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for MentionRule {
@@ -358,6 +364,9 @@ impl crate::runtime::ser::Fields for FollowerRule {
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for FollowerRule {
@@ -418,6 +427,9 @@ impl crate::runtime::ser::Fields for FollowingRule {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 
@@ -482,6 +494,9 @@ impl crate::runtime::ser::Fields for ListRule {
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::tri!(map.serialize_entry("list", & self.list));
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 

@@ -79,6 +79,9 @@ impl crate::runtime::ser::Fields for ListViewBasic {
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for ListViewBasic {
@@ -307,6 +310,9 @@ impl crate::runtime::ser::Fields for ListView {
         crate::runtime::tri!(map.serialize_entry("indexedAt", & self.indexed_at));
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for ListView {
@@ -530,6 +536,9 @@ impl crate::runtime::ser::Fields for ListItemView {
         crate::runtime::tri!(map.serialize_entry("subject", & self.subject));
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for ListItemView {
@@ -672,6 +681,9 @@ impl crate::runtime::ser::Fields for StarterPackView {
         }
         crate::runtime::tri!(map.serialize_entry("indexedAt", & self.indexed_at));
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 
@@ -925,6 +937,9 @@ impl crate::runtime::ser::Fields for StarterPackViewBasic {
         }
         crate::runtime::tri!(map.serialize_entry("indexedAt", & self.indexed_at));
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 
@@ -1207,6 +1222,9 @@ impl crate::runtime::ser::Fields for ListViewerState {
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for ListViewerState {
@@ -1295,6 +1313,9 @@ impl crate::runtime::ser::Fields for NotFoundActor {
         crate::runtime::tri!(map.serialize_entry("actor", & self.actor));
         crate::runtime::tri!(map.serialize_entry("notFound", & self.not_found));
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 
@@ -1415,6 +1436,9 @@ impl crate::runtime::ser::Fields for Relationship {
             crate::runtime::tri!(map.serialize_entry("blockedByList", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 

@@ -69,6 +69,9 @@ impl crate::runtime::ser::Fields for LabelerView {
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for LabelerView {
@@ -274,6 +277,9 @@ impl crate::runtime::ser::Fields for LabelerViewDetailed {
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for LabelerViewDetailed {
@@ -471,6 +477,9 @@ impl crate::runtime::ser::Fields for LabelerViewerState {
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for LabelerViewerState {
@@ -555,6 +564,9 @@ impl crate::runtime::ser::Fields for LabelerPolicies {
             crate::runtime::tri!(map.serialize_entry("labelValueDefinitions", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 

@@ -35,6 +35,9 @@ impl crate::runtime::ser::Fields for RecordDeleted {
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for RecordDeleted {
@@ -177,6 +180,9 @@ impl crate::runtime::ser::Fields for ChatPreference {
         crate::runtime::tri!(map.serialize_entry("include", & self.include));
         crate::runtime::tri!(map.serialize_entry("push", & self.push));
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 
@@ -346,6 +352,9 @@ impl crate::runtime::ser::Fields for FilterablePreference {
         crate::runtime::tri!(map.serialize_entry("push", & self.push));
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for FilterablePreference {
@@ -441,6 +450,9 @@ impl crate::runtime::ser::Fields for Preference {
         crate::runtime::tri!(map.serialize_entry("list", & self.list));
         crate::runtime::tri!(map.serialize_entry("push", & self.push));
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 
@@ -582,6 +594,9 @@ impl crate::runtime::ser::Fields for Preferences {
         crate::runtime::tri!(map.serialize_entry("unverified", & self.unverified));
         crate::runtime::tri!(map.serialize_entry("verified", & self.verified));
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 
@@ -797,6 +812,9 @@ impl crate::runtime::ser::Fields for ActivitySubscription {
         crate::runtime::tri!(map.serialize_entry("reply", & self.reply));
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for ActivitySubscription {
@@ -886,6 +904,9 @@ impl crate::runtime::ser::Fields for SubjectActivitySubscription {
             map.serialize_entry("activitySubscription", & self.activity_subscription)
         );
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 

@@ -127,6 +127,9 @@ impl crate::runtime::ser::Fields for Main {
         crate::runtime::tri!(map.serialize_entry("features", & self.features));
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for Main {
@@ -216,6 +219,9 @@ impl crate::runtime::ser::Fields for Mention {
         crate::runtime::tri!(map.serialize_entry("did", & self.did));
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for Mention {
@@ -295,6 +301,9 @@ impl crate::runtime::ser::Fields for Link {
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for Link {
@@ -373,6 +382,9 @@ impl crate::runtime::ser::Fields for Tag {
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::tri!(map.serialize_entry("tag", & self.tag));
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 
@@ -465,6 +477,9 @@ impl crate::runtime::ser::Fields for ByteSlice {
         crate::runtime::tri!(map.serialize_entry("byteStart", & self.byte_start));
         crate::runtime::tri!(map.serialize_entry("byteEnd", & self.byte_end));
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 

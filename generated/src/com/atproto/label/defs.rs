@@ -77,6 +77,9 @@ impl crate::runtime::ser::Fields for Label {
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for Label {
@@ -232,6 +235,9 @@ impl crate::runtime::ser::Fields for SelfLabels {
         crate::runtime::tri!(map.serialize_entry("values", & self.values));
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for SelfLabels {
@@ -316,6 +322,9 @@ impl crate::runtime::ser::Fields for SelfLabel {
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::tri!(map.serialize_entry("val", & self.val));
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 
@@ -665,6 +674,9 @@ impl crate::runtime::ser::Fields for LabelValueDefinition {
         crate::runtime::tri!(map.serialize_entry("locales", & self.locales));
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for LabelValueDefinition {
@@ -814,6 +826,9 @@ impl crate::runtime::ser::Fields for LabelValueDefinitionStrings {
         crate::runtime::tri!(map.serialize_entry("name", & self.name));
         crate::runtime::tri!(map.serialize_entry("description", & self.description));
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 

@@ -63,6 +63,9 @@ impl crate::runtime::ser::Fields for Input {
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for Input {
@@ -284,6 +287,9 @@ impl crate::runtime::ser::Fields for Output {
             crate::runtime::tri!(map.serialize_entry("validationStatus", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 

@@ -41,6 +41,9 @@ impl crate::runtime::ser::Fields for CommitMeta {
         crate::runtime::tri!(map.serialize_entry("rev", & self.rev));
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for CommitMeta {

@@ -53,6 +53,9 @@ impl crate::runtime::ser::Fields for Params {
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for Params {
@@ -182,6 +185,9 @@ impl crate::runtime::ser::Fields for Output {
         }
         crate::runtime::tri!(map.serialize_entry("value", & self.value));
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 

@@ -66,6 +66,9 @@ impl crate::runtime::ser::Fields for Params {
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for Params {
@@ -206,6 +209,9 @@ impl crate::runtime::ser::Fields for Output {
         }
         crate::runtime::tri!(map.serialize_entry("records", & self.records));
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 
@@ -349,6 +355,9 @@ impl crate::runtime::ser::Fields for Record {
         crate::runtime::tri!(map.serialize_entry("cid", & self.cid));
         crate::runtime::tri!(map.serialize_entry("value", & self.value));
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 

@@ -67,6 +67,9 @@ impl crate::runtime::ser::Fields for Input {
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for Input {
@@ -299,6 +302,9 @@ impl crate::runtime::ser::Fields for Output {
             crate::runtime::tri!(map.serialize_entry("validationStatus", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 

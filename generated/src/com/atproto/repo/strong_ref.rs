@@ -42,6 +42,9 @@ impl crate::runtime::ser::Fields for Main {
         crate::runtime::tri!(map.serialize_entry("cid", & self.cid));
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for Main {

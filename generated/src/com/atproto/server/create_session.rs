@@ -73,6 +73,9 @@ impl crate::runtime::ser::Fields for Input {
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for Input {
@@ -317,6 +320,9 @@ impl crate::runtime::ser::Fields for Output {
             crate::runtime::tri!(map.serialize_entry("status", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 

@@ -73,6 +73,9 @@ impl crate::runtime::ser::Fields for Output {
         crate::runtime::tri!(map.serialize_entry("did", & self.did));
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for Output {
@@ -253,6 +256,9 @@ impl crate::runtime::ser::Fields for Links {
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for Links {
@@ -343,6 +349,9 @@ impl crate::runtime::ser::Fields for Contact {
             crate::runtime::tri!(map.serialize_entry("email", value));
         }
         crate::runtime::ser::extra(map, &self.extra)
+    }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
     }
 }
 

@@ -151,6 +151,9 @@ impl crate::runtime::ser::Fields for Output {
         }
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for Output {

@@ -182,6 +182,9 @@ impl crate::runtime::ser::Fields for Record {
         crate::runtime::tri!(map.serialize_entry("createdAt", & self.created_at));
         crate::runtime::ser::extra(map, &self.extra)
     }
+    fn extra_fields(&self) -> &crate::runtime::Extra {
+        &self.extra
+    }
 }
 
 impl<'de> crate::runtime::de::Object<'de> for Record {
