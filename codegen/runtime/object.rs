@@ -240,14 +240,21 @@ pub mod de {
         }
     }
 
-    /// A key that is not a field, `$type` included: kept in `extra` with its value.
+    /// A key that is not a field: kept in `extra` with its value. A record's `$type` is its
+    /// collection, implied by its type, so records pass `keep_type: false`; a plain object
+    /// keeps its `$type` to write it back.
     pub fn other_field<'de, A: MapAccess<'de>>(
         map: &mut A,
         key: Key<'de>,
         extra: &mut super::Extra,
+        keep_type: bool,
     ) -> Result<(), A::Error> {
-        let value = map.next_value()?;
-        extra.insert(key.into_string(), value);
+        if !keep_type && key.as_str() == "$type" {
+            map.next_value::<serde::de::IgnoredAny>()?;
+        } else {
+            let value = map.next_value()?;
+            extra.insert(key.into_string(), value);
+        }
         Ok(())
     }
 

@@ -211,13 +211,14 @@ fn deserialize_object(s: &Struct, from: &[String]) -> TokenStream {
         let json_name = &field.json_name;
         quote!(#json_name => #local = ::std::option::Option::Some(crate::runtime::tri!(map.next_value())),)
     });
+    let keep_type = s.record.is_none();
     let dispatch = if s.fields.is_empty() {
-        quote!(crate::runtime::de::other_field(&mut map, key, &mut extra)?;)
+        quote!(crate::runtime::de::other_field(&mut map, key, &mut extra, #keep_type)?;)
     } else {
         quote! {
             match key.as_str() {
                 #(#arms)*
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, #keep_type)?,
             }
         }
     };

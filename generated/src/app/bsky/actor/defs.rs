@@ -182,7 +182,7 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileViewBasic {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -461,7 +461,7 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileView {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -842,7 +842,7 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileViewDetailed {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -1086,7 +1086,7 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileAssociated {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -1360,7 +1360,7 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileAssociatedChat {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -1539,7 +1539,7 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileAssociatedGerm {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -1722,7 +1722,7 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileAssociatedActivitySubscript
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -1931,7 +1931,7 @@ impl<'de> crate::runtime::de::Object<'de> for ViewerState {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -2050,7 +2050,7 @@ impl<'de> crate::runtime::de::Object<'de> for KnownFollowers {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -2332,7 +2332,7 @@ impl<'de> crate::runtime::de::Object<'de> for VerificationState {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -2485,7 +2485,7 @@ impl<'de> crate::runtime::de::Object<'de> for VerificationView {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -2889,7 +2889,7 @@ impl<'de> crate::runtime::de::Object<'de> for AdultContentPref {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -3074,7 +3074,7 @@ impl<'de> crate::runtime::de::Object<'de> for ContentLabelPref {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -3273,7 +3273,7 @@ impl<'de> crate::runtime::de::Object<'de> for SavedFeed {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -3358,7 +3358,7 @@ impl<'de> crate::runtime::de::Object<'de> for SavedFeedsPrefV2 {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -3465,7 +3465,7 @@ impl<'de> crate::runtime::de::Object<'de> for SavedFeedsPref {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -3554,7 +3554,7 @@ impl<'de> crate::runtime::de::Object<'de> for PersonalDetailsPref {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -3660,7 +3660,7 @@ impl<'de> crate::runtime::de::Object<'de> for DeclaredAgePref {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -3802,7 +3802,7 @@ impl<'de> crate::runtime::de::Object<'de> for FeedViewPref {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -3975,7 +3975,7 @@ impl<'de> crate::runtime::de::Object<'de> for ThreadViewPref {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self { sort: f_sort, extra })
@@ -4054,7 +4054,7 @@ impl<'de> crate::runtime::de::Object<'de> for InterestsPref {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -4352,7 +4352,7 @@ impl<'de> crate::runtime::de::Object<'de> for MutedWord {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -4457,7 +4457,7 @@ impl<'de> crate::runtime::de::Object<'de> for MutedWordsPref {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -4539,7 +4539,7 @@ impl<'de> crate::runtime::de::Object<'de> for HiddenPostsPref {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -4621,7 +4621,7 @@ impl<'de> crate::runtime::de::Object<'de> for LabelersPref {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -4703,7 +4703,7 @@ impl<'de> crate::runtime::de::Object<'de> for LabelerPrefItem {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -4822,7 +4822,7 @@ impl<'de> crate::runtime::de::Object<'de> for BskyAppStatePref {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -4935,7 +4935,7 @@ impl<'de> crate::runtime::de::Object<'de> for BskyAppProgressGuide {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -5056,7 +5056,7 @@ impl<'de> crate::runtime::de::Object<'de> for Nux {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -5172,7 +5172,7 @@ impl<'de> crate::runtime::de::Object<'de> for VerificationPrefs {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -5272,7 +5272,7 @@ impl<'de> crate::runtime::de::Object<'de> for LiveEventPreferences {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -5560,7 +5560,7 @@ impl<'de> crate::runtime::de::Object<'de> for PostInteractionSettingsPref {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -5882,7 +5882,7 @@ impl<'de> crate::runtime::de::Object<'de> for StatusView {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {

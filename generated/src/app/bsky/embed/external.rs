@@ -59,7 +59,7 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -189,7 +189,7 @@ impl<'de> crate::runtime::de::Object<'de> for External {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -284,7 +284,7 @@ impl<'de> crate::runtime::de::Object<'de> for View {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -488,7 +488,7 @@ impl<'de> crate::runtime::de::Object<'de> for ViewExternal {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -646,7 +646,7 @@ impl<'de> crate::runtime::de::Object<'de> for ViewExternalSource {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -773,7 +773,7 @@ impl<'de> crate::runtime::de::Object<'de> for ViewExternalSourceTheme {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -885,7 +885,7 @@ impl<'de> crate::runtime::de::Object<'de> for ColorRgb {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {

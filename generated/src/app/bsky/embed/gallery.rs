@@ -117,7 +117,7 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -229,7 +229,7 @@ impl<'de> crate::runtime::de::Object<'de> for Image {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -376,7 +376,7 @@ impl<'de> crate::runtime::de::Object<'de> for View {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -492,7 +492,7 @@ impl<'de> crate::runtime::de::Object<'de> for ViewImage {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {

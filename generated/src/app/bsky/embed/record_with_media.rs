@@ -168,7 +168,7 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -365,7 +365,7 @@ impl<'de> crate::runtime::de::Object<'de> for View {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {

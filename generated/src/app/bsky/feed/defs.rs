@@ -353,7 +353,7 @@ impl<'de> crate::runtime::de::Object<'de> for PostView {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -555,7 +555,7 @@ impl<'de> crate::runtime::de::Object<'de> for ViewerState {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -664,7 +664,7 @@ impl<'de> crate::runtime::de::Object<'de> for KnownLikers {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -755,7 +755,7 @@ impl<'de> crate::runtime::de::Object<'de> for ThreadContext {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -955,7 +955,7 @@ impl<'de> crate::runtime::de::Object<'de> for FeedViewPost {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -1265,7 +1265,7 @@ impl<'de> crate::runtime::de::Object<'de> for ReplyRef {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -1391,7 +1391,7 @@ impl<'de> crate::runtime::de::Object<'de> for ReasonRepost {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -1475,7 +1475,7 @@ impl<'de> crate::runtime::de::Object<'de> for ReasonPin {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            crate::runtime::de::other_field(&mut map, key, &mut extra)?;
+            crate::runtime::de::other_field(&mut map, key, &mut extra, true)?;
         }
         ::std::result::Result::Ok(Self { extra })
     }
@@ -1764,7 +1764,7 @@ impl<'de> crate::runtime::de::Object<'de> for ThreadViewPost {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -1867,7 +1867,7 @@ impl<'de> crate::runtime::de::Object<'de> for NotFoundPost {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -1976,7 +1976,7 @@ impl<'de> crate::runtime::de::Object<'de> for BlockedPost {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -2080,7 +2080,7 @@ impl<'de> crate::runtime::de::Object<'de> for BlockedAuthor {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -2396,7 +2396,7 @@ impl<'de> crate::runtime::de::Object<'de> for GeneratorView {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -2543,7 +2543,7 @@ impl<'de> crate::runtime::de::Object<'de> for GeneratorViewerState {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self { like: f_like, extra })
@@ -2722,7 +2722,7 @@ impl<'de> crate::runtime::de::Object<'de> for SkeletonFeedPost {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -2818,7 +2818,7 @@ impl<'de> crate::runtime::de::Object<'de> for SkeletonReasonRepost {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -2890,7 +2890,7 @@ impl<'de> crate::runtime::de::Object<'de> for SkeletonReasonPin {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            crate::runtime::de::other_field(&mut map, key, &mut extra)?;
+            crate::runtime::de::other_field(&mut map, key, &mut extra, true)?;
         }
         ::std::result::Result::Ok(Self { extra })
     }
@@ -3003,7 +3003,7 @@ impl<'de> crate::runtime::de::Object<'de> for ThreadgateView {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -3272,7 +3272,7 @@ impl<'de> crate::runtime::de::Object<'de> for Interaction {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {

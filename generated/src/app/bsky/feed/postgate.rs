@@ -176,7 +176,7 @@ impl<'de> crate::runtime::de::Object<'de> for Record {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, false)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -274,7 +274,7 @@ impl<'de> crate::runtime::de::Object<'de> for DisableRule {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            crate::runtime::de::other_field(&mut map, key, &mut extra)?;
+            crate::runtime::de::other_field(&mut map, key, &mut extra, true)?;
         }
         ::std::result::Result::Ok(Self { extra })
     }

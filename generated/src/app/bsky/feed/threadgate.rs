@@ -216,7 +216,7 @@ impl<'de> crate::runtime::de::Object<'de> for Record {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, false)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -314,7 +314,7 @@ impl<'de> crate::runtime::de::Object<'de> for MentionRule {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            crate::runtime::de::other_field(&mut map, key, &mut extra)?;
+            crate::runtime::de::other_field(&mut map, key, &mut extra, true)?;
         }
         ::std::result::Result::Ok(Self { extra })
     }
@@ -378,7 +378,7 @@ impl<'de> crate::runtime::de::Object<'de> for FollowerRule {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            crate::runtime::de::other_field(&mut map, key, &mut extra)?;
+            crate::runtime::de::other_field(&mut map, key, &mut extra, true)?;
         }
         ::std::result::Result::Ok(Self { extra })
     }
@@ -442,7 +442,7 @@ impl<'de> crate::runtime::de::Object<'de> for FollowingRule {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            crate::runtime::de::other_field(&mut map, key, &mut extra)?;
+            crate::runtime::de::other_field(&mut map, key, &mut extra, true)?;
         }
         ::std::result::Result::Ok(Self { extra })
     }
@@ -516,7 +516,7 @@ impl<'de> crate::runtime::de::Object<'de> for ListRule {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {

@@ -49,7 +49,7 @@ impl<'de> crate::runtime::de::Object<'de> for RecordDeleted {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            crate::runtime::de::other_field(&mut map, key, &mut extra)?;
+            crate::runtime::de::other_field(&mut map, key, &mut extra, true)?;
         }
         ::std::result::Result::Ok(Self { extra })
     }
@@ -208,7 +208,7 @@ impl<'de> crate::runtime::de::Object<'de> for ChatPreference {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -385,7 +385,7 @@ impl<'de> crate::runtime::de::Object<'de> for FilterablePreference {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -478,7 +478,7 @@ impl<'de> crate::runtime::de::Object<'de> for Preference {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -688,7 +688,7 @@ impl<'de> crate::runtime::de::Object<'de> for Preferences {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -839,7 +839,7 @@ impl<'de> crate::runtime::de::Object<'de> for ActivitySubscription {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -932,7 +932,7 @@ impl<'de> crate::runtime::de::Object<'de> for SubjectActivitySubscription {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {

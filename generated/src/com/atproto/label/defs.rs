@@ -146,7 +146,7 @@ impl<'de> crate::runtime::de::Object<'de> for Label {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -256,7 +256,7 @@ impl<'de> crate::runtime::de::Object<'de> for SelfLabels {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -344,7 +344,7 @@ impl<'de> crate::runtime::de::Object<'de> for SelfLabel {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -729,7 +729,7 @@ impl<'de> crate::runtime::de::Object<'de> for LabelValueDefinition {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
@@ -860,7 +860,7 @@ impl<'de> crate::runtime::de::Object<'de> for LabelValueDefinitionStrings {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {

@@ -247,7 +247,7 @@ impl<'de> crate::runtime::de::Object<'de> for Record {
                         crate::runtime::tri!(map.next_value()),
                     );
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra)?,
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, false)?,
             }
         }
         ::std::result::Result::Ok(Self {
