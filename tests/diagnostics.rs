@@ -120,7 +120,7 @@ fn every_broken_document_is_reported_in_one_run() {
         ),
         source(
             "com/example/e.json",
-            r#"{"lexicon": 1, "id": "com.example.wrongPlace", "defs": {"main": {"type": "token"}}}"#,
+            r#"{"lexicon": 1, "id": "com.example.e", "defs": {"main": {"type": "string", "maxLength": 1, "minLength": 2}}}"#,
         ),
     ];
     let diagnostics = problems(&sources);
@@ -139,7 +139,7 @@ fn every_broken_document_is_reported_in_one_run() {
         "{diagnostics}"
     );
     assert!(
-        diagnostics.to_string().ends_with("problems found"),
+        diagnostics.to_string().ends_with("5 errors"),
         "{diagnostics}"
     );
 }

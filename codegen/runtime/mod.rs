@@ -11,5 +11,6 @@ pub mod validate;
 pub use data::*;
 pub use formats::*;
 pub use validate::{Validate, Validator, Violation, Violations};
-pub(crate) use object::tri;
+#[doc(hidden)]
+pub use crate::tri;
 pub use object::{Collection, Extra, Permission, PermissionSet, Redacted, UnknownValue, de, ser};

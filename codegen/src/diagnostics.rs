@@ -3,6 +3,28 @@
 use std::fmt;
 use std::path::PathBuf;
 
+/// How bad a diagnostic is. Ordered worst first, so sorting lists errors before warnings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum Severity {
+    /// The input has no meaning here: nothing is generated.
+    #[default]
+    Error,
+    /// A deviation from the spec whose meaning is clear: generated as that meaning, and said.
+    Warning,
+    /// Information (a file skipped, a copy of a base document left out): nothing is wrong.
+    Note,
+}
+
+impl Severity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Note => "note",
+        }
+    }
+}
+
 /// One problem in one lexicon document.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Diagnostic {
@@ -15,6 +37,28 @@ pub struct Diagnostic {
     /// `nsid#def` the problem belongs to, when known.
     pub def: Option<String>,
     pub message: String,
+    pub severity: Severity,
+    /// A stable name for the spec rule a warning is about (`named-union`), empty otherwise.
+    pub rule: &'static str,
+}
+
+impl Diagnostic {
+    /// An error with no location inside a file.
+    pub fn in_file(file: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Diagnostic {
+            file: file.into(),
+            position: None,
+            pointer: String::new(),
+            def: None,
+            message: message.into(),
+            severity: Severity::Error,
+            rule: "",
+        }
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
 }
 
 impl fmt::Display for Diagnostic {
@@ -30,7 +74,11 @@ impl fmt::Display for Diagnostic {
         if !self.pointer.is_empty() {
             write!(f, "at {}: ", self.pointer)?;
         }
-        f.write_str(&self.message)
+        f.write_str(&self.message)?;
+        if !self.rule.is_empty() {
+            write!(f, " [{}]", self.rule)?;
+        }
+        Ok(())
     }
 }
 
@@ -55,8 +103,31 @@ impl Diagnostics {
         self.0.push(diagnostic);
     }
 
-    pub(crate) fn sorted(mut self) -> Self {
-        self.0.sort();
+    /// Whether any diagnostic is an error (warnings and notes still generate).
+    pub fn has_errors(&self) -> bool {
+        self.0.iter().any(Diagnostic::is_error)
+    }
+
+    /// How many diagnostics have this severity.
+    pub fn count(&self, severity: Severity) -> usize {
+        self.0.iter().filter(|d| d.severity == severity).count()
+    }
+
+    /// Turns every warning into an error (`--deny-warnings`).
+    pub fn deny_warnings(&mut self) {
+        for diagnostic in &mut self.0 {
+            if diagnostic.severity == Severity::Warning {
+                diagnostic.severity = Severity::Error;
+            }
+        }
+    }
+
+    /// Sorted by file and position (errors first at the same place), without repeats.
+    pub fn sorted(mut self) -> Self {
+        self.0.sort_by(|a, b| {
+            (&a.file, a.position, &a.pointer, a.severity, &a.message)
+                .cmp(&(&b.file, b.position, &b.pointer, b.severity, &b.message))
+        });
         self.0.dedup();
         self
     }
@@ -65,10 +136,15 @@ impl Diagnostics {
 impl fmt::Display for Diagnostics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for diagnostic in &self.0 {
-            writeln!(f, "error: {diagnostic}")?;
+            writeln!(f, "{}: {diagnostic}", diagnostic.severity.name())?;
         }
-        let n = self.0.len();
-        write!(f, "{n} problem{} found", if n == 1 { "" } else { "s" })
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
+        let (errors, warnings) = (self.count(Severity::Error), self.count(Severity::Warning));
+        write!(f, "{errors} error{}", plural(errors))?;
+        if warnings > 0 {
+            write!(f, ", {warnings} warning{}", plural(warnings))?;
+        }
+        Ok(())
     }
 }
 

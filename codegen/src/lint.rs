@@ -1,6 +1,6 @@
 //! Check: the spec's rules on a set of loaded documents. Every problem is collected.
 
-use crate::diagnostics::{Diagnostic, Diagnostics, pointer};
+use crate::diagnostics::{Diagnostic, Diagnostics, Severity, pointer};
 use crate::lexicon::{Document, Endpoint, Object, Schema, def_of, is_valid_nsid, split_ref};
 use crate::locate::locate;
 use std::collections::{BTreeMap, BTreeSet};
@@ -20,6 +20,17 @@ pub fn check(documents: &[Document], missing: &BTreeSet<String>) -> Diagnostics 
         }
     }
     for document in documents {
+        Checker::new(document, &index, missing, &mut diagnostics).document();
+    }
+    diagnostics
+}
+
+/// Checks `documents[first..]`; the ones before (a base crate's, checked when it was
+/// generated) only serve to resolve refs. The ids must be distinct.
+pub fn check_from(documents: &[Document], first: usize, missing: &BTreeSet<String>) -> Diagnostics {
+    let index: BTreeMap<&str, &Document> = documents.iter().map(|d| (d.id.as_str(), d)).collect();
+    let mut diagnostics = Diagnostics::default();
+    for document in &documents[first..] {
         Checker::new(document, &index, missing, &mut diagnostics).document();
     }
     diagnostics
@@ -65,6 +76,15 @@ impl<'a> Checker<'a> {
     }
 
     fn error_at(&mut self, extra: &[&str], message: String) {
+        self.report(Severity::Error, "", extra, message);
+    }
+
+    /// A deviation from the spec whose meaning is clear: generated, and said.
+    fn warn_at(&mut self, rule: &'static str, extra: &[&str], message: String) {
+        self.report(Severity::Warning, rule, extra, message);
+    }
+
+    fn report(&mut self, severity: Severity, rule: &'static str, extra: &[&str], message: String) {
         let at = pointer(
             self.path
                 .iter()
@@ -77,6 +97,8 @@ impl<'a> Checker<'a> {
             def: def_of(Some(&self.document.id), &at),
             pointer: at,
             message,
+            severity,
+            rule,
         });
     }
 
@@ -102,20 +124,10 @@ impl<'a> Checker<'a> {
                 ),
             );
         }
+        // The id names the document; where its file sits does not matter (the spec ties
+        // neither to the other, and real projects use every layout).
         if !is_valid_nsid(&document.id) {
             self.error_at(&["id"], format!("`{}` is not a valid NSID", document.id));
-        } else if let Some(relative) = &document.relative_path {
-            let expected = format!("{}.json", document.id.replace('.', "/"));
-            let actual = relative.to_string_lossy().replace('\\', "/");
-            if actual != expected {
-                self.error_at(
-                    &["id"],
-                    format!(
-                        "the id `{}` does not match the file's place: expected it at {expected}",
-                        document.id
-                    ),
-                );
-            }
         }
         if document.defs.is_empty() {
             self.error_at(&["defs"], "a lexicon needs at least one def".into());
@@ -131,7 +143,16 @@ impl<'a> Checker<'a> {
     }
 
     fn schema(&mut self, schema: &Schema, place: Place) {
-        if let Some(problem) = misplaced(schema, place) {
+        if let Some(rule) = tolerated(schema, place) {
+            self.warn_at(
+                rule,
+                &[],
+                format!(
+                    "a `{}` def is not in the spec; generated as a named type that refs use",
+                    schema.type_name()
+                ),
+            );
+        } else if let Some(problem) = misplaced(schema, place) {
             self.error(problem);
             return;
         }
@@ -296,6 +317,14 @@ impl<'a> Checker<'a> {
                     &[field, "encoding"],
                     "the encoding must be a MIME type".into(),
                 );
+            } else if body.encoding.contains(',') {
+                self.warn_at(
+                    "encoding-list",
+                    &[field, "encoding"],
+                    "the encoding is one MIME type in the spec, here a list: the body is raw bytes, \
+                     sent with the content type the caller gives"
+                        .into(),
+                );
             }
             if let Some(schema) = &body.schema {
                 self.within(&[field, "schema"], |c| c.schema(schema, Place::Body));
@@ -349,8 +378,34 @@ impl<'a> Checker<'a> {
             ));
             return;
         };
+        if in_union && !matches!(schema, Schema::Object(_) | Schema::Record(_)) {
+            if matches!(
+                schema,
+                Schema::Token(_)
+                    | Schema::Query(_)
+                    | Schema::Procedure(_)
+                    | Schema::Subscription(_)
+                    | Schema::PermissionSet(_)
+            ) {
+                self.error(format!(
+                    "`{target}` is a `{}`, which cannot be a union member",
+                    schema.type_name()
+                ));
+            } else {
+                self.warn_at(
+                    "union-member-not-object",
+                    &[],
+                    format!(
+                        "`{target}` is a `{}`, which cannot carry `$type`: left out of the union \
+                         (such values are kept whole where the union is open)",
+                        schema.type_name()
+                    ),
+                );
+            }
+            return;
+        }
         let allowed = if in_union {
-            matches!(schema, Schema::Object(_) | Schema::Record(_))
+            true
         } else {
             !matches!(
                 schema,
@@ -368,6 +423,20 @@ impl<'a> Checker<'a> {
                 schema.type_name()
             ));
         }
+    }
+}
+
+/// Defs the spec does not allow but real projects publish, with a clear meaning: a named
+/// `union` (or `ref`, `unknown`) def that fields reach through `ref`. Names the rule.
+fn tolerated(schema: &Schema, place: Place) -> Option<&'static str> {
+    if place != Place::NamedDef {
+        return None;
+    }
+    match schema {
+        Schema::Union(_) => Some("named-union"),
+        Schema::Ref(_) => Some("named-ref"),
+        Schema::Unknown(_) => Some("named-unknown"),
+        _ => None,
     }
 }
 

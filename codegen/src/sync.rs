@@ -1,6 +1,7 @@
 //! Compares generated files with a crate folder on disk: what to write, what to remove.
 //!
-//! Only reads. xtask applies the plan; the freshness test asserts it is empty.
+//! [`plan`] only reads; [`apply`] carries a plan out (for xtask, and for a user's own build
+//! tooling); the freshness tests assert a plan is empty.
 
 use crate::Files;
 use std::path::{Path, PathBuf};
@@ -44,6 +45,33 @@ pub fn plan(files: &Files, out: &Path) -> std::io::Result<Plan> {
         }
     }
     Ok(plan)
+}
+
+/// Writes the files the plan names and removes the ones it no longer generates (then the
+/// folders that left empty). The error names the file.
+pub fn apply(plan: &Plan, files: &Files, out: &Path) -> Result<(), String> {
+    for path in &plan.write {
+        let target = out.join(path);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        }
+        std::fs::write(&target, &files[path])
+            .map_err(|e| format!("cannot write {}: {e}", target.display()))?;
+    }
+    for path in &plan.remove {
+        let target = out.join(path);
+        std::fs::remove_file(&target)
+            .map_err(|e| format!("cannot remove {}: {e}", target.display()))?;
+        let mut dir = target.parent();
+        while let Some(d) = dir {
+            if d == out || std::fs::remove_dir(d).is_err() {
+                break;
+            }
+            dir = d.parent();
+        }
+    }
+    Ok(())
 }
 
 /// A file we may delete: it starts with our `@generated` line (so hand-written files stay).

@@ -52,6 +52,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
     lexicon_vectors(&corpus, &mut tally)?;
     generated_crate(&root, &corpus, &mut tally)?;
+    third_party(&root, &corpus, &mut tally)?;
     runtime_vectors(&root, &corpus, &mut tally)?;
     crate::diff::conformance(&corpus, &mut tally.passed, &mut tally.failed);
 
@@ -160,15 +161,7 @@ fn generated_crate(root: &Path, corpus: &Path, tally: &mut Tally) -> Result<(), 
     tally.record(true, "generate");
 
     let out = root.join("target/conformance/crate");
-    let plan = codegen::sync::plan(&files, &out).map_err(|e| e.to_string())?;
-    for path in &plan.write {
-        let target = out.join(path);
-        std::fs::create_dir_all(target.parent().unwrap_or(&out)).map_err(|e| e.to_string())?;
-        std::fs::write(&target, &files[path]).map_err(|e| format!("{}: {e}", target.display()))?;
-    }
-    for path in &plan.remove {
-        std::fs::remove_file(out.join(path)).map_err(|e| e.to_string())?;
-    }
+    write_files(&files, &out)?;
     let manifest = out.join("Cargo.toml");
     let target_dir = root.join("target/conformance/target");
     let cargo = |args: &[&str]| {
@@ -194,6 +187,95 @@ fn generated_crate(root: &Path, corpus: &Path, tally: &mut Tally) -> Result<(), 
         "the generated crate is clippy clean",
     );
     record_data(root, corpus, &target_dir, tally)
+}
+
+/// Generates each third-party lexicon set layered on the upstream crate (built by
+/// [`generated_crate`]), prints what each gave (warnings, skipped copies), and builds and
+/// lints them all with warnings denied.
+fn third_party(root: &Path, corpus: &Path, tally: &mut Tally) -> Result<(), String> {
+    let base_dir = root.join("target/conformance/crate");
+    let manifest_file = base_dir.join(codegen::manifest::FILE_NAME);
+    let manifest = std::fs::read_to_string(&manifest_file)
+        .map_err(|e| e.to_string())
+        .and_then(|text| codegen::Manifest::parse(&text))
+        .map_err(|e| format!("{}: {e}", manifest_file.display()))?;
+    let mut sets: Vec<PathBuf> = std::fs::read_dir(corpus.join("third-party"))
+        .map_err(|e| e.to_string())?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.is_dir())
+        .collect();
+    sets.sort();
+    let out = root.join("target/conformance/third-party");
+    let mut members = Vec::new();
+    for set in &sets {
+        let name = set
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let mut sources = codegen::read_lexicon_dir(set).map_err(|e| e.to_string())?;
+        sources.iter_mut().for_each(|s| s.file = shown(&s.file));
+        let options = codegen::Options {
+            krate: CrateOptions {
+                name: format!("{name}-lexicons"),
+                version: "0.0.0".into(),
+            },
+            bases: vec![codegen::Base {
+                manifest: manifest.clone(),
+                dependency: "path = \"../../crate\"".into(),
+            }],
+            deny_warnings: false,
+        };
+        let what = format!("third-party {name}: generates layered on the upstream crate");
+        match codegen::generate_with(&[&sources], &options) {
+            Ok(generated) => {
+                let count = |severity| generated.diagnostics.count(severity);
+                println!(
+                    "third-party {name}: {} files read, {} documents generated, {} warnings, {} notes",
+                    sources.len(),
+                    generated.documents,
+                    count(codegen::Severity::Warning),
+                    count(codegen::Severity::Note),
+                );
+                for diagnostic in generated.diagnostics.iter() {
+                    println!("  {}: {diagnostic}", diagnostic.severity.name());
+                }
+                write_files(&generated.files, &out.join(&name))?;
+                members.push(name);
+                tally.record(true, &what);
+            }
+            Err(diagnostics) => {
+                println!("{diagnostics}");
+                tally.record(false, &what);
+            }
+        }
+    }
+    let quoted: Vec<String> = members.iter().map(|m| format!("{m:?}")).collect();
+    let workspace = format!(
+        "[workspace]\nresolver = \"3\"\nmembers = [{}]\n",
+        quoted.join(", ")
+    );
+    std::fs::write(out.join("Cargo.toml"), workspace).map_err(|e| e.to_string())?;
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["clippy", "--workspace", "--all-features", "--manifest-path"])
+        .arg(out.join("Cargo.toml"))
+        .args(["--", "-D", "warnings"])
+        .env("CARGO_TARGET_DIR", root.join("target/conformance/target"))
+        .env("RUSTFLAGS", "-D warnings")
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    tally.record(
+        status,
+        "the third-party crates build and are clippy clean with warnings denied",
+    );
+    Ok(())
+}
+
+/// Writes a generated crate into `out`, removing files it no longer has.
+fn write_files(files: &codegen::Files, out: &Path) -> Result<(), String> {
+    let plan = codegen::sync::plan(files, out).map_err(|e| e.to_string())?;
+    codegen::sync::apply(&plan, files, out)
 }
 
 /// Builds and runs the record-data runner against the generated `example.lexicon.record`.

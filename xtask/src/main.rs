@@ -8,14 +8,19 @@ mod diff;
 mod perf;
 mod record_runner;
 
-use codegen::{CrateOptions, SourceFile};
+use codegen::{Base, Options, Severity, SourceFile};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 pub(crate) const USAGE: &str = "usage:
   cargo xtask gen [--check] [--lexicons DIR]... [--out DIR] [--crate-name NAME] [--crate-version V]
+                  [--base CRATE_DIR]... [--deny-warnings]
       Generate the Rust crate for every lexicon under DIR (default: lexicons/) into --out
       (default: generated/). With --check, write nothing and fail if any file is stale.
+      Files are found by content and named by their `id`, in any layout; other JSON is skipped.
+      An earlier --lexicons folder wins over a copy of the same document in a later one.
+      --base layers the crate on a generated crate (its lexicon-manifest.json): documents it
+      provides are its types, not generated again. Give each crate of a chain, lowest first.
   cargo xtask gen-fixtures [--check]
       The same for the construct fixtures: tests/fixtures/lexicons -> tests/fixtures/crate.
   cargo xtask diff OLD NEW [--format text|json] [--deny-breaking] [--no-crate]
@@ -98,7 +103,8 @@ struct Gen {
     check: bool,
     lexicons: Vec<PathBuf>,
     out: PathBuf,
-    options: CrateOptions,
+    bases: Vec<PathBuf>,
+    options: Options,
 }
 
 impl Gen {
@@ -108,7 +114,8 @@ impl Gen {
             check: false,
             lexicons: Vec::new(),
             out: root.join("generated"),
-            options: CrateOptions::default(),
+            bases: Vec::new(),
+            options: Options::default(),
         };
         let mut args = args.iter();
         while let Some(arg) = args.next() {
@@ -121,8 +128,10 @@ impl Gen {
                 "--check" => command.check = true,
                 "--lexicons" => command.lexicons.push(PathBuf::from(value("--lexicons")?)),
                 "--out" => command.out = PathBuf::from(value("--out")?),
-                "--crate-name" => command.options.name = value("--crate-name")?,
-                "--crate-version" => command.options.version = value("--crate-version")?,
+                "--crate-name" => command.options.krate.name = value("--crate-name")?,
+                "--crate-version" => command.options.krate.version = value("--crate-version")?,
+                "--base" => command.bases.push(PathBuf::from(value("--base")?)),
+                "--deny-warnings" => command.options.deny_warnings = true,
                 other => return Err(format!("unknown option {other}\n{USAGE}")),
             }
         }
@@ -133,15 +142,16 @@ impl Gen {
     }
 
     fn run(&self) -> Result<(), String> {
-        let mut sources: Vec<SourceFile> = Vec::new();
+        let mut folders: Vec<Vec<SourceFile>> = Vec::new();
         for dir in &self.lexicons {
             let mut found =
                 codegen::read_lexicon_dir(dir).map_err(|e| format!("cannot read lexicons: {e}"))?;
             for source in &mut found {
                 source.file = shown(&source.file);
             }
-            sources.extend(found);
+            folders.push(found);
         }
+        let sources: Vec<&SourceFile> = folders.iter().flatten().collect();
         if sources.is_empty() {
             return Err(format!(
                 "no lexicon documents (*.json) found in {}",
@@ -152,7 +162,17 @@ impl Gen {
                     .join(", ")
             ));
         }
-        let files = codegen::generate(&sources, &self.options).map_err(|d| d.to_string())?;
+        let mut options = self.options.clone();
+        for dir in &self.bases {
+            options.bases.push(Base::from_crate_dir(dir, &self.out)?);
+        }
+        let inputs: Vec<&[SourceFile]> = folders.iter().map(Vec::as_slice).collect();
+        let generated = codegen::generate_with(&inputs, &options).map_err(|d| d.to_string())?;
+        for diagnostic in generated.diagnostics.iter() {
+            eprintln!("{}: {diagnostic}", diagnostic.severity.name());
+        }
+        let warnings = generated.diagnostics.count(Severity::Warning);
+        let files = generated.files;
         let plan = codegen::sync::plan(&files, &self.out)
             .map_err(|e| format!("cannot read {}: {e}", self.out.display()))?;
         let out = shown(&self.out);
@@ -162,7 +182,7 @@ impl Gen {
                     "{} is fresh: {} files match {} lexicon documents",
                     out.display(),
                     plan.unchanged,
-                    sources.len()
+                    generated.documents
                 );
                 return Ok(());
             }
@@ -178,41 +198,21 @@ impl Gen {
             }
             return Err(message.trim_end().to_owned());
         }
-        for path in &plan.write {
-            let target = self.out.join(path);
-            if let Some(parent) = target.parent() {
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-            }
-            std::fs::write(&target, &files[path])
-                .map_err(|e| format!("cannot write {}: {e}", target.display()))?;
-        }
-        for path in &plan.remove {
-            let target = self.out.join(path);
-            std::fs::remove_file(&target)
-                .map_err(|e| format!("cannot remove {}: {e}", target.display()))?;
-            remove_empty_parents(&target, &self.out);
-        }
+        codegen::sync::apply(&plan, &files, &self.out)?;
         println!(
-            "{}: {} lexicon documents -> {} files ({} written, {} removed, {} unchanged)",
+            "{}: {} lexicon documents -> {} files ({} written, {} removed, {} unchanged){}",
             out.display(),
-            sources.len(),
+            generated.documents,
             files.len(),
             plan.write.len(),
             plan.remove.len(),
-            plan.unchanged
+            plan.unchanged,
+            match warnings {
+                0 => String::new(),
+                1 => ", 1 warning".to_owned(),
+                n => format!(", {n} warnings"),
+            }
         );
         Ok(())
-    }
-}
-
-/// Removes folders left empty by removing a file, up to (not including) the crate folder.
-fn remove_empty_parents(file: &Path, stop: &Path) {
-    let mut dir = file.parent();
-    while let Some(d) = dir {
-        if d == stop || std::fs::remove_dir(d).is_err() {
-            break;
-        }
-        dir = d.parent();
     }
 }

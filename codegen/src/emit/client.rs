@@ -46,58 +46,183 @@ pub fn params(s: &Struct) -> TokenStream {
 
 /// The client method of a query or procedure, on the service of its parent namespace.
 pub fn endpoint(e: &Endpoint, from: &[String]) -> TokenStream {
-    let method = ident(&e.method);
-    let error = ident(&e.error.name);
-    let verb = match e.kind {
-        EndpointKind::Query => quote!(query),
-        EndpointKind::Procedure => quote!(procedure),
-    };
-    let kind = match e.kind {
-        EndpointKind::Query => "GET (query)",
-        EndpointKind::Procedure => "POST (procedure)",
-    };
-    let doc = docs::attrs_with_lead(
-        &format!("`{}`: {kind} `/xrpc/{}`.", e.nsid, e.nsid),
-        e.doc.as_deref(),
-    );
-    let deprecated = docs::deprecation(e.doc.as_deref());
-
-    let mut args = Vec::new();
-    let mut build = Vec::new();
-    if let Some(params) = &e.params {
-        let ty = type_path(params, from);
-        args.push(quote!(params: &#ty));
-        build.push(quote!(.params(params)));
-    }
-    match &e.input {
-        Some(Body { ty: Some(ty), .. }) => {
-            let ty = type_path(ty, from);
-            args.push(quote!(input: &#ty));
-            build.push(quote!(.json(input)));
-        }
-        Some(Body { ty: None, .. }) => {
-            args.push(quote!(body: ::std::vec::Vec<u8>));
-            args.push(quote!(content_type: &str));
-            build.push(quote!(.bytes(body, content_type)));
-        }
-        None => {}
-    }
-    let (output, finish) = match &e.output {
-        Some(Body { ty: Some(ty), .. }) => {
-            let ty = type_path(ty, from);
-            (ty, quote!(.json()))
-        }
-        Some(Body { ty: None, .. }) => (quote!(crate::runtime::client::RawBody), quote!(.raw())),
-        None => (quote!(()), quote!(.empty())),
-    };
-    let nsid = &e.nsid;
+    let method = EndpointMethod::new(e, from, from);
+    let (attrs, signature, body) = (&method.attrs, &method.signature, &method.body);
     quote! {
         impl<T: crate::runtime::client::Transport + ?Sized> super::Service<'_, T> {
-            #doc
-            #deprecated
-            pub async fn #method(&self, #(#args),*) -> ::std::result::Result<#output, crate::runtime::client::Error<#error>> {
-                self.0.#verb(#nsid) #(#build)* .send::<#error>().await? #finish
+            #attrs
+            pub #signature {
+                #body
             }
+        }
+    }
+}
+
+/// The pieces of an endpoint's client method, to place in an inherent impl or in a trait.
+pub struct EndpointMethod {
+    /// Doc comment and deprecation.
+    pub attrs: TokenStream,
+    /// `async fn name(&self, ..) -> Result<..>`.
+    pub signature: TokenStream,
+    pub body: TokenStream,
+}
+
+impl EndpointMethod {
+    /// `module` is the endpoint's own module; `from` the module the method is written in.
+    pub fn new(e: &Endpoint, module: &[String], from: &[String]) -> Self {
+        let method = ident(&e.method);
+        let error = type_path(
+            &TypePath {
+                external: None,
+                module: module.to_vec(),
+                name: e.error.name.clone(),
+            },
+            from,
+        );
+        let verb = match e.kind {
+            EndpointKind::Query => quote!(query),
+            EndpointKind::Procedure => quote!(procedure),
+        };
+        let kind = match e.kind {
+            EndpointKind::Query => "GET (query)",
+            EndpointKind::Procedure => "POST (procedure)",
+        };
+        let doc = docs::attrs_with_lead(
+            &format!("`{}`: {kind} `/xrpc/{}`.", e.nsid, e.nsid),
+            e.doc.as_deref(),
+        );
+        let deprecated = docs::deprecation(e.doc.as_deref());
+
+        let mut args = Vec::new();
+        let mut build = Vec::new();
+        if let Some(params) = &e.params {
+            let ty = type_path(params, from);
+            args.push(quote!(params: &#ty));
+            build.push(quote!(.params(params)));
+        }
+        match &e.input {
+            Some(Body { ty: Some(ty), .. }) => {
+                let ty = type_path(ty, from);
+                args.push(quote!(input: &#ty));
+                build.push(quote!(.json(input)));
+            }
+            Some(Body { ty: None, .. }) => {
+                args.push(quote!(body: ::std::vec::Vec<u8>));
+                args.push(quote!(content_type: &str));
+                build.push(quote!(.bytes(body, content_type)));
+            }
+            None => {}
+        }
+        let (output, finish) = match &e.output {
+            Some(Body { ty: Some(ty), .. }) => {
+                let ty = type_path(ty, from);
+                (ty, quote!(.json()))
+            }
+            Some(Body { ty: None, .. }) => {
+                (quote!(crate::runtime::client::RawBody), quote!(.raw()))
+            }
+            None => (quote!(()), quote!(.empty())),
+        };
+        let nsid = &e.nsid;
+        EndpointMethod {
+            attrs: quote!(#doc #deprecated),
+            signature: quote! {
+                async fn #method(&self, #(#args),*) -> ::std::result::Result<#output, crate::runtime::client::Error<#error>>
+            },
+            body: quote!(self.0.#verb(#nsid) #(#build)* .send::<#error>().await? #finish),
+        }
+    }
+}
+
+/// A namespace a base crate already has a service for: this crate adds its child namespaces
+/// and methods there through an extension trait (`use my_api::prelude::*`).
+pub struct Extension<'a> {
+    /// The trait's name (`ComAtprotoExt`, `ClientExt` for the client itself).
+    pub name: String,
+    /// The NSID of the namespace (empty for the client).
+    pub nsid: &'a str,
+    /// The type the trait is implemented for (the base's service, or the client).
+    pub target: TokenStream,
+    /// Child namespaces this crate adds, with their cfgs.
+    pub children: Vec<(String, TokenStream)>,
+    pub methods: Vec<EndpointMethod>,
+}
+
+pub fn extension(ext: &Extension<'_>) -> TokenStream {
+    let name = ident(&ext.name);
+    let root = ext.nsid.is_empty();
+    let lifetime = if root { quote!('_) } else { quote!('a) };
+    let client = if root { quote!(self) } else { quote!(self.0) };
+    let (decls, impls): (Vec<TokenStream>, Vec<TokenStream>) = ext
+        .children
+        .iter()
+        .map(|(child, cfg)| {
+            let child = ident(child);
+            let doc = format!(
+                " The XRPC methods of the `{}` namespace.",
+                if root {
+                    crate::naming::unraw(&child.to_string()).to_owned()
+                } else {
+                    format!("{}.{}", ext.nsid, crate::naming::unraw(&child.to_string()))
+                }
+            );
+            (
+                quote! {
+                    #[doc = #doc]
+                    #cfg
+                    fn #child(&self) -> #child::Service<#lifetime, T>;
+                },
+                quote! {
+                    #cfg
+                    fn #child(&self) -> #child::Service<#lifetime, T> {
+                        #child::Service(#client)
+                    }
+                },
+            )
+        })
+        .chain(ext.methods.iter().map(|m| {
+            let (attrs, signature, body) = (&m.attrs, &m.signature, &m.body);
+            (
+                quote! {
+                    #attrs
+                    #signature;
+                },
+                quote! {
+                    #signature {
+                        #body
+                    }
+                },
+            )
+        }))
+        .unzip();
+    let lead = if root {
+        " The XRPC namespaces this crate adds to the client: `use` it (or the `prelude`)."
+            .to_owned()
+    } else {
+        format!(
+            " The XRPC methods this crate adds to the `{}` namespace of a base crate: `use` it (or the `prelude`).",
+            ext.nsid
+        )
+    };
+    let target = &ext.target;
+    let (params, args) = if root {
+        (quote!(<T: ?::std::marker::Sized>), quote!(<T>))
+    } else {
+        (quote!(<'a, T: ?::std::marker::Sized>), quote!(<'a, T>))
+    };
+    let impl_params = if root {
+        quote!(<T: crate::runtime::client::Transport + ?::std::marker::Sized>)
+    } else {
+        quote!(<'a, T: crate::runtime::client::Transport + ?::std::marker::Sized>)
+    };
+    quote! {
+        #[doc = #lead]
+        #[allow(async_fn_in_trait)]
+        pub trait #name #params {
+            #(#decls)*
+        }
+        impl #impl_params #name #args for #target {
+            #(#impls)*
         }
     }
 }
@@ -117,7 +242,10 @@ pub fn service(nsid: &str, children: &[String], cfgs: &[TokenStream]) -> TokenSt
     quote! {
         #[doc = #lead]
         #[derive(Debug)]
-        pub struct Service<'a, T: ?Sized>(pub(crate) &'a crate::runtime::client::Client<T>);
+        pub struct Service<'a, T: ?Sized>(
+            /// The client the calls go through (crates layered on this one reach it here).
+            pub &'a crate::runtime::client::Client<T>,
+        );
         impl<T: ?Sized> ::std::clone::Clone for Service<'_, T> {
             fn clone(&self) -> Self {
                 *self

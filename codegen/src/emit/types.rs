@@ -17,7 +17,11 @@ pub fn ident(name: &str) -> Ident {
 /// A path to a generated type, as seen from the module `from`.
 pub fn type_path(path: &TypePath, from: &[String]) -> TokenStream {
     let name = ident(&path.name);
-    if path.module == from {
+    if let Some(lib) = &path.external {
+        let lib = ident(lib);
+        let segments = path.module.iter().map(|s| ident(s));
+        quote!(:: #lib #(:: #segments)* :: #name)
+    } else if path.module == from {
         quote!(#name)
     } else {
         let segments = path.module.iter().map(|s| ident(s));

@@ -5,17 +5,27 @@
 mod resolve;
 
 pub use crate::lexicon::StringFormat;
-pub use resolve::resolve;
+pub use resolve::{Layer, resolve, resolve_layered};
 
-/// The whole generated API: one module per lexicon document, sorted by NSID.
+/// The whole generated API: one module per lexicon document, the base crates' documents
+/// first (lowest base first), then this crate's, each sorted by NSID.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ir {
     pub modules: Vec<Module>,
 }
 
+impl Ir {
+    /// The modules this crate generates (not those of the crates it is layered on).
+    pub fn own_modules(&self) -> impl Iterator<Item = &Module> {
+        self.modules.iter().filter(|m| m.external.is_none())
+    }
+}
+
 /// The generated module of one document.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Module {
+    /// The library that provides this module when it is a base crate's (`atproto_api`).
+    pub external: Option<String>,
     pub nsid: String,
     /// Rust module path below the crate root (`["com", "atproto", "server", "create_session"]`).
     pub path: Vec<String>,
@@ -38,6 +48,8 @@ pub enum Item {
 /// Where a type lives: its module path below the crate root and its name.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TypePath {
+    /// The library that defines the type when a base crate does (`atproto_api`).
+    pub external: Option<String>,
     pub module: Vec<String>,
     pub name: String,
 }

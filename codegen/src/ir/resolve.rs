@@ -6,10 +6,28 @@ use crate::lexicon::{self, Document, Schema, split_ref};
 use crate::naming::{self, Scope};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Builds the IR. The documents must have passed [`crate::lint::check`]: refs resolve.
+/// Which crate a document belongs to when generating on top of base crates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layer {
+    /// Position in the chain of bases, lowest first.
+    pub index: usize,
+    /// The base's library name in Rust paths.
+    pub lib: String,
+}
+
+/// Builds the IR of one crate. The documents must have passed [`crate::lint::check`].
 pub fn resolve(documents: &[Document]) -> Ir {
+    resolve_layered(documents, &BTreeMap::new())
+}
+
+/// Builds the IR of a crate whose documents named in `bases` (by id) come from base crates.
+/// Names are claimed base by base, lowest first, then for this crate's documents: the base
+/// documents get the names their own crates gave them, whatever this crate adds.
+pub fn resolve_layered(documents: &[Document], bases: &BTreeMap<String, Layer>) -> Ir {
+    let layer_of = |d: &Document| bases.get(&d.id).map_or(usize::MAX, |l| l.index);
     let mut sorted: Vec<&Document> = documents.iter().collect();
-    sorted.sort_by(|a, b| a.id.cmp(&b.id));
+    sorted.sort_by(|a, b| (layer_of(a), &a.id).cmp(&(layer_of(b), &b.id)));
+    let external = |id: &str| bases.get(id).map(|l| l.lib.clone());
     let paths = module_paths(&sorted);
     let index: BTreeMap<&str, &Document> = sorted.iter().map(|d| (d.id.as_str(), *d)).collect();
 
@@ -62,6 +80,7 @@ pub fn resolve(documents: &[Document]) -> Ir {
                     names.insert(
                         (&document.id, name),
                         TypePath {
+                            external: external(&document.id),
                             module: module.clone(),
                             name: name_in_module,
                         },
@@ -79,6 +98,7 @@ pub fn resolve(documents: &[Document]) -> Ir {
             .expect("every document has a scope");
         let mut builder = ModuleBuilder {
             document,
+            external: external(&document.id),
             module: paths[document.id.as_str()].clone(),
             names: &names,
             index: &index,
@@ -90,6 +110,7 @@ pub fn resolve(documents: &[Document]) -> Ir {
             builder.def(name, schema, &tokens);
         }
         modules.push(Module {
+            external: builder.external.clone(),
             nsid: document.id.clone(),
             path: builder.module.clone(),
             description: document.description.clone().or_else(|| {
@@ -137,6 +158,7 @@ fn module_paths<'a>(sorted: &[&'a Document]) -> BTreeMap<&'a str, Vec<String>> {
 
 struct ModuleBuilder<'a> {
     document: &'a Document,
+    external: Option<String>,
     module: Vec<String>,
     names: &'a BTreeMap<(&'a str, &'a str), TypePath>,
     index: &'a BTreeMap<&'a str, &'a Document>,
@@ -348,11 +370,12 @@ impl<'a> ModuleBuilder<'a> {
                 let type_name = own_name().expect("strings are named");
                 self.strings(type_name, doc, s);
             }
-            Schema::Params(_)
-            | Schema::Ref(_)
-            | Schema::Union(_)
-            | Schema::Unknown(_)
-            | Schema::Permission(_) => {
+            // A named union (tolerated with a warning): the union type itself, named after the def.
+            Schema::Union(_) => {
+                let type_name = own_name().expect("unions are named");
+                self.ty(schema, &type_name, Some(&type_name));
+            }
+            Schema::Params(_) | Schema::Permission(_) => {
                 // Rejected as named defs by the check pass; nothing to emit.
             }
             other => {
@@ -461,6 +484,7 @@ impl<'a> ModuleBuilder<'a> {
 
     fn local(&self, name: String) -> TypePath {
         TypePath {
+            external: self.external.clone(),
             module: self.module.clone(),
             name,
         }
@@ -534,6 +558,13 @@ impl<'a> ModuleBuilder<'a> {
                     .iter()
                     .filter_map(|target| {
                         let (nsid, def) = split_ref(self.nsid(), target);
+                        // Only objects carry `$type` (the check pass warns about the rest).
+                        if !matches!(
+                            self.target(target),
+                            Some(Schema::Object(_) | Schema::Record(_))
+                        ) {
+                            return None;
+                        }
                         let path = self.names.get(&(nsid, def))?.clone();
                         let wanted = if nsid == self.nsid() {
                             naming::type_name(def)
@@ -627,6 +658,7 @@ fn box_cycles(ir: &mut Ir) {
                 _ => continue,
             };
             let from = TypePath {
+                external: module.external.clone(),
                 module: module.path.clone(),
                 name: name.to_owned(),
             };
@@ -647,6 +679,7 @@ fn box_cycles(ir: &mut Ir) {
                 _ => continue,
             };
             let from = TypePath {
+                external: module.external.clone(),
                 module: module.path.clone(),
                 name: name.to_owned(),
             };

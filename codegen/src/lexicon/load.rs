@@ -2,7 +2,7 @@
 
 use super::model::*;
 use super::raw::{RawBody, RawDocument, RawSchema};
-use crate::diagnostics::{Diagnostic, Diagnostics, pointer};
+use crate::diagnostics::{Diagnostic, Diagnostics, Severity, pointer};
 use crate::locate::locate;
 use indexmap::IndexMap;
 use serde_json::Value;
@@ -33,6 +33,8 @@ pub fn load(source: &SourceFile, diagnostics: &mut Diagnostics) -> Option<Docume
             pointer: String::new(),
             def: crate::locate::top_level_string(&source.text, "id"),
             message: format!("nested more than {MAX_DEPTH} levels deep"),
+            severity: Severity::Error,
+            rule: "",
         });
         return None;
     }
@@ -70,6 +72,8 @@ pub fn load(source: &SourceFile, diagnostics: &mut Diagnostics) -> Option<Docume
                 } else {
                     message
                 },
+                severity: Severity::Error,
+                rule: "",
             });
             return None;
         }
@@ -175,6 +179,8 @@ impl Converter<'_> {
             def: def_of(Some(self.id), &at),
             pointer: at,
             message,
+            severity: Severity::Error,
+            rule: "",
         });
     }
 

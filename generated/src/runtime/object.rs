@@ -126,7 +126,10 @@ pub struct Permission {
 }
 
 /// `?` without the conversion: the error types already match, and in generic code the
-/// `Try`/`From` machinery of `?` is a real share of the crate's compile time.
+/// `Try`/`From` machinery of `?` is a real share of the crate's compile time. Exported (as
+/// `runtime::tri`) for crates generated on top of this one.
+#[doc(hidden)]
+#[macro_export]
 macro_rules! tri {
     ($result:expr) => {
         match $result {
@@ -135,7 +138,6 @@ macro_rules! tri {
         }
     };
 }
-pub(crate) use tri;
 
 /// Serialization helpers called by generated `Serialize` impls.
 #[doc(hidden)]

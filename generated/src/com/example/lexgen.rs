@@ -3,7 +3,10 @@
 pub mod note;
 /// The XRPC methods of the `com.example.lexgen` namespace.
 #[derive(Debug)]
-pub struct Service<'a, T: ?Sized>(pub(crate) &'a crate::runtime::client::Client<T>);
+pub struct Service<'a, T: ?Sized>(
+    /// The client the calls go through (crates layered on this one reach it here).
+    pub &'a crate::runtime::client::Client<T>,
+);
 
 impl<T: ?Sized> ::std::clone::Clone for Service<'_, T> {
     fn clone(&self) -> Self {
