@@ -105,7 +105,7 @@ fn a_record_not_named_main_is_rejected() {
 fn every_broken_document_is_reported_in_one_run() {
     let sources = [
         source("com/example/thing.json", VALID_OBJECT),
-        source("com/example/a.json", "{ not json"),
+        source("com/example/a.json", "{ \"lexicon\": 1, not json"),
         source(
             "com/example/b.json",
             r##"{"lexicon": 1, "id": "com.example.b", "defs": {"main": {"type": "ref", "ref": "#nowhere"}}}"##,

@@ -57,6 +57,10 @@ impl Manifest {
     pub fn to_json(&self) -> String {
         let quote = |s: &str| serde_json::to_string(s).expect("strings serialize");
         let mut out = String::from("{\n");
+        let _ = writeln!(
+            out,
+            "  \"@generated\": \"by cargo xtask gen: do not edit\","
+        );
         let _ = writeln!(out, "  \"format\": {FORMAT},");
         let _ = writeln!(out, "  \"package\": {},", quote(&self.package));
         let _ = writeln!(out, "  \"lib\": {},", quote(&self.lib));
