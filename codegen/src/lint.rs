@@ -378,44 +378,27 @@ impl<'a> Checker<'a> {
             ));
             return;
         };
-        if in_union && !matches!(schema, Schema::Object(_) | Schema::Record(_)) {
-            if matches!(
-                schema,
-                Schema::Token(_)
-                    | Schema::Query(_)
-                    | Schema::Procedure(_)
-                    | Schema::Subscription(_)
-                    | Schema::PermissionSet(_)
-            ) {
-                self.error(format!(
-                    "`{target}` is a `{}`, which cannot be a union member",
+        // Tokens and endpoints are not values: nothing can hold one.
+        let allowed = !matches!(
+            schema,
+            Schema::Token(_)
+                | Schema::Query(_)
+                | Schema::Procedure(_)
+                | Schema::Subscription(_)
+                | Schema::PermissionSet(_)
+        );
+        if allowed && in_union && !matches!(schema, Schema::Object(_) | Schema::Record(_)) {
+            self.warn_at(
+                "union-member-not-object",
+                &[],
+                format!(
+                    "`{target}` is a `{}`, which cannot carry `$type`: left out of the union \
+                     (such values are kept whole where the union is open)",
                     schema.type_name()
-                ));
-            } else {
-                self.warn_at(
-                    "union-member-not-object",
-                    &[],
-                    format!(
-                        "`{target}` is a `{}`, which cannot carry `$type`: left out of the union \
-                         (such values are kept whole where the union is open)",
-                        schema.type_name()
-                    ),
-                );
-            }
+                ),
+            );
             return;
         }
-        let allowed = if in_union {
-            true
-        } else {
-            !matches!(
-                schema,
-                Schema::Token(_)
-                    | Schema::Query(_)
-                    | Schema::Procedure(_)
-                    | Schema::Subscription(_)
-                    | Schema::PermissionSet(_)
-            )
-        };
         if !allowed {
             let what = if in_union { "a union member" } else { "a ref" };
             self.error(format!(
@@ -427,17 +410,10 @@ impl<'a> Checker<'a> {
 }
 
 /// Defs the spec does not allow but real projects publish, with a clear meaning: a named
-/// `union` (or `ref`, `unknown`) def that fields reach through `ref`. Names the rule.
+/// `union` def that fields reach through `ref`. Names the rule. (Named `ref` and `unknown`
+/// defs stay errors: the interop vectors reject them, and no published set needs them.)
 fn tolerated(schema: &Schema, place: Place) -> Option<&'static str> {
-    if place != Place::NamedDef {
-        return None;
-    }
-    match schema {
-        Schema::Union(_) => Some("named-union"),
-        Schema::Ref(_) => Some("named-ref"),
-        Schema::Unknown(_) => Some("named-unknown"),
-        _ => None,
-    }
+    (place == Place::NamedDef && matches!(schema, Schema::Union(_))).then_some("named-union")
 }
 
 /// Says why a schema type cannot stand where it is, if it cannot.

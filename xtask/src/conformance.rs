@@ -214,7 +214,12 @@ fn third_party(root: &Path, corpus: &Path, tally: &mut Tally) -> Result<(), Stri
             .to_string_lossy()
             .into_owned();
         let mut sources = codegen::read_lexicon_dir(set).map_err(|e| e.to_string())?;
-        sources.iter_mut().for_each(|s| s.file = shown(&s.file));
+        // Named as in the corpus: `third-party/grain/lexicons/...`.
+        for source in &mut sources {
+            if let Ok(relative) = source.file.strip_prefix(corpus) {
+                source.file = relative.to_path_buf();
+            }
+        }
         let options = codegen::Options {
             krate: CrateOptions {
                 name: format!("{name}-lexicons"),

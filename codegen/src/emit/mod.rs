@@ -579,16 +579,27 @@ fn item_tokens(item: &Item, from: &[String], parent_is_base: bool) -> TokenStrea
                     let variant = types::ident(variant);
                     quote!(#t => ::serde_json::from_value(payload).map(|v| ::std::option::Option::Some(Self::#variant(v))),)
                 });
+                // A message union whose members all were left out (not objects) reads nothing.
+                let body = if s.frames.is_empty() {
+                    quote! {
+                        let _ = (t, payload);
+                        ::std::result::Result::Ok(::std::option::Option::None)
+                    }
+                } else {
+                    quote! {
+                        match t {
+                            #(#arms)*
+                            _ => ::std::result::Result::Ok(::std::option::Option::None),
+                        }
+                    }
+                };
                 quote! {
                     impl #name {
                         /// Reads an event-stream payload, which carries no `$type`, by the frame
                         /// header's `t`. A `t` this version does not know is `None`: the spec
                         /// says to skip such frames.
                         pub fn from_frame(t: &str, payload: ::serde_json::Value) -> ::std::result::Result<::std::option::Option<Self>, ::serde_json::Error> {
-                            match t {
-                                #(#arms)*
-                                _ => ::std::result::Result::Ok(::std::option::Option::None),
-                            }
+                            #body
                         }
                     }
                 }

@@ -375,7 +375,7 @@ impl<'a> ModuleBuilder<'a> {
                 let type_name = own_name().expect("unions are named");
                 self.ty(schema, &type_name, Some(&type_name));
             }
-            Schema::Params(_) | Schema::Permission(_) => {
+            Schema::Params(_) | Schema::Ref(_) | Schema::Unknown(_) | Schema::Permission(_) => {
                 // Rejected as named defs by the check pass; nothing to emit.
             }
             other => {
