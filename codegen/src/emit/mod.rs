@@ -430,10 +430,12 @@ fn crate_root(
     let prelude = extensions.iter().map(|(path, name)| {
         let segments = path.iter().map(|s| types::ident(s));
         let name = types::ident(name);
-        let cfg = path
-            .first()
-            .map(|top| child_cfg(features, &[], top))
-            .unwrap_or_default();
+        // The trait's module exists with the feature of its namespace (or, at the top, any).
+        let cfg = match path.as_slice() {
+            [] => TokenStream::new(),
+            [top] => child_cfg(features, &[], top),
+            [top, second, ..] => child_cfg(features, std::slice::from_ref(top), second),
+        };
         quote!(#cfg pub use crate #(:: #segments)* :: #name;)
     });
     quote! {
