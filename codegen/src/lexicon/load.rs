@@ -14,7 +14,7 @@ pub struct SourceFile {
     /// The name diagnostics use for the file.
     pub file: PathBuf,
     /// The path below the lexicon root (`com/atproto/server/createSession.json`), when the
-    /// document came from a lexicon folder: the check pass requires it to match the id.
+    /// document came from a lexicon folder. Informative only: the `id` names the document.
     pub relative_path: Option<PathBuf>,
     pub text: String,
 }

@@ -13,7 +13,7 @@ pub struct Document {
     pub file: PathBuf,
     /// The source text, kept to turn JSON pointers into line:column.
     pub text: String,
-    /// The path relative to the lexicon root, when known: it must match the id.
+    /// The path relative to the lexicon root, when known (the `id`, not the path, names it).
     pub relative_path: Option<PathBuf>,
     pub lexicon: u32,
     pub id: String,
