@@ -66,3 +66,28 @@ fn committed_fixture_crate_is_fresh() {
         plan.remove
     );
 }
+
+/// A file at a generated path that we did not write (no `@generated` mark) is never
+/// overwritten: the plan names it and applying the plan refuses, touching nothing.
+#[test]
+fn a_hand_written_file_at_a_generated_path_is_refused() {
+    let files = generate_fixtures();
+    let out = repo_root().join("target/sync-test/hand-written");
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(out.join("src")).expect("a scratch folder");
+    let mine = "//! my own crate root, not generated\npub fn mine() {}\n";
+    std::fs::write(out.join("src/lib.rs"), mine).expect("written");
+    let plan = codegen::sync::plan(&files, &out).expect("readable");
+    assert_eq!(plan.foreign, [std::path::PathBuf::from("src/lib.rs")]);
+    assert!(!plan.is_fresh());
+    let refused = codegen::sync::apply(&plan, &files, &out).expect_err("refused");
+    assert!(
+        refused.contains("src/lib.rs") && refused.contains("not generated"),
+        "{refused}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("src/lib.rs")).unwrap(),
+        mine
+    );
+    assert!(!out.join("Cargo.toml").exists(), "nothing was written");
+}

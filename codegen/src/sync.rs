@@ -13,12 +13,15 @@ pub struct Plan {
     pub write: Vec<PathBuf>,
     /// Files marked `@generated` that the lexicons no longer produce.
     pub remove: Vec<PathBuf>,
+    /// Files at a generated path that are not marked `@generated`: someone else's, never
+    /// overwritten ([`apply`] refuses the plan).
+    pub foreign: Vec<PathBuf>,
     pub unchanged: usize,
 }
 
 impl Plan {
     pub fn is_fresh(&self) -> bool {
-        self.write.is_empty() && self.remove.is_empty()
+        self.write.is_empty() && self.remove.is_empty() && self.foreign.is_empty()
     }
 }
 
@@ -28,6 +31,9 @@ pub fn plan(files: &Files, out: &Path) -> std::io::Result<Plan> {
     for (path, contents) in files {
         match std::fs::read(out.join(path)) {
             Ok(existing) if existing == contents.as_bytes() => plan.unchanged += 1,
+            Ok(existing) if !has_marker(&String::from_utf8_lossy(&existing)) => {
+                plan.foreign.push(path.clone());
+            }
             Ok(_) => plan.write.push(path.clone()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => plan.write.push(path.clone()),
             Err(e) => return Err(e),
@@ -50,6 +56,18 @@ pub fn plan(files: &Files, out: &Path) -> std::io::Result<Plan> {
 /// Writes the files the plan names and removes the ones it no longer generates (then the
 /// folders that left empty). The error names the file.
 pub fn apply(plan: &Plan, files: &Files, out: &Path) -> Result<(), String> {
+    if !plan.foreign.is_empty() {
+        let names: Vec<String> = plan
+            .foreign
+            .iter()
+            .map(|p| out.join(p).display().to_string())
+            .collect();
+        return Err(format!(
+            "refusing to overwrite files that were not generated (no `@generated` mark): {}; \
+             move them away or pick another --out",
+            names.join(", ")
+        ));
+    }
     for path in &plan.write {
         let target = out.join(path);
         if let Some(parent) = target.parent() {
@@ -78,6 +96,14 @@ pub fn apply(plan: &Plan, files: &Files, out: &Path) -> Result<(), String> {
 fn is_generated(path: &Path) -> std::io::Result<bool> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     Ok(text.starts_with(crate::emit::HEADER))
+}
+
+/// Whether a file carries the `@generated` mark in its first two lines (a comment in Rust and
+/// TOML, the first member of the JSON manifest).
+fn has_marker(text: &str) -> bool {
+    text.lines()
+        .take(2)
+        .any(|line| line.contains("@generated") && line.contains("by cargo xtask gen"))
 }
 
 fn collect_rs(root: &Path, relative: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {

@@ -196,6 +196,12 @@ impl Gen {
                     out.join(path).display()
                 ));
             }
+            for path in &plan.foreign {
+                message.push_str(&format!(
+                    "  not generated, would not be overwritten: {}\n",
+                    out.join(path).display()
+                ));
+            }
             return Err(message.trim_end().to_owned());
         }
         codegen::sync::apply(&plan, &files, &self.out)?;
