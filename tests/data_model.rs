@@ -173,17 +173,30 @@ fn typed_blob_round_trips() {
 }
 
 #[test]
-fn legacy_blob_is_read_but_written_in_the_typed_form() {
+fn legacy_blob_is_written_back_as_it_was_read() {
     let legacy = json!({ "cid": CID, "mimeType": "image/png" });
-    let blob: Blob = read(legacy).unwrap();
+    let blob: Blob = read(legacy.clone()).unwrap();
     assert!(blob.is_legacy());
     assert_eq!(blob.cid().as_str(), CID);
     assert_eq!(blob.mime_type, "image/png");
     assert_eq!(blob.size, 0);
+    // The record's bytes, and so its CID, must not change: no `$type`, no `ref`, no `size`.
+    assert_eq!(write(&blob), legacy);
     assert_eq!(
-        write(&blob),
-        json!({ "$type": "blob", "ref": { "$link": CID }, "mimeType": "image/png", "size": 0 })
+        serde_json::to_string(&blob).unwrap(),
+        format!(r#"{{"cid":"{CID}","mimeType":"image/png"}}"#)
     );
+
+    // A legacy object that carried a size keeps it.
+    let sized = json!({ "cid": CID, "mimeType": "image/png", "size": 12 });
+    let blob: Blob = read(sized.clone()).unwrap();
+    assert!(blob.is_legacy());
+    assert_eq!(write(&blob), sized);
+
+    // Values built in Rust use the current form.
+    let built = Blob::new(CidLink::try_from(CID).unwrap(), "image/png", 0);
+    assert!(!built.is_legacy());
+    assert_eq!(write(&built)["$type"], "blob");
 }
 
 #[test]
@@ -449,9 +462,9 @@ fn runtime_types_work_as_fields_of_derived_structs() {
     assert_eq!(write(&profile), json);
     assert_eq!(profile.clone(), profile);
 
-    // A legacy avatar reads; writing it gives the typed form.
+    // A legacy avatar reads, and is written back in the legacy form.
     let legacy = json!({ "did": "did:plc:abc", "avatar": { "cid": CID, "mimeType": "image/png" } });
-    let profile: Profile = read(legacy).unwrap();
+    let profile: Profile = read(legacy.clone()).unwrap();
     assert!(profile.avatar.as_ref().is_some_and(Blob::is_legacy));
-    assert_eq!(write(&profile)["avatar"]["$type"], "blob");
+    assert_eq!(write(&profile), legacy);
 }

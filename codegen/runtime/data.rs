@@ -452,9 +452,10 @@ impl<'de> de::Deserialize<'de> for CidLink {
 /// Lexicon `blob`: a reference to uploaded binary content with its MIME type and size.
 ///
 /// JSON: `{"$type": "blob", "ref": {"$link": …}, "mimeType": …, "size": …}`. The legacy form
-/// `{"cid": …, "mimeType": …}` of old records is read too, but never written: it has no size,
-/// so a legacy blob reads with `size` 0 and `is_legacy()` true, and writes in the typed form
-/// with size 0. Re-fetch the blob when its real size matters (for example before re-posting).
+/// `{"cid": …, "mimeType": …}` of records from 2023 is read too, and written back in the form
+/// it was read (so the record's bytes, and its CID, stay the same); values built in Rust use
+/// the current form. A legacy blob has no size: it reads with `size` 0 and `is_legacy()` true.
+/// Re-fetch the blob when its real size matters (for example before re-posting it).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Blob {
     /// The CID of the content.
@@ -463,7 +464,18 @@ pub struct Blob {
     pub mime_type: String,
     /// The size in bytes (0 when read from the legacy form, which has none).
     pub size: u64,
-    legacy: bool,
+    legacy: Legacy,
+}
+
+/// How a blob read in the legacy form is written back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Legacy {
+    /// Not legacy: written in the current form.
+    No,
+    /// `{cid, mimeType}`, as the legacy form is specified.
+    Plain,
+    /// A legacy object that carried a `size` too; it is written back with it.
+    WithSize,
 }
 
 impl Blob {
@@ -473,7 +485,7 @@ impl Blob {
             r#ref,
             mime_type: mime_type.into(),
             size,
-            legacy: false,
+            legacy: Legacy::No,
         }
     }
 
@@ -484,7 +496,7 @@ impl Blob {
 
     /// Whether this was read from the legacy `{cid, mimeType}` form (its size is unknown).
     pub fn is_legacy(&self) -> bool {
-        self.legacy
+        self.legacy != Legacy::No
     }
 
     /// Whether the CID text is a valid CID.
@@ -495,6 +507,16 @@ impl Blob {
 
 impl serde::Serialize for Blob {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if self.legacy != Legacy::No {
+            let with_size = self.legacy == Legacy::WithSize;
+            let mut map = serializer.serialize_map(Some(2 + usize::from(with_size)))?;
+            map.serialize_entry("cid", self.r#ref.as_str())?;
+            map.serialize_entry("mimeType", &self.mime_type)?;
+            if with_size {
+                map.serialize_entry("size", &self.size)?;
+            }
+            return map.end();
+        }
         let mut map = serializer.serialize_map(Some(4))?;
         map.serialize_entry("$type", "blob")?;
         map.serialize_entry("ref", &self.r#ref)?;
@@ -554,8 +576,8 @@ impl<'de> de::Deserialize<'de> for Blob {
                     Some(cid) => Ok(Blob {
                         r#ref: CidLink(cid),
                         mime_type,
+                        legacy: if size.is_some() { Legacy::WithSize } else { Legacy::Plain },
                         size: size.unwrap_or(0),
-                        legacy: true,
                     }),
                     None => Err(de::Error::missing_field("ref")),
                 }
@@ -676,7 +698,10 @@ impl serde::Serialize for Unknown {
 
 impl<'de> de::Deserialize<'de> for Unknown {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Map::deserialize(deserializer).map(Self)
+        match <super::object::de::StrictValue as de::Deserialize>::deserialize(deserializer)?.0 {
+            Value::Object(map) => Ok(Self(map)),
+            _ => Err(de::Error::custom("an unknown value must be an object")),
+        }
     }
 }
 

@@ -8,12 +8,24 @@ use std::fmt;
 /// The fields of an object that its lexicon does not define, kept in JSON form so that
 /// reading a value and writing it back loses nothing. A `$type` read on a plain object is kept
 /// here too and written back first; records and union members write their own `$type`.
+///
+/// A lexicon field that was read as `null` where its lexicon does not allow `null` (real
+/// servers send `"blobs": null` for an empty list) is recorded here as `null` under the field's
+/// name: the typed field reads as absent (or empty, for a required list), `validate()` reports
+/// it, and writing the value back writes the `null` again as long as the field stays absent.
+/// A key that names a lexicon field is never written from here otherwise, so inserting one
+/// cannot put a key twice into the output.
 #[derive(Clone, Default, PartialEq)]
 pub struct Extra(pub Map<String, Value>);
 
 impl Extra {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// Whether the lexicon field `name` was read as a `null` its lexicon does not allow.
+    pub fn read_null(&self, name: &str) -> bool {
+        !self.0.is_empty() && matches!(self.0.get(name), Some(Value::Null))
     }
 }
 
@@ -44,13 +56,8 @@ impl<'de> Deserialize<'de> for Extra {
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("an object")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Extra, A::Error> {
-                let mut map = Map::new();
-                while let Some(key) = access.next_key::<String>()? {
-                    let value: Value = access.next_value()?;
-                    map.insert(key, value);
-                }
-                Ok(Extra(map))
+            fn visit_map<A: MapAccess<'de>>(self, access: A) -> Result<Extra, A::Error> {
+                de::strict_map(access, Map::new()).map(Extra)
             }
         }
         deserializer.deserialize_map(ExtraVisitor)
@@ -183,10 +190,52 @@ pub mod ser {
         object(serializer, Some(type_tag), value)
     }
 
-    /// Writes the unknown fields; `$type` was already written first by [`object`].
-    pub fn extra<M: SerializeMap>(map: &mut M, extra: &Extra) -> Result<(), M::Error> {
-        for (key, value) in extra.iter().filter(|(key, _)| key.as_str() != "$type") {
-            map.serialize_entry(key, value)?;
+    /// Writes of generated fields, as methods so that generated code reads (and formats) as
+    /// plain method calls; generated bodies import it `as _`.
+    pub trait SerializeMapExt: SerializeMap {
+        /// Writes an optional field: its value, or the `null` it was read as (see [`Extra`]).
+        fn optional_entry<T: serde::Serialize>(
+            &mut self,
+            name: &'static str,
+            value: &Option<T>,
+            extra: &Extra,
+        ) -> Result<(), Self::Error> {
+            match value {
+                Some(value) => self.serialize_entry(name, value),
+                None if extra.read_null(name) => self.serialize_entry(name, &()),
+                None => Ok(()),
+            }
+        }
+
+        /// Writes a required list: its items, or the `null` it was read as while it stays
+        /// empty.
+        fn list_entry<T: serde::Serialize>(
+            &mut self,
+            name: &'static str,
+            items: &[T],
+            extra: &Extra,
+        ) -> Result<(), Self::Error> {
+            if items.is_empty() && extra.read_null(name) {
+                self.serialize_entry(name, &())
+            } else {
+                self.serialize_entry(name, items)
+            }
+        }
+    }
+
+    impl<M: SerializeMap> SerializeMapExt for M {}
+
+    /// Writes the unknown fields. `$type` was already written first by [`object`], and keys
+    /// that name one of the object's `fields` were written (or left out) by their field.
+    pub fn extra<M: SerializeMap>(
+        map: &mut M,
+        extra: &Extra,
+        fields: &[&str],
+    ) -> Result<(), M::Error> {
+        for (key, value) in extra.iter() {
+            if key != "$type" && !fields.contains(&key.as_str()) {
+                map.serialize_entry(key, value)?;
+            }
         }
         Ok(())
     }
@@ -242,6 +291,90 @@ pub mod de {
         }
     }
 
+    /// A JSON value read with the data model's rules: a key twice in one object is an error
+    /// (serde_json's own `Value` silently keeps the last one).
+    pub struct StrictValue(pub Value);
+
+    impl<'de> Deserialize<'de> for StrictValue {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_any(StrictVisitor).map(StrictValue)
+        }
+    }
+
+    struct StrictVisitor;
+
+    impl<'de> Visitor<'de> for StrictVisitor {
+        type Value = Value;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON value")
+        }
+        fn visit_bool<E: Error>(self, v: bool) -> Result<Value, E> {
+            Ok(Value::Bool(v))
+        }
+        fn visit_i64<E: Error>(self, v: i64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+        fn visit_u64<E: Error>(self, v: u64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+        fn visit_f64<E: Error>(self, v: f64) -> Result<Value, E> {
+            serde_json::Number::from_f64(v)
+                .map(Value::Number)
+                .ok_or_else(|| E::custom("a number that is not finite"))
+        }
+        fn visit_str<E: Error>(self, v: &str) -> Result<Value, E> {
+            Ok(Value::String(v.to_owned()))
+        }
+        fn visit_string<E: Error>(self, v: String) -> Result<Value, E> {
+            Ok(Value::String(v))
+        }
+        fn visit_unit<E: Error>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_none<E: Error>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+            deserializer.deserialize_any(StrictVisitor)
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+            let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+            while let Some(StrictValue(item)) = seq.next_element()? {
+                items.push(item);
+            }
+            Ok(Value::Array(items))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Value, A::Error> {
+            strict_map(map, Map::new()).map(Value::Object)
+        }
+    }
+
+    /// Reads the remaining entries of `map` into `object`; a key seen twice is an error.
+    pub fn strict_map<'de, A: MapAccess<'de>>(
+        mut map: A,
+        mut object: Map<String, Value>,
+    ) -> Result<Map<String, Value>, A::Error> {
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            let StrictValue(value) = map.next_value()?;
+            insert_new(&mut object, key.into_string(), value)?;
+        }
+        Ok(object)
+    }
+
+    fn insert_new<E: Error>(object: &mut Map<String, Value>, key: String, value: Value) -> Result<(), E> {
+        match object.entry(key) {
+            serde_json::map::Entry::Vacant(entry) => {
+                entry.insert(value);
+                Ok(())
+            }
+            serde_json::map::Entry::Occupied(entry) => Err(duplicate(entry.key())),
+        }
+    }
+
+    fn duplicate<E: Error>(key: &str) -> E {
+        E::custom(format_args!("duplicate key `{key}`: a key may appear once in an object"))
+    }
+
     /// A key that is not a field: kept in `extra` with its value. A record's `$type` is its
     /// collection, implied by its type, so records pass `keep_type: false`; a plain object
     /// keeps its `$type` to write it back.
@@ -251,18 +384,80 @@ pub mod de {
         extra: &mut super::Extra,
         keep_type: bool,
     ) -> Result<(), A::Error> {
-        if !keep_type && key.as_str() == "$type" {
-            map.next_value::<serde::de::IgnoredAny>()?;
-        } else {
-            let value = map.next_value()?;
-            extra.insert(key.into_string(), value);
+        let StrictValue(value) = map.next_value()?;
+        if keep_type || key.as_str() != "$type" {
+            insert_new(extra, key.into_string(), value)?;
+        } else if !matches!(value, Value::String(_)) {
+            return Err(A::Error::custom("`$type` must be a string"));
         }
         Ok(())
     }
 
-    /// A required field's value, or serde's "missing field" error.
-    pub fn required<T, E: Error>(value: Option<T>, name: &'static str) -> Result<T, E> {
-        value.ok_or_else(|| E::missing_field(name))
+    /// Reads of generated fields, as methods so that generated code reads (and formats) as
+    /// plain method calls; generated bodies import it `as _`.
+    pub trait MapAccessExt<'de>: MapAccess<'de> {
+        /// Reads the value of the field `name` into `slot`. A `null`, which the field's
+        /// lexicon does not allow, leaves the slot empty and is recorded in `extra` (see
+        /// [`super::Extra`]): it is written back as read, and `validate()` reports it.
+        fn read_field<T: Deserialize<'de>>(
+            &mut self,
+            slot: &mut Option<T>,
+            name: &'static str,
+            extra: &mut super::Extra,
+        ) -> Result<(), Self::Error> {
+            if slot.is_some() || extra.read_null(name) {
+                return Err(duplicate(name));
+            }
+            match self.next_value::<Option<T>>()? {
+                Some(value) => *slot = Some(value),
+                None => {
+                    extra.insert(name.to_owned(), Value::Null);
+                }
+            }
+            Ok(())
+        }
+
+        /// Reads the value of the nullable field `name` into `slot` (`null` is a value).
+        fn read_nullable<T: Deserialize<'de>>(
+            &mut self,
+            slot: &mut Option<Option<T>>,
+            name: &'static str,
+        ) -> Result<(), Self::Error> {
+            if slot.is_some() {
+                return Err(duplicate(name));
+            }
+            *slot = Some(self.next_value()?);
+            Ok(())
+        }
+    }
+
+    impl<'de, A: MapAccess<'de>> MapAccessExt<'de> for A {}
+
+    /// A required field's value, or an error that says it is missing (or `null`).
+    pub fn required<T, E: Error>(
+        value: Option<T>,
+        name: &'static str,
+        extra: &super::Extra,
+    ) -> Result<T, E> {
+        match value {
+            Some(value) => Ok(value),
+            None if extra.read_null(name) => Err(E::custom(format_args!(
+                "`{name}` is null, and its lexicon requires a value"
+            ))),
+            None => Err(E::missing_field(name)),
+        }
+    }
+
+    /// A required list's value; a `null` reads as an empty list (and is written back).
+    pub fn required_list<T, E: Error>(
+        value: Option<Vec<T>>,
+        name: &'static str,
+        extra: &super::Extra,
+    ) -> Result<Vec<T>, E> {
+        match value {
+            None if extra.read_null(name) => Ok(Vec::new()),
+            value => required(value, name, extra),
+        }
     }
 
     /// A generated object, read from the entries of a map.
@@ -313,10 +508,9 @@ pub mod de {
                 return T::from_tagged(tag.as_str(), map);
             }
             let mut object = Map::new();
-            object.insert(first.into_string(), map.next_value()?);
-            while let Some((key, value)) = map.next_entry::<String, Value>()? {
-                object.insert(key, value);
-            }
+            let StrictValue(value) = map.next_value()?;
+            object.insert(first.into_string(), value);
+            let mut object = strict_map(map, object)?;
             let tag = match object.remove("$type") {
                 Some(Value::String(tag)) => tag,
                 Some(other) => {
@@ -351,14 +545,11 @@ pub mod de {
     /// Keeps a union member of a `$type` the lexicons do not list, whole (`$type` included).
     pub fn unknown<'de, A: MapAccess<'de>>(
         tag: &str,
-        mut map: A,
+        map: A,
     ) -> Result<super::super::Unknown, A::Error> {
         let mut object = Map::new();
         object.insert("$type".to_owned(), Value::String(tag.to_owned()));
-        while let Some((key, value)) = map.next_entry::<String, Value>()? {
-            object.insert(key, value);
-        }
-        Ok(object.into())
+        strict_map(map, object).map(Into::into)
     }
 
     /// The error for a `$type` a closed union does not list.

@@ -74,14 +74,41 @@ pub fn format_type_name(format: StringFormat) -> &'static str {
     }
 }
 
+/// How a field is declared, read and written.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum FieldShape {
+    /// `T`; a `null` read is an error.
+    Required,
+    /// `Vec<T>`; a `null` read (as Go servers write empty lists) is kept as an empty list.
+    RequiredList,
+    /// `Option<T>`, `None` being `null`.
+    RequiredNullable,
+    /// `Option<T>`; a `null` read is kept as `None`.
+    Optional,
+    /// `Option<Option<T>>`: absent, `null` and a value stay distinct.
+    OptionalNullable,
+}
+
+pub(super) fn field_shape(field: &Field) -> FieldShape {
+    match (field.required, field.nullable) {
+        (true, false) if matches!(field.ty, Type::Array(_)) => FieldShape::RequiredList,
+        (true, false) => FieldShape::Required,
+        (true, true) => FieldShape::RequiredNullable,
+        (false, false) => FieldShape::Optional,
+        (false, true) => FieldShape::OptionalNullable,
+    }
+}
+
 /// The field's declared type: absent, `null` and a value stay distinct when the lexicon allows
 /// all three (`Option<Option<T>>`).
 fn field_type(field: &Field, from: &[String]) -> TokenStream {
     let ty = rust_type(&field.ty, from);
-    match (field.required, field.nullable) {
-        (true, false) => ty,
-        (false, false) | (true, true) => quote!(::std::option::Option<#ty>),
-        (false, true) => quote!(::std::option::Option<::std::option::Option<#ty>>),
+    match field_shape(field) {
+        FieldShape::Required | FieldShape::RequiredList => ty,
+        FieldShape::RequiredNullable | FieldShape::Optional => quote!(::std::option::Option<#ty>),
+        FieldShape::OptionalNullable => {
+            quote!(::std::option::Option<::std::option::Option<#ty>>)
+        }
     }
 }
 
@@ -98,16 +125,29 @@ pub fn structure(s: &Struct, from: &[String]) -> TokenStream {
     let writes = s.fields.iter().map(|field| {
         let rust_name = ident(&field.rust_name);
         let json_name = &field.json_name;
-        if field.required {
-            quote! { crate::runtime::tri!(map.serialize_entry(#json_name, &self.#rust_name)); }
-        } else {
-            quote! {
-                if let ::std::option::Option::Some(value) = &self.#rust_name {
-                    crate::runtime::tri!(map.serialize_entry(#json_name, value));
-                }
-            }
+        match field_shape(field) {
+            FieldShape::RequiredList => quote! {
+                crate::runtime::tri!(map.list_entry(#json_name, &self.#rust_name, &self.extra));
+            },
+            FieldShape::Required | FieldShape::RequiredNullable => quote! {
+                crate::runtime::tri!(map.serialize_entry(#json_name, &self.#rust_name));
+            },
+            FieldShape::Optional | FieldShape::OptionalNullable => quote! {
+                crate::runtime::tri!(map.optional_entry(#json_name, &self.#rust_name, &self.extra));
+            },
         }
     });
+    let field_names = s.fields.iter().map(|field| &field.json_name);
+    let ser_ext = s
+        .fields
+        .iter()
+        .any(|field| {
+            !matches!(
+                field_shape(field),
+                FieldShape::Required | FieldShape::RequiredNullable
+            )
+        })
+        .then(|| quote!(use crate::runtime::ser::SerializeMapExt as _;));
     let own_type = match &s.record {
         Some(_) => quote!(::std::option::Option::Some(Self::NSID)),
         None => quote!(::std::option::Option::None),
@@ -177,8 +217,9 @@ pub fn structure(s: &Struct, from: &[String]) -> TokenStream {
         }
         impl crate::runtime::ser::Fields for #name {
             fn serialize_fields<M: ::serde::ser::SerializeMap>(&self, map: &mut M) -> ::std::result::Result<(), M::Error> {
+                #ser_ext
                 #(#writes)*
-                crate::runtime::ser::extra(map, &self.extra)
+                crate::runtime::ser::extra(map, &self.extra, &[#(#field_names),*])
             }
             fn extra_fields(&self) -> &crate::runtime::Extra {
                 &self.extra
@@ -213,9 +254,14 @@ fn deserialize_object(s: &Struct, from: &[String]) -> TokenStream {
     let arms = s.fields.iter().map(|field| {
         let local = local(field);
         let json_name = &field.json_name;
-        quote!(#json_name => #local = ::std::option::Option::Some(crate::runtime::tri!(map.next_value())),)
+        if field.nullable {
+            quote!(#json_name => crate::runtime::tri!(map.read_nullable(&mut #local, #json_name)),)
+        } else {
+            quote!(#json_name => crate::runtime::tri!(map.read_field(&mut #local, #json_name, &mut extra)),)
+        }
     });
     let keep_type = s.record.is_none();
+    let de_ext = (!s.fields.is_empty()).then(|| quote!(use crate::runtime::de::MapAccessExt as _;));
     let dispatch = if s.fields.is_empty() {
         quote!(crate::runtime::de::other_field(&mut map, key, &mut extra, #keep_type)?;)
     } else {
@@ -230,11 +276,16 @@ fn deserialize_object(s: &Struct, from: &[String]) -> TokenStream {
         let local = local(field);
         let rust_name = ident(&field.rust_name);
         let json_name = &field.json_name;
-        match (field.required, field.nullable) {
-            (true, false) => quote!(#rust_name: crate::runtime::de::required(#local, #json_name)?,),
+        match field_shape(field) {
+            FieldShape::Required => {
+                quote!(#rust_name: crate::runtime::de::required(#local, #json_name, &extra)?,)
+            }
+            FieldShape::RequiredList => {
+                quote!(#rust_name: crate::runtime::de::required_list(#local, #json_name, &extra)?,)
+            }
             // A required nullable field that is absent reads as null.
-            (true, true) => quote!(#rust_name: #local.flatten(),),
-            (false, _) => quote!(#rust_name: #local,),
+            FieldShape::RequiredNullable => quote!(#rust_name: #local.flatten(),),
+            FieldShape::Optional | FieldShape::OptionalNullable => quote!(#rust_name: #local,),
         }
     });
     let expecting = format!("a {} object", s.type_tag);
@@ -242,6 +293,7 @@ fn deserialize_object(s: &Struct, from: &[String]) -> TokenStream {
         impl<'de> crate::runtime::de::Object<'de> for #name {
             const EXPECTING: &'static str = #expecting;
             fn from_map<A: ::serde::de::MapAccess<'de>>(mut map: A) -> ::std::result::Result<Self, A::Error> {
+                #de_ext
                 #(#locals)*
                 let mut extra = crate::runtime::Extra::default();
                 while let ::std::option::Option::Some(key) = map.next_key::<crate::runtime::de::Key<'de>>()? {

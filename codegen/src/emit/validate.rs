@@ -1,6 +1,6 @@
 //! `Validate` impls: the lexicon's constraints as code, reported with JSON paths.
 
-use super::types::ident;
+use super::types::{FieldShape, field_shape, ident};
 use crate::ir::{Checks, Field, Strings, Struct, Type, Union};
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -142,6 +142,32 @@ fn field_checks(field: &Field) -> TokenStream {
     }
 }
 
+/// Reports the `null`s read where the lexicon does not allow them (kept in `extra` to be
+/// written back) for the fields that are still absent.
+fn read_nulls(s: &Struct) -> Option<TokenStream> {
+    let fields: Vec<TokenStream> = s
+        .fields
+        .iter()
+        .filter_map(|field| {
+            let rust_name = ident(&field.rust_name);
+            let json_name = &field.json_name;
+            let absent = match field_shape(field) {
+                FieldShape::Optional => quote!(self.#rust_name.is_none()),
+                FieldShape::RequiredList => quote!(self.#rust_name.is_empty()),
+                _ => return None,
+            };
+            Some(quote!((#json_name, #absent)))
+        })
+        .collect();
+    (!fields.is_empty()).then(|| {
+        quote! {
+            if !self.extra.is_empty() {
+                v.read_nulls(&self.extra, &[#(#fields),*]);
+            }
+        }
+    })
+}
+
 pub fn for_struct(s: &Struct) -> TokenStream {
     let name = ident(&s.name);
     let fields: Vec<TokenStream> = s
@@ -149,6 +175,7 @@ pub fn for_struct(s: &Struct) -> TokenStream {
         .iter()
         .map(field_checks)
         .filter(|f| !f.is_empty())
+        .chain(read_nulls(s))
         .collect();
     let v = if fields.is_empty() {
         quote!(_v)

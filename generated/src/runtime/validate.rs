@@ -70,6 +70,18 @@ impl Validator {
         if self.violations.is_empty() { Ok(()) } else { Err(Violations(self.violations)) }
     }
 
+    /// Reports each field of `fields` (`(name, still absent)`) that was read as a `null` its
+    /// lexicon does not allow and has not been given a value since.
+    pub fn read_nulls(&mut self, extra: &super::Extra, fields: &[(&'static str, bool)]) {
+        for &(name, absent) in fields {
+            if absent && extra.read_null(name) {
+                self.enter(name);
+                self.report("null is not allowed here");
+                self.leave();
+            }
+        }
+    }
+
     /// Goes one level down, to the object member `key`, until [`Validator::leave`].
     /// (Generated code uses this pair rather than closures: fewer bodies to compile.)
     pub fn enter(&mut self, key: &'static str) {

@@ -2,6 +2,7 @@
 //! The `com.atproto.sync` namespace.
 pub mod get_blob;
 pub mod get_repo;
+pub mod subscribe_repos;
 /// The XRPC methods of the `com.atproto.sync` namespace.
 #[derive(Debug)]
 pub struct Service<'a, T: ?Sized>(

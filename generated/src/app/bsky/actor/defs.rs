@@ -59,39 +59,47 @@ impl crate::runtime::ser::Fields for ProfileViewBasic {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("did", & self.did));
         crate::runtime::tri!(map.serialize_entry("handle", & self.handle));
-        if let ::std::option::Option::Some(value) = &self.display_name {
-            crate::runtime::tri!(map.serialize_entry("displayName", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.pronouns {
-            crate::runtime::tri!(map.serialize_entry("pronouns", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.avatar {
-            crate::runtime::tri!(map.serialize_entry("avatar", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.associated {
-            crate::runtime::tri!(map.serialize_entry("associated", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.viewer {
-            crate::runtime::tri!(map.serialize_entry("viewer", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.labels {
-            crate::runtime::tri!(map.serialize_entry("labels", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.created_at {
-            crate::runtime::tri!(map.serialize_entry("createdAt", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.verification {
-            crate::runtime::tri!(map.serialize_entry("verification", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.status {
-            crate::runtime::tri!(map.serialize_entry("status", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.debug {
-            crate::runtime::tri!(map.serialize_entry("debug", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::tri!(
+            map.optional_entry("displayName", & self.display_name, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("pronouns", & self.pronouns, & self.extra)
+        );
+        crate::runtime::tri!(map.optional_entry("avatar", & self.avatar, & self.extra));
+        crate::runtime::tri!(
+            map.optional_entry("associated", & self.associated, & self.extra)
+        );
+        crate::runtime::tri!(map.optional_entry("viewer", & self.viewer, & self.extra));
+        crate::runtime::tri!(map.optional_entry("labels", & self.labels, & self.extra));
+        crate::runtime::tri!(
+            map.optional_entry("createdAt", & self.created_at, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("verification", & self.verification, & self.extra)
+        );
+        crate::runtime::tri!(map.optional_entry("status", & self.status, & self.extra));
+        crate::runtime::tri!(map.optional_entry("debug", & self.debug, & self.extra));
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &[
+                "did",
+                "handle",
+                "displayName",
+                "pronouns",
+                "avatar",
+                "associated",
+                "viewer",
+                "labels",
+                "createdAt",
+                "verification",
+                "status",
+                "debug",
+            ],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -103,6 +111,7 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileViewBasic {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_did: ::std::option::Option<crate::runtime::Did> = ::std::option::Option::None;
         let mut f_handle: ::std::option::Option<crate::runtime::Handle> = ::std::option::Option::None;
         let mut f_display_name: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
@@ -123,71 +132,69 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileViewBasic {
         {
             match key.as_str() {
                 "did" => {
-                    f_did = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_did, "did", & mut extra))
                 }
                 "handle" => {
-                    f_handle = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_handle, "handle", & mut extra)
+                    )
                 }
                 "displayName" => {
-                    f_display_name = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_display_name, "displayName", & mut extra)
+                    )
                 }
                 "pronouns" => {
-                    f_pronouns = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_pronouns, "pronouns", & mut extra)
+                    )
                 }
                 "avatar" => {
-                    f_avatar = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_avatar, "avatar", & mut extra)
+                    )
                 }
                 "associated" => {
-                    f_associated = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_associated, "associated", & mut extra)
+                    )
                 }
                 "viewer" => {
-                    f_viewer = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_viewer, "viewer", & mut extra)
+                    )
                 }
                 "labels" => {
-                    f_labels = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_labels, "labels", & mut extra)
+                    )
                 }
                 "createdAt" => {
-                    f_created_at = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_created_at, "createdAt", & mut extra)
+                    )
                 }
                 "verification" => {
-                    f_verification = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_verification, "verification", & mut extra)
+                    )
                 }
                 "status" => {
-                    f_status = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_status, "status", & mut extra)
+                    )
                 }
                 "debug" => {
-                    f_debug = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_debug, "debug", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            did: crate::runtime::de::required(f_did, "did")?,
-            handle: crate::runtime::de::required(f_handle, "handle")?,
+            did: crate::runtime::de::required(f_did, "did", &extra)?,
+            handle: crate::runtime::de::required(f_handle, "handle", &extra)?,
             display_name: f_display_name,
             pronouns: f_pronouns,
             avatar: f_avatar,
@@ -257,6 +264,23 @@ impl crate::runtime::Validate for ProfileViewBasic {
         v.enter("debug");
         crate::runtime::Validate::validate_into(&self.debug, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("displayName", self.display_name.is_none()),
+                    ("pronouns", self.pronouns.is_none()),
+                    ("avatar", self.avatar.is_none()),
+                    ("associated", self.associated.is_none()),
+                    ("viewer", self.viewer.is_none()),
+                    ("labels", self.labels.is_none()),
+                    ("createdAt", self.created_at.is_none()),
+                    ("verification", self.verification.is_none()),
+                    ("status", self.status.is_none()),
+                    ("debug", self.debug.is_none()),
+                ],
+            );
+        }
     }
 }
 
@@ -320,45 +344,55 @@ impl crate::runtime::ser::Fields for ProfileView {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("did", & self.did));
         crate::runtime::tri!(map.serialize_entry("handle", & self.handle));
-        if let ::std::option::Option::Some(value) = &self.display_name {
-            crate::runtime::tri!(map.serialize_entry("displayName", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.pronouns {
-            crate::runtime::tri!(map.serialize_entry("pronouns", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.description {
-            crate::runtime::tri!(map.serialize_entry("description", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.avatar {
-            crate::runtime::tri!(map.serialize_entry("avatar", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.associated {
-            crate::runtime::tri!(map.serialize_entry("associated", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.indexed_at {
-            crate::runtime::tri!(map.serialize_entry("indexedAt", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.created_at {
-            crate::runtime::tri!(map.serialize_entry("createdAt", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.viewer {
-            crate::runtime::tri!(map.serialize_entry("viewer", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.labels {
-            crate::runtime::tri!(map.serialize_entry("labels", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.verification {
-            crate::runtime::tri!(map.serialize_entry("verification", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.status {
-            crate::runtime::tri!(map.serialize_entry("status", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.debug {
-            crate::runtime::tri!(map.serialize_entry("debug", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::tri!(
+            map.optional_entry("displayName", & self.display_name, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("pronouns", & self.pronouns, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("description", & self.description, & self.extra)
+        );
+        crate::runtime::tri!(map.optional_entry("avatar", & self.avatar, & self.extra));
+        crate::runtime::tri!(
+            map.optional_entry("associated", & self.associated, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("indexedAt", & self.indexed_at, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("createdAt", & self.created_at, & self.extra)
+        );
+        crate::runtime::tri!(map.optional_entry("viewer", & self.viewer, & self.extra));
+        crate::runtime::tri!(map.optional_entry("labels", & self.labels, & self.extra));
+        crate::runtime::tri!(
+            map.optional_entry("verification", & self.verification, & self.extra)
+        );
+        crate::runtime::tri!(map.optional_entry("status", & self.status, & self.extra));
+        crate::runtime::tri!(map.optional_entry("debug", & self.debug, & self.extra));
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &[
+                "did",
+                "handle",
+                "displayName",
+                "pronouns",
+                "description",
+                "avatar",
+                "associated",
+                "indexedAt",
+                "createdAt",
+                "viewer",
+                "labels",
+                "verification",
+                "status",
+                "debug",
+            ],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -370,6 +404,7 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileView {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_did: ::std::option::Option<crate::runtime::Did> = ::std::option::Option::None;
         let mut f_handle: ::std::option::Option<crate::runtime::Handle> = ::std::option::Option::None;
         let mut f_display_name: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
@@ -392,81 +427,79 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileView {
         {
             match key.as_str() {
                 "did" => {
-                    f_did = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_did, "did", & mut extra))
                 }
                 "handle" => {
-                    f_handle = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_handle, "handle", & mut extra)
+                    )
                 }
                 "displayName" => {
-                    f_display_name = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_display_name, "displayName", & mut extra)
+                    )
                 }
                 "pronouns" => {
-                    f_pronouns = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_pronouns, "pronouns", & mut extra)
+                    )
                 }
                 "description" => {
-                    f_description = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_description, "description", & mut extra)
+                    )
                 }
                 "avatar" => {
-                    f_avatar = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_avatar, "avatar", & mut extra)
+                    )
                 }
                 "associated" => {
-                    f_associated = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_associated, "associated", & mut extra)
+                    )
                 }
                 "indexedAt" => {
-                    f_indexed_at = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_indexed_at, "indexedAt", & mut extra)
+                    )
                 }
                 "createdAt" => {
-                    f_created_at = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_created_at, "createdAt", & mut extra)
+                    )
                 }
                 "viewer" => {
-                    f_viewer = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_viewer, "viewer", & mut extra)
+                    )
                 }
                 "labels" => {
-                    f_labels = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_labels, "labels", & mut extra)
+                    )
                 }
                 "verification" => {
-                    f_verification = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_verification, "verification", & mut extra)
+                    )
                 }
                 "status" => {
-                    f_status = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_status, "status", & mut extra)
+                    )
                 }
                 "debug" => {
-                    f_debug = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_debug, "debug", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            did: crate::runtime::de::required(f_did, "did")?,
-            handle: crate::runtime::de::required(f_handle, "handle")?,
+            did: crate::runtime::de::required(f_did, "did", &extra)?,
+            handle: crate::runtime::de::required(f_handle, "handle", &extra)?,
             display_name: f_display_name,
             pronouns: f_pronouns,
             description: f_description,
@@ -555,6 +588,25 @@ impl crate::runtime::Validate for ProfileView {
         v.enter("debug");
         crate::runtime::Validate::validate_into(&self.debug, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("displayName", self.display_name.is_none()),
+                    ("pronouns", self.pronouns.is_none()),
+                    ("description", self.description.is_none()),
+                    ("avatar", self.avatar.is_none()),
+                    ("associated", self.associated.is_none()),
+                    ("indexedAt", self.indexed_at.is_none()),
+                    ("createdAt", self.created_at.is_none()),
+                    ("viewer", self.viewer.is_none()),
+                    ("labels", self.labels.is_none()),
+                    ("verification", self.verification.is_none()),
+                    ("status", self.status.is_none()),
+                    ("debug", self.debug.is_none()),
+                ],
+            );
+        }
     }
 }
 
@@ -634,66 +686,82 @@ impl crate::runtime::ser::Fields for ProfileViewDetailed {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("did", & self.did));
         crate::runtime::tri!(map.serialize_entry("handle", & self.handle));
-        if let ::std::option::Option::Some(value) = &self.display_name {
-            crate::runtime::tri!(map.serialize_entry("displayName", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.description {
-            crate::runtime::tri!(map.serialize_entry("description", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.pronouns {
-            crate::runtime::tri!(map.serialize_entry("pronouns", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.website {
-            crate::runtime::tri!(map.serialize_entry("website", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.avatar {
-            crate::runtime::tri!(map.serialize_entry("avatar", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.banner {
-            crate::runtime::tri!(map.serialize_entry("banner", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.followers_count {
-            crate::runtime::tri!(map.serialize_entry("followersCount", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.follows_count {
-            crate::runtime::tri!(map.serialize_entry("followsCount", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.posts_count {
-            crate::runtime::tri!(map.serialize_entry("postsCount", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.associated {
-            crate::runtime::tri!(map.serialize_entry("associated", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.joined_via_starter_pack {
-            crate::runtime::tri!(map.serialize_entry("joinedViaStarterPack", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.indexed_at {
-            crate::runtime::tri!(map.serialize_entry("indexedAt", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.created_at {
-            crate::runtime::tri!(map.serialize_entry("createdAt", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.viewer {
-            crate::runtime::tri!(map.serialize_entry("viewer", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.labels {
-            crate::runtime::tri!(map.serialize_entry("labels", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.pinned_post {
-            crate::runtime::tri!(map.serialize_entry("pinnedPost", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.verification {
-            crate::runtime::tri!(map.serialize_entry("verification", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.status {
-            crate::runtime::tri!(map.serialize_entry("status", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.debug {
-            crate::runtime::tri!(map.serialize_entry("debug", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::tri!(
+            map.optional_entry("displayName", & self.display_name, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("description", & self.description, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("pronouns", & self.pronouns, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("website", & self.website, & self.extra)
+        );
+        crate::runtime::tri!(map.optional_entry("avatar", & self.avatar, & self.extra));
+        crate::runtime::tri!(map.optional_entry("banner", & self.banner, & self.extra));
+        crate::runtime::tri!(
+            map.optional_entry("followersCount", & self.followers_count, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("followsCount", & self.follows_count, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("postsCount", & self.posts_count, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("associated", & self.associated, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("joinedViaStarterPack", & self.joined_via_starter_pack, &
+            self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("indexedAt", & self.indexed_at, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("createdAt", & self.created_at, & self.extra)
+        );
+        crate::runtime::tri!(map.optional_entry("viewer", & self.viewer, & self.extra));
+        crate::runtime::tri!(map.optional_entry("labels", & self.labels, & self.extra));
+        crate::runtime::tri!(
+            map.optional_entry("pinnedPost", & self.pinned_post, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("verification", & self.verification, & self.extra)
+        );
+        crate::runtime::tri!(map.optional_entry("status", & self.status, & self.extra));
+        crate::runtime::tri!(map.optional_entry("debug", & self.debug, & self.extra));
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &[
+                "did",
+                "handle",
+                "displayName",
+                "description",
+                "pronouns",
+                "website",
+                "avatar",
+                "banner",
+                "followersCount",
+                "followsCount",
+                "postsCount",
+                "associated",
+                "joinedViaStarterPack",
+                "indexedAt",
+                "createdAt",
+                "viewer",
+                "labels",
+                "pinnedPost",
+                "verification",
+                "status",
+                "debug",
+            ],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -705,6 +773,7 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileViewDetailed {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_did: ::std::option::Option<crate::runtime::Did> = ::std::option::Option::None;
         let mut f_handle: ::std::option::Option<crate::runtime::Handle> = ::std::option::Option::None;
         let mut f_display_name: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
@@ -738,116 +807,117 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileViewDetailed {
         {
             match key.as_str() {
                 "did" => {
-                    f_did = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_did, "did", & mut extra))
                 }
                 "handle" => {
-                    f_handle = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_handle, "handle", & mut extra)
+                    )
                 }
                 "displayName" => {
-                    f_display_name = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_display_name, "displayName", & mut extra)
+                    )
                 }
                 "description" => {
-                    f_description = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_description, "description", & mut extra)
+                    )
                 }
                 "pronouns" => {
-                    f_pronouns = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_pronouns, "pronouns", & mut extra)
+                    )
                 }
                 "website" => {
-                    f_website = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_website, "website", & mut extra)
+                    )
                 }
                 "avatar" => {
-                    f_avatar = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_avatar, "avatar", & mut extra)
+                    )
                 }
                 "banner" => {
-                    f_banner = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_banner, "banner", & mut extra)
+                    )
                 }
                 "followersCount" => {
-                    f_followers_count = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_followers_count, "followersCount", & mut
+                        extra)
+                    )
                 }
                 "followsCount" => {
-                    f_follows_count = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_follows_count, "followsCount", & mut
+                        extra)
+                    )
                 }
                 "postsCount" => {
-                    f_posts_count = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_posts_count, "postsCount", & mut extra)
+                    )
                 }
                 "associated" => {
-                    f_associated = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_associated, "associated", & mut extra)
+                    )
                 }
                 "joinedViaStarterPack" => {
-                    f_joined_via_starter_pack = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_joined_via_starter_pack,
+                        "joinedViaStarterPack", & mut extra)
+                    )
                 }
                 "indexedAt" => {
-                    f_indexed_at = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_indexed_at, "indexedAt", & mut extra)
+                    )
                 }
                 "createdAt" => {
-                    f_created_at = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_created_at, "createdAt", & mut extra)
+                    )
                 }
                 "viewer" => {
-                    f_viewer = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_viewer, "viewer", & mut extra)
+                    )
                 }
                 "labels" => {
-                    f_labels = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_labels, "labels", & mut extra)
+                    )
                 }
                 "pinnedPost" => {
-                    f_pinned_post = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_pinned_post, "pinnedPost", & mut extra)
+                    )
                 }
                 "verification" => {
-                    f_verification = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_verification, "verification", & mut extra)
+                    )
                 }
                 "status" => {
-                    f_status = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_status, "status", & mut extra)
+                    )
                 }
                 "debug" => {
-                    f_debug = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_debug, "debug", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            did: crate::runtime::de::required(f_did, "did")?,
-            handle: crate::runtime::de::required(f_handle, "handle")?,
+            did: crate::runtime::de::required(f_did, "did", &extra)?,
+            handle: crate::runtime::de::required(f_handle, "handle", &extra)?,
             display_name: f_display_name,
             description: f_description,
             pronouns: f_pronouns,
@@ -955,6 +1025,32 @@ impl crate::runtime::Validate for ProfileViewDetailed {
         v.enter("debug");
         crate::runtime::Validate::validate_into(&self.debug, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("displayName", self.display_name.is_none()),
+                    ("description", self.description.is_none()),
+                    ("pronouns", self.pronouns.is_none()),
+                    ("website", self.website.is_none()),
+                    ("avatar", self.avatar.is_none()),
+                    ("banner", self.banner.is_none()),
+                    ("followersCount", self.followers_count.is_none()),
+                    ("followsCount", self.follows_count.is_none()),
+                    ("postsCount", self.posts_count.is_none()),
+                    ("associated", self.associated.is_none()),
+                    ("joinedViaStarterPack", self.joined_via_starter_pack.is_none()),
+                    ("indexedAt", self.indexed_at.is_none()),
+                    ("createdAt", self.created_at.is_none()),
+                    ("viewer", self.viewer.is_none()),
+                    ("labels", self.labels.is_none()),
+                    ("pinnedPost", self.pinned_post.is_none()),
+                    ("verification", self.verification.is_none()),
+                    ("status", self.status.is_none()),
+                    ("debug", self.debug.is_none()),
+                ],
+            );
+        }
     }
 }
 
@@ -1004,28 +1100,36 @@ impl crate::runtime::ser::Fields for ProfileAssociated {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        if let ::std::option::Option::Some(value) = &self.lists {
-            crate::runtime::tri!(map.serialize_entry("lists", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.feedgens {
-            crate::runtime::tri!(map.serialize_entry("feedgens", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.starter_packs {
-            crate::runtime::tri!(map.serialize_entry("starterPacks", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.labeler {
-            crate::runtime::tri!(map.serialize_entry("labeler", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.chat {
-            crate::runtime::tri!(map.serialize_entry("chat", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.activity_subscription {
-            crate::runtime::tri!(map.serialize_entry("activitySubscription", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.germ {
-            crate::runtime::tri!(map.serialize_entry("germ", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        use crate::runtime::ser::SerializeMapExt as _;
+        crate::runtime::tri!(map.optional_entry("lists", & self.lists, & self.extra));
+        crate::runtime::tri!(
+            map.optional_entry("feedgens", & self.feedgens, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("starterPacks", & self.starter_packs, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("labeler", & self.labeler, & self.extra)
+        );
+        crate::runtime::tri!(map.optional_entry("chat", & self.chat, & self.extra));
+        crate::runtime::tri!(
+            map.optional_entry("activitySubscription", & self.activity_subscription, &
+            self.extra)
+        );
+        crate::runtime::tri!(map.optional_entry("germ", & self.germ, & self.extra));
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &[
+                "lists",
+                "feedgens",
+                "starterPacks",
+                "labeler",
+                "chat",
+                "activitySubscription",
+                "germ",
+            ],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -1037,6 +1141,7 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileAssociated {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_lists: ::std::option::Option<i64> = ::std::option::Option::None;
         let mut f_feedgens: ::std::option::Option<i64> = ::std::option::Option::None;
         let mut f_starter_packs: ::std::option::Option<i64> = ::std::option::Option::None;
@@ -1052,39 +1157,41 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileAssociated {
         {
             match key.as_str() {
                 "lists" => {
-                    f_lists = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_lists, "lists", & mut extra)
+                    )
                 }
                 "feedgens" => {
-                    f_feedgens = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_feedgens, "feedgens", & mut extra)
+                    )
                 }
                 "starterPacks" => {
-                    f_starter_packs = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_starter_packs, "starterPacks", & mut
+                        extra)
+                    )
                 }
                 "labeler" => {
-                    f_labeler = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_labeler, "labeler", & mut extra)
+                    )
                 }
                 "chat" => {
-                    f_chat = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_chat, "chat", & mut extra)
+                    )
                 }
                 "activitySubscription" => {
-                    f_activity_subscription = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_activity_subscription,
+                        "activitySubscription", & mut extra)
+                    )
                 }
                 "germ" => {
-                    f_germ = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_germ, "germ", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
@@ -1121,6 +1228,20 @@ impl crate::runtime::Validate for ProfileAssociated {
         v.enter("germ");
         crate::runtime::Validate::validate_into(&self.germ, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("lists", self.lists.is_none()),
+                    ("feedgens", self.feedgens.is_none()),
+                    ("starterPacks", self.starter_packs.is_none()),
+                    ("labeler", self.labeler.is_none()),
+                    ("chat", self.chat.is_none()),
+                    ("activitySubscription", self.activity_subscription.is_none()),
+                    ("germ", self.germ.is_none()),
+                ],
+            );
+        }
     }
 }
 
@@ -1321,13 +1442,19 @@ impl crate::runtime::ser::Fields for ProfileAssociatedChat {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(
             map.serialize_entry("allowIncoming", & self.allow_incoming)
         );
-        if let ::std::option::Option::Some(value) = &self.allow_group_invites {
-            crate::runtime::tri!(map.serialize_entry("allowGroupInvites", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::tri!(
+            map.optional_entry("allowGroupInvites", & self.allow_group_invites, & self
+            .extra)
+        );
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &["allowIncoming", "allowGroupInvites"],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -1339,6 +1466,7 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileAssociatedChat {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_allow_incoming: ::std::option::Option<
             ProfileAssociatedChatAllowIncoming,
         > = ::std::option::Option::None;
@@ -1351,14 +1479,16 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileAssociatedChat {
         {
             match key.as_str() {
                 "allowIncoming" => {
-                    f_allow_incoming = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_allow_incoming, "allowIncoming", & mut
+                        extra)
+                    )
                 }
                 "allowGroupInvites" => {
-                    f_allow_group_invites = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_allow_group_invites, "allowGroupInvites",
+                        & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
@@ -1367,6 +1497,7 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileAssociatedChat {
             allow_incoming: crate::runtime::de::required(
                 f_allow_incoming,
                 "allowIncoming",
+                &extra,
             )?,
             allow_group_invites: f_allow_group_invites,
             extra,
@@ -1390,6 +1521,12 @@ impl crate::runtime::Validate for ProfileAssociatedChat {
         v.enter("allowGroupInvites");
         crate::runtime::Validate::validate_into(&self.allow_group_invites, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[("allowGroupInvites", self.allow_group_invites.is_none())],
+            );
+        }
     }
 }
 
@@ -1508,7 +1645,7 @@ impl crate::runtime::ser::Fields for ProfileAssociatedGerm {
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::tri!(map.serialize_entry("messageMeUrl", & self.message_me_url));
         crate::runtime::tri!(map.serialize_entry("showButtonTo", & self.show_button_to));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &["messageMeUrl", "showButtonTo"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -1520,6 +1657,7 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileAssociatedGerm {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_message_me_url: ::std::option::Option<crate::runtime::Uri> = ::std::option::Option::None;
         let mut f_show_button_to: ::std::option::Option<
             ProfileAssociatedGermShowButtonTo,
@@ -1530,14 +1668,16 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileAssociatedGerm {
         {
             match key.as_str() {
                 "messageMeUrl" => {
-                    f_message_me_url = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_message_me_url, "messageMeUrl", & mut
+                        extra)
+                    )
                 }
                 "showButtonTo" => {
-                    f_show_button_to = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_show_button_to, "showButtonTo", & mut
+                        extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
@@ -1546,10 +1686,12 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileAssociatedGerm {
             message_me_url: crate::runtime::de::required(
                 f_message_me_url,
                 "messageMeUrl",
+                &extra,
             )?,
             show_button_to: crate::runtime::de::required(
                 f_show_button_to,
                 "showButtonTo",
+                &extra,
             )?,
             extra,
         })
@@ -1697,7 +1839,7 @@ impl crate::runtime::ser::Fields for ProfileAssociatedActivitySubscription {
         crate::runtime::tri!(
             map.serialize_entry("allowSubscriptions", & self.allow_subscriptions)
         );
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &["allowSubscriptions"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -1709,6 +1851,7 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileAssociatedActivitySubscript
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_allow_subscriptions: ::std::option::Option<
             ProfileAssociatedActivitySubscriptionAllowSubscriptions,
         > = ::std::option::Option::None;
@@ -1718,9 +1861,10 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileAssociatedActivitySubscript
         {
             match key.as_str() {
                 "allowSubscriptions" => {
-                    f_allow_subscriptions = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_allow_subscriptions, "allowSubscriptions",
+                        & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
@@ -1729,6 +1873,7 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileAssociatedActivitySubscript
             allow_subscriptions: crate::runtime::de::required(
                 f_allow_subscriptions,
                 "allowSubscriptions",
+                &extra,
             )?,
             extra,
         })
@@ -1809,40 +1954,58 @@ impl crate::runtime::ser::Fields for ViewerState {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        if let ::std::option::Option::Some(value) = &self.muted {
-            crate::runtime::tri!(map.serialize_entry("muted", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.muted_only_reposts {
-            crate::runtime::tri!(map.serialize_entry("mutedOnlyReposts", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.muted_only_quoteposts {
-            crate::runtime::tri!(map.serialize_entry("mutedOnlyQuoteposts", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.muted_by_list {
-            crate::runtime::tri!(map.serialize_entry("mutedByList", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.blocked_by {
-            crate::runtime::tri!(map.serialize_entry("blockedBy", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.blocking {
-            crate::runtime::tri!(map.serialize_entry("blocking", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.blocking_by_list {
-            crate::runtime::tri!(map.serialize_entry("blockingByList", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.following {
-            crate::runtime::tri!(map.serialize_entry("following", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.followed_by {
-            crate::runtime::tri!(map.serialize_entry("followedBy", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.known_followers {
-            crate::runtime::tri!(map.serialize_entry("knownFollowers", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.activity_subscription {
-            crate::runtime::tri!(map.serialize_entry("activitySubscription", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        use crate::runtime::ser::SerializeMapExt as _;
+        crate::runtime::tri!(map.optional_entry("muted", & self.muted, & self.extra));
+        crate::runtime::tri!(
+            map.optional_entry("mutedOnlyReposts", & self.muted_only_reposts, & self
+            .extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("mutedOnlyQuoteposts", & self.muted_only_quoteposts, &
+            self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("mutedByList", & self.muted_by_list, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("blockedBy", & self.blocked_by, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("blocking", & self.blocking, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("blockingByList", & self.blocking_by_list, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("following", & self.following, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("followedBy", & self.followed_by, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("knownFollowers", & self.known_followers, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("activitySubscription", & self.activity_subscription, &
+            self.extra)
+        );
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &[
+                "muted",
+                "mutedOnlyReposts",
+                "mutedOnlyQuoteposts",
+                "mutedByList",
+                "blockedBy",
+                "blocking",
+                "blockingByList",
+                "following",
+                "followedBy",
+                "knownFollowers",
+                "activitySubscription",
+            ],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -1854,6 +2017,7 @@ impl<'de> crate::runtime::de::Object<'de> for ViewerState {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_muted: ::std::option::Option<bool> = ::std::option::Option::None;
         let mut f_muted_only_reposts: ::std::option::Option<bool> = ::std::option::Option::None;
         let mut f_muted_only_quoteposts: ::std::option::Option<bool> = ::std::option::Option::None;
@@ -1877,59 +2041,64 @@ impl<'de> crate::runtime::de::Object<'de> for ViewerState {
         {
             match key.as_str() {
                 "muted" => {
-                    f_muted = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_muted, "muted", & mut extra)
+                    )
                 }
                 "mutedOnlyReposts" => {
-                    f_muted_only_reposts = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_muted_only_reposts, "mutedOnlyReposts", &
+                        mut extra)
+                    )
                 }
                 "mutedOnlyQuoteposts" => {
-                    f_muted_only_quoteposts = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_muted_only_quoteposts,
+                        "mutedOnlyQuoteposts", & mut extra)
+                    )
                 }
                 "mutedByList" => {
-                    f_muted_by_list = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_muted_by_list, "mutedByList", & mut extra)
+                    )
                 }
                 "blockedBy" => {
-                    f_blocked_by = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_blocked_by, "blockedBy", & mut extra)
+                    )
                 }
                 "blocking" => {
-                    f_blocking = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_blocking, "blocking", & mut extra)
+                    )
                 }
                 "blockingByList" => {
-                    f_blocking_by_list = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_blocking_by_list, "blockingByList", & mut
+                        extra)
+                    )
                 }
                 "following" => {
-                    f_following = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_following, "following", & mut extra)
+                    )
                 }
                 "followedBy" => {
-                    f_followed_by = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_followed_by, "followedBy", & mut extra)
+                    )
                 }
                 "knownFollowers" => {
-                    f_known_followers = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_known_followers, "knownFollowers", & mut
+                        extra)
+                    )
                 }
                 "activitySubscription" => {
-                    f_activity_subscription = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_activity_subscription,
+                        "activitySubscription", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
@@ -1982,6 +2151,24 @@ impl crate::runtime::Validate for ViewerState {
         v.enter("activitySubscription");
         crate::runtime::Validate::validate_into(&self.activity_subscription, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("muted", self.muted.is_none()),
+                    ("mutedOnlyReposts", self.muted_only_reposts.is_none()),
+                    ("mutedOnlyQuoteposts", self.muted_only_quoteposts.is_none()),
+                    ("mutedByList", self.muted_by_list.is_none()),
+                    ("blockedBy", self.blocked_by.is_none()),
+                    ("blocking", self.blocking.is_none()),
+                    ("blockingByList", self.blocking_by_list.is_none()),
+                    ("following", self.following.is_none()),
+                    ("followedBy", self.followed_by.is_none()),
+                    ("knownFollowers", self.known_followers.is_none()),
+                    ("activitySubscription", self.activity_subscription.is_none()),
+                ],
+            );
+        }
     }
 }
 
@@ -2019,9 +2206,12 @@ impl crate::runtime::ser::Fields for KnownFollowers {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("count", & self.count));
-        crate::runtime::tri!(map.serialize_entry("followers", & self.followers));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::tri!(
+            map.list_entry("followers", & self.followers, & self.extra)
+        );
+        crate::runtime::ser::extra(map, &self.extra, &["count", "followers"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -2033,6 +2223,7 @@ impl<'de> crate::runtime::de::Object<'de> for KnownFollowers {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_count: ::std::option::Option<i64> = ::std::option::Option::None;
         let mut f_followers: ::std::option::Option<::std::vec::Vec<ProfileViewBasic>> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -2041,21 +2232,25 @@ impl<'de> crate::runtime::de::Object<'de> for KnownFollowers {
         {
             match key.as_str() {
                 "count" => {
-                    f_count = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_count, "count", & mut extra)
+                    )
                 }
                 "followers" => {
-                    f_followers = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_followers, "followers", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            count: crate::runtime::de::required(f_count, "count")?,
-            followers: crate::runtime::de::required(f_followers, "followers")?,
+            count: crate::runtime::de::required(f_count, "count", &extra)?,
+            followers: crate::runtime::de::required_list(
+                f_followers,
+                "followers",
+                &extra,
+            )?,
             extra,
         })
     }
@@ -2080,6 +2275,9 @@ impl crate::runtime::Validate for KnownFollowers {
             ::std::option::Option::Some(5),
         );
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(&self.extra, &[("followers", self.followers.is_empty())]);
+        }
     }
 }
 
@@ -2284,14 +2482,21 @@ impl crate::runtime::ser::Fields for VerificationState {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        crate::runtime::tri!(map.serialize_entry("verifications", & self.verifications));
+        use crate::runtime::ser::SerializeMapExt as _;
+        crate::runtime::tri!(
+            map.list_entry("verifications", & self.verifications, & self.extra)
+        );
         crate::runtime::tri!(
             map.serialize_entry("verifiedStatus", & self.verified_status)
         );
         crate::runtime::tri!(
             map.serialize_entry("trustedVerifierStatus", & self.trusted_verifier_status)
         );
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &["verifications", "verifiedStatus", "trustedVerifierStatus"],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -2303,6 +2508,7 @@ impl<'de> crate::runtime::de::Object<'de> for VerificationState {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_verifications: ::std::option::Option<
             ::std::vec::Vec<VerificationView>,
         > = ::std::option::Option::None;
@@ -2318,35 +2524,41 @@ impl<'de> crate::runtime::de::Object<'de> for VerificationState {
         {
             match key.as_str() {
                 "verifications" => {
-                    f_verifications = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_verifications, "verifications", & mut
+                        extra)
+                    )
                 }
                 "verifiedStatus" => {
-                    f_verified_status = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_verified_status, "verifiedStatus", & mut
+                        extra)
+                    )
                 }
                 "trustedVerifierStatus" => {
-                    f_trusted_verifier_status = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_trusted_verifier_status,
+                        "trustedVerifierStatus", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            verifications: crate::runtime::de::required(
+            verifications: crate::runtime::de::required_list(
                 f_verifications,
                 "verifications",
+                &extra,
             )?,
             verified_status: crate::runtime::de::required(
                 f_verified_status,
                 "verifiedStatus",
+                &extra,
             )?,
             trusted_verifier_status: crate::runtime::de::required(
                 f_trusted_verifier_status,
                 "trustedVerifierStatus",
+                &extra,
             )?,
             extra,
         })
@@ -2372,6 +2584,12 @@ impl crate::runtime::Validate for VerificationState {
         v.enter("trustedVerifierStatus");
         crate::runtime::Validate::validate_into(&self.trusted_verifier_status, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[("verifications", self.verifications.is_empty())],
+            );
+        }
     }
 }
 
@@ -2422,17 +2640,30 @@ impl crate::runtime::ser::Fields for VerificationView {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("issuer", & self.issuer));
-        if let ::std::option::Option::Some(value) = &self.issuer_display_name {
-            crate::runtime::tri!(map.serialize_entry("issuerDisplayName", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.issuer_handle {
-            crate::runtime::tri!(map.serialize_entry("issuerHandle", value));
-        }
+        crate::runtime::tri!(
+            map.optional_entry("issuerDisplayName", & self.issuer_display_name, & self
+            .extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("issuerHandle", & self.issuer_handle, & self.extra)
+        );
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::tri!(map.serialize_entry("isValid", & self.is_valid));
         crate::runtime::tri!(map.serialize_entry("createdAt", & self.created_at));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &[
+                "issuer",
+                "issuerDisplayName",
+                "issuerHandle",
+                "uri",
+                "isValid",
+                "createdAt",
+            ],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -2444,6 +2675,7 @@ impl<'de> crate::runtime::de::Object<'de> for VerificationView {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_issuer: ::std::option::Option<crate::runtime::Did> = ::std::option::Option::None;
         let mut f_issuer_display_name: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut f_issuer_handle: ::std::option::Option<crate::runtime::Handle> = ::std::option::Option::None;
@@ -2456,45 +2688,45 @@ impl<'de> crate::runtime::de::Object<'de> for VerificationView {
         {
             match key.as_str() {
                 "issuer" => {
-                    f_issuer = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_issuer, "issuer", & mut extra)
+                    )
                 }
                 "issuerDisplayName" => {
-                    f_issuer_display_name = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_issuer_display_name, "issuerDisplayName",
+                        & mut extra)
+                    )
                 }
                 "issuerHandle" => {
-                    f_issuer_handle = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_issuer_handle, "issuerHandle", & mut
+                        extra)
+                    )
                 }
                 "uri" => {
-                    f_uri = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
                 }
                 "isValid" => {
-                    f_is_valid = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_is_valid, "isValid", & mut extra)
+                    )
                 }
                 "createdAt" => {
-                    f_created_at = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_created_at, "createdAt", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            issuer: crate::runtime::de::required(f_issuer, "issuer")?,
+            issuer: crate::runtime::de::required(f_issuer, "issuer", &extra)?,
             issuer_display_name: f_issuer_display_name,
             issuer_handle: f_issuer_handle,
-            uri: crate::runtime::de::required(f_uri, "uri")?,
-            is_valid: crate::runtime::de::required(f_is_valid, "isValid")?,
-            created_at: crate::runtime::de::required(f_created_at, "createdAt")?,
+            uri: crate::runtime::de::required(f_uri, "uri", &extra)?,
+            is_valid: crate::runtime::de::required(f_is_valid, "isValid", &extra)?,
+            created_at: crate::runtime::de::required(f_created_at, "createdAt", &extra)?,
             extra,
         })
     }
@@ -2522,6 +2754,15 @@ impl crate::runtime::Validate for VerificationView {
         v.enter("createdAt");
         crate::runtime::Validate::validate_into(&self.created_at, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("issuerDisplayName", self.issuer_display_name.is_none()),
+                    ("issuerHandle", self.issuer_handle.is_none()),
+                ],
+            );
+        }
     }
 }
 
@@ -2866,7 +3107,7 @@ impl crate::runtime::ser::Fields for AdultContentPref {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::tri!(map.serialize_entry("enabled", & self.enabled));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &["enabled"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -2878,6 +3119,7 @@ impl<'de> crate::runtime::de::Object<'de> for AdultContentPref {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_enabled: ::std::option::Option<bool> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
         while let ::std::option::Option::Some(key) = map
@@ -2885,15 +3127,15 @@ impl<'de> crate::runtime::de::Object<'de> for AdultContentPref {
         {
             match key.as_str() {
                 "enabled" => {
-                    f_enabled = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_enabled, "enabled", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            enabled: crate::runtime::de::required(f_enabled, "enabled")?,
+            enabled: crate::runtime::de::required(f_enabled, "enabled", &extra)?,
             extra,
         })
     }
@@ -3034,12 +3276,17 @@ impl crate::runtime::ser::Fields for ContentLabelPref {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        if let ::std::option::Option::Some(value) = &self.labeler_did {
-            crate::runtime::tri!(map.serialize_entry("labelerDid", value));
-        }
+        use crate::runtime::ser::SerializeMapExt as _;
+        crate::runtime::tri!(
+            map.optional_entry("labelerDid", & self.labeler_did, & self.extra)
+        );
         crate::runtime::tri!(map.serialize_entry("label", & self.label));
         crate::runtime::tri!(map.serialize_entry("visibility", & self.visibility));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &["labelerDid", "label", "visibility"],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -3051,6 +3298,7 @@ impl<'de> crate::runtime::de::Object<'de> for ContentLabelPref {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_labeler_did: ::std::option::Option<crate::runtime::Did> = ::std::option::Option::None;
         let mut f_label: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut f_visibility: ::std::option::Option<ContentLabelPrefVisibility> = ::std::option::Option::None;
@@ -3060,27 +3308,31 @@ impl<'de> crate::runtime::de::Object<'de> for ContentLabelPref {
         {
             match key.as_str() {
                 "labelerDid" => {
-                    f_labeler_did = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_labeler_did, "labelerDid", & mut extra)
+                    )
                 }
                 "label" => {
-                    f_label = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_label, "label", & mut extra)
+                    )
                 }
                 "visibility" => {
-                    f_visibility = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_visibility, "visibility", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
             labeler_did: f_labeler_did,
-            label: crate::runtime::de::required(f_label, "label")?,
-            visibility: crate::runtime::de::required(f_visibility, "visibility")?,
+            label: crate::runtime::de::required(f_label, "label", &extra)?,
+            visibility: crate::runtime::de::required(
+                f_visibility,
+                "visibility",
+                &extra,
+            )?,
             extra,
         })
     }
@@ -3102,6 +3354,9 @@ impl crate::runtime::Validate for ContentLabelPref {
         v.enter("visibility");
         crate::runtime::Validate::validate_into(&self.visibility, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(&self.extra, &[("labelerDid", self.labeler_did.is_none())]);
+        }
     }
 }
 
@@ -3232,7 +3487,7 @@ impl crate::runtime::ser::Fields for SavedFeed {
         crate::runtime::tri!(map.serialize_entry("type", & self.r#type));
         crate::runtime::tri!(map.serialize_entry("value", & self.value));
         crate::runtime::tri!(map.serialize_entry("pinned", & self.pinned));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &["id", "type", "value", "pinned"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -3244,6 +3499,7 @@ impl<'de> crate::runtime::de::Object<'de> for SavedFeed {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_id: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut f_type: ::std::option::Option<SavedFeedType> = ::std::option::Option::None;
         let mut f_value: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
@@ -3254,33 +3510,31 @@ impl<'de> crate::runtime::de::Object<'de> for SavedFeed {
         {
             match key.as_str() {
                 "id" => {
-                    f_id = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_id, "id", & mut extra))
                 }
                 "type" => {
-                    f_type = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_type, "type", & mut extra)
+                    )
                 }
                 "value" => {
-                    f_value = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_value, "value", & mut extra)
+                    )
                 }
                 "pinned" => {
-                    f_pinned = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_pinned, "pinned", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            id: crate::runtime::de::required(f_id, "id")?,
-            r#type: crate::runtime::de::required(f_type, "type")?,
-            value: crate::runtime::de::required(f_value, "value")?,
-            pinned: crate::runtime::de::required(f_pinned, "pinned")?,
+            id: crate::runtime::de::required(f_id, "id", &extra)?,
+            r#type: crate::runtime::de::required(f_type, "type", &extra)?,
+            value: crate::runtime::de::required(f_value, "value", &extra)?,
+            pinned: crate::runtime::de::required(f_pinned, "pinned", &extra)?,
             extra,
         })
     }
@@ -3334,8 +3588,9 @@ impl crate::runtime::ser::Fields for SavedFeedsPrefV2 {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        crate::runtime::tri!(map.serialize_entry("items", & self.items));
-        crate::runtime::ser::extra(map, &self.extra)
+        use crate::runtime::ser::SerializeMapExt as _;
+        crate::runtime::tri!(map.list_entry("items", & self.items, & self.extra));
+        crate::runtime::ser::extra(map, &self.extra, &["items"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -3347,6 +3602,7 @@ impl<'de> crate::runtime::de::Object<'de> for SavedFeedsPrefV2 {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_items: ::std::option::Option<::std::vec::Vec<SavedFeed>> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
         while let ::std::option::Option::Some(key) = map
@@ -3354,15 +3610,15 @@ impl<'de> crate::runtime::de::Object<'de> for SavedFeedsPrefV2 {
         {
             match key.as_str() {
                 "items" => {
-                    f_items = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_items, "items", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            items: crate::runtime::de::required(f_items, "items")?,
+            items: crate::runtime::de::required_list(f_items, "items", &extra)?,
             extra,
         })
     }
@@ -3381,6 +3637,9 @@ impl crate::runtime::Validate for SavedFeedsPrefV2 {
         v.enter("items");
         crate::runtime::Validate::validate_into(&self.items, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(&self.extra, &[("items", self.items.is_empty())]);
+        }
     }
 }
 
@@ -3423,12 +3682,17 @@ impl crate::runtime::ser::Fields for SavedFeedsPref {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        crate::runtime::tri!(map.serialize_entry("pinned", & self.pinned));
-        crate::runtime::tri!(map.serialize_entry("saved", & self.saved));
-        if let ::std::option::Option::Some(value) = &self.timeline_index {
-            crate::runtime::tri!(map.serialize_entry("timelineIndex", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        use crate::runtime::ser::SerializeMapExt as _;
+        crate::runtime::tri!(map.list_entry("pinned", & self.pinned, & self.extra));
+        crate::runtime::tri!(map.list_entry("saved", & self.saved, & self.extra));
+        crate::runtime::tri!(
+            map.optional_entry("timelineIndex", & self.timeline_index, & self.extra)
+        );
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &["pinned", "saved", "timelineIndex"],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -3440,6 +3704,7 @@ impl<'de> crate::runtime::de::Object<'de> for SavedFeedsPref {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_pinned: ::std::option::Option<
             ::std::vec::Vec<crate::runtime::AtUri>,
         > = ::std::option::Option::None;
@@ -3451,26 +3716,27 @@ impl<'de> crate::runtime::de::Object<'de> for SavedFeedsPref {
         {
             match key.as_str() {
                 "pinned" => {
-                    f_pinned = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_pinned, "pinned", & mut extra)
+                    )
                 }
                 "saved" => {
-                    f_saved = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_saved, "saved", & mut extra)
+                    )
                 }
                 "timelineIndex" => {
-                    f_timeline_index = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_timeline_index, "timelineIndex", & mut
+                        extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            pinned: crate::runtime::de::required(f_pinned, "pinned")?,
-            saved: crate::runtime::de::required(f_saved, "saved")?,
+            pinned: crate::runtime::de::required_list(f_pinned, "pinned", &extra)?,
+            saved: crate::runtime::de::required_list(f_saved, "saved", &extra)?,
             timeline_index: f_timeline_index,
             extra,
         })
@@ -3493,6 +3759,16 @@ impl crate::runtime::Validate for SavedFeedsPref {
         v.enter("saved");
         crate::runtime::Validate::validate_into(&self.saved, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("pinned", self.pinned.is_empty()),
+                    ("saved", self.saved.is_empty()),
+                    ("timelineIndex", self.timeline_index.is_none()),
+                ],
+            );
+        }
     }
 }
 
@@ -3528,10 +3804,11 @@ impl crate::runtime::ser::Fields for PersonalDetailsPref {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        if let ::std::option::Option::Some(value) = &self.birth_date {
-            crate::runtime::tri!(map.serialize_entry("birthDate", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        use crate::runtime::ser::SerializeMapExt as _;
+        crate::runtime::tri!(
+            map.optional_entry("birthDate", & self.birth_date, & self.extra)
+        );
+        crate::runtime::ser::extra(map, &self.extra, &["birthDate"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -3543,6 +3820,7 @@ impl<'de> crate::runtime::de::Object<'de> for PersonalDetailsPref {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_birth_date: ::std::option::Option<crate::runtime::Datetime> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
         while let ::std::option::Option::Some(key) = map
@@ -3550,9 +3828,9 @@ impl<'de> crate::runtime::de::Object<'de> for PersonalDetailsPref {
         {
             match key.as_str() {
                 "birthDate" => {
-                    f_birth_date = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_birth_date, "birthDate", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
@@ -3577,6 +3855,9 @@ impl crate::runtime::Validate for PersonalDetailsPref {
         v.enter("birthDate");
         crate::runtime::Validate::validate_into(&self.birth_date, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(&self.extra, &[("birthDate", self.birth_date.is_none())]);
+        }
     }
 }
 
@@ -3616,16 +3897,21 @@ impl crate::runtime::ser::Fields for DeclaredAgePref {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        if let ::std::option::Option::Some(value) = &self.is_over_age13 {
-            crate::runtime::tri!(map.serialize_entry("isOverAge13", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.is_over_age16 {
-            crate::runtime::tri!(map.serialize_entry("isOverAge16", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.is_over_age18 {
-            crate::runtime::tri!(map.serialize_entry("isOverAge18", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        use crate::runtime::ser::SerializeMapExt as _;
+        crate::runtime::tri!(
+            map.optional_entry("isOverAge13", & self.is_over_age13, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("isOverAge16", & self.is_over_age16, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("isOverAge18", & self.is_over_age18, & self.extra)
+        );
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &["isOverAge13", "isOverAge16", "isOverAge18"],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -3637,6 +3923,7 @@ impl<'de> crate::runtime::de::Object<'de> for DeclaredAgePref {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_is_over_age13: ::std::option::Option<bool> = ::std::option::Option::None;
         let mut f_is_over_age16: ::std::option::Option<bool> = ::std::option::Option::None;
         let mut f_is_over_age18: ::std::option::Option<bool> = ::std::option::Option::None;
@@ -3646,19 +3933,19 @@ impl<'de> crate::runtime::de::Object<'de> for DeclaredAgePref {
         {
             match key.as_str() {
                 "isOverAge13" => {
-                    f_is_over_age13 = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_is_over_age13, "isOverAge13", & mut extra)
+                    )
                 }
                 "isOverAge16" => {
-                    f_is_over_age16 = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_is_over_age16, "isOverAge16", & mut extra)
+                    )
                 }
                 "isOverAge18" => {
-                    f_is_over_age18 = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_is_over_age18, "isOverAge18", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
@@ -3681,7 +3968,18 @@ impl<'de> ::serde::Deserialize<'de> for DeclaredAgePref {
 }
 
 impl crate::runtime::Validate for DeclaredAgePref {
-    fn validate_into(&self, _v: &mut crate::runtime::Validator) {}
+    fn validate_into(&self, v: &mut crate::runtime::Validator) {
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("isOverAge13", self.is_over_age13.is_none()),
+                    ("isOverAge16", self.is_over_age16.is_none()),
+                    ("isOverAge18", self.is_over_age18.is_none()),
+                ],
+            );
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -3733,23 +4031,37 @@ impl crate::runtime::ser::Fields for FeedViewPref {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("feed", & self.feed));
-        if let ::std::option::Option::Some(value) = &self.hide_replies {
-            crate::runtime::tri!(map.serialize_entry("hideReplies", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.hide_replies_by_unfollowed {
-            crate::runtime::tri!(map.serialize_entry("hideRepliesByUnfollowed", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.hide_replies_by_like_count {
-            crate::runtime::tri!(map.serialize_entry("hideRepliesByLikeCount", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.hide_reposts {
-            crate::runtime::tri!(map.serialize_entry("hideReposts", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.hide_quote_posts {
-            crate::runtime::tri!(map.serialize_entry("hideQuotePosts", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::tri!(
+            map.optional_entry("hideReplies", & self.hide_replies, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("hideRepliesByUnfollowed", & self
+            .hide_replies_by_unfollowed, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("hideRepliesByLikeCount", & self
+            .hide_replies_by_like_count, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("hideReposts", & self.hide_reposts, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("hideQuotePosts", & self.hide_quote_posts, & self.extra)
+        );
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &[
+                "feed",
+                "hideReplies",
+                "hideRepliesByUnfollowed",
+                "hideRepliesByLikeCount",
+                "hideReposts",
+                "hideQuotePosts",
+            ],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -3761,6 +4073,7 @@ impl<'de> crate::runtime::de::Object<'de> for FeedViewPref {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_feed: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut f_hide_replies: ::std::option::Option<bool> = ::std::option::Option::None;
         let mut f_hide_replies_by_unfollowed: ::std::option::Option<bool> = ::std::option::Option::None;
@@ -3773,40 +4086,43 @@ impl<'de> crate::runtime::de::Object<'de> for FeedViewPref {
         {
             match key.as_str() {
                 "feed" => {
-                    f_feed = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_feed, "feed", & mut extra)
+                    )
                 }
                 "hideReplies" => {
-                    f_hide_replies = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_hide_replies, "hideReplies", & mut extra)
+                    )
                 }
                 "hideRepliesByUnfollowed" => {
-                    f_hide_replies_by_unfollowed = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_hide_replies_by_unfollowed,
+                        "hideRepliesByUnfollowed", & mut extra)
+                    )
                 }
                 "hideRepliesByLikeCount" => {
-                    f_hide_replies_by_like_count = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_hide_replies_by_like_count,
+                        "hideRepliesByLikeCount", & mut extra)
+                    )
                 }
                 "hideReposts" => {
-                    f_hide_reposts = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_hide_reposts, "hideReposts", & mut extra)
+                    )
                 }
                 "hideQuotePosts" => {
-                    f_hide_quote_posts = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_hide_quote_posts, "hideQuotePosts", & mut
+                        extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            feed: crate::runtime::de::required(f_feed, "feed")?,
+            feed: crate::runtime::de::required(f_feed, "feed", &extra)?,
             hide_replies: f_hide_replies,
             hide_replies_by_unfollowed: f_hide_replies_by_unfollowed,
             hide_replies_by_like_count: f_hide_replies_by_like_count,
@@ -3826,7 +4142,26 @@ impl<'de> ::serde::Deserialize<'de> for FeedViewPref {
 }
 
 impl crate::runtime::Validate for FeedViewPref {
-    fn validate_into(&self, _v: &mut crate::runtime::Validator) {}
+    fn validate_into(&self, v: &mut crate::runtime::Validator) {
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("hideReplies", self.hide_replies.is_none()),
+                    (
+                        "hideRepliesByUnfollowed",
+                        self.hide_replies_by_unfollowed.is_none(),
+                    ),
+                    (
+                        "hideRepliesByLikeCount",
+                        self.hide_replies_by_like_count.is_none(),
+                    ),
+                    ("hideReposts", self.hide_reposts.is_none()),
+                    ("hideQuotePosts", self.hide_quote_posts.is_none()),
+                ],
+            );
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -3949,10 +4284,9 @@ impl crate::runtime::ser::Fields for ThreadViewPref {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        if let ::std::option::Option::Some(value) = &self.sort {
-            crate::runtime::tri!(map.serialize_entry("sort", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        use crate::runtime::ser::SerializeMapExt as _;
+        crate::runtime::tri!(map.optional_entry("sort", & self.sort, & self.extra));
+        crate::runtime::ser::extra(map, &self.extra, &["sort"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -3964,6 +4298,7 @@ impl<'de> crate::runtime::de::Object<'de> for ThreadViewPref {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_sort: ::std::option::Option<ThreadViewPrefSort> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
         while let ::std::option::Option::Some(key) = map
@@ -3971,9 +4306,9 @@ impl<'de> crate::runtime::de::Object<'de> for ThreadViewPref {
         {
             match key.as_str() {
                 "sort" => {
-                    f_sort = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_sort, "sort", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
@@ -3995,6 +4330,9 @@ impl crate::runtime::Validate for ThreadViewPref {
         v.enter("sort");
         crate::runtime::Validate::validate_into(&self.sort, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(&self.extra, &[("sort", self.sort.is_none())]);
+        }
     }
 }
 
@@ -4030,8 +4368,9 @@ impl crate::runtime::ser::Fields for InterestsPref {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        crate::runtime::tri!(map.serialize_entry("tags", & self.tags));
-        crate::runtime::ser::extra(map, &self.extra)
+        use crate::runtime::ser::SerializeMapExt as _;
+        crate::runtime::tri!(map.list_entry("tags", & self.tags, & self.extra));
+        crate::runtime::ser::extra(map, &self.extra, &["tags"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -4043,6 +4382,7 @@ impl<'de> crate::runtime::de::Object<'de> for InterestsPref {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_tags: ::std::option::Option<::std::vec::Vec<::std::string::String>> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
         while let ::std::option::Option::Some(key) = map
@@ -4050,15 +4390,15 @@ impl<'de> crate::runtime::de::Object<'de> for InterestsPref {
         {
             match key.as_str() {
                 "tags" => {
-                    f_tags = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_tags, "tags", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            tags: crate::runtime::de::required(f_tags, "tags")?,
+            tags: crate::runtime::de::required_list(f_tags, "tags", &extra)?,
             extra,
         })
     }
@@ -4096,6 +4436,9 @@ impl crate::runtime::Validate for InterestsPref {
             v.leave();
         }
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(&self.extra, &[("tags", self.tags.is_empty())]);
+        }
     }
 }
 
@@ -4294,18 +4637,21 @@ impl crate::runtime::ser::Fields for MutedWord {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        if let ::std::option::Option::Some(value) = &self.id {
-            crate::runtime::tri!(map.serialize_entry("id", value));
-        }
+        use crate::runtime::ser::SerializeMapExt as _;
+        crate::runtime::tri!(map.optional_entry("id", & self.id, & self.extra));
         crate::runtime::tri!(map.serialize_entry("value", & self.value));
-        crate::runtime::tri!(map.serialize_entry("targets", & self.targets));
-        if let ::std::option::Option::Some(value) = &self.actor_target {
-            crate::runtime::tri!(map.serialize_entry("actorTarget", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.expires_at {
-            crate::runtime::tri!(map.serialize_entry("expiresAt", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::tri!(map.list_entry("targets", & self.targets, & self.extra));
+        crate::runtime::tri!(
+            map.optional_entry("actorTarget", & self.actor_target, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("expiresAt", & self.expires_at, & self.extra)
+        );
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &["id", "value", "targets", "actorTarget", "expiresAt"],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -4317,6 +4663,7 @@ impl<'de> crate::runtime::de::Object<'de> for MutedWord {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_id: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut f_value: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut f_targets: ::std::option::Option<::std::vec::Vec<MutedWordTarget>> = ::std::option::Option::None;
@@ -4328,37 +4675,35 @@ impl<'de> crate::runtime::de::Object<'de> for MutedWord {
         {
             match key.as_str() {
                 "id" => {
-                    f_id = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_id, "id", & mut extra))
                 }
                 "value" => {
-                    f_value = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_value, "value", & mut extra)
+                    )
                 }
                 "targets" => {
-                    f_targets = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_targets, "targets", & mut extra)
+                    )
                 }
                 "actorTarget" => {
-                    f_actor_target = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_actor_target, "actorTarget", & mut extra)
+                    )
                 }
                 "expiresAt" => {
-                    f_expires_at = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_expires_at, "expiresAt", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
             id: f_id,
-            value: crate::runtime::de::required(f_value, "value")?,
-            targets: crate::runtime::de::required(f_targets, "targets")?,
+            value: crate::runtime::de::required(f_value, "value", &extra)?,
+            targets: crate::runtime::de::required_list(f_targets, "targets", &extra)?,
             actor_target: f_actor_target,
             expires_at: f_expires_at,
             extra,
@@ -4398,6 +4743,17 @@ impl crate::runtime::Validate for MutedWord {
         v.enter("expiresAt");
         crate::runtime::Validate::validate_into(&self.expires_at, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("id", self.id.is_none()),
+                    ("targets", self.targets.is_empty()),
+                    ("actorTarget", self.actor_target.is_none()),
+                    ("expiresAt", self.expires_at.is_none()),
+                ],
+            );
+        }
     }
 }
 
@@ -4433,8 +4789,9 @@ impl crate::runtime::ser::Fields for MutedWordsPref {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        crate::runtime::tri!(map.serialize_entry("items", & self.items));
-        crate::runtime::ser::extra(map, &self.extra)
+        use crate::runtime::ser::SerializeMapExt as _;
+        crate::runtime::tri!(map.list_entry("items", & self.items, & self.extra));
+        crate::runtime::ser::extra(map, &self.extra, &["items"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -4446,6 +4803,7 @@ impl<'de> crate::runtime::de::Object<'de> for MutedWordsPref {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_items: ::std::option::Option<::std::vec::Vec<MutedWord>> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
         while let ::std::option::Option::Some(key) = map
@@ -4453,15 +4811,15 @@ impl<'de> crate::runtime::de::Object<'de> for MutedWordsPref {
         {
             match key.as_str() {
                 "items" => {
-                    f_items = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_items, "items", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            items: crate::runtime::de::required(f_items, "items")?,
+            items: crate::runtime::de::required_list(f_items, "items", &extra)?,
             extra,
         })
     }
@@ -4480,6 +4838,9 @@ impl crate::runtime::Validate for MutedWordsPref {
         v.enter("items");
         crate::runtime::Validate::validate_into(&self.items, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(&self.extra, &[("items", self.items.is_empty())]);
+        }
     }
 }
 
@@ -4515,8 +4876,9 @@ impl crate::runtime::ser::Fields for HiddenPostsPref {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        crate::runtime::tri!(map.serialize_entry("items", & self.items));
-        crate::runtime::ser::extra(map, &self.extra)
+        use crate::runtime::ser::SerializeMapExt as _;
+        crate::runtime::tri!(map.list_entry("items", & self.items, & self.extra));
+        crate::runtime::ser::extra(map, &self.extra, &["items"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -4528,6 +4890,7 @@ impl<'de> crate::runtime::de::Object<'de> for HiddenPostsPref {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_items: ::std::option::Option<::std::vec::Vec<crate::runtime::AtUri>> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
         while let ::std::option::Option::Some(key) = map
@@ -4535,15 +4898,15 @@ impl<'de> crate::runtime::de::Object<'de> for HiddenPostsPref {
         {
             match key.as_str() {
                 "items" => {
-                    f_items = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_items, "items", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            items: crate::runtime::de::required(f_items, "items")?,
+            items: crate::runtime::de::required_list(f_items, "items", &extra)?,
             extra,
         })
     }
@@ -4562,6 +4925,9 @@ impl crate::runtime::Validate for HiddenPostsPref {
         v.enter("items");
         crate::runtime::Validate::validate_into(&self.items, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(&self.extra, &[("items", self.items.is_empty())]);
+        }
     }
 }
 
@@ -4597,8 +4963,9 @@ impl crate::runtime::ser::Fields for LabelersPref {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        crate::runtime::tri!(map.serialize_entry("labelers", & self.labelers));
-        crate::runtime::ser::extra(map, &self.extra)
+        use crate::runtime::ser::SerializeMapExt as _;
+        crate::runtime::tri!(map.list_entry("labelers", & self.labelers, & self.extra));
+        crate::runtime::ser::extra(map, &self.extra, &["labelers"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -4610,6 +4977,7 @@ impl<'de> crate::runtime::de::Object<'de> for LabelersPref {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_labelers: ::std::option::Option<::std::vec::Vec<LabelerPrefItem>> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
         while let ::std::option::Option::Some(key) = map
@@ -4617,15 +4985,15 @@ impl<'de> crate::runtime::de::Object<'de> for LabelersPref {
         {
             match key.as_str() {
                 "labelers" => {
-                    f_labelers = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_labelers, "labelers", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            labelers: crate::runtime::de::required(f_labelers, "labelers")?,
+            labelers: crate::runtime::de::required_list(f_labelers, "labelers", &extra)?,
             extra,
         })
     }
@@ -4644,6 +5012,9 @@ impl crate::runtime::Validate for LabelersPref {
         v.enter("labelers");
         crate::runtime::Validate::validate_into(&self.labelers, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(&self.extra, &[("labelers", self.labelers.is_empty())]);
+        }
     }
 }
 
@@ -4680,7 +5051,7 @@ impl crate::runtime::ser::Fields for LabelerPrefItem {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::tri!(map.serialize_entry("did", & self.did));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &["did"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -4692,6 +5063,7 @@ impl<'de> crate::runtime::de::Object<'de> for LabelerPrefItem {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_did: ::std::option::Option<crate::runtime::Did> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
         while let ::std::option::Option::Some(key) = map
@@ -4699,15 +5071,13 @@ impl<'de> crate::runtime::de::Object<'de> for LabelerPrefItem {
         {
             match key.as_str() {
                 "did" => {
-                    f_did = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_did, "did", & mut extra))
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            did: crate::runtime::de::required(f_did, "did")?,
+            did: crate::runtime::de::required(f_did, "did", &extra)?,
             extra,
         })
     }
@@ -4767,19 +5137,23 @@ impl crate::runtime::ser::Fields for BskyAppStatePref {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        if let ::std::option::Option::Some(value) = &self.active_progress_guide {
-            crate::runtime::tri!(map.serialize_entry("activeProgressGuide", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.is_beta_user {
-            crate::runtime::tri!(map.serialize_entry("isBetaUser", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.queued_nudges {
-            crate::runtime::tri!(map.serialize_entry("queuedNudges", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.nuxs {
-            crate::runtime::tri!(map.serialize_entry("nuxs", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        use crate::runtime::ser::SerializeMapExt as _;
+        crate::runtime::tri!(
+            map.optional_entry("activeProgressGuide", & self.active_progress_guide, &
+            self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("isBetaUser", & self.is_beta_user, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("queuedNudges", & self.queued_nudges, & self.extra)
+        );
+        crate::runtime::tri!(map.optional_entry("nuxs", & self.nuxs, & self.extra));
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &["activeProgressGuide", "isBetaUser", "queuedNudges", "nuxs"],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -4791,6 +5165,7 @@ impl<'de> crate::runtime::de::Object<'de> for BskyAppStatePref {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_active_progress_guide: ::std::option::Option<BskyAppProgressGuide> = ::std::option::Option::None;
         let mut f_is_beta_user: ::std::option::Option<bool> = ::std::option::Option::None;
         let mut f_queued_nudges: ::std::option::Option<
@@ -4803,24 +5178,26 @@ impl<'de> crate::runtime::de::Object<'de> for BskyAppStatePref {
         {
             match key.as_str() {
                 "activeProgressGuide" => {
-                    f_active_progress_guide = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_active_progress_guide,
+                        "activeProgressGuide", & mut extra)
+                    )
                 }
                 "isBetaUser" => {
-                    f_is_beta_user = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_is_beta_user, "isBetaUser", & mut extra)
+                    )
                 }
                 "queuedNudges" => {
-                    f_queued_nudges = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_queued_nudges, "queuedNudges", & mut
+                        extra)
+                    )
                 }
                 "nuxs" => {
-                    f_nuxs = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_nuxs, "nuxs", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
@@ -4876,6 +5253,17 @@ impl crate::runtime::Validate for BskyAppStatePref {
             );
         }
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("activeProgressGuide", self.active_progress_guide.is_none()),
+                    ("isBetaUser", self.is_beta_user.is_none()),
+                    ("queuedNudges", self.queued_nudges.is_none()),
+                    ("nuxs", self.nuxs.is_none()),
+                ],
+            );
+        }
     }
 }
 
@@ -4912,7 +5300,7 @@ impl crate::runtime::ser::Fields for BskyAppProgressGuide {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::tri!(map.serialize_entry("guide", & self.guide));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &["guide"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -4924,6 +5312,7 @@ impl<'de> crate::runtime::de::Object<'de> for BskyAppProgressGuide {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_guide: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
         while let ::std::option::Option::Some(key) = map
@@ -4931,15 +5320,15 @@ impl<'de> crate::runtime::de::Object<'de> for BskyAppProgressGuide {
         {
             match key.as_str() {
                 "guide" => {
-                    f_guide = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_guide, "guide", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            guide: crate::runtime::de::required(f_guide, "guide")?,
+            guide: crate::runtime::de::required(f_guide, "guide", &extra)?,
             extra,
         })
     }
@@ -5007,15 +5396,18 @@ impl crate::runtime::ser::Fields for Nux {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("id", & self.id));
         crate::runtime::tri!(map.serialize_entry("completed", & self.completed));
-        if let ::std::option::Option::Some(value) = &self.data {
-            crate::runtime::tri!(map.serialize_entry("data", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.expires_at {
-            crate::runtime::tri!(map.serialize_entry("expiresAt", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::tri!(map.optional_entry("data", & self.data, & self.extra));
+        crate::runtime::tri!(
+            map.optional_entry("expiresAt", & self.expires_at, & self.extra)
+        );
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &["id", "completed", "data", "expiresAt"],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -5027,6 +5419,7 @@ impl<'de> crate::runtime::de::Object<'de> for Nux {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_id: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut f_completed: ::std::option::Option<bool> = ::std::option::Option::None;
         let mut f_data: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
@@ -5037,31 +5430,29 @@ impl<'de> crate::runtime::de::Object<'de> for Nux {
         {
             match key.as_str() {
                 "id" => {
-                    f_id = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_id, "id", & mut extra))
                 }
                 "completed" => {
-                    f_completed = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_completed, "completed", & mut extra)
+                    )
                 }
                 "data" => {
-                    f_data = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_data, "data", & mut extra)
+                    )
                 }
                 "expiresAt" => {
-                    f_expires_at = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_expires_at, "expiresAt", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            id: crate::runtime::de::required(f_id, "id")?,
-            completed: crate::runtime::de::required(f_completed, "completed")?,
+            id: crate::runtime::de::required(f_id, "id", &extra)?,
+            completed: crate::runtime::de::required(f_completed, "completed", &extra)?,
             data: f_data,
             expires_at: f_expires_at,
             extra,
@@ -5104,6 +5495,15 @@ impl crate::runtime::Validate for Nux {
         v.enter("expiresAt");
         crate::runtime::Validate::validate_into(&self.expires_at, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("data", self.data.is_none()),
+                    ("expiresAt", self.expires_at.is_none()),
+                ],
+            );
+        }
     }
 }
 
@@ -5146,10 +5546,11 @@ impl crate::runtime::ser::Fields for VerificationPrefs {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        if let ::std::option::Option::Some(value) = &self.hide_badges {
-            crate::runtime::tri!(map.serialize_entry("hideBadges", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        use crate::runtime::ser::SerializeMapExt as _;
+        crate::runtime::tri!(
+            map.optional_entry("hideBadges", & self.hide_badges, & self.extra)
+        );
+        crate::runtime::ser::extra(map, &self.extra, &["hideBadges"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -5161,6 +5562,7 @@ impl<'de> crate::runtime::de::Object<'de> for VerificationPrefs {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_hide_badges: ::std::option::Option<bool> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
         while let ::std::option::Option::Some(key) = map
@@ -5168,9 +5570,9 @@ impl<'de> crate::runtime::de::Object<'de> for VerificationPrefs {
         {
             match key.as_str() {
                 "hideBadges" => {
-                    f_hide_badges = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_hide_badges, "hideBadges", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
@@ -5191,7 +5593,11 @@ impl<'de> ::serde::Deserialize<'de> for VerificationPrefs {
 }
 
 impl crate::runtime::Validate for VerificationPrefs {
-    fn validate_into(&self, _v: &mut crate::runtime::Validator) {}
+    fn validate_into(&self, v: &mut crate::runtime::Validator) {
+        if !self.extra.is_empty() {
+            v.read_nulls(&self.extra, &[("hideBadges", self.hide_badges.is_none())]);
+        }
+    }
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -5235,13 +5641,14 @@ impl crate::runtime::ser::Fields for LiveEventPreferences {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        if let ::std::option::Option::Some(value) = &self.hidden_feed_ids {
-            crate::runtime::tri!(map.serialize_entry("hiddenFeedIds", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.hide_all_feeds {
-            crate::runtime::tri!(map.serialize_entry("hideAllFeeds", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        use crate::runtime::ser::SerializeMapExt as _;
+        crate::runtime::tri!(
+            map.optional_entry("hiddenFeedIds", & self.hidden_feed_ids, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("hideAllFeeds", & self.hide_all_feeds, & self.extra)
+        );
+        crate::runtime::ser::extra(map, &self.extra, &["hiddenFeedIds", "hideAllFeeds"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -5253,6 +5660,7 @@ impl<'de> crate::runtime::de::Object<'de> for LiveEventPreferences {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_hidden_feed_ids: ::std::option::Option<
             ::std::vec::Vec<::std::string::String>,
         > = ::std::option::Option::None;
@@ -5263,14 +5671,16 @@ impl<'de> crate::runtime::de::Object<'de> for LiveEventPreferences {
         {
             match key.as_str() {
                 "hiddenFeedIds" => {
-                    f_hidden_feed_ids = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_hidden_feed_ids, "hiddenFeedIds", & mut
+                        extra)
+                    )
                 }
                 "hideAllFeeds" => {
-                    f_hide_all_feeds = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_hide_all_feeds, "hideAllFeeds", & mut
+                        extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
@@ -5292,7 +5702,17 @@ impl<'de> ::serde::Deserialize<'de> for LiveEventPreferences {
 }
 
 impl crate::runtime::Validate for LiveEventPreferences {
-    fn validate_into(&self, _v: &mut crate::runtime::Validator) {}
+    fn validate_into(&self, v: &mut crate::runtime::Validator) {
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("hiddenFeedIds", self.hidden_feed_ids.is_none()),
+                    ("hideAllFeeds", self.hide_all_feeds.is_none()),
+                ],
+            );
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -5521,13 +5941,20 @@ impl crate::runtime::ser::Fields for PostInteractionSettingsPref {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        if let ::std::option::Option::Some(value) = &self.threadgate_allow_rules {
-            crate::runtime::tri!(map.serialize_entry("threadgateAllowRules", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.postgate_embedding_rules {
-            crate::runtime::tri!(map.serialize_entry("postgateEmbeddingRules", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        use crate::runtime::ser::SerializeMapExt as _;
+        crate::runtime::tri!(
+            map.optional_entry("threadgateAllowRules", & self.threadgate_allow_rules, &
+            self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("postgateEmbeddingRules", & self.postgate_embedding_rules,
+            & self.extra)
+        );
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &["threadgateAllowRules", "postgateEmbeddingRules"],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -5539,6 +5966,7 @@ impl<'de> crate::runtime::de::Object<'de> for PostInteractionSettingsPref {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_threadgate_allow_rules: ::std::option::Option<
             ::std::vec::Vec<PostInteractionSettingsPrefThreadgateAllowRulesItem>,
         > = ::std::option::Option::None;
@@ -5551,14 +5979,16 @@ impl<'de> crate::runtime::de::Object<'de> for PostInteractionSettingsPref {
         {
             match key.as_str() {
                 "threadgateAllowRules" => {
-                    f_threadgate_allow_rules = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_threadgate_allow_rules,
+                        "threadgateAllowRules", & mut extra)
+                    )
                 }
                 "postgateEmbeddingRules" => {
-                    f_postgate_embedding_rules = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_postgate_embedding_rules,
+                        "postgateEmbeddingRules", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
@@ -5601,6 +6031,15 @@ impl crate::runtime::Validate for PostInteractionSettingsPref {
             );
         }
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("threadgateAllowRules", self.threadgate_allow_rules.is_none()),
+                    ("postgateEmbeddingRules", self.postgate_embedding_rules.is_none()),
+                ],
+            );
+        }
     }
 }
 
@@ -5786,30 +6225,37 @@ impl crate::runtime::ser::Fields for StatusView {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        if let ::std::option::Option::Some(value) = &self.uri {
-            crate::runtime::tri!(map.serialize_entry("uri", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.cid {
-            crate::runtime::tri!(map.serialize_entry("cid", value));
-        }
+        use crate::runtime::ser::SerializeMapExt as _;
+        crate::runtime::tri!(map.optional_entry("uri", & self.uri, & self.extra));
+        crate::runtime::tri!(map.optional_entry("cid", & self.cid, & self.extra));
         crate::runtime::tri!(map.serialize_entry("status", & self.status));
         crate::runtime::tri!(map.serialize_entry("record", & self.record));
-        if let ::std::option::Option::Some(value) = &self.embed {
-            crate::runtime::tri!(map.serialize_entry("embed", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.labels {
-            crate::runtime::tri!(map.serialize_entry("labels", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.expires_at {
-            crate::runtime::tri!(map.serialize_entry("expiresAt", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.is_active {
-            crate::runtime::tri!(map.serialize_entry("isActive", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.is_disabled {
-            crate::runtime::tri!(map.serialize_entry("isDisabled", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::tri!(map.optional_entry("embed", & self.embed, & self.extra));
+        crate::runtime::tri!(map.optional_entry("labels", & self.labels, & self.extra));
+        crate::runtime::tri!(
+            map.optional_entry("expiresAt", & self.expires_at, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("isActive", & self.is_active, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("isDisabled", & self.is_disabled, & self.extra)
+        );
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &[
+                "uri",
+                "cid",
+                "status",
+                "record",
+                "embed",
+                "labels",
+                "expiresAt",
+                "isActive",
+                "isDisabled",
+            ],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -5821,6 +6267,7 @@ impl<'de> crate::runtime::de::Object<'de> for StatusView {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_cid: ::std::option::Option<crate::runtime::Cid> = ::std::option::Option::None;
         let mut f_status: ::std::option::Option<StatusViewStatus> = ::std::option::Option::None;
@@ -5838,49 +6285,45 @@ impl<'de> crate::runtime::de::Object<'de> for StatusView {
         {
             match key.as_str() {
                 "uri" => {
-                    f_uri = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
                 }
                 "cid" => {
-                    f_cid = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_cid, "cid", & mut extra))
                 }
                 "status" => {
-                    f_status = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_status, "status", & mut extra)
+                    )
                 }
                 "record" => {
-                    f_record = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_record, "record", & mut extra)
+                    )
                 }
                 "embed" => {
-                    f_embed = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_embed, "embed", & mut extra)
+                    )
                 }
                 "labels" => {
-                    f_labels = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_labels, "labels", & mut extra)
+                    )
                 }
                 "expiresAt" => {
-                    f_expires_at = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_expires_at, "expiresAt", & mut extra)
+                    )
                 }
                 "isActive" => {
-                    f_is_active = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_is_active, "isActive", & mut extra)
+                    )
                 }
                 "isDisabled" => {
-                    f_is_disabled = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_is_disabled, "isDisabled", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
@@ -5888,8 +6331,8 @@ impl<'de> crate::runtime::de::Object<'de> for StatusView {
         ::std::result::Result::Ok(Self {
             uri: f_uri,
             cid: f_cid,
-            status: crate::runtime::de::required(f_status, "status")?,
-            record: crate::runtime::de::required(f_record, "record")?,
+            status: crate::runtime::de::required(f_status, "status", &extra)?,
+            record: crate::runtime::de::required(f_record, "record", &extra)?,
             embed: f_embed,
             labels: f_labels,
             expires_at: f_expires_at,
@@ -5931,5 +6374,19 @@ impl crate::runtime::Validate for StatusView {
         v.enter("expiresAt");
         crate::runtime::Validate::validate_into(&self.expires_at, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("uri", self.uri.is_none()),
+                    ("cid", self.cid.is_none()),
+                    ("embed", self.embed.is_none()),
+                    ("labels", self.labels.is_none()),
+                    ("expiresAt", self.expires_at.is_none()),
+                    ("isActive", self.is_active.is_none()),
+                    ("isDisabled", self.is_disabled.is_none()),
+                ],
+            );
+        }
     }
 }

@@ -39,7 +39,7 @@ impl crate::runtime::ser::Fields for AspectRatio {
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::tri!(map.serialize_entry("width", & self.width));
         crate::runtime::tri!(map.serialize_entry("height", & self.height));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &["width", "height"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -51,6 +51,7 @@ impl<'de> crate::runtime::de::Object<'de> for AspectRatio {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_width: ::std::option::Option<i64> = ::std::option::Option::None;
         let mut f_height: ::std::option::Option<i64> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -59,21 +60,21 @@ impl<'de> crate::runtime::de::Object<'de> for AspectRatio {
         {
             match key.as_str() {
                 "width" => {
-                    f_width = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_width, "width", & mut extra)
+                    )
                 }
                 "height" => {
-                    f_height = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_height, "height", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            width: crate::runtime::de::required(f_width, "width")?,
-            height: crate::runtime::de::required(f_height, "height")?,
+            width: crate::runtime::de::required(f_width, "width", &extra)?,
+            height: crate::runtime::de::required(f_height, "height", &extra)?,
             extra,
         })
     }

@@ -36,7 +36,7 @@ impl crate::runtime::ser::Fields for Main {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::tri!(map.serialize_entry("external", & self.external));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &["external"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -48,6 +48,7 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_external: ::std::option::Option<External> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
         while let ::std::option::Option::Some(key) = map
@@ -55,15 +56,15 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
         {
             match key.as_str() {
                 "external" => {
-                    f_external = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_external, "external", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            external: crate::runtime::de::required(f_external, "external")?,
+            external: crate::runtime::de::required(f_external, "external", &extra)?,
             extra,
         })
     }
@@ -131,16 +132,19 @@ impl crate::runtime::ser::Fields for External {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::tri!(map.serialize_entry("title", & self.title));
         crate::runtime::tri!(map.serialize_entry("description", & self.description));
-        if let ::std::option::Option::Some(value) = &self.thumb {
-            crate::runtime::tri!(map.serialize_entry("thumb", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.associated_refs {
-            crate::runtime::tri!(map.serialize_entry("associatedRefs", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::tri!(map.optional_entry("thumb", & self.thumb, & self.extra));
+        crate::runtime::tri!(
+            map.optional_entry("associatedRefs", & self.associated_refs, & self.extra)
+        );
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &["uri", "title", "description", "thumb", "associatedRefs"],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -152,6 +156,7 @@ impl<'de> crate::runtime::de::Object<'de> for External {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::Uri> = ::std::option::Option::None;
         let mut f_title: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut f_description: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
@@ -165,37 +170,40 @@ impl<'de> crate::runtime::de::Object<'de> for External {
         {
             match key.as_str() {
                 "uri" => {
-                    f_uri = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
                 }
                 "title" => {
-                    f_title = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_title, "title", & mut extra)
+                    )
                 }
                 "description" => {
-                    f_description = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_description, "description", & mut extra)
+                    )
                 }
                 "thumb" => {
-                    f_thumb = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_thumb, "thumb", & mut extra)
+                    )
                 }
                 "associatedRefs" => {
-                    f_associated_refs = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_associated_refs, "associatedRefs", & mut
+                        extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            uri: crate::runtime::de::required(f_uri, "uri")?,
-            title: crate::runtime::de::required(f_title, "title")?,
-            description: crate::runtime::de::required(f_description, "description")?,
+            uri: crate::runtime::de::required(f_uri, "uri", &extra)?,
+            title: crate::runtime::de::required(f_title, "title", &extra)?,
+            description: crate::runtime::de::required(
+                f_description,
+                "description",
+                &extra,
+            )?,
             thumb: f_thumb,
             associated_refs: f_associated_refs,
             extra,
@@ -225,6 +233,15 @@ impl crate::runtime::Validate for External {
         v.enter("associatedRefs");
         crate::runtime::Validate::validate_into(&self.associated_refs, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("thumb", self.thumb.is_none()),
+                    ("associatedRefs", self.associated_refs.is_none()),
+                ],
+            );
+        }
     }
 }
 
@@ -261,7 +278,7 @@ impl crate::runtime::ser::Fields for View {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::tri!(map.serialize_entry("external", & self.external));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &["external"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -273,6 +290,7 @@ impl<'de> crate::runtime::de::Object<'de> for View {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_external: ::std::option::Option<ViewExternal> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
         while let ::std::option::Option::Some(key) = map
@@ -280,15 +298,15 @@ impl<'de> crate::runtime::de::Object<'de> for View {
         {
             match key.as_str() {
                 "external" => {
-                    f_external = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_external, "external", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            external: crate::runtime::de::required(f_external, "external")?,
+            external: crate::runtime::de::required(f_external, "external", &extra)?,
             extra,
         })
     }
@@ -372,34 +390,46 @@ impl crate::runtime::ser::Fields for ViewExternal {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::tri!(map.serialize_entry("title", & self.title));
         crate::runtime::tri!(map.serialize_entry("description", & self.description));
-        if let ::std::option::Option::Some(value) = &self.thumb {
-            crate::runtime::tri!(map.serialize_entry("thumb", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.created_at {
-            crate::runtime::tri!(map.serialize_entry("createdAt", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.updated_at {
-            crate::runtime::tri!(map.serialize_entry("updatedAt", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.reading_time {
-            crate::runtime::tri!(map.serialize_entry("readingTime", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.labels {
-            crate::runtime::tri!(map.serialize_entry("labels", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.source {
-            crate::runtime::tri!(map.serialize_entry("source", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.associated_refs {
-            crate::runtime::tri!(map.serialize_entry("associatedRefs", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.associated_profiles {
-            crate::runtime::tri!(map.serialize_entry("associatedProfiles", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::tri!(map.optional_entry("thumb", & self.thumb, & self.extra));
+        crate::runtime::tri!(
+            map.optional_entry("createdAt", & self.created_at, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("updatedAt", & self.updated_at, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("readingTime", & self.reading_time, & self.extra)
+        );
+        crate::runtime::tri!(map.optional_entry("labels", & self.labels, & self.extra));
+        crate::runtime::tri!(map.optional_entry("source", & self.source, & self.extra));
+        crate::runtime::tri!(
+            map.optional_entry("associatedRefs", & self.associated_refs, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("associatedProfiles", & self.associated_profiles, & self
+            .extra)
+        );
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &[
+                "uri",
+                "title",
+                "description",
+                "thumb",
+                "createdAt",
+                "updatedAt",
+                "readingTime",
+                "labels",
+                "source",
+                "associatedRefs",
+                "associatedProfiles",
+            ],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -411,6 +441,7 @@ impl<'de> crate::runtime::de::Object<'de> for ViewExternal {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::Uri> = ::std::option::Option::None;
         let mut f_title: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut f_description: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
@@ -434,67 +465,71 @@ impl<'de> crate::runtime::de::Object<'de> for ViewExternal {
         {
             match key.as_str() {
                 "uri" => {
-                    f_uri = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
                 }
                 "title" => {
-                    f_title = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_title, "title", & mut extra)
+                    )
                 }
                 "description" => {
-                    f_description = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_description, "description", & mut extra)
+                    )
                 }
                 "thumb" => {
-                    f_thumb = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_thumb, "thumb", & mut extra)
+                    )
                 }
                 "createdAt" => {
-                    f_created_at = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_created_at, "createdAt", & mut extra)
+                    )
                 }
                 "updatedAt" => {
-                    f_updated_at = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_updated_at, "updatedAt", & mut extra)
+                    )
                 }
                 "readingTime" => {
-                    f_reading_time = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_reading_time, "readingTime", & mut extra)
+                    )
                 }
                 "labels" => {
-                    f_labels = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_labels, "labels", & mut extra)
+                    )
                 }
                 "source" => {
-                    f_source = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_source, "source", & mut extra)
+                    )
                 }
                 "associatedRefs" => {
-                    f_associated_refs = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_associated_refs, "associatedRefs", & mut
+                        extra)
+                    )
                 }
                 "associatedProfiles" => {
-                    f_associated_profiles = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_associated_profiles, "associatedProfiles",
+                        & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            uri: crate::runtime::de::required(f_uri, "uri")?,
-            title: crate::runtime::de::required(f_title, "title")?,
-            description: crate::runtime::de::required(f_description, "description")?,
+            uri: crate::runtime::de::required(f_uri, "uri", &extra)?,
+            title: crate::runtime::de::required(f_title, "title", &extra)?,
+            description: crate::runtime::de::required(
+                f_description,
+                "description",
+                &extra,
+            )?,
             thumb: f_thumb,
             created_at: f_created_at,
             updated_at: f_updated_at,
@@ -542,6 +577,21 @@ impl crate::runtime::Validate for ViewExternal {
         v.enter("associatedProfiles");
         crate::runtime::Validate::validate_into(&self.associated_profiles, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("thumb", self.thumb.is_none()),
+                    ("createdAt", self.created_at.is_none()),
+                    ("updatedAt", self.updated_at.is_none()),
+                    ("readingTime", self.reading_time.is_none()),
+                    ("labels", self.labels.is_none()),
+                    ("source", self.source.is_none()),
+                    ("associatedRefs", self.associated_refs.is_none()),
+                    ("associatedProfiles", self.associated_profiles.is_none()),
+                ],
+            );
+        }
     }
 }
 
@@ -588,18 +638,19 @@ impl crate::runtime::ser::Fields for ViewExternalSource {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
-        if let ::std::option::Option::Some(value) = &self.icon {
-            crate::runtime::tri!(map.serialize_entry("icon", value));
-        }
+        crate::runtime::tri!(map.optional_entry("icon", & self.icon, & self.extra));
         crate::runtime::tri!(map.serialize_entry("title", & self.title));
-        if let ::std::option::Option::Some(value) = &self.description {
-            crate::runtime::tri!(map.serialize_entry("description", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.theme {
-            crate::runtime::tri!(map.serialize_entry("theme", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::tri!(
+            map.optional_entry("description", & self.description, & self.extra)
+        );
+        crate::runtime::tri!(map.optional_entry("theme", & self.theme, & self.extra));
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &["uri", "icon", "title", "description", "theme"],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -611,6 +662,7 @@ impl<'de> crate::runtime::de::Object<'de> for ViewExternalSource {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::Uri> = ::std::option::Option::None;
         let mut f_icon: ::std::option::Option<crate::runtime::Uri> = ::std::option::Option::None;
         let mut f_title: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
@@ -622,37 +674,35 @@ impl<'de> crate::runtime::de::Object<'de> for ViewExternalSource {
         {
             match key.as_str() {
                 "uri" => {
-                    f_uri = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
                 }
                 "icon" => {
-                    f_icon = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_icon, "icon", & mut extra)
+                    )
                 }
                 "title" => {
-                    f_title = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_title, "title", & mut extra)
+                    )
                 }
                 "description" => {
-                    f_description = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_description, "description", & mut extra)
+                    )
                 }
                 "theme" => {
-                    f_theme = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_theme, "theme", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            uri: crate::runtime::de::required(f_uri, "uri")?,
+            uri: crate::runtime::de::required(f_uri, "uri", &extra)?,
             icon: f_icon,
-            title: crate::runtime::de::required(f_title, "title")?,
+            title: crate::runtime::de::required(f_title, "title", &extra)?,
             description: f_description,
             theme: f_theme,
             extra,
@@ -679,6 +729,16 @@ impl crate::runtime::Validate for ViewExternalSource {
         v.enter("theme");
         crate::runtime::Validate::validate_into(&self.theme, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("icon", self.icon.is_none()),
+                    ("description", self.description.is_none()),
+                    ("theme", self.theme.is_none()),
+                ],
+            );
+        }
     }
 }
 
@@ -720,19 +780,25 @@ impl crate::runtime::ser::Fields for ViewExternalSourceTheme {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        if let ::std::option::Option::Some(value) = &self.background_rgb {
-            crate::runtime::tri!(map.serialize_entry("backgroundRGB", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.foreground_rgb {
-            crate::runtime::tri!(map.serialize_entry("foregroundRGB", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.accent_rgb {
-            crate::runtime::tri!(map.serialize_entry("accentRGB", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.accent_foreground_rgb {
-            crate::runtime::tri!(map.serialize_entry("accentForegroundRGB", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        use crate::runtime::ser::SerializeMapExt as _;
+        crate::runtime::tri!(
+            map.optional_entry("backgroundRGB", & self.background_rgb, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("foregroundRGB", & self.foreground_rgb, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("accentRGB", & self.accent_rgb, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("accentForegroundRGB", & self.accent_foreground_rgb, &
+            self.extra)
+        );
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &["backgroundRGB", "foregroundRGB", "accentRGB", "accentForegroundRGB"],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -744,6 +810,7 @@ impl<'de> crate::runtime::de::Object<'de> for ViewExternalSourceTheme {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_background_rgb: ::std::option::Option<ColorRgb> = ::std::option::Option::None;
         let mut f_foreground_rgb: ::std::option::Option<ColorRgb> = ::std::option::Option::None;
         let mut f_accent_rgb: ::std::option::Option<ColorRgb> = ::std::option::Option::None;
@@ -754,24 +821,27 @@ impl<'de> crate::runtime::de::Object<'de> for ViewExternalSourceTheme {
         {
             match key.as_str() {
                 "backgroundRGB" => {
-                    f_background_rgb = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_background_rgb, "backgroundRGB", & mut
+                        extra)
+                    )
                 }
                 "foregroundRGB" => {
-                    f_foreground_rgb = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_foreground_rgb, "foregroundRGB", & mut
+                        extra)
+                    )
                 }
                 "accentRGB" => {
-                    f_accent_rgb = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_accent_rgb, "accentRGB", & mut extra)
+                    )
                 }
                 "accentForegroundRGB" => {
-                    f_accent_foreground_rgb = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_accent_foreground_rgb,
+                        "accentForegroundRGB", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
@@ -808,6 +878,17 @@ impl crate::runtime::Validate for ViewExternalSourceTheme {
         v.enter("accentForegroundRGB");
         crate::runtime::Validate::validate_into(&self.accent_foreground_rgb, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("backgroundRGB", self.background_rgb.is_none()),
+                    ("foregroundRGB", self.foreground_rgb.is_none()),
+                    ("accentRGB", self.accent_rgb.is_none()),
+                    ("accentForegroundRGB", self.accent_foreground_rgb.is_none()),
+                ],
+            );
+        }
     }
 }
 
@@ -850,7 +931,7 @@ impl crate::runtime::ser::Fields for ColorRgb {
         crate::runtime::tri!(map.serialize_entry("r", & self.r));
         crate::runtime::tri!(map.serialize_entry("g", & self.g));
         crate::runtime::tri!(map.serialize_entry("b", & self.b));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &["r", "g", "b"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -862,6 +943,7 @@ impl<'de> crate::runtime::de::Object<'de> for ColorRgb {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_r: ::std::option::Option<i64> = ::std::option::Option::None;
         let mut f_g: ::std::option::Option<i64> = ::std::option::Option::None;
         let mut f_b: ::std::option::Option<i64> = ::std::option::Option::None;
@@ -870,28 +952,16 @@ impl<'de> crate::runtime::de::Object<'de> for ColorRgb {
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
             match key.as_str() {
-                "r" => {
-                    f_r = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
-                }
-                "g" => {
-                    f_g = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
-                }
-                "b" => {
-                    f_b = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
-                }
+                "r" => crate::runtime::tri!(map.read_field(& mut f_r, "r", & mut extra)),
+                "g" => crate::runtime::tri!(map.read_field(& mut f_g, "g", & mut extra)),
+                "b" => crate::runtime::tri!(map.read_field(& mut f_b, "b", & mut extra)),
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            r: crate::runtime::de::required(f_r, "r")?,
-            g: crate::runtime::de::required(f_g, "g")?,
-            b: crate::runtime::de::required(f_b, "b")?,
+            r: crate::runtime::de::required(f_r, "r", &extra)?,
+            g: crate::runtime::de::required(f_g, "g", &extra)?,
+            b: crate::runtime::de::required(f_b, "b", &extra)?,
             extra,
         })
     }

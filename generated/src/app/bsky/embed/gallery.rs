@@ -93,8 +93,9 @@ impl crate::runtime::ser::Fields for Main {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        crate::runtime::tri!(map.serialize_entry("items", & self.items));
-        crate::runtime::ser::extra(map, &self.extra)
+        use crate::runtime::ser::SerializeMapExt as _;
+        crate::runtime::tri!(map.list_entry("items", & self.items, & self.extra));
+        crate::runtime::ser::extra(map, &self.extra, &["items"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -106,6 +107,7 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_items: ::std::option::Option<::std::vec::Vec<MainItemsItem>> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
         while let ::std::option::Option::Some(key) = map
@@ -113,15 +115,15 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
         {
             match key.as_str() {
                 "items" => {
-                    f_items = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_items, "items", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            items: crate::runtime::de::required(f_items, "items")?,
+            items: crate::runtime::de::required_list(f_items, "items", &extra)?,
             extra,
         })
     }
@@ -146,6 +148,9 @@ impl crate::runtime::Validate for Main {
             ::std::option::Option::Some(20),
         );
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(&self.extra, &[("items", self.items.is_empty())]);
+        }
     }
 }
 
@@ -192,7 +197,7 @@ impl crate::runtime::ser::Fields for Image {
         crate::runtime::tri!(map.serialize_entry("image", & self.image));
         crate::runtime::tri!(map.serialize_entry("alt", & self.alt));
         crate::runtime::tri!(map.serialize_entry("aspectRatio", & self.aspect_ratio));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &["image", "alt", "aspectRatio"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -204,6 +209,7 @@ impl<'de> crate::runtime::de::Object<'de> for Image {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_image: ::std::option::Option<crate::runtime::Blob> = ::std::option::Option::None;
         let mut f_alt: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut f_aspect_ratio: ::std::option::Option<
@@ -215,27 +221,29 @@ impl<'de> crate::runtime::de::Object<'de> for Image {
         {
             match key.as_str() {
                 "image" => {
-                    f_image = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_image, "image", & mut extra)
+                    )
                 }
                 "alt" => {
-                    f_alt = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_alt, "alt", & mut extra))
                 }
                 "aspectRatio" => {
-                    f_aspect_ratio = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_aspect_ratio, "aspectRatio", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            image: crate::runtime::de::required(f_image, "image")?,
-            alt: crate::runtime::de::required(f_alt, "alt")?,
-            aspect_ratio: crate::runtime::de::required(f_aspect_ratio, "aspectRatio")?,
+            image: crate::runtime::de::required(f_image, "image", &extra)?,
+            alt: crate::runtime::de::required(f_alt, "alt", &extra)?,
+            aspect_ratio: crate::runtime::de::required(
+                f_aspect_ratio,
+                "aspectRatio",
+                &extra,
+            )?,
             extra,
         })
     }
@@ -352,8 +360,9 @@ impl crate::runtime::ser::Fields for View {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        crate::runtime::tri!(map.serialize_entry("items", & self.items));
-        crate::runtime::ser::extra(map, &self.extra)
+        use crate::runtime::ser::SerializeMapExt as _;
+        crate::runtime::tri!(map.list_entry("items", & self.items, & self.extra));
+        crate::runtime::ser::extra(map, &self.extra, &["items"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -365,6 +374,7 @@ impl<'de> crate::runtime::de::Object<'de> for View {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_items: ::std::option::Option<::std::vec::Vec<ViewItemsItem>> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
         while let ::std::option::Option::Some(key) = map
@@ -372,15 +382,15 @@ impl<'de> crate::runtime::de::Object<'de> for View {
         {
             match key.as_str() {
                 "items" => {
-                    f_items = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_items, "items", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            items: crate::runtime::de::required(f_items, "items")?,
+            items: crate::runtime::de::required_list(f_items, "items", &extra)?,
             extra,
         })
     }
@@ -399,6 +409,9 @@ impl crate::runtime::Validate for View {
         v.enter("items");
         crate::runtime::Validate::validate_into(&self.items, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(&self.extra, &[("items", self.items.is_empty())]);
+        }
     }
 }
 
@@ -449,7 +462,11 @@ impl crate::runtime::ser::Fields for ViewImage {
         crate::runtime::tri!(map.serialize_entry("fullsize", & self.fullsize));
         crate::runtime::tri!(map.serialize_entry("alt", & self.alt));
         crate::runtime::tri!(map.serialize_entry("aspectRatio", & self.aspect_ratio));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &["thumbnail", "fullsize", "alt", "aspectRatio"],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -461,6 +478,7 @@ impl<'de> crate::runtime::de::Object<'de> for ViewImage {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_thumbnail: ::std::option::Option<crate::runtime::Uri> = ::std::option::Option::None;
         let mut f_fullsize: ::std::option::Option<crate::runtime::Uri> = ::std::option::Option::None;
         let mut f_alt: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
@@ -473,33 +491,35 @@ impl<'de> crate::runtime::de::Object<'de> for ViewImage {
         {
             match key.as_str() {
                 "thumbnail" => {
-                    f_thumbnail = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_thumbnail, "thumbnail", & mut extra)
+                    )
                 }
                 "fullsize" => {
-                    f_fullsize = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_fullsize, "fullsize", & mut extra)
+                    )
                 }
                 "alt" => {
-                    f_alt = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_alt, "alt", & mut extra))
                 }
                 "aspectRatio" => {
-                    f_aspect_ratio = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_aspect_ratio, "aspectRatio", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            thumbnail: crate::runtime::de::required(f_thumbnail, "thumbnail")?,
-            fullsize: crate::runtime::de::required(f_fullsize, "fullsize")?,
-            alt: crate::runtime::de::required(f_alt, "alt")?,
-            aspect_ratio: crate::runtime::de::required(f_aspect_ratio, "aspectRatio")?,
+            thumbnail: crate::runtime::de::required(f_thumbnail, "thumbnail", &extra)?,
+            fullsize: crate::runtime::de::required(f_fullsize, "fullsize", &extra)?,
+            alt: crate::runtime::de::required(f_alt, "alt", &extra)?,
+            aspect_ratio: crate::runtime::de::required(
+                f_aspect_ratio,
+                "aspectRatio",
+                &extra,
+            )?,
             extra,
         })
     }

@@ -35,8 +35,9 @@ impl crate::runtime::ser::Fields for Main {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        crate::runtime::tri!(map.serialize_entry("images", & self.images));
-        crate::runtime::ser::extra(map, &self.extra)
+        use crate::runtime::ser::SerializeMapExt as _;
+        crate::runtime::tri!(map.list_entry("images", & self.images, & self.extra));
+        crate::runtime::ser::extra(map, &self.extra, &["images"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -48,6 +49,7 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_images: ::std::option::Option<::std::vec::Vec<Image>> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
         while let ::std::option::Option::Some(key) = map
@@ -55,15 +57,15 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
         {
             match key.as_str() {
                 "images" => {
-                    f_images = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_images, "images", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            images: crate::runtime::de::required(f_images, "images")?,
+            images: crate::runtime::de::required_list(f_images, "images", &extra)?,
             extra,
         })
     }
@@ -88,6 +90,9 @@ impl crate::runtime::Validate for Main {
             ::std::option::Option::Some(4),
         );
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(&self.extra, &[("images", self.images.is_empty())]);
+        }
     }
 }
 
@@ -130,12 +135,13 @@ impl crate::runtime::ser::Fields for Image {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("image", & self.image));
         crate::runtime::tri!(map.serialize_entry("alt", & self.alt));
-        if let ::std::option::Option::Some(value) = &self.aspect_ratio {
-            crate::runtime::tri!(map.serialize_entry("aspectRatio", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::tri!(
+            map.optional_entry("aspectRatio", & self.aspect_ratio, & self.extra)
+        );
+        crate::runtime::ser::extra(map, &self.extra, &["image", "alt", "aspectRatio"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -147,6 +153,7 @@ impl<'de> crate::runtime::de::Object<'de> for Image {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_image: ::std::option::Option<crate::runtime::Blob> = ::std::option::Option::None;
         let mut f_alt: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut f_aspect_ratio: ::std::option::Option<
@@ -158,26 +165,24 @@ impl<'de> crate::runtime::de::Object<'de> for Image {
         {
             match key.as_str() {
                 "image" => {
-                    f_image = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_image, "image", & mut extra)
+                    )
                 }
                 "alt" => {
-                    f_alt = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_alt, "alt", & mut extra))
                 }
                 "aspectRatio" => {
-                    f_aspect_ratio = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_aspect_ratio, "aspectRatio", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            image: crate::runtime::de::required(f_image, "image")?,
-            alt: crate::runtime::de::required(f_alt, "alt")?,
+            image: crate::runtime::de::required(f_image, "image", &extra)?,
+            alt: crate::runtime::de::required(f_alt, "alt", &extra)?,
             aspect_ratio: f_aspect_ratio,
             extra,
         })
@@ -202,6 +207,9 @@ impl crate::runtime::Validate for Image {
         v.enter("aspectRatio");
         crate::runtime::Validate::validate_into(&self.aspect_ratio, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(&self.extra, &[("aspectRatio", self.aspect_ratio.is_none())]);
+        }
     }
 }
 
@@ -237,8 +245,9 @@ impl crate::runtime::ser::Fields for View {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        crate::runtime::tri!(map.serialize_entry("images", & self.images));
-        crate::runtime::ser::extra(map, &self.extra)
+        use crate::runtime::ser::SerializeMapExt as _;
+        crate::runtime::tri!(map.list_entry("images", & self.images, & self.extra));
+        crate::runtime::ser::extra(map, &self.extra, &["images"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -250,6 +259,7 @@ impl<'de> crate::runtime::de::Object<'de> for View {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_images: ::std::option::Option<::std::vec::Vec<ViewImage>> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
         while let ::std::option::Option::Some(key) = map
@@ -257,15 +267,15 @@ impl<'de> crate::runtime::de::Object<'de> for View {
         {
             match key.as_str() {
                 "images" => {
-                    f_images = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_images, "images", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            images: crate::runtime::de::required(f_images, "images")?,
+            images: crate::runtime::de::required_list(f_images, "images", &extra)?,
             extra,
         })
     }
@@ -290,6 +300,9 @@ impl crate::runtime::Validate for View {
             ::std::option::Option::Some(4),
         );
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(&self.extra, &[("images", self.images.is_empty())]);
+        }
     }
 }
 
@@ -335,13 +348,18 @@ impl crate::runtime::ser::Fields for ViewImage {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("thumb", & self.thumb));
         crate::runtime::tri!(map.serialize_entry("fullsize", & self.fullsize));
         crate::runtime::tri!(map.serialize_entry("alt", & self.alt));
-        if let ::std::option::Option::Some(value) = &self.aspect_ratio {
-            crate::runtime::tri!(map.serialize_entry("aspectRatio", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::tri!(
+            map.optional_entry("aspectRatio", & self.aspect_ratio, & self.extra)
+        );
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &["thumb", "fullsize", "alt", "aspectRatio"],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -353,6 +371,7 @@ impl<'de> crate::runtime::de::Object<'de> for ViewImage {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_thumb: ::std::option::Option<crate::runtime::Uri> = ::std::option::Option::None;
         let mut f_fullsize: ::std::option::Option<crate::runtime::Uri> = ::std::option::Option::None;
         let mut f_alt: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
@@ -365,32 +384,30 @@ impl<'de> crate::runtime::de::Object<'de> for ViewImage {
         {
             match key.as_str() {
                 "thumb" => {
-                    f_thumb = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_thumb, "thumb", & mut extra)
+                    )
                 }
                 "fullsize" => {
-                    f_fullsize = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_fullsize, "fullsize", & mut extra)
+                    )
                 }
                 "alt" => {
-                    f_alt = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_alt, "alt", & mut extra))
                 }
                 "aspectRatio" => {
-                    f_aspect_ratio = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_aspect_ratio, "aspectRatio", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            thumb: crate::runtime::de::required(f_thumb, "thumb")?,
-            fullsize: crate::runtime::de::required(f_fullsize, "fullsize")?,
-            alt: crate::runtime::de::required(f_alt, "alt")?,
+            thumb: crate::runtime::de::required(f_thumb, "thumb", &extra)?,
+            fullsize: crate::runtime::de::required(f_fullsize, "fullsize", &extra)?,
+            alt: crate::runtime::de::required(f_alt, "alt", &extra)?,
             aspect_ratio: f_aspect_ratio,
             extra,
         })
@@ -416,5 +433,8 @@ impl crate::runtime::Validate for ViewImage {
         v.enter("aspectRatio");
         crate::runtime::Validate::validate_into(&self.aspect_ratio, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(&self.extra, &[("aspectRatio", self.aspect_ratio.is_none())]);
+        }
     }
 }

@@ -36,7 +36,7 @@ impl crate::runtime::ser::Fields for Main {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::tri!(map.serialize_entry("record", & self.record));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &["record"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -48,6 +48,7 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_record: ::std::option::Option<
             crate::com::atproto::repo::strong_ref::Main,
         > = ::std::option::Option::None;
@@ -57,15 +58,15 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
         {
             match key.as_str() {
                 "record" => {
-                    f_record = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_record, "record", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            record: crate::runtime::de::required(f_record, "record")?,
+            record: crate::runtime::de::required(f_record, "record", &extra)?,
             extra,
         })
     }
@@ -292,7 +293,7 @@ impl crate::runtime::ser::Fields for View {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::tri!(map.serialize_entry("record", & self.record));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &["record"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -304,6 +305,7 @@ impl<'de> crate::runtime::de::Object<'de> for View {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_record: ::std::option::Option<ViewRecord2> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
         while let ::std::option::Option::Some(key) = map
@@ -311,15 +313,15 @@ impl<'de> crate::runtime::de::Object<'de> for View {
         {
             match key.as_str() {
                 "record" => {
-                    f_record = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_record, "record", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            record: crate::runtime::de::required(f_record, "record")?,
+            record: crate::runtime::de::required(f_record, "record", &extra)?,
             extra,
         })
     }
@@ -537,30 +539,43 @@ impl crate::runtime::ser::Fields for ViewRecord {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::tri!(map.serialize_entry("cid", & self.cid));
         crate::runtime::tri!(map.serialize_entry("author", & self.author));
         crate::runtime::tri!(map.serialize_entry("value", & self.value));
-        if let ::std::option::Option::Some(value) = &self.labels {
-            crate::runtime::tri!(map.serialize_entry("labels", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.reply_count {
-            crate::runtime::tri!(map.serialize_entry("replyCount", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.repost_count {
-            crate::runtime::tri!(map.serialize_entry("repostCount", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.like_count {
-            crate::runtime::tri!(map.serialize_entry("likeCount", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.quote_count {
-            crate::runtime::tri!(map.serialize_entry("quoteCount", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.embeds {
-            crate::runtime::tri!(map.serialize_entry("embeds", value));
-        }
+        crate::runtime::tri!(map.optional_entry("labels", & self.labels, & self.extra));
+        crate::runtime::tri!(
+            map.optional_entry("replyCount", & self.reply_count, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("repostCount", & self.repost_count, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("likeCount", & self.like_count, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("quoteCount", & self.quote_count, & self.extra)
+        );
+        crate::runtime::tri!(map.optional_entry("embeds", & self.embeds, & self.extra));
         crate::runtime::tri!(map.serialize_entry("indexedAt", & self.indexed_at));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &[
+                "uri",
+                "cid",
+                "author",
+                "value",
+                "labels",
+                "replyCount",
+                "repostCount",
+                "likeCount",
+                "quoteCount",
+                "embeds",
+                "indexedAt",
+            ],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -572,6 +587,7 @@ impl<'de> crate::runtime::de::Object<'de> for ViewRecord {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_cid: ::std::option::Option<crate::runtime::Cid> = ::std::option::Option::None;
         let mut f_author: ::std::option::Option<
@@ -593,75 +609,71 @@ impl<'de> crate::runtime::de::Object<'de> for ViewRecord {
         {
             match key.as_str() {
                 "uri" => {
-                    f_uri = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
                 }
                 "cid" => {
-                    f_cid = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_cid, "cid", & mut extra))
                 }
                 "author" => {
-                    f_author = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_author, "author", & mut extra)
+                    )
                 }
                 "value" => {
-                    f_value = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_value, "value", & mut extra)
+                    )
                 }
                 "labels" => {
-                    f_labels = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_labels, "labels", & mut extra)
+                    )
                 }
                 "replyCount" => {
-                    f_reply_count = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_reply_count, "replyCount", & mut extra)
+                    )
                 }
                 "repostCount" => {
-                    f_repost_count = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_repost_count, "repostCount", & mut extra)
+                    )
                 }
                 "likeCount" => {
-                    f_like_count = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_like_count, "likeCount", & mut extra)
+                    )
                 }
                 "quoteCount" => {
-                    f_quote_count = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_quote_count, "quoteCount", & mut extra)
+                    )
                 }
                 "embeds" => {
-                    f_embeds = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_embeds, "embeds", & mut extra)
+                    )
                 }
                 "indexedAt" => {
-                    f_indexed_at = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_indexed_at, "indexedAt", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            uri: crate::runtime::de::required(f_uri, "uri")?,
-            cid: crate::runtime::de::required(f_cid, "cid")?,
-            author: crate::runtime::de::required(f_author, "author")?,
-            value: crate::runtime::de::required(f_value, "value")?,
+            uri: crate::runtime::de::required(f_uri, "uri", &extra)?,
+            cid: crate::runtime::de::required(f_cid, "cid", &extra)?,
+            author: crate::runtime::de::required(f_author, "author", &extra)?,
+            value: crate::runtime::de::required(f_value, "value", &extra)?,
             labels: f_labels,
             reply_count: f_reply_count,
             repost_count: f_repost_count,
             like_count: f_like_count,
             quote_count: f_quote_count,
             embeds: f_embeds,
-            indexed_at: crate::runtime::de::required(f_indexed_at, "indexedAt")?,
+            indexed_at: crate::runtime::de::required(f_indexed_at, "indexedAt", &extra)?,
             extra,
         })
     }
@@ -698,6 +710,19 @@ impl crate::runtime::Validate for ViewRecord {
         v.enter("indexedAt");
         crate::runtime::Validate::validate_into(&self.indexed_at, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("labels", self.labels.is_none()),
+                    ("replyCount", self.reply_count.is_none()),
+                    ("repostCount", self.repost_count.is_none()),
+                    ("likeCount", self.like_count.is_none()),
+                    ("quoteCount", self.quote_count.is_none()),
+                    ("embeds", self.embeds.is_none()),
+                ],
+            );
+        }
     }
 }
 
@@ -737,7 +762,7 @@ impl crate::runtime::ser::Fields for ViewNotFound {
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::tri!(map.serialize_entry("notFound", & self.not_found));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &["uri", "notFound"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -749,6 +774,7 @@ impl<'de> crate::runtime::de::Object<'de> for ViewNotFound {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_not_found: ::std::option::Option<bool> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -757,21 +783,19 @@ impl<'de> crate::runtime::de::Object<'de> for ViewNotFound {
         {
             match key.as_str() {
                 "uri" => {
-                    f_uri = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
                 }
                 "notFound" => {
-                    f_not_found = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_not_found, "notFound", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            uri: crate::runtime::de::required(f_uri, "uri")?,
-            not_found: crate::runtime::de::required(f_not_found, "notFound")?,
+            uri: crate::runtime::de::required(f_uri, "uri", &extra)?,
+            not_found: crate::runtime::de::required(f_not_found, "notFound", &extra)?,
             extra,
         })
     }
@@ -840,7 +864,7 @@ impl crate::runtime::ser::Fields for ViewBlocked {
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::tri!(map.serialize_entry("blocked", & self.blocked));
         crate::runtime::tri!(map.serialize_entry("author", & self.author));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &["uri", "blocked", "author"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -852,6 +876,7 @@ impl<'de> crate::runtime::de::Object<'de> for ViewBlocked {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_blocked: ::std::option::Option<bool> = ::std::option::Option::None;
         let mut f_author: ::std::option::Option<
@@ -863,27 +888,25 @@ impl<'de> crate::runtime::de::Object<'de> for ViewBlocked {
         {
             match key.as_str() {
                 "uri" => {
-                    f_uri = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
                 }
                 "blocked" => {
-                    f_blocked = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_blocked, "blocked", & mut extra)
+                    )
                 }
                 "author" => {
-                    f_author = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_author, "author", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            uri: crate::runtime::de::required(f_uri, "uri")?,
-            blocked: crate::runtime::de::required(f_blocked, "blocked")?,
-            author: crate::runtime::de::required(f_author, "author")?,
+            uri: crate::runtime::de::required(f_uri, "uri", &extra)?,
+            blocked: crate::runtime::de::required(f_blocked, "blocked", &extra)?,
+            author: crate::runtime::de::required(f_author, "author", &extra)?,
             extra,
         })
     }
@@ -948,7 +971,7 @@ impl crate::runtime::ser::Fields for ViewDetached {
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::tri!(map.serialize_entry("detached", & self.detached));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &["uri", "detached"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -960,6 +983,7 @@ impl<'de> crate::runtime::de::Object<'de> for ViewDetached {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_detached: ::std::option::Option<bool> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -968,21 +992,19 @@ impl<'de> crate::runtime::de::Object<'de> for ViewDetached {
         {
             match key.as_str() {
                 "uri" => {
-                    f_uri = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
                 }
                 "detached" => {
-                    f_detached = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_detached, "detached", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            uri: crate::runtime::de::required(f_uri, "uri")?,
-            detached: crate::runtime::de::required(f_detached, "detached")?,
+            uri: crate::runtime::de::required(f_uri, "uri", &extra)?,
+            detached: crate::runtime::de::required(f_detached, "detached", &extra)?,
             extra,
         })
     }

@@ -139,7 +139,7 @@ impl crate::runtime::ser::Fields for Main {
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::tri!(map.serialize_entry("record", & self.record));
         crate::runtime::tri!(map.serialize_entry("media", & self.media));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &["record", "media"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -151,6 +151,7 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_record: ::std::option::Option<crate::app::bsky::embed::record::Main> = ::std::option::Option::None;
         let mut f_media: ::std::option::Option<MainMedia> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -159,21 +160,21 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
         {
             match key.as_str() {
                 "record" => {
-                    f_record = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_record, "record", & mut extra)
+                    )
                 }
                 "media" => {
-                    f_media = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_media, "media", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            record: crate::runtime::de::required(f_record, "record")?,
-            media: crate::runtime::de::required(f_media, "media")?,
+            record: crate::runtime::de::required(f_record, "record", &extra)?,
+            media: crate::runtime::de::required(f_media, "media", &extra)?,
             extra,
         })
     }
@@ -336,7 +337,7 @@ impl crate::runtime::ser::Fields for View {
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::tri!(map.serialize_entry("record", & self.record));
         crate::runtime::tri!(map.serialize_entry("media", & self.media));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &["record", "media"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -348,6 +349,7 @@ impl<'de> crate::runtime::de::Object<'de> for View {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_record: ::std::option::Option<crate::app::bsky::embed::record::View> = ::std::option::Option::None;
         let mut f_media: ::std::option::Option<ViewMedia> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -356,21 +358,21 @@ impl<'de> crate::runtime::de::Object<'de> for View {
         {
             match key.as_str() {
                 "record" => {
-                    f_record = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_record, "record", & mut extra)
+                    )
                 }
                 "media" => {
-                    f_media = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_media, "media", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            record: crate::runtime::de::required(f_record, "record")?,
-            media: crate::runtime::de::required(f_media, "media")?,
+            record: crate::runtime::de::required(f_record, "record", &extra)?,
+            media: crate::runtime::de::required(f_media, "media", &extra)?,
             extra,
         })
     }

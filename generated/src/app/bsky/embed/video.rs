@@ -119,20 +119,23 @@ impl crate::runtime::ser::Fields for Main {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("video", & self.video));
-        if let ::std::option::Option::Some(value) = &self.captions {
-            crate::runtime::tri!(map.serialize_entry("captions", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.alt {
-            crate::runtime::tri!(map.serialize_entry("alt", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.aspect_ratio {
-            crate::runtime::tri!(map.serialize_entry("aspectRatio", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.presentation {
-            crate::runtime::tri!(map.serialize_entry("presentation", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::tri!(
+            map.optional_entry("captions", & self.captions, & self.extra)
+        );
+        crate::runtime::tri!(map.optional_entry("alt", & self.alt, & self.extra));
+        crate::runtime::tri!(
+            map.optional_entry("aspectRatio", & self.aspect_ratio, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("presentation", & self.presentation, & self.extra)
+        );
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &["video", "captions", "alt", "aspectRatio", "presentation"],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -144,6 +147,7 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_video: ::std::option::Option<crate::runtime::Blob> = ::std::option::Option::None;
         let mut f_captions: ::std::option::Option<::std::vec::Vec<Caption>> = ::std::option::Option::None;
         let mut f_alt: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
@@ -157,35 +161,33 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
         {
             match key.as_str() {
                 "video" => {
-                    f_video = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_video, "video", & mut extra)
+                    )
                 }
                 "captions" => {
-                    f_captions = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_captions, "captions", & mut extra)
+                    )
                 }
                 "alt" => {
-                    f_alt = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_alt, "alt", & mut extra))
                 }
                 "aspectRatio" => {
-                    f_aspect_ratio = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_aspect_ratio, "aspectRatio", & mut extra)
+                    )
                 }
                 "presentation" => {
-                    f_presentation = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_presentation, "presentation", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            video: crate::runtime::de::required(f_video, "video")?,
+            video: crate::runtime::de::required(f_video, "video", &extra)?,
             captions: f_captions,
             alt: f_alt,
             aspect_ratio: f_aspect_ratio,
@@ -226,6 +228,17 @@ impl crate::runtime::Validate for Main {
         v.enter("presentation");
         crate::runtime::Validate::validate_into(&self.presentation, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("captions", self.captions.is_none()),
+                    ("alt", self.alt.is_none()),
+                    ("aspectRatio", self.aspect_ratio.is_none()),
+                    ("presentation", self.presentation.is_none()),
+                ],
+            );
+        }
     }
 }
 
@@ -265,7 +278,7 @@ impl crate::runtime::ser::Fields for Caption {
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::tri!(map.serialize_entry("lang", & self.lang));
         crate::runtime::tri!(map.serialize_entry("file", & self.file));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &["lang", "file"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -277,6 +290,7 @@ impl<'de> crate::runtime::de::Object<'de> for Caption {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_lang: ::std::option::Option<crate::runtime::Language> = ::std::option::Option::None;
         let mut f_file: ::std::option::Option<crate::runtime::Blob> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -285,21 +299,21 @@ impl<'de> crate::runtime::de::Object<'de> for Caption {
         {
             match key.as_str() {
                 "lang" => {
-                    f_lang = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_lang, "lang", & mut extra)
+                    )
                 }
                 "file" => {
-                    f_file = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_file, "file", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            lang: crate::runtime::de::required(f_lang, "lang")?,
-            file: crate::runtime::de::required(f_file, "file")?,
+            lang: crate::runtime::de::required(f_lang, "lang", &extra)?,
+            file: crate::runtime::de::required(f_file, "file", &extra)?,
             extra,
         })
     }
@@ -444,21 +458,24 @@ impl crate::runtime::ser::Fields for View {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("cid", & self.cid));
         crate::runtime::tri!(map.serialize_entry("playlist", & self.playlist));
-        if let ::std::option::Option::Some(value) = &self.thumbnail {
-            crate::runtime::tri!(map.serialize_entry("thumbnail", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.alt {
-            crate::runtime::tri!(map.serialize_entry("alt", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.aspect_ratio {
-            crate::runtime::tri!(map.serialize_entry("aspectRatio", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.presentation {
-            crate::runtime::tri!(map.serialize_entry("presentation", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::tri!(
+            map.optional_entry("thumbnail", & self.thumbnail, & self.extra)
+        );
+        crate::runtime::tri!(map.optional_entry("alt", & self.alt, & self.extra));
+        crate::runtime::tri!(
+            map.optional_entry("aspectRatio", & self.aspect_ratio, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("presentation", & self.presentation, & self.extra)
+        );
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &["cid", "playlist", "thumbnail", "alt", "aspectRatio", "presentation"],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -470,6 +487,7 @@ impl<'de> crate::runtime::de::Object<'de> for View {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_cid: ::std::option::Option<crate::runtime::Cid> = ::std::option::Option::None;
         let mut f_playlist: ::std::option::Option<crate::runtime::Uri> = ::std::option::Option::None;
         let mut f_thumbnail: ::std::option::Option<crate::runtime::Uri> = ::std::option::Option::None;
@@ -484,41 +502,37 @@ impl<'de> crate::runtime::de::Object<'de> for View {
         {
             match key.as_str() {
                 "cid" => {
-                    f_cid = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_cid, "cid", & mut extra))
                 }
                 "playlist" => {
-                    f_playlist = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_playlist, "playlist", & mut extra)
+                    )
                 }
                 "thumbnail" => {
-                    f_thumbnail = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_thumbnail, "thumbnail", & mut extra)
+                    )
                 }
                 "alt" => {
-                    f_alt = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_alt, "alt", & mut extra))
                 }
                 "aspectRatio" => {
-                    f_aspect_ratio = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_aspect_ratio, "aspectRatio", & mut extra)
+                    )
                 }
                 "presentation" => {
-                    f_presentation = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_presentation, "presentation", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            cid: crate::runtime::de::required(f_cid, "cid")?,
-            playlist: crate::runtime::de::required(f_playlist, "playlist")?,
+            cid: crate::runtime::de::required(f_cid, "cid", &extra)?,
+            playlist: crate::runtime::de::required(f_playlist, "playlist", &extra)?,
             thumbnail: f_thumbnail,
             alt: f_alt,
             aspect_ratio: f_aspect_ratio,
@@ -553,5 +567,16 @@ impl crate::runtime::Validate for View {
         v.enter("presentation");
         crate::runtime::Validate::validate_into(&self.presentation, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("thumbnail", self.thumbnail.is_none()),
+                    ("alt", self.alt.is_none()),
+                    ("aspectRatio", self.aspect_ratio.is_none()),
+                    ("presentation", self.presentation.is_none()),
+                ],
+            );
+        }
     }
 }

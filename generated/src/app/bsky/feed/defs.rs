@@ -207,42 +207,55 @@ impl crate::runtime::ser::Fields for PostView {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::tri!(map.serialize_entry("cid", & self.cid));
         crate::runtime::tri!(map.serialize_entry("author", & self.author));
         crate::runtime::tri!(map.serialize_entry("record", & self.record));
-        if let ::std::option::Option::Some(value) = &self.embed {
-            crate::runtime::tri!(map.serialize_entry("embed", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.bookmark_count {
-            crate::runtime::tri!(map.serialize_entry("bookmarkCount", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.reply_count {
-            crate::runtime::tri!(map.serialize_entry("replyCount", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.repost_count {
-            crate::runtime::tri!(map.serialize_entry("repostCount", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.like_count {
-            crate::runtime::tri!(map.serialize_entry("likeCount", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.quote_count {
-            crate::runtime::tri!(map.serialize_entry("quoteCount", value));
-        }
+        crate::runtime::tri!(map.optional_entry("embed", & self.embed, & self.extra));
+        crate::runtime::tri!(
+            map.optional_entry("bookmarkCount", & self.bookmark_count, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("replyCount", & self.reply_count, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("repostCount", & self.repost_count, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("likeCount", & self.like_count, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("quoteCount", & self.quote_count, & self.extra)
+        );
         crate::runtime::tri!(map.serialize_entry("indexedAt", & self.indexed_at));
-        if let ::std::option::Option::Some(value) = &self.viewer {
-            crate::runtime::tri!(map.serialize_entry("viewer", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.labels {
-            crate::runtime::tri!(map.serialize_entry("labels", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.threadgate {
-            crate::runtime::tri!(map.serialize_entry("threadgate", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.debug {
-            crate::runtime::tri!(map.serialize_entry("debug", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::tri!(map.optional_entry("viewer", & self.viewer, & self.extra));
+        crate::runtime::tri!(map.optional_entry("labels", & self.labels, & self.extra));
+        crate::runtime::tri!(
+            map.optional_entry("threadgate", & self.threadgate, & self.extra)
+        );
+        crate::runtime::tri!(map.optional_entry("debug", & self.debug, & self.extra));
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &[
+                "uri",
+                "cid",
+                "author",
+                "record",
+                "embed",
+                "bookmarkCount",
+                "replyCount",
+                "repostCount",
+                "likeCount",
+                "quoteCount",
+                "indexedAt",
+                "viewer",
+                "labels",
+                "threadgate",
+                "debug",
+            ],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -254,6 +267,7 @@ impl<'de> crate::runtime::de::Object<'de> for PostView {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_cid: ::std::option::Option<crate::runtime::Cid> = ::std::option::Option::None;
         let mut f_author: ::std::option::Option<
@@ -279,95 +293,92 @@ impl<'de> crate::runtime::de::Object<'de> for PostView {
         {
             match key.as_str() {
                 "uri" => {
-                    f_uri = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
                 }
                 "cid" => {
-                    f_cid = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_cid, "cid", & mut extra))
                 }
                 "author" => {
-                    f_author = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_author, "author", & mut extra)
+                    )
                 }
                 "record" => {
-                    f_record = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_record, "record", & mut extra)
+                    )
                 }
                 "embed" => {
-                    f_embed = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_embed, "embed", & mut extra)
+                    )
                 }
                 "bookmarkCount" => {
-                    f_bookmark_count = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_bookmark_count, "bookmarkCount", & mut
+                        extra)
+                    )
                 }
                 "replyCount" => {
-                    f_reply_count = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_reply_count, "replyCount", & mut extra)
+                    )
                 }
                 "repostCount" => {
-                    f_repost_count = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_repost_count, "repostCount", & mut extra)
+                    )
                 }
                 "likeCount" => {
-                    f_like_count = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_like_count, "likeCount", & mut extra)
+                    )
                 }
                 "quoteCount" => {
-                    f_quote_count = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_quote_count, "quoteCount", & mut extra)
+                    )
                 }
                 "indexedAt" => {
-                    f_indexed_at = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_indexed_at, "indexedAt", & mut extra)
+                    )
                 }
                 "viewer" => {
-                    f_viewer = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_viewer, "viewer", & mut extra)
+                    )
                 }
                 "labels" => {
-                    f_labels = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_labels, "labels", & mut extra)
+                    )
                 }
                 "threadgate" => {
-                    f_threadgate = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_threadgate, "threadgate", & mut extra)
+                    )
                 }
                 "debug" => {
-                    f_debug = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_debug, "debug", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            uri: crate::runtime::de::required(f_uri, "uri")?,
-            cid: crate::runtime::de::required(f_cid, "cid")?,
-            author: crate::runtime::de::required(f_author, "author")?,
-            record: crate::runtime::de::required(f_record, "record")?,
+            uri: crate::runtime::de::required(f_uri, "uri", &extra)?,
+            cid: crate::runtime::de::required(f_cid, "cid", &extra)?,
+            author: crate::runtime::de::required(f_author, "author", &extra)?,
+            record: crate::runtime::de::required(f_record, "record", &extra)?,
             embed: f_embed,
             bookmark_count: f_bookmark_count,
             reply_count: f_reply_count,
             repost_count: f_repost_count,
             like_count: f_like_count,
             quote_count: f_quote_count,
-            indexed_at: crate::runtime::de::required(f_indexed_at, "indexedAt")?,
+            indexed_at: crate::runtime::de::required(f_indexed_at, "indexedAt", &extra)?,
             viewer: f_viewer,
             labels: f_labels,
             threadgate: f_threadgate,
@@ -417,6 +428,23 @@ impl crate::runtime::Validate for PostView {
         v.enter("debug");
         crate::runtime::Validate::validate_into(&self.debug, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("embed", self.embed.is_none()),
+                    ("bookmarkCount", self.bookmark_count.is_none()),
+                    ("replyCount", self.reply_count.is_none()),
+                    ("repostCount", self.repost_count.is_none()),
+                    ("likeCount", self.like_count.is_none()),
+                    ("quoteCount", self.quote_count.is_none()),
+                    ("viewer", self.viewer.is_none()),
+                    ("labels", self.labels.is_none()),
+                    ("threadgate", self.threadgate.is_none()),
+                    ("debug", self.debug.is_none()),
+                ],
+            );
+        }
     }
 }
 
@@ -466,31 +494,40 @@ impl crate::runtime::ser::Fields for ViewerState {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        if let ::std::option::Option::Some(value) = &self.repost {
-            crate::runtime::tri!(map.serialize_entry("repost", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.like {
-            crate::runtime::tri!(map.serialize_entry("like", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.bookmarked {
-            crate::runtime::tri!(map.serialize_entry("bookmarked", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.thread_muted {
-            crate::runtime::tri!(map.serialize_entry("threadMuted", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.reply_disabled {
-            crate::runtime::tri!(map.serialize_entry("replyDisabled", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.embedding_disabled {
-            crate::runtime::tri!(map.serialize_entry("embeddingDisabled", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.pinned {
-            crate::runtime::tri!(map.serialize_entry("pinned", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.known_likers {
-            crate::runtime::tri!(map.serialize_entry("knownLikers", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        use crate::runtime::ser::SerializeMapExt as _;
+        crate::runtime::tri!(map.optional_entry("repost", & self.repost, & self.extra));
+        crate::runtime::tri!(map.optional_entry("like", & self.like, & self.extra));
+        crate::runtime::tri!(
+            map.optional_entry("bookmarked", & self.bookmarked, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("threadMuted", & self.thread_muted, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("replyDisabled", & self.reply_disabled, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("embeddingDisabled", & self.embedding_disabled, & self
+            .extra)
+        );
+        crate::runtime::tri!(map.optional_entry("pinned", & self.pinned, & self.extra));
+        crate::runtime::tri!(
+            map.optional_entry("knownLikers", & self.known_likers, & self.extra)
+        );
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &[
+                "repost",
+                "like",
+                "bookmarked",
+                "threadMuted",
+                "replyDisabled",
+                "embeddingDisabled",
+                "pinned",
+                "knownLikers",
+            ],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -502,6 +539,7 @@ impl<'de> crate::runtime::de::Object<'de> for ViewerState {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_repost: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_like: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_bookmarked: ::std::option::Option<bool> = ::std::option::Option::None;
@@ -516,44 +554,46 @@ impl<'de> crate::runtime::de::Object<'de> for ViewerState {
         {
             match key.as_str() {
                 "repost" => {
-                    f_repost = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_repost, "repost", & mut extra)
+                    )
                 }
                 "like" => {
-                    f_like = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_like, "like", & mut extra)
+                    )
                 }
                 "bookmarked" => {
-                    f_bookmarked = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_bookmarked, "bookmarked", & mut extra)
+                    )
                 }
                 "threadMuted" => {
-                    f_thread_muted = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_thread_muted, "threadMuted", & mut extra)
+                    )
                 }
                 "replyDisabled" => {
-                    f_reply_disabled = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_reply_disabled, "replyDisabled", & mut
+                        extra)
+                    )
                 }
                 "embeddingDisabled" => {
-                    f_embedding_disabled = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_embedding_disabled, "embeddingDisabled", &
+                        mut extra)
+                    )
                 }
                 "pinned" => {
-                    f_pinned = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_pinned, "pinned", & mut extra)
+                    )
                 }
                 "knownLikers" => {
-                    f_known_likers = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_known_likers, "knownLikers", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
@@ -591,6 +631,21 @@ impl crate::runtime::Validate for ViewerState {
         v.enter("knownLikers");
         crate::runtime::Validate::validate_into(&self.known_likers, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("repost", self.repost.is_none()),
+                    ("like", self.like.is_none()),
+                    ("bookmarked", self.bookmarked.is_none()),
+                    ("threadMuted", self.thread_muted.is_none()),
+                    ("replyDisabled", self.reply_disabled.is_none()),
+                    ("embeddingDisabled", self.embedding_disabled.is_none()),
+                    ("pinned", self.pinned.is_none()),
+                    ("knownLikers", self.known_likers.is_none()),
+                ],
+            );
+        }
     }
 }
 
@@ -631,9 +686,10 @@ impl crate::runtime::ser::Fields for KnownLikers {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("count", & self.count));
-        crate::runtime::tri!(map.serialize_entry("actors", & self.actors));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::tri!(map.list_entry("actors", & self.actors, & self.extra));
+        crate::runtime::ser::extra(map, &self.extra, &["count", "actors"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -645,6 +701,7 @@ impl<'de> crate::runtime::de::Object<'de> for KnownLikers {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_count: ::std::option::Option<i64> = ::std::option::Option::None;
         let mut f_actors: ::std::option::Option<
             ::std::vec::Vec<crate::app::bsky::actor::defs::ProfileViewBasic>,
@@ -655,21 +712,21 @@ impl<'de> crate::runtime::de::Object<'de> for KnownLikers {
         {
             match key.as_str() {
                 "count" => {
-                    f_count = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_count, "count", & mut extra)
+                    )
                 }
                 "actors" => {
-                    f_actors = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_actors, "actors", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            count: crate::runtime::de::required(f_count, "count")?,
-            actors: crate::runtime::de::required(f_actors, "actors")?,
+            count: crate::runtime::de::required(f_count, "count", &extra)?,
+            actors: crate::runtime::de::required_list(f_actors, "actors", &extra)?,
             extra,
         })
     }
@@ -694,6 +751,9 @@ impl crate::runtime::Validate for KnownLikers {
             ::std::option::Option::Some(5),
         );
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(&self.extra, &[("actors", self.actors.is_empty())]);
+        }
     }
 }
 
@@ -729,10 +789,11 @@ impl crate::runtime::ser::Fields for ThreadContext {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        if let ::std::option::Option::Some(value) = &self.root_author_like {
-            crate::runtime::tri!(map.serialize_entry("rootAuthorLike", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        use crate::runtime::ser::SerializeMapExt as _;
+        crate::runtime::tri!(
+            map.optional_entry("rootAuthorLike", & self.root_author_like, & self.extra)
+        );
+        crate::runtime::ser::extra(map, &self.extra, &["rootAuthorLike"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -744,6 +805,7 @@ impl<'de> crate::runtime::de::Object<'de> for ThreadContext {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_root_author_like: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
         while let ::std::option::Option::Some(key) = map
@@ -751,9 +813,10 @@ impl<'de> crate::runtime::de::Object<'de> for ThreadContext {
         {
             match key.as_str() {
                 "rootAuthorLike" => {
-                    f_root_author_like = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_root_author_like, "rootAuthorLike", & mut
+                        extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
@@ -778,6 +841,12 @@ impl crate::runtime::Validate for ThreadContext {
         v.enter("rootAuthorLike");
         crate::runtime::Validate::validate_into(&self.root_author_like, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[("rootAuthorLike", self.root_author_like.is_none())],
+            );
+        }
     }
 }
 
@@ -895,20 +964,19 @@ impl crate::runtime::ser::Fields for FeedViewPost {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("post", & self.post));
-        if let ::std::option::Option::Some(value) = &self.reply {
-            crate::runtime::tri!(map.serialize_entry("reply", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.reason {
-            crate::runtime::tri!(map.serialize_entry("reason", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.feed_context {
-            crate::runtime::tri!(map.serialize_entry("feedContext", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.req_id {
-            crate::runtime::tri!(map.serialize_entry("reqId", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::tri!(map.optional_entry("reply", & self.reply, & self.extra));
+        crate::runtime::tri!(map.optional_entry("reason", & self.reason, & self.extra));
+        crate::runtime::tri!(
+            map.optional_entry("feedContext", & self.feed_context, & self.extra)
+        );
+        crate::runtime::tri!(map.optional_entry("reqId", & self.req_id, & self.extra));
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &["post", "reply", "reason", "feedContext", "reqId"],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -920,6 +988,7 @@ impl<'de> crate::runtime::de::Object<'de> for FeedViewPost {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_post: ::std::option::Option<PostView> = ::std::option::Option::None;
         let mut f_reply: ::std::option::Option<ReplyRef> = ::std::option::Option::None;
         let mut f_reason: ::std::option::Option<FeedViewPostReason> = ::std::option::Option::None;
@@ -931,35 +1000,35 @@ impl<'de> crate::runtime::de::Object<'de> for FeedViewPost {
         {
             match key.as_str() {
                 "post" => {
-                    f_post = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_post, "post", & mut extra)
+                    )
                 }
                 "reply" => {
-                    f_reply = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_reply, "reply", & mut extra)
+                    )
                 }
                 "reason" => {
-                    f_reason = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_reason, "reason", & mut extra)
+                    )
                 }
                 "feedContext" => {
-                    f_feed_context = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_feed_context, "feedContext", & mut extra)
+                    )
                 }
                 "reqId" => {
-                    f_req_id = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_req_id, "reqId", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            post: crate::runtime::de::required(f_post, "post")?,
+            post: crate::runtime::de::required(f_post, "post", &extra)?,
             reply: f_reply,
             reason: f_reason,
             feed_context: f_feed_context,
@@ -1006,6 +1075,17 @@ impl crate::runtime::Validate for FeedViewPost {
             );
         }
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("reply", self.reply.is_none()),
+                    ("reason", self.reason.is_none()),
+                    ("feedContext", self.feed_context.is_none()),
+                    ("reqId", self.req_id.is_none()),
+                ],
+            );
+        }
     }
 }
 
@@ -1223,12 +1303,18 @@ impl crate::runtime::ser::Fields for ReplyRef {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("root", & self.root));
         crate::runtime::tri!(map.serialize_entry("parent", & self.parent));
-        if let ::std::option::Option::Some(value) = &self.grandparent_author {
-            crate::runtime::tri!(map.serialize_entry("grandparentAuthor", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::tri!(
+            map.optional_entry("grandparentAuthor", & self.grandparent_author, & self
+            .extra)
+        );
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &["root", "parent", "grandparentAuthor"],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -1240,6 +1326,7 @@ impl<'de> crate::runtime::de::Object<'de> for ReplyRef {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_root: ::std::option::Option<ReplyRefRoot> = ::std::option::Option::None;
         let mut f_parent: ::std::option::Option<ReplyRefParent> = ::std::option::Option::None;
         let mut f_grandparent_author: ::std::option::Option<
@@ -1251,26 +1338,27 @@ impl<'de> crate::runtime::de::Object<'de> for ReplyRef {
         {
             match key.as_str() {
                 "root" => {
-                    f_root = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_root, "root", & mut extra)
+                    )
                 }
                 "parent" => {
-                    f_parent = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_parent, "parent", & mut extra)
+                    )
                 }
                 "grandparentAuthor" => {
-                    f_grandparent_author = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_grandparent_author, "grandparentAuthor", &
+                        mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            root: crate::runtime::de::required(f_root, "root")?,
-            parent: crate::runtime::de::required(f_parent, "parent")?,
+            root: crate::runtime::de::required(f_root, "root", &extra)?,
+            parent: crate::runtime::de::required(f_parent, "parent", &extra)?,
             grandparent_author: f_grandparent_author,
             extra,
         })
@@ -1296,6 +1384,12 @@ impl crate::runtime::Validate for ReplyRef {
         v.enter("grandparentAuthor");
         crate::runtime::Validate::validate_into(&self.grandparent_author, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[("grandparentAuthor", self.grandparent_author.is_none())],
+            );
+        }
     }
 }
 
@@ -1340,15 +1434,12 @@ impl crate::runtime::ser::Fields for ReasonRepost {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("by", & self.by));
-        if let ::std::option::Option::Some(value) = &self.uri {
-            crate::runtime::tri!(map.serialize_entry("uri", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.cid {
-            crate::runtime::tri!(map.serialize_entry("cid", value));
-        }
+        crate::runtime::tri!(map.optional_entry("uri", & self.uri, & self.extra));
+        crate::runtime::tri!(map.optional_entry("cid", & self.cid, & self.extra));
         crate::runtime::tri!(map.serialize_entry("indexedAt", & self.indexed_at));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &["by", "uri", "cid", "indexedAt"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -1360,6 +1451,7 @@ impl<'de> crate::runtime::de::Object<'de> for ReasonRepost {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_by: ::std::option::Option<
             crate::app::bsky::actor::defs::ProfileViewBasic,
         > = ::std::option::Option::None;
@@ -1372,33 +1464,27 @@ impl<'de> crate::runtime::de::Object<'de> for ReasonRepost {
         {
             match key.as_str() {
                 "by" => {
-                    f_by = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_by, "by", & mut extra))
                 }
                 "uri" => {
-                    f_uri = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
                 }
                 "cid" => {
-                    f_cid = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_cid, "cid", & mut extra))
                 }
                 "indexedAt" => {
-                    f_indexed_at = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_indexed_at, "indexedAt", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            by: crate::runtime::de::required(f_by, "by")?,
+            by: crate::runtime::de::required(f_by, "by", &extra)?,
             uri: f_uri,
             cid: f_cid,
-            indexed_at: crate::runtime::de::required(f_indexed_at, "indexedAt")?,
+            indexed_at: crate::runtime::de::required(f_indexed_at, "indexedAt", &extra)?,
             extra,
         })
     }
@@ -1426,6 +1512,12 @@ impl crate::runtime::Validate for ReasonRepost {
         v.enter("indexedAt");
         crate::runtime::Validate::validate_into(&self.indexed_at, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[("uri", self.uri.is_none()), ("cid", self.cid.is_none())],
+            );
+        }
     }
 }
 
@@ -1459,7 +1551,7 @@ impl crate::runtime::ser::Fields for ReasonPin {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &[])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -1711,17 +1803,20 @@ impl crate::runtime::ser::Fields for ThreadViewPost {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("post", & self.post));
-        if let ::std::option::Option::Some(value) = &self.parent {
-            crate::runtime::tri!(map.serialize_entry("parent", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.replies {
-            crate::runtime::tri!(map.serialize_entry("replies", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.thread_context {
-            crate::runtime::tri!(map.serialize_entry("threadContext", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::tri!(map.optional_entry("parent", & self.parent, & self.extra));
+        crate::runtime::tri!(
+            map.optional_entry("replies", & self.replies, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("threadContext", & self.thread_context, & self.extra)
+        );
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &["post", "parent", "replies", "threadContext"],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -1733,6 +1828,7 @@ impl<'de> crate::runtime::de::Object<'de> for ThreadViewPost {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_post: ::std::option::Option<PostView> = ::std::option::Option::None;
         let mut f_parent: ::std::option::Option<ThreadViewPostParent> = ::std::option::Option::None;
         let mut f_replies: ::std::option::Option<
@@ -1745,30 +1841,31 @@ impl<'de> crate::runtime::de::Object<'de> for ThreadViewPost {
         {
             match key.as_str() {
                 "post" => {
-                    f_post = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_post, "post", & mut extra)
+                    )
                 }
                 "parent" => {
-                    f_parent = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_parent, "parent", & mut extra)
+                    )
                 }
                 "replies" => {
-                    f_replies = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_replies, "replies", & mut extra)
+                    )
                 }
                 "threadContext" => {
-                    f_thread_context = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_thread_context, "threadContext", & mut
+                        extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            post: crate::runtime::de::required(f_post, "post")?,
+            post: crate::runtime::de::required(f_post, "post", &extra)?,
             parent: f_parent,
             replies: f_replies,
             thread_context: f_thread_context,
@@ -1799,6 +1896,16 @@ impl crate::runtime::Validate for ThreadViewPost {
         v.enter("threadContext");
         crate::runtime::Validate::validate_into(&self.thread_context, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("parent", self.parent.is_none()),
+                    ("replies", self.replies.is_none()),
+                    ("threadContext", self.thread_context.is_none()),
+                ],
+            );
+        }
     }
 }
 
@@ -1838,7 +1945,7 @@ impl crate::runtime::ser::Fields for NotFoundPost {
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::tri!(map.serialize_entry("notFound", & self.not_found));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &["uri", "notFound"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -1850,6 +1957,7 @@ impl<'de> crate::runtime::de::Object<'de> for NotFoundPost {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_not_found: ::std::option::Option<bool> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -1858,21 +1966,19 @@ impl<'de> crate::runtime::de::Object<'de> for NotFoundPost {
         {
             match key.as_str() {
                 "uri" => {
-                    f_uri = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
                 }
                 "notFound" => {
-                    f_not_found = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_not_found, "notFound", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            uri: crate::runtime::de::required(f_uri, "uri")?,
-            not_found: crate::runtime::de::required(f_not_found, "notFound")?,
+            uri: crate::runtime::de::required(f_uri, "uri", &extra)?,
+            not_found: crate::runtime::de::required(f_not_found, "notFound", &extra)?,
             extra,
         })
     }
@@ -1941,7 +2047,7 @@ impl crate::runtime::ser::Fields for BlockedPost {
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::tri!(map.serialize_entry("blocked", & self.blocked));
         crate::runtime::tri!(map.serialize_entry("author", & self.author));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &["uri", "blocked", "author"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -1953,6 +2059,7 @@ impl<'de> crate::runtime::de::Object<'de> for BlockedPost {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_blocked: ::std::option::Option<bool> = ::std::option::Option::None;
         let mut f_author: ::std::option::Option<BlockedAuthor> = ::std::option::Option::None;
@@ -1962,27 +2069,25 @@ impl<'de> crate::runtime::de::Object<'de> for BlockedPost {
         {
             match key.as_str() {
                 "uri" => {
-                    f_uri = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
                 }
                 "blocked" => {
-                    f_blocked = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_blocked, "blocked", & mut extra)
+                    )
                 }
                 "author" => {
-                    f_author = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_author, "author", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            uri: crate::runtime::de::required(f_uri, "uri")?,
-            blocked: crate::runtime::de::required(f_blocked, "blocked")?,
-            author: crate::runtime::de::required(f_author, "author")?,
+            uri: crate::runtime::de::required(f_uri, "uri", &extra)?,
+            blocked: crate::runtime::de::required(f_blocked, "blocked", &extra)?,
+            author: crate::runtime::de::required(f_author, "author", &extra)?,
             extra,
         })
     }
@@ -2045,11 +2150,10 @@ impl crate::runtime::ser::Fields for BlockedAuthor {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("did", & self.did));
-        if let ::std::option::Option::Some(value) = &self.viewer {
-            crate::runtime::tri!(map.serialize_entry("viewer", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::tri!(map.optional_entry("viewer", & self.viewer, & self.extra));
+        crate::runtime::ser::extra(map, &self.extra, &["did", "viewer"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -2061,6 +2165,7 @@ impl<'de> crate::runtime::de::Object<'de> for BlockedAuthor {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_did: ::std::option::Option<crate::runtime::Did> = ::std::option::Option::None;
         let mut f_viewer: ::std::option::Option<
             crate::app::bsky::actor::defs::ViewerState,
@@ -2071,20 +2176,18 @@ impl<'de> crate::runtime::de::Object<'de> for BlockedAuthor {
         {
             match key.as_str() {
                 "did" => {
-                    f_did = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_did, "did", & mut extra))
                 }
                 "viewer" => {
-                    f_viewer = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_viewer, "viewer", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            did: crate::runtime::de::required(f_did, "did")?,
+            did: crate::runtime::de::required(f_did, "did", &extra)?,
             viewer: f_viewer,
             extra,
         })
@@ -2107,6 +2210,9 @@ impl crate::runtime::Validate for BlockedAuthor {
         v.enter("viewer");
         crate::runtime::Validate::validate_into(&self.viewer, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(&self.extra, &[("viewer", self.viewer.is_none())]);
+        }
     }
 }
 
@@ -2259,37 +2365,53 @@ impl crate::runtime::ser::Fields for GeneratorView {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::tri!(map.serialize_entry("cid", & self.cid));
         crate::runtime::tri!(map.serialize_entry("did", & self.did));
         crate::runtime::tri!(map.serialize_entry("creator", & self.creator));
         crate::runtime::tri!(map.serialize_entry("displayName", & self.display_name));
-        if let ::std::option::Option::Some(value) = &self.description {
-            crate::runtime::tri!(map.serialize_entry("description", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.description_facets {
-            crate::runtime::tri!(map.serialize_entry("descriptionFacets", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.avatar {
-            crate::runtime::tri!(map.serialize_entry("avatar", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.like_count {
-            crate::runtime::tri!(map.serialize_entry("likeCount", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.accepts_interactions {
-            crate::runtime::tri!(map.serialize_entry("acceptsInteractions", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.labels {
-            crate::runtime::tri!(map.serialize_entry("labels", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.viewer {
-            crate::runtime::tri!(map.serialize_entry("viewer", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.content_mode {
-            crate::runtime::tri!(map.serialize_entry("contentMode", value));
-        }
+        crate::runtime::tri!(
+            map.optional_entry("description", & self.description, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("descriptionFacets", & self.description_facets, & self
+            .extra)
+        );
+        crate::runtime::tri!(map.optional_entry("avatar", & self.avatar, & self.extra));
+        crate::runtime::tri!(
+            map.optional_entry("likeCount", & self.like_count, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("acceptsInteractions", & self.accepts_interactions, & self
+            .extra)
+        );
+        crate::runtime::tri!(map.optional_entry("labels", & self.labels, & self.extra));
+        crate::runtime::tri!(map.optional_entry("viewer", & self.viewer, & self.extra));
+        crate::runtime::tri!(
+            map.optional_entry("contentMode", & self.content_mode, & self.extra)
+        );
         crate::runtime::tri!(map.serialize_entry("indexedAt", & self.indexed_at));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &[
+                "uri",
+                "cid",
+                "did",
+                "creator",
+                "displayName",
+                "description",
+                "descriptionFacets",
+                "avatar",
+                "likeCount",
+                "acceptsInteractions",
+                "labels",
+                "viewer",
+                "contentMode",
+                "indexedAt",
+            ],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -2301,6 +2423,7 @@ impl<'de> crate::runtime::de::Object<'de> for GeneratorView {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_cid: ::std::option::Option<crate::runtime::Cid> = ::std::option::Option::None;
         let mut f_did: ::std::option::Option<crate::runtime::Did> = ::std::option::Option::None;
@@ -2327,84 +2450,84 @@ impl<'de> crate::runtime::de::Object<'de> for GeneratorView {
         {
             match key.as_str() {
                 "uri" => {
-                    f_uri = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
                 }
                 "cid" => {
-                    f_cid = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_cid, "cid", & mut extra))
                 }
                 "did" => {
-                    f_did = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_did, "did", & mut extra))
                 }
                 "creator" => {
-                    f_creator = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_creator, "creator", & mut extra)
+                    )
                 }
                 "displayName" => {
-                    f_display_name = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_display_name, "displayName", & mut extra)
+                    )
                 }
                 "description" => {
-                    f_description = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_description, "description", & mut extra)
+                    )
                 }
                 "descriptionFacets" => {
-                    f_description_facets = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_description_facets, "descriptionFacets", &
+                        mut extra)
+                    )
                 }
                 "avatar" => {
-                    f_avatar = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_avatar, "avatar", & mut extra)
+                    )
                 }
                 "likeCount" => {
-                    f_like_count = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_like_count, "likeCount", & mut extra)
+                    )
                 }
                 "acceptsInteractions" => {
-                    f_accepts_interactions = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_accepts_interactions,
+                        "acceptsInteractions", & mut extra)
+                    )
                 }
                 "labels" => {
-                    f_labels = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_labels, "labels", & mut extra)
+                    )
                 }
                 "viewer" => {
-                    f_viewer = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_viewer, "viewer", & mut extra)
+                    )
                 }
                 "contentMode" => {
-                    f_content_mode = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_content_mode, "contentMode", & mut extra)
+                    )
                 }
                 "indexedAt" => {
-                    f_indexed_at = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_indexed_at, "indexedAt", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            uri: crate::runtime::de::required(f_uri, "uri")?,
-            cid: crate::runtime::de::required(f_cid, "cid")?,
-            did: crate::runtime::de::required(f_did, "did")?,
-            creator: crate::runtime::de::required(f_creator, "creator")?,
-            display_name: crate::runtime::de::required(f_display_name, "displayName")?,
+            uri: crate::runtime::de::required(f_uri, "uri", &extra)?,
+            cid: crate::runtime::de::required(f_cid, "cid", &extra)?,
+            did: crate::runtime::de::required(f_did, "did", &extra)?,
+            creator: crate::runtime::de::required(f_creator, "creator", &extra)?,
+            display_name: crate::runtime::de::required(
+                f_display_name,
+                "displayName",
+                &extra,
+            )?,
             description: f_description,
             description_facets: f_description_facets,
             avatar: f_avatar,
@@ -2413,7 +2536,7 @@ impl<'de> crate::runtime::de::Object<'de> for GeneratorView {
             labels: f_labels,
             viewer: f_viewer,
             content_mode: f_content_mode,
-            indexed_at: crate::runtime::de::required(f_indexed_at, "indexedAt")?,
+            indexed_at: crate::runtime::de::required(f_indexed_at, "indexedAt", &extra)?,
             extra,
         })
     }
@@ -2482,6 +2605,21 @@ impl crate::runtime::Validate for GeneratorView {
         v.enter("indexedAt");
         crate::runtime::Validate::validate_into(&self.indexed_at, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("description", self.description.is_none()),
+                    ("descriptionFacets", self.description_facets.is_none()),
+                    ("avatar", self.avatar.is_none()),
+                    ("likeCount", self.like_count.is_none()),
+                    ("acceptsInteractions", self.accepts_interactions.is_none()),
+                    ("labels", self.labels.is_none()),
+                    ("viewer", self.viewer.is_none()),
+                    ("contentMode", self.content_mode.is_none()),
+                ],
+            );
+        }
     }
 }
 
@@ -2517,10 +2655,9 @@ impl crate::runtime::ser::Fields for GeneratorViewerState {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        if let ::std::option::Option::Some(value) = &self.like {
-            crate::runtime::tri!(map.serialize_entry("like", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        use crate::runtime::ser::SerializeMapExt as _;
+        crate::runtime::tri!(map.optional_entry("like", & self.like, & self.extra));
+        crate::runtime::ser::extra(map, &self.extra, &["like"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -2532,6 +2669,7 @@ impl<'de> crate::runtime::de::Object<'de> for GeneratorViewerState {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_like: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
         while let ::std::option::Option::Some(key) = map
@@ -2539,9 +2677,9 @@ impl<'de> crate::runtime::de::Object<'de> for GeneratorViewerState {
         {
             match key.as_str() {
                 "like" => {
-                    f_like = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_like, "like", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
@@ -2563,6 +2701,9 @@ impl crate::runtime::Validate for GeneratorViewerState {
         v.enter("like");
         crate::runtime::Validate::validate_into(&self.like, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(&self.extra, &[("like", self.like.is_none())]);
+        }
     }
 }
 
@@ -2680,14 +2821,13 @@ impl crate::runtime::ser::Fields for SkeletonFeedPost {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("post", & self.post));
-        if let ::std::option::Option::Some(value) = &self.reason {
-            crate::runtime::tri!(map.serialize_entry("reason", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.feed_context {
-            crate::runtime::tri!(map.serialize_entry("feedContext", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::tri!(map.optional_entry("reason", & self.reason, & self.extra));
+        crate::runtime::tri!(
+            map.optional_entry("feedContext", & self.feed_context, & self.extra)
+        );
+        crate::runtime::ser::extra(map, &self.extra, &["post", "reason", "feedContext"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -2699,6 +2839,7 @@ impl<'de> crate::runtime::de::Object<'de> for SkeletonFeedPost {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_post: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_reason: ::std::option::Option<SkeletonFeedPostReason> = ::std::option::Option::None;
         let mut f_feed_context: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
@@ -2708,25 +2849,25 @@ impl<'de> crate::runtime::de::Object<'de> for SkeletonFeedPost {
         {
             match key.as_str() {
                 "post" => {
-                    f_post = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_post, "post", & mut extra)
+                    )
                 }
                 "reason" => {
-                    f_reason = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_reason, "reason", & mut extra)
+                    )
                 }
                 "feedContext" => {
-                    f_feed_context = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_feed_context, "feedContext", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            post: crate::runtime::de::required(f_post, "post")?,
+            post: crate::runtime::de::required(f_post, "post", &extra)?,
             reason: f_reason,
             feed_context: f_feed_context,
             extra,
@@ -2759,6 +2900,15 @@ impl crate::runtime::Validate for SkeletonFeedPost {
             );
         }
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("reason", self.reason.is_none()),
+                    ("feedContext", self.feed_context.is_none()),
+                ],
+            );
+        }
     }
 }
 
@@ -2795,7 +2945,7 @@ impl crate::runtime::ser::Fields for SkeletonReasonRepost {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::tri!(map.serialize_entry("repost", & self.repost));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &["repost"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -2807,6 +2957,7 @@ impl<'de> crate::runtime::de::Object<'de> for SkeletonReasonRepost {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_repost: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
         while let ::std::option::Option::Some(key) = map
@@ -2814,15 +2965,15 @@ impl<'de> crate::runtime::de::Object<'de> for SkeletonReasonRepost {
         {
             match key.as_str() {
                 "repost" => {
-                    f_repost = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_repost, "repost", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            repost: crate::runtime::de::required(f_repost, "repost")?,
+            repost: crate::runtime::de::required(f_repost, "repost", &extra)?,
             extra,
         })
     }
@@ -2874,7 +3025,7 @@ impl crate::runtime::ser::Fields for SkeletonReasonPin {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &[])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -2948,19 +3099,12 @@ impl crate::runtime::ser::Fields for ThreadgateView {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        if let ::std::option::Option::Some(value) = &self.uri {
-            crate::runtime::tri!(map.serialize_entry("uri", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.cid {
-            crate::runtime::tri!(map.serialize_entry("cid", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.record {
-            crate::runtime::tri!(map.serialize_entry("record", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.lists {
-            crate::runtime::tri!(map.serialize_entry("lists", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        use crate::runtime::ser::SerializeMapExt as _;
+        crate::runtime::tri!(map.optional_entry("uri", & self.uri, & self.extra));
+        crate::runtime::tri!(map.optional_entry("cid", & self.cid, & self.extra));
+        crate::runtime::tri!(map.optional_entry("record", & self.record, & self.extra));
+        crate::runtime::tri!(map.optional_entry("lists", & self.lists, & self.extra));
+        crate::runtime::ser::extra(map, &self.extra, &["uri", "cid", "record", "lists"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -2972,6 +3116,7 @@ impl<'de> crate::runtime::de::Object<'de> for ThreadgateView {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_cid: ::std::option::Option<crate::runtime::Cid> = ::std::option::Option::None;
         let mut f_record: ::std::option::Option<crate::runtime::Unknown> = ::std::option::Option::None;
@@ -2984,24 +3129,20 @@ impl<'de> crate::runtime::de::Object<'de> for ThreadgateView {
         {
             match key.as_str() {
                 "uri" => {
-                    f_uri = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
                 }
                 "cid" => {
-                    f_cid = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_cid, "cid", & mut extra))
                 }
                 "record" => {
-                    f_record = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_record, "record", & mut extra)
+                    )
                 }
                 "lists" => {
-                    f_lists = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_lists, "lists", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
@@ -3038,6 +3179,17 @@ impl crate::runtime::Validate for ThreadgateView {
         v.enter("lists");
         crate::runtime::Validate::validate_into(&self.lists, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("uri", self.uri.is_none()),
+                    ("cid", self.cid.is_none()),
+                    ("record", self.record.is_none()),
+                    ("lists", self.lists.is_none()),
+                ],
+            );
+        }
     }
 }
 
@@ -3219,19 +3371,18 @@ impl crate::runtime::ser::Fields for Interaction {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        if let ::std::option::Option::Some(value) = &self.item {
-            crate::runtime::tri!(map.serialize_entry("item", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.event {
-            crate::runtime::tri!(map.serialize_entry("event", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.feed_context {
-            crate::runtime::tri!(map.serialize_entry("feedContext", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.req_id {
-            crate::runtime::tri!(map.serialize_entry("reqId", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        use crate::runtime::ser::SerializeMapExt as _;
+        crate::runtime::tri!(map.optional_entry("item", & self.item, & self.extra));
+        crate::runtime::tri!(map.optional_entry("event", & self.event, & self.extra));
+        crate::runtime::tri!(
+            map.optional_entry("feedContext", & self.feed_context, & self.extra)
+        );
+        crate::runtime::tri!(map.optional_entry("reqId", & self.req_id, & self.extra));
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &["item", "event", "feedContext", "reqId"],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -3243,6 +3394,7 @@ impl<'de> crate::runtime::de::Object<'de> for Interaction {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_item: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_event: ::std::option::Option<InteractionEvent> = ::std::option::Option::None;
         let mut f_feed_context: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
@@ -3253,24 +3405,24 @@ impl<'de> crate::runtime::de::Object<'de> for Interaction {
         {
             match key.as_str() {
                 "item" => {
-                    f_item = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_item, "item", & mut extra)
+                    )
                 }
                 "event" => {
-                    f_event = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_event, "event", & mut extra)
+                    )
                 }
                 "feedContext" => {
-                    f_feed_context = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_feed_context, "feedContext", & mut extra)
+                    )
                 }
                 "reqId" => {
-                    f_req_id = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_req_id, "reqId", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
@@ -3319,6 +3471,17 @@ impl crate::runtime::Validate for Interaction {
             );
         }
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("item", self.item.is_none()),
+                    ("event", self.event.is_none()),
+                    ("feedContext", self.feed_context.is_none()),
+                    ("reqId", self.req_id.is_none()),
+                ],
+            );
+        }
     }
 }
 

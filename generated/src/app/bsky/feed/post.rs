@@ -264,30 +264,33 @@ impl crate::runtime::ser::Fields for Record {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("text", & self.text));
-        if let ::std::option::Option::Some(value) = &self.entities {
-            crate::runtime::tri!(map.serialize_entry("entities", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.facets {
-            crate::runtime::tri!(map.serialize_entry("facets", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.reply {
-            crate::runtime::tri!(map.serialize_entry("reply", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.embed {
-            crate::runtime::tri!(map.serialize_entry("embed", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.langs {
-            crate::runtime::tri!(map.serialize_entry("langs", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.labels {
-            crate::runtime::tri!(map.serialize_entry("labels", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.tags {
-            crate::runtime::tri!(map.serialize_entry("tags", value));
-        }
+        crate::runtime::tri!(
+            map.optional_entry("entities", & self.entities, & self.extra)
+        );
+        crate::runtime::tri!(map.optional_entry("facets", & self.facets, & self.extra));
+        crate::runtime::tri!(map.optional_entry("reply", & self.reply, & self.extra));
+        crate::runtime::tri!(map.optional_entry("embed", & self.embed, & self.extra));
+        crate::runtime::tri!(map.optional_entry("langs", & self.langs, & self.extra));
+        crate::runtime::tri!(map.optional_entry("labels", & self.labels, & self.extra));
+        crate::runtime::tri!(map.optional_entry("tags", & self.tags, & self.extra));
         crate::runtime::tri!(map.serialize_entry("createdAt", & self.created_at));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &[
+                "text",
+                "entities",
+                "facets",
+                "reply",
+                "embed",
+                "langs",
+                "labels",
+                "tags",
+                "createdAt",
+            ],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -299,6 +302,7 @@ impl<'de> crate::runtime::de::Object<'de> for Record {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_text: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut f_entities: ::std::option::Option<::std::vec::Vec<Entity>> = ::std::option::Option::None;
         let mut f_facets: ::std::option::Option<
@@ -318,55 +322,55 @@ impl<'de> crate::runtime::de::Object<'de> for Record {
         {
             match key.as_str() {
                 "text" => {
-                    f_text = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_text, "text", & mut extra)
+                    )
                 }
                 "entities" => {
-                    f_entities = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_entities, "entities", & mut extra)
+                    )
                 }
                 "facets" => {
-                    f_facets = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_facets, "facets", & mut extra)
+                    )
                 }
                 "reply" => {
-                    f_reply = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_reply, "reply", & mut extra)
+                    )
                 }
                 "embed" => {
-                    f_embed = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_embed, "embed", & mut extra)
+                    )
                 }
                 "langs" => {
-                    f_langs = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_langs, "langs", & mut extra)
+                    )
                 }
                 "labels" => {
-                    f_labels = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_labels, "labels", & mut extra)
+                    )
                 }
                 "tags" => {
-                    f_tags = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_tags, "tags", & mut extra)
+                    )
                 }
                 "createdAt" => {
-                    f_created_at = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_created_at, "createdAt", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, false)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            text: crate::runtime::de::required(f_text, "text")?,
+            text: crate::runtime::de::required(f_text, "text", &extra)?,
             entities: f_entities,
             facets: f_facets,
             reply: f_reply,
@@ -374,7 +378,7 @@ impl<'de> crate::runtime::de::Object<'de> for Record {
             langs: f_langs,
             labels: f_labels,
             tags: f_tags,
-            created_at: crate::runtime::de::required(f_created_at, "createdAt")?,
+            created_at: crate::runtime::de::required(f_created_at, "createdAt", &extra)?,
             extra,
         })
     }
@@ -454,6 +458,20 @@ impl crate::runtime::Validate for Record {
         v.enter("createdAt");
         crate::runtime::Validate::validate_into(&self.created_at, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("entities", self.entities.is_none()),
+                    ("facets", self.facets.is_none()),
+                    ("reply", self.reply.is_none()),
+                    ("embed", self.embed.is_none()),
+                    ("langs", self.langs.is_none()),
+                    ("labels", self.labels.is_none()),
+                    ("tags", self.tags.is_none()),
+                ],
+            );
+        }
     }
 }
 
@@ -496,7 +514,7 @@ impl crate::runtime::ser::Fields for ReplyRef {
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::tri!(map.serialize_entry("root", & self.root));
         crate::runtime::tri!(map.serialize_entry("parent", & self.parent));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &["root", "parent"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -508,6 +526,7 @@ impl<'de> crate::runtime::de::Object<'de> for ReplyRef {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_root: ::std::option::Option<
             crate::com::atproto::repo::strong_ref::Main,
         > = ::std::option::Option::None;
@@ -520,21 +539,21 @@ impl<'de> crate::runtime::de::Object<'de> for ReplyRef {
         {
             match key.as_str() {
                 "root" => {
-                    f_root = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_root, "root", & mut extra)
+                    )
                 }
                 "parent" => {
-                    f_parent = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_parent, "parent", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            root: crate::runtime::de::required(f_root, "root")?,
-            parent: crate::runtime::de::required(f_parent, "parent")?,
+            root: crate::runtime::de::required(f_root, "root", &extra)?,
+            parent: crate::runtime::de::required(f_parent, "parent", &extra)?,
             extra,
         })
     }
@@ -602,7 +621,7 @@ impl crate::runtime::ser::Fields for Entity {
         crate::runtime::tri!(map.serialize_entry("index", & self.index));
         crate::runtime::tri!(map.serialize_entry("type", & self.r#type));
         crate::runtime::tri!(map.serialize_entry("value", & self.value));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &["index", "type", "value"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -614,6 +633,7 @@ impl<'de> crate::runtime::de::Object<'de> for Entity {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_index: ::std::option::Option<TextSlice> = ::std::option::Option::None;
         let mut f_type: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut f_value: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
@@ -623,27 +643,27 @@ impl<'de> crate::runtime::de::Object<'de> for Entity {
         {
             match key.as_str() {
                 "index" => {
-                    f_index = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_index, "index", & mut extra)
+                    )
                 }
                 "type" => {
-                    f_type = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_type, "type", & mut extra)
+                    )
                 }
                 "value" => {
-                    f_value = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_value, "value", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            index: crate::runtime::de::required(f_index, "index")?,
-            r#type: crate::runtime::de::required(f_type, "type")?,
-            value: crate::runtime::de::required(f_value, "value")?,
+            index: crate::runtime::de::required(f_index, "index", &extra)?,
+            r#type: crate::runtime::de::required(f_type, "type", &extra)?,
+            value: crate::runtime::de::required(f_value, "value", &extra)?,
             extra,
         })
     }
@@ -701,7 +721,7 @@ impl crate::runtime::ser::Fields for TextSlice {
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::tri!(map.serialize_entry("start", & self.start));
         crate::runtime::tri!(map.serialize_entry("end", & self.end));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &["start", "end"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -713,6 +733,7 @@ impl<'de> crate::runtime::de::Object<'de> for TextSlice {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_start: ::std::option::Option<i64> = ::std::option::Option::None;
         let mut f_end: ::std::option::Option<i64> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -721,21 +742,19 @@ impl<'de> crate::runtime::de::Object<'de> for TextSlice {
         {
             match key.as_str() {
                 "start" => {
-                    f_start = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_start, "start", & mut extra)
+                    )
                 }
                 "end" => {
-                    f_end = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_end, "end", & mut extra))
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            start: crate::runtime::de::required(f_start, "start")?,
-            end: crate::runtime::de::required(f_end, "end")?,
+            start: crate::runtime::de::required(f_start, "start", &extra)?,
+            end: crate::runtime::de::required(f_end, "end", &extra)?,
             extra,
         })
     }

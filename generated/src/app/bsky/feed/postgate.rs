@@ -123,15 +123,21 @@ impl crate::runtime::ser::Fields for Record {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("createdAt", & self.created_at));
         crate::runtime::tri!(map.serialize_entry("post", & self.post));
-        if let ::std::option::Option::Some(value) = &self.detached_embedding_uris {
-            crate::runtime::tri!(map.serialize_entry("detachedEmbeddingUris", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.embedding_rules {
-            crate::runtime::tri!(map.serialize_entry("embeddingRules", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::tri!(
+            map.optional_entry("detachedEmbeddingUris", & self.detached_embedding_uris, &
+            self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("embeddingRules", & self.embedding_rules, & self.extra)
+        );
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &["createdAt", "post", "detachedEmbeddingUris", "embeddingRules"],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -143,6 +149,7 @@ impl<'de> crate::runtime::de::Object<'de> for Record {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_created_at: ::std::option::Option<crate::runtime::Datetime> = ::std::option::Option::None;
         let mut f_post: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_detached_embedding_uris: ::std::option::Option<
@@ -157,31 +164,33 @@ impl<'de> crate::runtime::de::Object<'de> for Record {
         {
             match key.as_str() {
                 "createdAt" => {
-                    f_created_at = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_created_at, "createdAt", & mut extra)
+                    )
                 }
                 "post" => {
-                    f_post = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_post, "post", & mut extra)
+                    )
                 }
                 "detachedEmbeddingUris" => {
-                    f_detached_embedding_uris = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_detached_embedding_uris,
+                        "detachedEmbeddingUris", & mut extra)
+                    )
                 }
                 "embeddingRules" => {
-                    f_embedding_rules = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_embedding_rules, "embeddingRules", & mut
+                        extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, false)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            created_at: crate::runtime::de::required(f_created_at, "createdAt")?,
-            post: crate::runtime::de::required(f_post, "post")?,
+            created_at: crate::runtime::de::required(f_created_at, "createdAt", &extra)?,
+            post: crate::runtime::de::required(f_post, "post", &extra)?,
             detached_embedding_uris: f_detached_embedding_uris,
             embedding_rules: f_embedding_rules,
             extra,
@@ -225,6 +234,15 @@ impl crate::runtime::Validate for Record {
             );
         }
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("detachedEmbeddingUris", self.detached_embedding_uris.is_none()),
+                    ("embeddingRules", self.embedding_rules.is_none()),
+                ],
+            );
+        }
     }
 }
 
@@ -258,7 +276,7 @@ impl crate::runtime::ser::Fields for DisableRule {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &[])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra

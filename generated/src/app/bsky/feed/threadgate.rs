@@ -165,15 +165,18 @@ impl crate::runtime::ser::Fields for Record {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("post", & self.post));
-        if let ::std::option::Option::Some(value) = &self.allow {
-            crate::runtime::tri!(map.serialize_entry("allow", value));
-        }
+        crate::runtime::tri!(map.optional_entry("allow", & self.allow, & self.extra));
         crate::runtime::tri!(map.serialize_entry("createdAt", & self.created_at));
-        if let ::std::option::Option::Some(value) = &self.hidden_replies {
-            crate::runtime::tri!(map.serialize_entry("hiddenReplies", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::tri!(
+            map.optional_entry("hiddenReplies", & self.hidden_replies, & self.extra)
+        );
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &["post", "allow", "createdAt", "hiddenReplies"],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -185,6 +188,7 @@ impl<'de> crate::runtime::de::Object<'de> for Record {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_post: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_allow: ::std::option::Option<::std::vec::Vec<RecordAllowItem>> = ::std::option::Option::None;
         let mut f_created_at: ::std::option::Option<crate::runtime::Datetime> = ::std::option::Option::None;
@@ -197,32 +201,33 @@ impl<'de> crate::runtime::de::Object<'de> for Record {
         {
             match key.as_str() {
                 "post" => {
-                    f_post = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_post, "post", & mut extra)
+                    )
                 }
                 "allow" => {
-                    f_allow = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_allow, "allow", & mut extra)
+                    )
                 }
                 "createdAt" => {
-                    f_created_at = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_created_at, "createdAt", & mut extra)
+                    )
                 }
                 "hiddenReplies" => {
-                    f_hidden_replies = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_hidden_replies, "hiddenReplies", & mut
+                        extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, false)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            post: crate::runtime::de::required(f_post, "post")?,
+            post: crate::runtime::de::required(f_post, "post", &extra)?,
             allow: f_allow,
-            created_at: crate::runtime::de::required(f_created_at, "createdAt")?,
+            created_at: crate::runtime::de::required(f_created_at, "createdAt", &extra)?,
             hidden_replies: f_hidden_replies,
             extra,
         })
@@ -265,6 +270,15 @@ impl crate::runtime::Validate for Record {
             );
         }
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("allow", self.allow.is_none()),
+                    ("hiddenReplies", self.hidden_replies.is_none()),
+                ],
+            );
+        }
     }
 }
 
@@ -298,7 +312,7 @@ impl crate::runtime::ser::Fields for MentionRule {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &[])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -362,7 +376,7 @@ impl crate::runtime::ser::Fields for FollowerRule {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &[])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -426,7 +440,7 @@ impl crate::runtime::ser::Fields for FollowingRule {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &[])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -493,7 +507,7 @@ impl crate::runtime::ser::Fields for ListRule {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::tri!(map.serialize_entry("list", & self.list));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &["list"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -505,6 +519,7 @@ impl<'de> crate::runtime::de::Object<'de> for ListRule {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_list: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
         while let ::std::option::Option::Some(key) = map
@@ -512,15 +527,15 @@ impl<'de> crate::runtime::de::Object<'de> for ListRule {
         {
             match key.as_str() {
                 "list" => {
-                    f_list = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_list, "list", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            list: crate::runtime::de::required(f_list, "list")?,
+            list: crate::runtime::de::required(f_list, "list", &extra)?,
             extra,
         })
     }

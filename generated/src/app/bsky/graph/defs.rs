@@ -58,26 +58,35 @@ impl crate::runtime::ser::Fields for ListViewBasic {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::tri!(map.serialize_entry("cid", & self.cid));
         crate::runtime::tri!(map.serialize_entry("name", & self.name));
         crate::runtime::tri!(map.serialize_entry("purpose", & self.purpose));
-        if let ::std::option::Option::Some(value) = &self.avatar {
-            crate::runtime::tri!(map.serialize_entry("avatar", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.list_item_count {
-            crate::runtime::tri!(map.serialize_entry("listItemCount", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.labels {
-            crate::runtime::tri!(map.serialize_entry("labels", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.viewer {
-            crate::runtime::tri!(map.serialize_entry("viewer", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.indexed_at {
-            crate::runtime::tri!(map.serialize_entry("indexedAt", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::tri!(map.optional_entry("avatar", & self.avatar, & self.extra));
+        crate::runtime::tri!(
+            map.optional_entry("listItemCount", & self.list_item_count, & self.extra)
+        );
+        crate::runtime::tri!(map.optional_entry("labels", & self.labels, & self.extra));
+        crate::runtime::tri!(map.optional_entry("viewer", & self.viewer, & self.extra));
+        crate::runtime::tri!(
+            map.optional_entry("indexedAt", & self.indexed_at, & self.extra)
+        );
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &[
+                "uri",
+                "cid",
+                "name",
+                "purpose",
+                "avatar",
+                "listItemCount",
+                "labels",
+                "viewer",
+                "indexedAt",
+            ],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -89,6 +98,7 @@ impl<'de> crate::runtime::de::Object<'de> for ListViewBasic {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_cid: ::std::option::Option<crate::runtime::Cid> = ::std::option::Option::None;
         let mut f_name: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
@@ -106,58 +116,55 @@ impl<'de> crate::runtime::de::Object<'de> for ListViewBasic {
         {
             match key.as_str() {
                 "uri" => {
-                    f_uri = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
                 }
                 "cid" => {
-                    f_cid = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_cid, "cid", & mut extra))
                 }
                 "name" => {
-                    f_name = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_name, "name", & mut extra)
+                    )
                 }
                 "purpose" => {
-                    f_purpose = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_purpose, "purpose", & mut extra)
+                    )
                 }
                 "avatar" => {
-                    f_avatar = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_avatar, "avatar", & mut extra)
+                    )
                 }
                 "listItemCount" => {
-                    f_list_item_count = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_list_item_count, "listItemCount", & mut
+                        extra)
+                    )
                 }
                 "labels" => {
-                    f_labels = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_labels, "labels", & mut extra)
+                    )
                 }
                 "viewer" => {
-                    f_viewer = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_viewer, "viewer", & mut extra)
+                    )
                 }
                 "indexedAt" => {
-                    f_indexed_at = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_indexed_at, "indexedAt", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            uri: crate::runtime::de::required(f_uri, "uri")?,
-            cid: crate::runtime::de::required(f_cid, "cid")?,
-            name: crate::runtime::de::required(f_name, "name")?,
-            purpose: crate::runtime::de::required(f_purpose, "purpose")?,
+            uri: crate::runtime::de::required(f_uri, "uri", &extra)?,
+            cid: crate::runtime::de::required(f_cid, "cid", &extra)?,
+            name: crate::runtime::de::required(f_name, "name", &extra)?,
+            purpose: crate::runtime::de::required(f_purpose, "purpose", &extra)?,
             avatar: f_avatar,
             list_item_count: f_list_item_count,
             labels: f_labels,
@@ -216,6 +223,18 @@ impl crate::runtime::Validate for ListViewBasic {
         v.enter("indexedAt");
         crate::runtime::Validate::validate_into(&self.indexed_at, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("avatar", self.avatar.is_none()),
+                    ("listItemCount", self.list_item_count.is_none()),
+                    ("labels", self.labels.is_none()),
+                    ("viewer", self.viewer.is_none()),
+                    ("indexedAt", self.indexed_at.is_none()),
+                ],
+            );
+        }
     }
 }
 
@@ -284,31 +303,44 @@ impl crate::runtime::ser::Fields for ListView {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::tri!(map.serialize_entry("cid", & self.cid));
         crate::runtime::tri!(map.serialize_entry("creator", & self.creator));
         crate::runtime::tri!(map.serialize_entry("name", & self.name));
         crate::runtime::tri!(map.serialize_entry("purpose", & self.purpose));
-        if let ::std::option::Option::Some(value) = &self.description {
-            crate::runtime::tri!(map.serialize_entry("description", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.description_facets {
-            crate::runtime::tri!(map.serialize_entry("descriptionFacets", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.avatar {
-            crate::runtime::tri!(map.serialize_entry("avatar", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.list_item_count {
-            crate::runtime::tri!(map.serialize_entry("listItemCount", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.labels {
-            crate::runtime::tri!(map.serialize_entry("labels", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.viewer {
-            crate::runtime::tri!(map.serialize_entry("viewer", value));
-        }
+        crate::runtime::tri!(
+            map.optional_entry("description", & self.description, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("descriptionFacets", & self.description_facets, & self
+            .extra)
+        );
+        crate::runtime::tri!(map.optional_entry("avatar", & self.avatar, & self.extra));
+        crate::runtime::tri!(
+            map.optional_entry("listItemCount", & self.list_item_count, & self.extra)
+        );
+        crate::runtime::tri!(map.optional_entry("labels", & self.labels, & self.extra));
+        crate::runtime::tri!(map.optional_entry("viewer", & self.viewer, & self.extra));
         crate::runtime::tri!(map.serialize_entry("indexedAt", & self.indexed_at));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &[
+                "uri",
+                "cid",
+                "creator",
+                "name",
+                "purpose",
+                "description",
+                "descriptionFacets",
+                "avatar",
+                "listItemCount",
+                "labels",
+                "viewer",
+                "indexedAt",
+            ],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -320,6 +352,7 @@ impl<'de> crate::runtime::de::Object<'de> for ListView {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_cid: ::std::option::Option<crate::runtime::Cid> = ::std::option::Option::None;
         let mut f_creator: ::std::option::Option<
@@ -344,81 +377,79 @@ impl<'de> crate::runtime::de::Object<'de> for ListView {
         {
             match key.as_str() {
                 "uri" => {
-                    f_uri = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
                 }
                 "cid" => {
-                    f_cid = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_cid, "cid", & mut extra))
                 }
                 "creator" => {
-                    f_creator = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_creator, "creator", & mut extra)
+                    )
                 }
                 "name" => {
-                    f_name = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_name, "name", & mut extra)
+                    )
                 }
                 "purpose" => {
-                    f_purpose = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_purpose, "purpose", & mut extra)
+                    )
                 }
                 "description" => {
-                    f_description = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_description, "description", & mut extra)
+                    )
                 }
                 "descriptionFacets" => {
-                    f_description_facets = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_description_facets, "descriptionFacets", &
+                        mut extra)
+                    )
                 }
                 "avatar" => {
-                    f_avatar = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_avatar, "avatar", & mut extra)
+                    )
                 }
                 "listItemCount" => {
-                    f_list_item_count = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_list_item_count, "listItemCount", & mut
+                        extra)
+                    )
                 }
                 "labels" => {
-                    f_labels = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_labels, "labels", & mut extra)
+                    )
                 }
                 "viewer" => {
-                    f_viewer = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_viewer, "viewer", & mut extra)
+                    )
                 }
                 "indexedAt" => {
-                    f_indexed_at = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_indexed_at, "indexedAt", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            uri: crate::runtime::de::required(f_uri, "uri")?,
-            cid: crate::runtime::de::required(f_cid, "cid")?,
-            creator: crate::runtime::de::required(f_creator, "creator")?,
-            name: crate::runtime::de::required(f_name, "name")?,
-            purpose: crate::runtime::de::required(f_purpose, "purpose")?,
+            uri: crate::runtime::de::required(f_uri, "uri", &extra)?,
+            cid: crate::runtime::de::required(f_cid, "cid", &extra)?,
+            creator: crate::runtime::de::required(f_creator, "creator", &extra)?,
+            name: crate::runtime::de::required(f_name, "name", &extra)?,
+            purpose: crate::runtime::de::required(f_purpose, "purpose", &extra)?,
             description: f_description,
             description_facets: f_description_facets,
             avatar: f_avatar,
             list_item_count: f_list_item_count,
             labels: f_labels,
             viewer: f_viewer,
-            indexed_at: crate::runtime::de::required(f_indexed_at, "indexedAt")?,
+            indexed_at: crate::runtime::de::required(f_indexed_at, "indexedAt", &extra)?,
             extra,
         })
     }
@@ -492,6 +523,19 @@ impl crate::runtime::Validate for ListView {
         v.enter("indexedAt");
         crate::runtime::Validate::validate_into(&self.indexed_at, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("description", self.description.is_none()),
+                    ("descriptionFacets", self.description_facets.is_none()),
+                    ("avatar", self.avatar.is_none()),
+                    ("listItemCount", self.list_item_count.is_none()),
+                    ("labels", self.labels.is_none()),
+                    ("viewer", self.viewer.is_none()),
+                ],
+            );
+        }
     }
 }
 
@@ -534,7 +578,7 @@ impl crate::runtime::ser::Fields for ListItemView {
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::tri!(map.serialize_entry("subject", & self.subject));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &["uri", "subject"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -546,6 +590,7 @@ impl<'de> crate::runtime::de::Object<'de> for ListItemView {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_subject: ::std::option::Option<
             crate::app::bsky::actor::defs::ProfileView,
@@ -556,21 +601,19 @@ impl<'de> crate::runtime::de::Object<'de> for ListItemView {
         {
             match key.as_str() {
                 "uri" => {
-                    f_uri = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
                 }
                 "subject" => {
-                    f_subject = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_subject, "subject", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            uri: crate::runtime::de::required(f_uri, "uri")?,
-            subject: crate::runtime::de::required(f_subject, "subject")?,
+            uri: crate::runtime::de::required(f_uri, "uri", &extra)?,
+            subject: crate::runtime::de::required(f_subject, "subject", &extra)?,
             extra,
         })
     }
@@ -657,30 +700,42 @@ impl crate::runtime::ser::Fields for StarterPackView {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::tri!(map.serialize_entry("cid", & self.cid));
         crate::runtime::tri!(map.serialize_entry("record", & self.record));
         crate::runtime::tri!(map.serialize_entry("creator", & self.creator));
-        if let ::std::option::Option::Some(value) = &self.list {
-            crate::runtime::tri!(map.serialize_entry("list", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.list_items_sample {
-            crate::runtime::tri!(map.serialize_entry("listItemsSample", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.feeds {
-            crate::runtime::tri!(map.serialize_entry("feeds", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.joined_week_count {
-            crate::runtime::tri!(map.serialize_entry("joinedWeekCount", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.joined_all_time_count {
-            crate::runtime::tri!(map.serialize_entry("joinedAllTimeCount", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.labels {
-            crate::runtime::tri!(map.serialize_entry("labels", value));
-        }
+        crate::runtime::tri!(map.optional_entry("list", & self.list, & self.extra));
+        crate::runtime::tri!(
+            map.optional_entry("listItemsSample", & self.list_items_sample, & self.extra)
+        );
+        crate::runtime::tri!(map.optional_entry("feeds", & self.feeds, & self.extra));
+        crate::runtime::tri!(
+            map.optional_entry("joinedWeekCount", & self.joined_week_count, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("joinedAllTimeCount", & self.joined_all_time_count, & self
+            .extra)
+        );
+        crate::runtime::tri!(map.optional_entry("labels", & self.labels, & self.extra));
         crate::runtime::tri!(map.serialize_entry("indexedAt", & self.indexed_at));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &[
+                "uri",
+                "cid",
+                "record",
+                "creator",
+                "list",
+                "listItemsSample",
+                "feeds",
+                "joinedWeekCount",
+                "joinedAllTimeCount",
+                "labels",
+                "indexedAt",
+            ],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -692,6 +747,7 @@ impl<'de> crate::runtime::de::Object<'de> for StarterPackView {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_cid: ::std::option::Option<crate::runtime::Cid> = ::std::option::Option::None;
         let mut f_record: ::std::option::Option<crate::runtime::Unknown> = ::std::option::Option::None;
@@ -717,75 +773,74 @@ impl<'de> crate::runtime::de::Object<'de> for StarterPackView {
         {
             match key.as_str() {
                 "uri" => {
-                    f_uri = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
                 }
                 "cid" => {
-                    f_cid = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_cid, "cid", & mut extra))
                 }
                 "record" => {
-                    f_record = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_record, "record", & mut extra)
+                    )
                 }
                 "creator" => {
-                    f_creator = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_creator, "creator", & mut extra)
+                    )
                 }
                 "list" => {
-                    f_list = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_list, "list", & mut extra)
+                    )
                 }
                 "listItemsSample" => {
-                    f_list_items_sample = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_list_items_sample, "listItemsSample", &
+                        mut extra)
+                    )
                 }
                 "feeds" => {
-                    f_feeds = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_feeds, "feeds", & mut extra)
+                    )
                 }
                 "joinedWeekCount" => {
-                    f_joined_week_count = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_joined_week_count, "joinedWeekCount", &
+                        mut extra)
+                    )
                 }
                 "joinedAllTimeCount" => {
-                    f_joined_all_time_count = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_joined_all_time_count,
+                        "joinedAllTimeCount", & mut extra)
+                    )
                 }
                 "labels" => {
-                    f_labels = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_labels, "labels", & mut extra)
+                    )
                 }
                 "indexedAt" => {
-                    f_indexed_at = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_indexed_at, "indexedAt", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            uri: crate::runtime::de::required(f_uri, "uri")?,
-            cid: crate::runtime::de::required(f_cid, "cid")?,
-            record: crate::runtime::de::required(f_record, "record")?,
-            creator: crate::runtime::de::required(f_creator, "creator")?,
+            uri: crate::runtime::de::required(f_uri, "uri", &extra)?,
+            cid: crate::runtime::de::required(f_cid, "cid", &extra)?,
+            record: crate::runtime::de::required(f_record, "record", &extra)?,
+            creator: crate::runtime::de::required(f_creator, "creator", &extra)?,
             list: f_list,
             list_items_sample: f_list_items_sample,
             feeds: f_feeds,
             joined_week_count: f_joined_week_count,
             joined_all_time_count: f_joined_all_time_count,
             labels: f_labels,
-            indexed_at: crate::runtime::de::required(f_indexed_at, "indexedAt")?,
+            indexed_at: crate::runtime::de::required(f_indexed_at, "indexedAt", &extra)?,
             extra,
         })
     }
@@ -860,6 +915,19 @@ impl crate::runtime::Validate for StarterPackView {
         v.enter("indexedAt");
         crate::runtime::Validate::validate_into(&self.indexed_at, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("list", self.list.is_none()),
+                    ("listItemsSample", self.list_items_sample.is_none()),
+                    ("feeds", self.feeds.is_none()),
+                    ("joinedWeekCount", self.joined_week_count.is_none()),
+                    ("joinedAllTimeCount", self.joined_all_time_count.is_none()),
+                    ("labels", self.labels.is_none()),
+                ],
+            );
+        }
     }
 }
 
@@ -919,24 +987,38 @@ impl crate::runtime::ser::Fields for StarterPackViewBasic {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::tri!(map.serialize_entry("cid", & self.cid));
         crate::runtime::tri!(map.serialize_entry("record", & self.record));
         crate::runtime::tri!(map.serialize_entry("creator", & self.creator));
-        if let ::std::option::Option::Some(value) = &self.list_item_count {
-            crate::runtime::tri!(map.serialize_entry("listItemCount", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.joined_week_count {
-            crate::runtime::tri!(map.serialize_entry("joinedWeekCount", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.joined_all_time_count {
-            crate::runtime::tri!(map.serialize_entry("joinedAllTimeCount", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.labels {
-            crate::runtime::tri!(map.serialize_entry("labels", value));
-        }
+        crate::runtime::tri!(
+            map.optional_entry("listItemCount", & self.list_item_count, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("joinedWeekCount", & self.joined_week_count, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("joinedAllTimeCount", & self.joined_all_time_count, & self
+            .extra)
+        );
+        crate::runtime::tri!(map.optional_entry("labels", & self.labels, & self.extra));
         crate::runtime::tri!(map.serialize_entry("indexedAt", & self.indexed_at));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &[
+                "uri",
+                "cid",
+                "record",
+                "creator",
+                "listItemCount",
+                "joinedWeekCount",
+                "joinedAllTimeCount",
+                "labels",
+                "indexedAt",
+            ],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -948,6 +1030,7 @@ impl<'de> crate::runtime::de::Object<'de> for StarterPackViewBasic {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_cid: ::std::option::Option<crate::runtime::Cid> = ::std::option::Option::None;
         let mut f_record: ::std::option::Option<crate::runtime::Unknown> = ::std::option::Option::None;
@@ -967,63 +1050,62 @@ impl<'de> crate::runtime::de::Object<'de> for StarterPackViewBasic {
         {
             match key.as_str() {
                 "uri" => {
-                    f_uri = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
                 }
                 "cid" => {
-                    f_cid = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_cid, "cid", & mut extra))
                 }
                 "record" => {
-                    f_record = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_record, "record", & mut extra)
+                    )
                 }
                 "creator" => {
-                    f_creator = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_creator, "creator", & mut extra)
+                    )
                 }
                 "listItemCount" => {
-                    f_list_item_count = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_list_item_count, "listItemCount", & mut
+                        extra)
+                    )
                 }
                 "joinedWeekCount" => {
-                    f_joined_week_count = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_joined_week_count, "joinedWeekCount", &
+                        mut extra)
+                    )
                 }
                 "joinedAllTimeCount" => {
-                    f_joined_all_time_count = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_joined_all_time_count,
+                        "joinedAllTimeCount", & mut extra)
+                    )
                 }
                 "labels" => {
-                    f_labels = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_labels, "labels", & mut extra)
+                    )
                 }
                 "indexedAt" => {
-                    f_indexed_at = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_indexed_at, "indexedAt", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            uri: crate::runtime::de::required(f_uri, "uri")?,
-            cid: crate::runtime::de::required(f_cid, "cid")?,
-            record: crate::runtime::de::required(f_record, "record")?,
-            creator: crate::runtime::de::required(f_creator, "creator")?,
+            uri: crate::runtime::de::required(f_uri, "uri", &extra)?,
+            cid: crate::runtime::de::required(f_cid, "cid", &extra)?,
+            record: crate::runtime::de::required(f_record, "record", &extra)?,
+            creator: crate::runtime::de::required(f_creator, "creator", &extra)?,
             list_item_count: f_list_item_count,
             joined_week_count: f_joined_week_count,
             joined_all_time_count: f_joined_all_time_count,
             labels: f_labels,
-            indexed_at: crate::runtime::de::required(f_indexed_at, "indexedAt")?,
+            indexed_at: crate::runtime::de::required(f_indexed_at, "indexedAt", &extra)?,
             extra,
         })
     }
@@ -1084,6 +1166,17 @@ impl crate::runtime::Validate for StarterPackViewBasic {
         v.enter("indexedAt");
         crate::runtime::Validate::validate_into(&self.indexed_at, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("listItemCount", self.list_item_count.is_none()),
+                    ("joinedWeekCount", self.joined_week_count.is_none()),
+                    ("joinedAllTimeCount", self.joined_all_time_count.is_none()),
+                    ("labels", self.labels.is_none()),
+                ],
+            );
+        }
     }
 }
 
@@ -1214,13 +1307,12 @@ impl crate::runtime::ser::Fields for ListViewerState {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        if let ::std::option::Option::Some(value) = &self.muted {
-            crate::runtime::tri!(map.serialize_entry("muted", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.blocked {
-            crate::runtime::tri!(map.serialize_entry("blocked", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        use crate::runtime::ser::SerializeMapExt as _;
+        crate::runtime::tri!(map.optional_entry("muted", & self.muted, & self.extra));
+        crate::runtime::tri!(
+            map.optional_entry("blocked", & self.blocked, & self.extra)
+        );
+        crate::runtime::ser::extra(map, &self.extra, &["muted", "blocked"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -1232,6 +1324,7 @@ impl<'de> crate::runtime::de::Object<'de> for ListViewerState {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_muted: ::std::option::Option<bool> = ::std::option::Option::None;
         let mut f_blocked: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -1240,14 +1333,14 @@ impl<'de> crate::runtime::de::Object<'de> for ListViewerState {
         {
             match key.as_str() {
                 "muted" => {
-                    f_muted = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_muted, "muted", & mut extra)
+                    )
                 }
                 "blocked" => {
-                    f_blocked = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_blocked, "blocked", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
@@ -1273,6 +1366,12 @@ impl crate::runtime::Validate for ListViewerState {
         v.enter("blocked");
         crate::runtime::Validate::validate_into(&self.blocked, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[("muted", self.muted.is_none()), ("blocked", self.blocked.is_none())],
+            );
+        }
     }
 }
 
@@ -1312,7 +1411,7 @@ impl crate::runtime::ser::Fields for NotFoundActor {
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::tri!(map.serialize_entry("actor", & self.actor));
         crate::runtime::tri!(map.serialize_entry("notFound", & self.not_found));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &["actor", "notFound"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -1324,6 +1423,7 @@ impl<'de> crate::runtime::de::Object<'de> for NotFoundActor {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_actor: ::std::option::Option<crate::runtime::AtIdentifier> = ::std::option::Option::None;
         let mut f_not_found: ::std::option::Option<bool> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -1332,21 +1432,21 @@ impl<'de> crate::runtime::de::Object<'de> for NotFoundActor {
         {
             match key.as_str() {
                 "actor" => {
-                    f_actor = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_actor, "actor", & mut extra)
+                    )
                 }
                 "notFound" => {
-                    f_not_found = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_not_found, "notFound", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            actor: crate::runtime::de::required(f_actor, "actor")?,
-            not_found: crate::runtime::de::required(f_not_found, "notFound")?,
+            actor: crate::runtime::de::required(f_actor, "actor", &extra)?,
+            not_found: crate::runtime::de::required(f_not_found, "notFound", &extra)?,
             extra,
         })
     }
@@ -1416,26 +1516,39 @@ impl crate::runtime::ser::Fields for Relationship {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("did", & self.did));
-        if let ::std::option::Option::Some(value) = &self.following {
-            crate::runtime::tri!(map.serialize_entry("following", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.followed_by {
-            crate::runtime::tri!(map.serialize_entry("followedBy", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.blocking {
-            crate::runtime::tri!(map.serialize_entry("blocking", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.blocked_by {
-            crate::runtime::tri!(map.serialize_entry("blockedBy", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.blocking_by_list {
-            crate::runtime::tri!(map.serialize_entry("blockingByList", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.blocked_by_list {
-            crate::runtime::tri!(map.serialize_entry("blockedByList", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::tri!(
+            map.optional_entry("following", & self.following, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("followedBy", & self.followed_by, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("blocking", & self.blocking, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("blockedBy", & self.blocked_by, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("blockingByList", & self.blocking_by_list, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("blockedByList", & self.blocked_by_list, & self.extra)
+        );
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &[
+                "did",
+                "following",
+                "followedBy",
+                "blocking",
+                "blockedBy",
+                "blockingByList",
+                "blockedByList",
+            ],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -1447,6 +1560,7 @@ impl<'de> crate::runtime::de::Object<'de> for Relationship {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_did: ::std::option::Option<crate::runtime::Did> = ::std::option::Option::None;
         let mut f_following: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_followed_by: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
@@ -1460,45 +1574,45 @@ impl<'de> crate::runtime::de::Object<'de> for Relationship {
         {
             match key.as_str() {
                 "did" => {
-                    f_did = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_did, "did", & mut extra))
                 }
                 "following" => {
-                    f_following = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_following, "following", & mut extra)
+                    )
                 }
                 "followedBy" => {
-                    f_followed_by = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_followed_by, "followedBy", & mut extra)
+                    )
                 }
                 "blocking" => {
-                    f_blocking = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_blocking, "blocking", & mut extra)
+                    )
                 }
                 "blockedBy" => {
-                    f_blocked_by = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_blocked_by, "blockedBy", & mut extra)
+                    )
                 }
                 "blockingByList" => {
-                    f_blocking_by_list = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_blocking_by_list, "blockingByList", & mut
+                        extra)
+                    )
                 }
                 "blockedByList" => {
-                    f_blocked_by_list = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_blocked_by_list, "blockedByList", & mut
+                        extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            did: crate::runtime::de::required(f_did, "did")?,
+            did: crate::runtime::de::required(f_did, "did", &extra)?,
             following: f_following,
             followed_by: f_followed_by,
             blocking: f_blocking,
@@ -1541,5 +1655,18 @@ impl crate::runtime::Validate for Relationship {
         v.enter("blockedByList");
         crate::runtime::Validate::validate_into(&self.blocked_by_list, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("following", self.following.is_none()),
+                    ("followedBy", self.followed_by.is_none()),
+                    ("blocking", self.blocking.is_none()),
+                    ("blockedBy", self.blocked_by.is_none()),
+                    ("blockingByList", self.blocking_by_list.is_none()),
+                    ("blockedByList", self.blocked_by_list.is_none()),
+                ],
+            );
+        }
     }
 }

@@ -54,20 +54,21 @@ impl crate::runtime::ser::Fields for LabelerView {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::tri!(map.serialize_entry("cid", & self.cid));
         crate::runtime::tri!(map.serialize_entry("creator", & self.creator));
-        if let ::std::option::Option::Some(value) = &self.like_count {
-            crate::runtime::tri!(map.serialize_entry("likeCount", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.viewer {
-            crate::runtime::tri!(map.serialize_entry("viewer", value));
-        }
+        crate::runtime::tri!(
+            map.optional_entry("likeCount", & self.like_count, & self.extra)
+        );
+        crate::runtime::tri!(map.optional_entry("viewer", & self.viewer, & self.extra));
         crate::runtime::tri!(map.serialize_entry("indexedAt", & self.indexed_at));
-        if let ::std::option::Option::Some(value) = &self.labels {
-            crate::runtime::tri!(map.serialize_entry("labels", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::tri!(map.optional_entry("labels", & self.labels, & self.extra));
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &["uri", "cid", "creator", "likeCount", "viewer", "indexedAt", "labels"],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -79,6 +80,7 @@ impl<'de> crate::runtime::de::Object<'de> for LabelerView {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_cid: ::std::option::Option<crate::runtime::Cid> = ::std::option::Option::None;
         let mut f_creator: ::std::option::Option<
@@ -96,50 +98,46 @@ impl<'de> crate::runtime::de::Object<'de> for LabelerView {
         {
             match key.as_str() {
                 "uri" => {
-                    f_uri = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
                 }
                 "cid" => {
-                    f_cid = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_cid, "cid", & mut extra))
                 }
                 "creator" => {
-                    f_creator = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_creator, "creator", & mut extra)
+                    )
                 }
                 "likeCount" => {
-                    f_like_count = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_like_count, "likeCount", & mut extra)
+                    )
                 }
                 "viewer" => {
-                    f_viewer = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_viewer, "viewer", & mut extra)
+                    )
                 }
                 "indexedAt" => {
-                    f_indexed_at = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_indexed_at, "indexedAt", & mut extra)
+                    )
                 }
                 "labels" => {
-                    f_labels = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_labels, "labels", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            uri: crate::runtime::de::required(f_uri, "uri")?,
-            cid: crate::runtime::de::required(f_cid, "cid")?,
-            creator: crate::runtime::de::required(f_creator, "creator")?,
+            uri: crate::runtime::de::required(f_uri, "uri", &extra)?,
+            cid: crate::runtime::de::required(f_cid, "cid", &extra)?,
+            creator: crate::runtime::de::required(f_creator, "creator", &extra)?,
             like_count: f_like_count,
             viewer: f_viewer,
-            indexed_at: crate::runtime::de::required(f_indexed_at, "indexedAt")?,
+            indexed_at: crate::runtime::de::required(f_indexed_at, "indexedAt", &extra)?,
             labels: f_labels,
             extra,
         })
@@ -183,6 +181,16 @@ impl crate::runtime::Validate for LabelerView {
         v.enter("labels");
         crate::runtime::Validate::validate_into(&self.labels, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("likeCount", self.like_count.is_none()),
+                    ("viewer", self.viewer.is_none()),
+                    ("labels", self.labels.is_none()),
+                ],
+            );
+        }
     }
 }
 
@@ -252,30 +260,44 @@ impl crate::runtime::ser::Fields for LabelerViewDetailed {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::tri!(map.serialize_entry("cid", & self.cid));
         crate::runtime::tri!(map.serialize_entry("creator", & self.creator));
         crate::runtime::tri!(map.serialize_entry("policies", & self.policies));
-        if let ::std::option::Option::Some(value) = &self.like_count {
-            crate::runtime::tri!(map.serialize_entry("likeCount", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.viewer {
-            crate::runtime::tri!(map.serialize_entry("viewer", value));
-        }
+        crate::runtime::tri!(
+            map.optional_entry("likeCount", & self.like_count, & self.extra)
+        );
+        crate::runtime::tri!(map.optional_entry("viewer", & self.viewer, & self.extra));
         crate::runtime::tri!(map.serialize_entry("indexedAt", & self.indexed_at));
-        if let ::std::option::Option::Some(value) = &self.labels {
-            crate::runtime::tri!(map.serialize_entry("labels", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.reason_types {
-            crate::runtime::tri!(map.serialize_entry("reasonTypes", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.subject_types {
-            crate::runtime::tri!(map.serialize_entry("subjectTypes", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.subject_collections {
-            crate::runtime::tri!(map.serialize_entry("subjectCollections", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::tri!(map.optional_entry("labels", & self.labels, & self.extra));
+        crate::runtime::tri!(
+            map.optional_entry("reasonTypes", & self.reason_types, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("subjectTypes", & self.subject_types, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("subjectCollections", & self.subject_collections, & self
+            .extra)
+        );
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &[
+                "uri",
+                "cid",
+                "creator",
+                "policies",
+                "likeCount",
+                "viewer",
+                "indexedAt",
+                "labels",
+                "reasonTypes",
+                "subjectTypes",
+                "subjectCollections",
+            ],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -287,6 +309,7 @@ impl<'de> crate::runtime::de::Object<'de> for LabelerViewDetailed {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_cid: ::std::option::Option<crate::runtime::Cid> = ::std::option::Option::None;
         let mut f_creator: ::std::option::Option<
@@ -314,71 +337,69 @@ impl<'de> crate::runtime::de::Object<'de> for LabelerViewDetailed {
         {
             match key.as_str() {
                 "uri" => {
-                    f_uri = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
                 }
                 "cid" => {
-                    f_cid = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_cid, "cid", & mut extra))
                 }
                 "creator" => {
-                    f_creator = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_creator, "creator", & mut extra)
+                    )
                 }
                 "policies" => {
-                    f_policies = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_policies, "policies", & mut extra)
+                    )
                 }
                 "likeCount" => {
-                    f_like_count = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_like_count, "likeCount", & mut extra)
+                    )
                 }
                 "viewer" => {
-                    f_viewer = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_viewer, "viewer", & mut extra)
+                    )
                 }
                 "indexedAt" => {
-                    f_indexed_at = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_indexed_at, "indexedAt", & mut extra)
+                    )
                 }
                 "labels" => {
-                    f_labels = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_labels, "labels", & mut extra)
+                    )
                 }
                 "reasonTypes" => {
-                    f_reason_types = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_reason_types, "reasonTypes", & mut extra)
+                    )
                 }
                 "subjectTypes" => {
-                    f_subject_types = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_subject_types, "subjectTypes", & mut
+                        extra)
+                    )
                 }
                 "subjectCollections" => {
-                    f_subject_collections = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_subject_collections, "subjectCollections",
+                        & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            uri: crate::runtime::de::required(f_uri, "uri")?,
-            cid: crate::runtime::de::required(f_cid, "cid")?,
-            creator: crate::runtime::de::required(f_creator, "creator")?,
-            policies: crate::runtime::de::required(f_policies, "policies")?,
+            uri: crate::runtime::de::required(f_uri, "uri", &extra)?,
+            cid: crate::runtime::de::required(f_cid, "cid", &extra)?,
+            creator: crate::runtime::de::required(f_creator, "creator", &extra)?,
+            policies: crate::runtime::de::required(f_policies, "policies", &extra)?,
             like_count: f_like_count,
             viewer: f_viewer,
-            indexed_at: crate::runtime::de::required(f_indexed_at, "indexedAt")?,
+            indexed_at: crate::runtime::de::required(f_indexed_at, "indexedAt", &extra)?,
             labels: f_labels,
             reason_types: f_reason_types,
             subject_types: f_subject_types,
@@ -437,6 +458,19 @@ impl crate::runtime::Validate for LabelerViewDetailed {
         v.enter("subjectCollections");
         crate::runtime::Validate::validate_into(&self.subject_collections, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("likeCount", self.like_count.is_none()),
+                    ("viewer", self.viewer.is_none()),
+                    ("labels", self.labels.is_none()),
+                    ("reasonTypes", self.reason_types.is_none()),
+                    ("subjectTypes", self.subject_types.is_none()),
+                    ("subjectCollections", self.subject_collections.is_none()),
+                ],
+            );
+        }
     }
 }
 
@@ -472,10 +506,9 @@ impl crate::runtime::ser::Fields for LabelerViewerState {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        if let ::std::option::Option::Some(value) = &self.like {
-            crate::runtime::tri!(map.serialize_entry("like", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        use crate::runtime::ser::SerializeMapExt as _;
+        crate::runtime::tri!(map.optional_entry("like", & self.like, & self.extra));
+        crate::runtime::ser::extra(map, &self.extra, &["like"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -487,6 +520,7 @@ impl<'de> crate::runtime::de::Object<'de> for LabelerViewerState {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_like: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
         while let ::std::option::Option::Some(key) = map
@@ -494,9 +528,9 @@ impl<'de> crate::runtime::de::Object<'de> for LabelerViewerState {
         {
             match key.as_str() {
                 "like" => {
-                    f_like = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_like, "like", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
@@ -518,6 +552,9 @@ impl crate::runtime::Validate for LabelerViewerState {
         v.enter("like");
         crate::runtime::Validate::validate_into(&self.like, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(&self.extra, &[("like", self.like.is_none())]);
+        }
     }
 }
 
@@ -559,11 +596,19 @@ impl crate::runtime::ser::Fields for LabelerPolicies {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        crate::runtime::tri!(map.serialize_entry("labelValues", & self.label_values));
-        if let ::std::option::Option::Some(value) = &self.label_value_definitions {
-            crate::runtime::tri!(map.serialize_entry("labelValueDefinitions", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        use crate::runtime::ser::SerializeMapExt as _;
+        crate::runtime::tri!(
+            map.list_entry("labelValues", & self.label_values, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("labelValueDefinitions", & self.label_value_definitions, &
+            self.extra)
+        );
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &["labelValues", "labelValueDefinitions"],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -575,6 +620,7 @@ impl<'de> crate::runtime::de::Object<'de> for LabelerPolicies {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_label_values: ::std::option::Option<
             ::std::vec::Vec<crate::com::atproto::label::defs::LabelValue>,
         > = ::std::option::Option::None;
@@ -587,20 +633,25 @@ impl<'de> crate::runtime::de::Object<'de> for LabelerPolicies {
         {
             match key.as_str() {
                 "labelValues" => {
-                    f_label_values = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_label_values, "labelValues", & mut extra)
+                    )
                 }
                 "labelValueDefinitions" => {
-                    f_label_value_definitions = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_label_value_definitions,
+                        "labelValueDefinitions", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            label_values: crate::runtime::de::required(f_label_values, "labelValues")?,
+            label_values: crate::runtime::de::required_list(
+                f_label_values,
+                "labelValues",
+                &extra,
+            )?,
             label_value_definitions: f_label_value_definitions,
             extra,
         })
@@ -623,5 +674,14 @@ impl crate::runtime::Validate for LabelerPolicies {
         v.enter("labelValueDefinitions");
         crate::runtime::Validate::validate_into(&self.label_value_definitions, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("labelValues", self.label_values.is_empty()),
+                    ("labelValueDefinitions", self.label_value_definitions.is_none()),
+                ],
+            );
+        }
     }
 }

@@ -33,7 +33,7 @@ impl crate::runtime::ser::Fields for RecordDeleted {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &[])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -179,7 +179,7 @@ impl crate::runtime::ser::Fields for ChatPreference {
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::tri!(map.serialize_entry("include", & self.include));
         crate::runtime::tri!(map.serialize_entry("push", & self.push));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &["include", "push"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -191,6 +191,7 @@ impl<'de> crate::runtime::de::Object<'de> for ChatPreference {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_include: ::std::option::Option<ChatPreferenceInclude> = ::std::option::Option::None;
         let mut f_push: ::std::option::Option<bool> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -199,21 +200,21 @@ impl<'de> crate::runtime::de::Object<'de> for ChatPreference {
         {
             match key.as_str() {
                 "include" => {
-                    f_include = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_include, "include", & mut extra)
+                    )
                 }
                 "push" => {
-                    f_push = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_push, "push", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            include: crate::runtime::de::required(f_include, "include")?,
-            push: crate::runtime::de::required(f_push, "push")?,
+            include: crate::runtime::de::required(f_include, "include", &extra)?,
+            push: crate::runtime::de::required(f_push, "push", &extra)?,
             extra,
         })
     }
@@ -350,7 +351,7 @@ impl crate::runtime::ser::Fields for FilterablePreference {
         crate::runtime::tri!(map.serialize_entry("include", & self.include));
         crate::runtime::tri!(map.serialize_entry("list", & self.list));
         crate::runtime::tri!(map.serialize_entry("push", & self.push));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &["include", "list", "push"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -362,6 +363,7 @@ impl<'de> crate::runtime::de::Object<'de> for FilterablePreference {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_include: ::std::option::Option<FilterablePreferenceInclude> = ::std::option::Option::None;
         let mut f_list: ::std::option::Option<bool> = ::std::option::Option::None;
         let mut f_push: ::std::option::Option<bool> = ::std::option::Option::None;
@@ -371,27 +373,27 @@ impl<'de> crate::runtime::de::Object<'de> for FilterablePreference {
         {
             match key.as_str() {
                 "include" => {
-                    f_include = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_include, "include", & mut extra)
+                    )
                 }
                 "list" => {
-                    f_list = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_list, "list", & mut extra)
+                    )
                 }
                 "push" => {
-                    f_push = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_push, "push", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            include: crate::runtime::de::required(f_include, "include")?,
-            list: crate::runtime::de::required(f_list, "list")?,
-            push: crate::runtime::de::required(f_push, "push")?,
+            include: crate::runtime::de::required(f_include, "include", &extra)?,
+            list: crate::runtime::de::required(f_list, "list", &extra)?,
+            push: crate::runtime::de::required(f_push, "push", &extra)?,
             extra,
         })
     }
@@ -449,7 +451,7 @@ impl crate::runtime::ser::Fields for Preference {
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::tri!(map.serialize_entry("list", & self.list));
         crate::runtime::tri!(map.serialize_entry("push", & self.push));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &["list", "push"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -461,6 +463,7 @@ impl<'de> crate::runtime::de::Object<'de> for Preference {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_list: ::std::option::Option<bool> = ::std::option::Option::None;
         let mut f_push: ::std::option::Option<bool> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -469,21 +472,21 @@ impl<'de> crate::runtime::de::Object<'de> for Preference {
         {
             match key.as_str() {
                 "list" => {
-                    f_list = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_list, "list", & mut extra)
+                    )
                 }
                 "push" => {
-                    f_push = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_push, "push", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            list: crate::runtime::de::required(f_list, "list")?,
-            push: crate::runtime::de::required(f_push, "push")?,
+            list: crate::runtime::de::required(f_list, "list", &extra)?,
+            push: crate::runtime::de::required(f_push, "push", &extra)?,
             extra,
         })
     }
@@ -593,7 +596,25 @@ impl crate::runtime::ser::Fields for Preferences {
         );
         crate::runtime::tri!(map.serialize_entry("unverified", & self.unverified));
         crate::runtime::tri!(map.serialize_entry("verified", & self.verified));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &[
+                "chat",
+                "follow",
+                "like",
+                "likeViaRepost",
+                "mention",
+                "quote",
+                "reply",
+                "repost",
+                "repostViaRepost",
+                "starterpackJoined",
+                "subscribedPost",
+                "unverified",
+                "verified",
+            ],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -605,6 +626,7 @@ impl<'de> crate::runtime::de::Object<'de> for Preferences {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_chat: ::std::option::Option<ChatPreference> = ::std::option::Option::None;
         let mut f_follow: ::std::option::Option<FilterablePreference> = ::std::option::Option::None;
         let mut f_like: ::std::option::Option<FilterablePreference> = ::std::option::Option::None;
@@ -624,99 +646,111 @@ impl<'de> crate::runtime::de::Object<'de> for Preferences {
         {
             match key.as_str() {
                 "chat" => {
-                    f_chat = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_chat, "chat", & mut extra)
+                    )
                 }
                 "follow" => {
-                    f_follow = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_follow, "follow", & mut extra)
+                    )
                 }
                 "like" => {
-                    f_like = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_like, "like", & mut extra)
+                    )
                 }
                 "likeViaRepost" => {
-                    f_like_via_repost = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_like_via_repost, "likeViaRepost", & mut
+                        extra)
+                    )
                 }
                 "mention" => {
-                    f_mention = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_mention, "mention", & mut extra)
+                    )
                 }
                 "quote" => {
-                    f_quote = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_quote, "quote", & mut extra)
+                    )
                 }
                 "reply" => {
-                    f_reply = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_reply, "reply", & mut extra)
+                    )
                 }
                 "repost" => {
-                    f_repost = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_repost, "repost", & mut extra)
+                    )
                 }
                 "repostViaRepost" => {
-                    f_repost_via_repost = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_repost_via_repost, "repostViaRepost", &
+                        mut extra)
+                    )
                 }
                 "starterpackJoined" => {
-                    f_starterpack_joined = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_starterpack_joined, "starterpackJoined", &
+                        mut extra)
+                    )
                 }
                 "subscribedPost" => {
-                    f_subscribed_post = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_subscribed_post, "subscribedPost", & mut
+                        extra)
+                    )
                 }
                 "unverified" => {
-                    f_unverified = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_unverified, "unverified", & mut extra)
+                    )
                 }
                 "verified" => {
-                    f_verified = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_verified, "verified", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            chat: crate::runtime::de::required(f_chat, "chat")?,
-            follow: crate::runtime::de::required(f_follow, "follow")?,
-            like: crate::runtime::de::required(f_like, "like")?,
+            chat: crate::runtime::de::required(f_chat, "chat", &extra)?,
+            follow: crate::runtime::de::required(f_follow, "follow", &extra)?,
+            like: crate::runtime::de::required(f_like, "like", &extra)?,
             like_via_repost: crate::runtime::de::required(
                 f_like_via_repost,
                 "likeViaRepost",
+                &extra,
             )?,
-            mention: crate::runtime::de::required(f_mention, "mention")?,
-            quote: crate::runtime::de::required(f_quote, "quote")?,
-            reply: crate::runtime::de::required(f_reply, "reply")?,
-            repost: crate::runtime::de::required(f_repost, "repost")?,
+            mention: crate::runtime::de::required(f_mention, "mention", &extra)?,
+            quote: crate::runtime::de::required(f_quote, "quote", &extra)?,
+            reply: crate::runtime::de::required(f_reply, "reply", &extra)?,
+            repost: crate::runtime::de::required(f_repost, "repost", &extra)?,
             repost_via_repost: crate::runtime::de::required(
                 f_repost_via_repost,
                 "repostViaRepost",
+                &extra,
             )?,
             starterpack_joined: crate::runtime::de::required(
                 f_starterpack_joined,
                 "starterpackJoined",
+                &extra,
             )?,
             subscribed_post: crate::runtime::de::required(
                 f_subscribed_post,
                 "subscribedPost",
+                &extra,
             )?,
-            unverified: crate::runtime::de::required(f_unverified, "unverified")?,
-            verified: crate::runtime::de::required(f_verified, "verified")?,
+            unverified: crate::runtime::de::required(
+                f_unverified,
+                "unverified",
+                &extra,
+            )?,
+            verified: crate::runtime::de::required(f_verified, "verified", &extra)?,
             extra,
         })
     }
@@ -810,7 +844,7 @@ impl crate::runtime::ser::Fields for ActivitySubscription {
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::tri!(map.serialize_entry("post", & self.post));
         crate::runtime::tri!(map.serialize_entry("reply", & self.reply));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &["post", "reply"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -822,6 +856,7 @@ impl<'de> crate::runtime::de::Object<'de> for ActivitySubscription {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_post: ::std::option::Option<bool> = ::std::option::Option::None;
         let mut f_reply: ::std::option::Option<bool> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -830,21 +865,21 @@ impl<'de> crate::runtime::de::Object<'de> for ActivitySubscription {
         {
             match key.as_str() {
                 "post" => {
-                    f_post = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_post, "post", & mut extra)
+                    )
                 }
                 "reply" => {
-                    f_reply = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_reply, "reply", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            post: crate::runtime::de::required(f_post, "post")?,
-            reply: crate::runtime::de::required(f_reply, "reply")?,
+            post: crate::runtime::de::required(f_post, "post", &extra)?,
+            reply: crate::runtime::de::required(f_reply, "reply", &extra)?,
             extra,
         })
     }
@@ -903,7 +938,11 @@ impl crate::runtime::ser::Fields for SubjectActivitySubscription {
         crate::runtime::tri!(
             map.serialize_entry("activitySubscription", & self.activity_subscription)
         );
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &["subject", "activitySubscription"],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -915,6 +954,7 @@ impl<'de> crate::runtime::de::Object<'de> for SubjectActivitySubscription {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_subject: ::std::option::Option<crate::runtime::Did> = ::std::option::Option::None;
         let mut f_activity_subscription: ::std::option::Option<ActivitySubscription> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -923,23 +963,25 @@ impl<'de> crate::runtime::de::Object<'de> for SubjectActivitySubscription {
         {
             match key.as_str() {
                 "subject" => {
-                    f_subject = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_subject, "subject", & mut extra)
+                    )
                 }
                 "activitySubscription" => {
-                    f_activity_subscription = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_activity_subscription,
+                        "activitySubscription", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            subject: crate::runtime::de::required(f_subject, "subject")?,
+            subject: crate::runtime::de::required(f_subject, "subject", &extra)?,
             activity_subscription: crate::runtime::de::required(
                 f_activity_subscription,
                 "activitySubscription",
+                &extra,
             )?,
             extra,
         })

@@ -123,9 +123,10 @@ impl crate::runtime::ser::Fields for Main {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("index", & self.index));
-        crate::runtime::tri!(map.serialize_entry("features", & self.features));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::tri!(map.list_entry("features", & self.features, & self.extra));
+        crate::runtime::ser::extra(map, &self.extra, &["index", "features"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -137,6 +138,7 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_index: ::std::option::Option<ByteSlice> = ::std::option::Option::None;
         let mut f_features: ::std::option::Option<::std::vec::Vec<MainFeaturesItem>> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -145,21 +147,21 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
         {
             match key.as_str() {
                 "index" => {
-                    f_index = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_index, "index", & mut extra)
+                    )
                 }
                 "features" => {
-                    f_features = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_features, "features", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            index: crate::runtime::de::required(f_index, "index")?,
-            features: crate::runtime::de::required(f_features, "features")?,
+            index: crate::runtime::de::required(f_index, "index", &extra)?,
+            features: crate::runtime::de::required_list(f_features, "features", &extra)?,
             extra,
         })
     }
@@ -181,6 +183,9 @@ impl crate::runtime::Validate for Main {
         v.enter("features");
         crate::runtime::Validate::validate_into(&self.features, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(&self.extra, &[("features", self.features.is_empty())]);
+        }
     }
 }
 
@@ -217,7 +222,7 @@ impl crate::runtime::ser::Fields for Mention {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::tri!(map.serialize_entry("did", & self.did));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &["did"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -229,6 +234,7 @@ impl<'de> crate::runtime::de::Object<'de> for Mention {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_did: ::std::option::Option<crate::runtime::Did> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
         while let ::std::option::Option::Some(key) = map
@@ -236,15 +242,13 @@ impl<'de> crate::runtime::de::Object<'de> for Mention {
         {
             match key.as_str() {
                 "did" => {
-                    f_did = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_did, "did", & mut extra))
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            did: crate::runtime::de::required(f_did, "did")?,
+            did: crate::runtime::de::required(f_did, "did", &extra)?,
             extra,
         })
     }
@@ -299,7 +303,7 @@ impl crate::runtime::ser::Fields for Link {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &["uri"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -311,6 +315,7 @@ impl<'de> crate::runtime::de::Object<'de> for Link {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::Uri> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
         while let ::std::option::Option::Some(key) = map
@@ -318,15 +323,13 @@ impl<'de> crate::runtime::de::Object<'de> for Link {
         {
             match key.as_str() {
                 "uri" => {
-                    f_uri = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            uri: crate::runtime::de::required(f_uri, "uri")?,
+            uri: crate::runtime::de::required(f_uri, "uri", &extra)?,
             extra,
         })
     }
@@ -381,7 +384,7 @@ impl crate::runtime::ser::Fields for Tag {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::tri!(map.serialize_entry("tag", & self.tag));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &["tag"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -393,6 +396,7 @@ impl<'de> crate::runtime::de::Object<'de> for Tag {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_tag: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
         while let ::std::option::Option::Some(key) = map
@@ -400,15 +404,13 @@ impl<'de> crate::runtime::de::Object<'de> for Tag {
         {
             match key.as_str() {
                 "tag" => {
-                    f_tag = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_tag, "tag", & mut extra))
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            tag: crate::runtime::de::required(f_tag, "tag")?,
+            tag: crate::runtime::de::required(f_tag, "tag", &extra)?,
             extra,
         })
     }
@@ -476,7 +478,7 @@ impl crate::runtime::ser::Fields for ByteSlice {
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::tri!(map.serialize_entry("byteStart", & self.byte_start));
         crate::runtime::tri!(map.serialize_entry("byteEnd", & self.byte_end));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &["byteStart", "byteEnd"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -488,6 +490,7 @@ impl<'de> crate::runtime::de::Object<'de> for ByteSlice {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_byte_start: ::std::option::Option<i64> = ::std::option::Option::None;
         let mut f_byte_end: ::std::option::Option<i64> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -496,21 +499,21 @@ impl<'de> crate::runtime::de::Object<'de> for ByteSlice {
         {
             match key.as_str() {
                 "byteStart" => {
-                    f_byte_start = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_byte_start, "byteStart", & mut extra)
+                    )
                 }
                 "byteEnd" => {
-                    f_byte_end = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_byte_end, "byteEnd", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            byte_start: crate::runtime::de::required(f_byte_start, "byteStart")?,
-            byte_end: crate::runtime::de::required(f_byte_end, "byteEnd")?,
+            byte_start: crate::runtime::de::required(f_byte_start, "byteStart", &extra)?,
+            byte_end: crate::runtime::de::required(f_byte_end, "byteEnd", &extra)?,
             extra,
         })
     }

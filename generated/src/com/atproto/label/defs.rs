@@ -56,26 +56,21 @@ impl crate::runtime::ser::Fields for Label {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        if let ::std::option::Option::Some(value) = &self.ver {
-            crate::runtime::tri!(map.serialize_entry("ver", value));
-        }
+        use crate::runtime::ser::SerializeMapExt as _;
+        crate::runtime::tri!(map.optional_entry("ver", & self.ver, & self.extra));
         crate::runtime::tri!(map.serialize_entry("src", & self.src));
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
-        if let ::std::option::Option::Some(value) = &self.cid {
-            crate::runtime::tri!(map.serialize_entry("cid", value));
-        }
+        crate::runtime::tri!(map.optional_entry("cid", & self.cid, & self.extra));
         crate::runtime::tri!(map.serialize_entry("val", & self.val));
-        if let ::std::option::Option::Some(value) = &self.neg {
-            crate::runtime::tri!(map.serialize_entry("neg", value));
-        }
+        crate::runtime::tri!(map.optional_entry("neg", & self.neg, & self.extra));
         crate::runtime::tri!(map.serialize_entry("cts", & self.cts));
-        if let ::std::option::Option::Some(value) = &self.exp {
-            crate::runtime::tri!(map.serialize_entry("exp", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.sig {
-            crate::runtime::tri!(map.serialize_entry("sig", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::tri!(map.optional_entry("exp", & self.exp, & self.extra));
+        crate::runtime::tri!(map.optional_entry("sig", & self.sig, & self.extra));
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &["ver", "src", "uri", "cid", "val", "neg", "cts", "exp", "sig"],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -87,6 +82,7 @@ impl<'de> crate::runtime::de::Object<'de> for Label {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_ver: ::std::option::Option<i64> = ::std::option::Option::None;
         let mut f_src: ::std::option::Option<crate::runtime::Did> = ::std::option::Option::None;
         let mut f_uri: ::std::option::Option<crate::runtime::Uri> = ::std::option::Option::None;
@@ -102,61 +98,43 @@ impl<'de> crate::runtime::de::Object<'de> for Label {
         {
             match key.as_str() {
                 "ver" => {
-                    f_ver = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_ver, "ver", & mut extra))
                 }
                 "src" => {
-                    f_src = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_src, "src", & mut extra))
                 }
                 "uri" => {
-                    f_uri = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
                 }
                 "cid" => {
-                    f_cid = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_cid, "cid", & mut extra))
                 }
                 "val" => {
-                    f_val = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_val, "val", & mut extra))
                 }
                 "neg" => {
-                    f_neg = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_neg, "neg", & mut extra))
                 }
                 "cts" => {
-                    f_cts = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_cts, "cts", & mut extra))
                 }
                 "exp" => {
-                    f_exp = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_exp, "exp", & mut extra))
                 }
                 "sig" => {
-                    f_sig = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_sig, "sig", & mut extra))
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
             ver: f_ver,
-            src: crate::runtime::de::required(f_src, "src")?,
-            uri: crate::runtime::de::required(f_uri, "uri")?,
+            src: crate::runtime::de::required(f_src, "src", &extra)?,
+            uri: crate::runtime::de::required(f_uri, "uri", &extra)?,
             cid: f_cid,
-            val: crate::runtime::de::required(f_val, "val")?,
+            val: crate::runtime::de::required(f_val, "val", &extra)?,
             neg: f_neg,
-            cts: crate::runtime::de::required(f_cts, "cts")?,
+            cts: crate::runtime::de::required(f_cts, "cts", &extra)?,
             exp: f_exp,
             sig: f_sig,
             extra,
@@ -197,6 +175,18 @@ impl crate::runtime::Validate for Label {
         v.enter("exp");
         crate::runtime::Validate::validate_into(&self.exp, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("ver", self.ver.is_none()),
+                    ("cid", self.cid.is_none()),
+                    ("neg", self.neg.is_none()),
+                    ("exp", self.exp.is_none()),
+                    ("sig", self.sig.is_none()),
+                ],
+            );
+        }
     }
 }
 
@@ -232,8 +222,9 @@ impl crate::runtime::ser::Fields for SelfLabels {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        crate::runtime::tri!(map.serialize_entry("values", & self.values));
-        crate::runtime::ser::extra(map, &self.extra)
+        use crate::runtime::ser::SerializeMapExt as _;
+        crate::runtime::tri!(map.list_entry("values", & self.values, & self.extra));
+        crate::runtime::ser::extra(map, &self.extra, &["values"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -245,6 +236,7 @@ impl<'de> crate::runtime::de::Object<'de> for SelfLabels {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_values: ::std::option::Option<::std::vec::Vec<SelfLabel>> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
         while let ::std::option::Option::Some(key) = map
@@ -252,15 +244,15 @@ impl<'de> crate::runtime::de::Object<'de> for SelfLabels {
         {
             match key.as_str() {
                 "values" => {
-                    f_values = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_values, "values", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            values: crate::runtime::de::required(f_values, "values")?,
+            values: crate::runtime::de::required_list(f_values, "values", &extra)?,
             extra,
         })
     }
@@ -285,6 +277,9 @@ impl crate::runtime::Validate for SelfLabels {
             ::std::option::Option::Some(10),
         );
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(&self.extra, &[("values", self.values.is_empty())]);
+        }
     }
 }
 
@@ -321,7 +316,7 @@ impl crate::runtime::ser::Fields for SelfLabel {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::tri!(map.serialize_entry("val", & self.val));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &["val"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -333,6 +328,7 @@ impl<'de> crate::runtime::de::Object<'de> for SelfLabel {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_val: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
         while let ::std::option::Option::Some(key) = map
@@ -340,15 +336,13 @@ impl<'de> crate::runtime::de::Object<'de> for SelfLabel {
         {
             match key.as_str() {
                 "val" => {
-                    f_val = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_val, "val", & mut extra))
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            val: crate::runtime::de::required(f_val, "val")?,
+            val: crate::runtime::de::required(f_val, "val", &extra)?,
             extra,
         })
     }
@@ -662,17 +656,29 @@ impl crate::runtime::ser::Fields for LabelValueDefinition {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("identifier", & self.identifier));
         crate::runtime::tri!(map.serialize_entry("severity", & self.severity));
         crate::runtime::tri!(map.serialize_entry("blurs", & self.blurs));
-        if let ::std::option::Option::Some(value) = &self.default_setting {
-            crate::runtime::tri!(map.serialize_entry("defaultSetting", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.adult_only {
-            crate::runtime::tri!(map.serialize_entry("adultOnly", value));
-        }
-        crate::runtime::tri!(map.serialize_entry("locales", & self.locales));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::tri!(
+            map.optional_entry("defaultSetting", & self.default_setting, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("adultOnly", & self.adult_only, & self.extra)
+        );
+        crate::runtime::tri!(map.list_entry("locales", & self.locales, & self.extra));
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &[
+                "identifier",
+                "severity",
+                "blurs",
+                "defaultSetting",
+                "adultOnly",
+                "locales",
+            ],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -684,6 +690,7 @@ impl<'de> crate::runtime::de::Object<'de> for LabelValueDefinition {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_identifier: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut f_severity: ::std::option::Option<LabelValueDefinitionSeverity> = ::std::option::Option::None;
         let mut f_blurs: ::std::option::Option<LabelValueDefinitionBlurs> = ::std::option::Option::None;
@@ -700,45 +707,50 @@ impl<'de> crate::runtime::de::Object<'de> for LabelValueDefinition {
         {
             match key.as_str() {
                 "identifier" => {
-                    f_identifier = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_identifier, "identifier", & mut extra)
+                    )
                 }
                 "severity" => {
-                    f_severity = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_severity, "severity", & mut extra)
+                    )
                 }
                 "blurs" => {
-                    f_blurs = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_blurs, "blurs", & mut extra)
+                    )
                 }
                 "defaultSetting" => {
-                    f_default_setting = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_default_setting, "defaultSetting", & mut
+                        extra)
+                    )
                 }
                 "adultOnly" => {
-                    f_adult_only = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_adult_only, "adultOnly", & mut extra)
+                    )
                 }
                 "locales" => {
-                    f_locales = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_locales, "locales", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            identifier: crate::runtime::de::required(f_identifier, "identifier")?,
-            severity: crate::runtime::de::required(f_severity, "severity")?,
-            blurs: crate::runtime::de::required(f_blurs, "blurs")?,
+            identifier: crate::runtime::de::required(
+                f_identifier,
+                "identifier",
+                &extra,
+            )?,
+            severity: crate::runtime::de::required(f_severity, "severity", &extra)?,
+            blurs: crate::runtime::de::required(f_blurs, "blurs", &extra)?,
             default_setting: f_default_setting,
             adult_only: f_adult_only,
-            locales: crate::runtime::de::required(f_locales, "locales")?,
+            locales: crate::runtime::de::required_list(f_locales, "locales", &extra)?,
             extra,
         })
     }
@@ -779,6 +791,16 @@ impl crate::runtime::Validate for LabelValueDefinition {
         v.enter("locales");
         crate::runtime::Validate::validate_into(&self.locales, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("defaultSetting", self.default_setting.is_none()),
+                    ("adultOnly", self.adult_only.is_none()),
+                    ("locales", self.locales.is_empty()),
+                ],
+            );
+        }
     }
 }
 
@@ -825,7 +847,7 @@ impl crate::runtime::ser::Fields for LabelValueDefinitionStrings {
         crate::runtime::tri!(map.serialize_entry("lang", & self.lang));
         crate::runtime::tri!(map.serialize_entry("name", & self.name));
         crate::runtime::tri!(map.serialize_entry("description", & self.description));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &["lang", "name", "description"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -837,6 +859,7 @@ impl<'de> crate::runtime::de::Object<'de> for LabelValueDefinitionStrings {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_lang: ::std::option::Option<crate::runtime::Language> = ::std::option::Option::None;
         let mut f_name: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut f_description: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
@@ -846,27 +869,31 @@ impl<'de> crate::runtime::de::Object<'de> for LabelValueDefinitionStrings {
         {
             match key.as_str() {
                 "lang" => {
-                    f_lang = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_lang, "lang", & mut extra)
+                    )
                 }
                 "name" => {
-                    f_name = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_name, "name", & mut extra)
+                    )
                 }
                 "description" => {
-                    f_description = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_description, "description", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            lang: crate::runtime::de::required(f_lang, "lang")?,
-            name: crate::runtime::de::required(f_name, "name")?,
-            description: crate::runtime::de::required(f_description, "description")?,
+            lang: crate::runtime::de::required(f_lang, "lang", &extra)?,
+            name: crate::runtime::de::required(f_name, "name", &extra)?,
+            description: crate::runtime::de::required(
+                f_description,
+                "description",
+                &extra,
+            )?,
             extra,
         })
     }

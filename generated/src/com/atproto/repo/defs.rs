@@ -39,7 +39,7 @@ impl crate::runtime::ser::Fields for CommitMeta {
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::tri!(map.serialize_entry("cid", & self.cid));
         crate::runtime::tri!(map.serialize_entry("rev", & self.rev));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &["cid", "rev"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -51,6 +51,7 @@ impl<'de> crate::runtime::de::Object<'de> for CommitMeta {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_cid: ::std::option::Option<crate::runtime::Cid> = ::std::option::Option::None;
         let mut f_rev: ::std::option::Option<crate::runtime::Tid> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -59,21 +60,17 @@ impl<'de> crate::runtime::de::Object<'de> for CommitMeta {
         {
             match key.as_str() {
                 "cid" => {
-                    f_cid = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_cid, "cid", & mut extra))
                 }
                 "rev" => {
-                    f_rev = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_rev, "rev", & mut extra))
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            cid: crate::runtime::de::required(f_cid, "cid")?,
-            rev: crate::runtime::de::required(f_rev, "rev")?,
+            cid: crate::runtime::de::required(f_cid, "cid", &extra)?,
+            rev: crate::runtime::de::required(f_rev, "rev", &extra)?,
             extra,
         })
     }

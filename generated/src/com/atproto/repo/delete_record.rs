@@ -47,16 +47,21 @@ impl crate::runtime::ser::Fields for Input {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("repo", & self.repo));
         crate::runtime::tri!(map.serialize_entry("collection", & self.collection));
         crate::runtime::tri!(map.serialize_entry("rkey", & self.rkey));
-        if let ::std::option::Option::Some(value) = &self.swap_record {
-            crate::runtime::tri!(map.serialize_entry("swapRecord", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.swap_commit {
-            crate::runtime::tri!(map.serialize_entry("swapCommit", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::tri!(
+            map.optional_entry("swapRecord", & self.swap_record, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("swapCommit", & self.swap_commit, & self.extra)
+        );
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &["repo", "collection", "rkey", "swapRecord", "swapCommit"],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -68,6 +73,7 @@ impl<'de> crate::runtime::de::Object<'de> for Input {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_repo: ::std::option::Option<crate::runtime::AtIdentifier> = ::std::option::Option::None;
         let mut f_collection: ::std::option::Option<crate::runtime::Nsid> = ::std::option::Option::None;
         let mut f_rkey: ::std::option::Option<crate::runtime::RecordKey> = ::std::option::Option::None;
@@ -79,37 +85,41 @@ impl<'de> crate::runtime::de::Object<'de> for Input {
         {
             match key.as_str() {
                 "repo" => {
-                    f_repo = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_repo, "repo", & mut extra)
+                    )
                 }
                 "collection" => {
-                    f_collection = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_collection, "collection", & mut extra)
+                    )
                 }
                 "rkey" => {
-                    f_rkey = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_rkey, "rkey", & mut extra)
+                    )
                 }
                 "swapRecord" => {
-                    f_swap_record = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_swap_record, "swapRecord", & mut extra)
+                    )
                 }
                 "swapCommit" => {
-                    f_swap_commit = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_swap_commit, "swapCommit", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            repo: crate::runtime::de::required(f_repo, "repo")?,
-            collection: crate::runtime::de::required(f_collection, "collection")?,
-            rkey: crate::runtime::de::required(f_rkey, "rkey")?,
+            repo: crate::runtime::de::required(f_repo, "repo", &extra)?,
+            collection: crate::runtime::de::required(
+                f_collection,
+                "collection",
+                &extra,
+            )?,
+            rkey: crate::runtime::de::required(f_rkey, "rkey", &extra)?,
             swap_record: f_swap_record,
             swap_commit: f_swap_commit,
             extra,
@@ -142,6 +152,15 @@ impl crate::runtime::Validate for Input {
         v.enter("swapCommit");
         crate::runtime::Validate::validate_into(&self.swap_commit, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("swapRecord", self.swap_record.is_none()),
+                    ("swapCommit", self.swap_commit.is_none()),
+                ],
+            );
+        }
     }
 }
 
@@ -177,10 +196,9 @@ impl crate::runtime::ser::Fields for Output {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        if let ::std::option::Option::Some(value) = &self.commit {
-            crate::runtime::tri!(map.serialize_entry("commit", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        use crate::runtime::ser::SerializeMapExt as _;
+        crate::runtime::tri!(map.optional_entry("commit", & self.commit, & self.extra));
+        crate::runtime::ser::extra(map, &self.extra, &["commit"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -192,6 +210,7 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_commit: ::std::option::Option<
             crate::com::atproto::repo::defs::CommitMeta,
         > = ::std::option::Option::None;
@@ -201,9 +220,9 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
         {
             match key.as_str() {
                 "commit" => {
-                    f_commit = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_commit, "commit", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
@@ -225,6 +244,9 @@ impl crate::runtime::Validate for Output {
         v.enter("commit");
         crate::runtime::Validate::validate_into(&self.commit, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(&self.extra, &[("commit", self.commit.is_none())]);
+        }
     }
 }
 

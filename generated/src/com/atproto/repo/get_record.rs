@@ -45,13 +45,16 @@ impl crate::runtime::ser::Fields for Params {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("repo", & self.repo));
         crate::runtime::tri!(map.serialize_entry("collection", & self.collection));
         crate::runtime::tri!(map.serialize_entry("rkey", & self.rkey));
-        if let ::std::option::Option::Some(value) = &self.cid {
-            crate::runtime::tri!(map.serialize_entry("cid", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::tri!(map.optional_entry("cid", & self.cid, & self.extra));
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &["repo", "collection", "rkey", "cid"],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -63,6 +66,7 @@ impl<'de> crate::runtime::de::Object<'de> for Params {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_repo: ::std::option::Option<crate::runtime::AtIdentifier> = ::std::option::Option::None;
         let mut f_collection: ::std::option::Option<crate::runtime::Nsid> = ::std::option::Option::None;
         let mut f_rkey: ::std::option::Option<crate::runtime::RecordKey> = ::std::option::Option::None;
@@ -73,32 +77,34 @@ impl<'de> crate::runtime::de::Object<'de> for Params {
         {
             match key.as_str() {
                 "repo" => {
-                    f_repo = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_repo, "repo", & mut extra)
+                    )
                 }
                 "collection" => {
-                    f_collection = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_collection, "collection", & mut extra)
+                    )
                 }
                 "rkey" => {
-                    f_rkey = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_rkey, "rkey", & mut extra)
+                    )
                 }
                 "cid" => {
-                    f_cid = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_cid, "cid", & mut extra))
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            repo: crate::runtime::de::required(f_repo, "repo")?,
-            collection: crate::runtime::de::required(f_collection, "collection")?,
-            rkey: crate::runtime::de::required(f_rkey, "rkey")?,
+            repo: crate::runtime::de::required(f_repo, "repo", &extra)?,
+            collection: crate::runtime::de::required(
+                f_collection,
+                "collection",
+                &extra,
+            )?,
+            rkey: crate::runtime::de::required(f_rkey, "rkey", &extra)?,
             cid: f_cid,
             extra,
         })
@@ -140,6 +146,9 @@ impl crate::runtime::Validate for Params {
         v.enter("cid");
         crate::runtime::Validate::validate_into(&self.cid, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(&self.extra, &[("cid", self.cid.is_none())]);
+        }
     }
 }
 
@@ -179,12 +188,11 @@ impl crate::runtime::ser::Fields for Output {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
-        if let ::std::option::Option::Some(value) = &self.cid {
-            crate::runtime::tri!(map.serialize_entry("cid", value));
-        }
+        crate::runtime::tri!(map.optional_entry("cid", & self.cid, & self.extra));
         crate::runtime::tri!(map.serialize_entry("value", & self.value));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &["uri", "cid", "value"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -196,6 +204,7 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_cid: ::std::option::Option<crate::runtime::Cid> = ::std::option::Option::None;
         let mut f_value: ::std::option::Option<crate::runtime::Unknown> = ::std::option::Option::None;
@@ -205,27 +214,23 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
         {
             match key.as_str() {
                 "uri" => {
-                    f_uri = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
                 }
                 "cid" => {
-                    f_cid = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_cid, "cid", & mut extra))
                 }
                 "value" => {
-                    f_value = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_value, "value", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            uri: crate::runtime::de::required(f_uri, "uri")?,
+            uri: crate::runtime::de::required(f_uri, "uri", &extra)?,
             cid: f_cid,
-            value: crate::runtime::de::required(f_value, "value")?,
+            value: crate::runtime::de::required(f_value, "value", &extra)?,
             extra,
         })
     }
@@ -250,6 +255,9 @@ impl crate::runtime::Validate for Output {
         v.enter("value");
         crate::runtime::Validate::validate_into(&self.value, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(&self.extra, &[("cid", self.cid.is_none())]);
+        }
     }
 }
 

@@ -53,18 +53,19 @@ impl crate::runtime::ser::Fields for Params {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("repo", & self.repo));
         crate::runtime::tri!(map.serialize_entry("collection", & self.collection));
-        if let ::std::option::Option::Some(value) = &self.limit {
-            crate::runtime::tri!(map.serialize_entry("limit", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.cursor {
-            crate::runtime::tri!(map.serialize_entry("cursor", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.reverse {
-            crate::runtime::tri!(map.serialize_entry("reverse", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::tri!(map.optional_entry("limit", & self.limit, & self.extra));
+        crate::runtime::tri!(map.optional_entry("cursor", & self.cursor, & self.extra));
+        crate::runtime::tri!(
+            map.optional_entry("reverse", & self.reverse, & self.extra)
+        );
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &["repo", "collection", "limit", "cursor", "reverse"],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -76,6 +77,7 @@ impl<'de> crate::runtime::de::Object<'de> for Params {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_repo: ::std::option::Option<crate::runtime::AtIdentifier> = ::std::option::Option::None;
         let mut f_collection: ::std::option::Option<crate::runtime::Nsid> = ::std::option::Option::None;
         let mut f_limit: ::std::option::Option<i64> = ::std::option::Option::None;
@@ -87,36 +89,40 @@ impl<'de> crate::runtime::de::Object<'de> for Params {
         {
             match key.as_str() {
                 "repo" => {
-                    f_repo = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_repo, "repo", & mut extra)
+                    )
                 }
                 "collection" => {
-                    f_collection = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_collection, "collection", & mut extra)
+                    )
                 }
                 "limit" => {
-                    f_limit = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_limit, "limit", & mut extra)
+                    )
                 }
                 "cursor" => {
-                    f_cursor = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_cursor, "cursor", & mut extra)
+                    )
                 }
                 "reverse" => {
-                    f_reverse = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_reverse, "reverse", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            repo: crate::runtime::de::required(f_repo, "repo")?,
-            collection: crate::runtime::de::required(f_collection, "collection")?,
+            repo: crate::runtime::de::required(f_repo, "repo", &extra)?,
+            collection: crate::runtime::de::required(
+                f_collection,
+                "collection",
+                &extra,
+            )?,
             limit: f_limit,
             cursor: f_cursor,
             reverse: f_reverse,
@@ -167,6 +173,16 @@ impl crate::runtime::Validate for Params {
             );
         }
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("limit", self.limit.is_none()),
+                    ("cursor", self.cursor.is_none()),
+                    ("reverse", self.reverse.is_none()),
+                ],
+            );
+        }
     }
 }
 
@@ -204,11 +220,10 @@ impl crate::runtime::ser::Fields for Output {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        if let ::std::option::Option::Some(value) = &self.cursor {
-            crate::runtime::tri!(map.serialize_entry("cursor", value));
-        }
-        crate::runtime::tri!(map.serialize_entry("records", & self.records));
-        crate::runtime::ser::extra(map, &self.extra)
+        use crate::runtime::ser::SerializeMapExt as _;
+        crate::runtime::tri!(map.optional_entry("cursor", & self.cursor, & self.extra));
+        crate::runtime::tri!(map.list_entry("records", & self.records, & self.extra));
+        crate::runtime::ser::extra(map, &self.extra, &["cursor", "records"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -220,6 +235,7 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_cursor: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut f_records: ::std::option::Option<::std::vec::Vec<Record>> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -228,21 +244,21 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
         {
             match key.as_str() {
                 "cursor" => {
-                    f_cursor = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_cursor, "cursor", & mut extra)
+                    )
                 }
                 "records" => {
-                    f_records = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_records, "records", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
             cursor: f_cursor,
-            records: crate::runtime::de::required(f_records, "records")?,
+            records: crate::runtime::de::required_list(f_records, "records", &extra)?,
             extra,
         })
     }
@@ -261,6 +277,15 @@ impl crate::runtime::Validate for Output {
         v.enter("records");
         crate::runtime::Validate::validate_into(&self.records, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("cursor", self.cursor.is_none()),
+                    ("records", self.records.is_empty()),
+                ],
+            );
+        }
     }
 }
 
@@ -354,7 +379,7 @@ impl crate::runtime::ser::Fields for Record {
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::tri!(map.serialize_entry("cid", & self.cid));
         crate::runtime::tri!(map.serialize_entry("value", & self.value));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &["uri", "cid", "value"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -366,6 +391,7 @@ impl<'de> crate::runtime::de::Object<'de> for Record {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_cid: ::std::option::Option<crate::runtime::Cid> = ::std::option::Option::None;
         let mut f_value: ::std::option::Option<crate::runtime::Unknown> = ::std::option::Option::None;
@@ -375,27 +401,23 @@ impl<'de> crate::runtime::de::Object<'de> for Record {
         {
             match key.as_str() {
                 "uri" => {
-                    f_uri = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
                 }
                 "cid" => {
-                    f_cid = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_cid, "cid", & mut extra))
                 }
                 "value" => {
-                    f_value = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_value, "value", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            uri: crate::runtime::de::required(f_uri, "uri")?,
-            cid: crate::runtime::de::required(f_cid, "cid")?,
-            value: crate::runtime::de::required(f_value, "value")?,
+            uri: crate::runtime::de::required(f_uri, "uri", &extra)?,
+            cid: crate::runtime::de::required(f_cid, "cid", &extra)?,
+            value: crate::runtime::de::required(f_value, "value", &extra)?,
             extra,
         })
     }

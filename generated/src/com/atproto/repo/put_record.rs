@@ -52,20 +52,33 @@ impl crate::runtime::ser::Fields for Input {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("repo", & self.repo));
         crate::runtime::tri!(map.serialize_entry("collection", & self.collection));
         crate::runtime::tri!(map.serialize_entry("rkey", & self.rkey));
-        if let ::std::option::Option::Some(value) = &self.validate {
-            crate::runtime::tri!(map.serialize_entry("validate", value));
-        }
+        crate::runtime::tri!(
+            map.optional_entry("validate", & self.validate, & self.extra)
+        );
         crate::runtime::tri!(map.serialize_entry("record", & self.record));
-        if let ::std::option::Option::Some(value) = &self.swap_record {
-            crate::runtime::tri!(map.serialize_entry("swapRecord", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.swap_commit {
-            crate::runtime::tri!(map.serialize_entry("swapCommit", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::tri!(
+            map.optional_entry("swapRecord", & self.swap_record, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("swapCommit", & self.swap_commit, & self.extra)
+        );
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &[
+                "repo",
+                "collection",
+                "rkey",
+                "validate",
+                "record",
+                "swapRecord",
+                "swapCommit",
+            ],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -77,6 +90,7 @@ impl<'de> crate::runtime::de::Object<'de> for Input {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_repo: ::std::option::Option<crate::runtime::AtIdentifier> = ::std::option::Option::None;
         let mut f_collection: ::std::option::Option<crate::runtime::Nsid> = ::std::option::Option::None;
         let mut f_rkey: ::std::option::Option<crate::runtime::RecordKey> = ::std::option::Option::None;
@@ -92,49 +106,53 @@ impl<'de> crate::runtime::de::Object<'de> for Input {
         {
             match key.as_str() {
                 "repo" => {
-                    f_repo = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_repo, "repo", & mut extra)
+                    )
                 }
                 "collection" => {
-                    f_collection = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_collection, "collection", & mut extra)
+                    )
                 }
                 "rkey" => {
-                    f_rkey = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_rkey, "rkey", & mut extra)
+                    )
                 }
                 "validate" => {
-                    f_validate = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_validate, "validate", & mut extra)
+                    )
                 }
                 "record" => {
-                    f_record = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_record, "record", & mut extra)
+                    )
                 }
                 "swapRecord" => {
-                    f_swap_record = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_nullable(& mut f_swap_record, "swapRecord")
+                    )
                 }
                 "swapCommit" => {
-                    f_swap_commit = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_swap_commit, "swapCommit", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            repo: crate::runtime::de::required(f_repo, "repo")?,
-            collection: crate::runtime::de::required(f_collection, "collection")?,
-            rkey: crate::runtime::de::required(f_rkey, "rkey")?,
+            repo: crate::runtime::de::required(f_repo, "repo", &extra)?,
+            collection: crate::runtime::de::required(
+                f_collection,
+                "collection",
+                &extra,
+            )?,
+            rkey: crate::runtime::de::required(f_rkey, "rkey", &extra)?,
             validate: f_validate,
-            record: crate::runtime::de::required(f_record, "record")?,
+            record: crate::runtime::de::required(f_record, "record", &extra)?,
             swap_record: f_swap_record,
             swap_commit: f_swap_commit,
             extra,
@@ -176,6 +194,15 @@ impl crate::runtime::Validate for Input {
         v.enter("swapCommit");
         crate::runtime::Validate::validate_into(&self.swap_commit, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("validate", self.validate.is_none()),
+                    ("swapCommit", self.swap_commit.is_none()),
+                ],
+            );
+        }
     }
 }
 
@@ -293,15 +320,19 @@ impl crate::runtime::ser::Fields for Output {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::tri!(map.serialize_entry("cid", & self.cid));
-        if let ::std::option::Option::Some(value) = &self.commit {
-            crate::runtime::tri!(map.serialize_entry("commit", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.validation_status {
-            crate::runtime::tri!(map.serialize_entry("validationStatus", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::tri!(map.optional_entry("commit", & self.commit, & self.extra));
+        crate::runtime::tri!(
+            map.optional_entry("validationStatus", & self.validation_status, & self
+            .extra)
+        );
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &["uri", "cid", "commit", "validationStatus"],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -313,6 +344,7 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_cid: ::std::option::Option<crate::runtime::Cid> = ::std::option::Option::None;
         let mut f_commit: ::std::option::Option<
@@ -325,31 +357,28 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
         {
             match key.as_str() {
                 "uri" => {
-                    f_uri = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
                 }
                 "cid" => {
-                    f_cid = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_cid, "cid", & mut extra))
                 }
                 "commit" => {
-                    f_commit = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_commit, "commit", & mut extra)
+                    )
                 }
                 "validationStatus" => {
-                    f_validation_status = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_validation_status, "validationStatus", &
+                        mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            uri: crate::runtime::de::required(f_uri, "uri")?,
-            cid: crate::runtime::de::required(f_cid, "cid")?,
+            uri: crate::runtime::de::required(f_uri, "uri", &extra)?,
+            cid: crate::runtime::de::required(f_cid, "cid", &extra)?,
             commit: f_commit,
             validation_status: f_validation_status,
             extra,
@@ -379,6 +408,15 @@ impl crate::runtime::Validate for Output {
         v.enter("validationStatus");
         crate::runtime::Validate::validate_into(&self.validation_status, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("commit", self.commit.is_none()),
+                    ("validationStatus", self.validation_status.is_none()),
+                ],
+            );
+        }
     }
 }
 

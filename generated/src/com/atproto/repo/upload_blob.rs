@@ -36,7 +36,7 @@ impl crate::runtime::ser::Fields for Output {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::tri!(map.serialize_entry("blob", & self.blob));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &["blob"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -48,6 +48,7 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_blob: ::std::option::Option<crate::runtime::Blob> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
         while let ::std::option::Option::Some(key) = map
@@ -55,15 +56,15 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
         {
             match key.as_str() {
                 "blob" => {
-                    f_blob = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_blob, "blob", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            blob: crate::runtime::de::required(f_blob, "blob")?,
+            blob: crate::runtime::de::required(f_blob, "blob", &extra)?,
             extra,
         })
     }

@@ -68,32 +68,43 @@ impl crate::runtime::ser::Fields for Input {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        if let ::std::option::Option::Some(value) = &self.email {
-            crate::runtime::tri!(map.serialize_entry("email", value));
-        }
+        use crate::runtime::ser::SerializeMapExt as _;
+        crate::runtime::tri!(map.optional_entry("email", & self.email, & self.extra));
         crate::runtime::tri!(map.serialize_entry("handle", & self.handle));
-        if let ::std::option::Option::Some(value) = &self.did {
-            crate::runtime::tri!(map.serialize_entry("did", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.invite_code {
-            crate::runtime::tri!(map.serialize_entry("inviteCode", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.verification_code {
-            crate::runtime::tri!(map.serialize_entry("verificationCode", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.verification_phone {
-            crate::runtime::tri!(map.serialize_entry("verificationPhone", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.password {
-            crate::runtime::tri!(map.serialize_entry("password", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.recovery_key {
-            crate::runtime::tri!(map.serialize_entry("recoveryKey", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.plc_op {
-            crate::runtime::tri!(map.serialize_entry("plcOp", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::tri!(map.optional_entry("did", & self.did, & self.extra));
+        crate::runtime::tri!(
+            map.optional_entry("inviteCode", & self.invite_code, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("verificationCode", & self.verification_code, & self
+            .extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("verificationPhone", & self.verification_phone, & self
+            .extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("password", & self.password, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("recoveryKey", & self.recovery_key, & self.extra)
+        );
+        crate::runtime::tri!(map.optional_entry("plcOp", & self.plc_op, & self.extra));
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &[
+                "email",
+                "handle",
+                "did",
+                "inviteCode",
+                "verificationCode",
+                "verificationPhone",
+                "password",
+                "recoveryKey",
+                "plcOp",
+            ],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -105,6 +116,7 @@ impl<'de> crate::runtime::de::Object<'de> for Input {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_email: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut f_handle: ::std::option::Option<crate::runtime::Handle> = ::std::option::Option::None;
         let mut f_did: ::std::option::Option<crate::runtime::Did> = ::std::option::Option::None;
@@ -120,56 +132,56 @@ impl<'de> crate::runtime::de::Object<'de> for Input {
         {
             match key.as_str() {
                 "email" => {
-                    f_email = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_email, "email", & mut extra)
+                    )
                 }
                 "handle" => {
-                    f_handle = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_handle, "handle", & mut extra)
+                    )
                 }
                 "did" => {
-                    f_did = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_did, "did", & mut extra))
                 }
                 "inviteCode" => {
-                    f_invite_code = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_invite_code, "inviteCode", & mut extra)
+                    )
                 }
                 "verificationCode" => {
-                    f_verification_code = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_verification_code, "verificationCode", &
+                        mut extra)
+                    )
                 }
                 "verificationPhone" => {
-                    f_verification_phone = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_verification_phone, "verificationPhone", &
+                        mut extra)
+                    )
                 }
                 "password" => {
-                    f_password = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_password, "password", & mut extra)
+                    )
                 }
                 "recoveryKey" => {
-                    f_recovery_key = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_recovery_key, "recoveryKey", & mut extra)
+                    )
                 }
                 "plcOp" => {
-                    f_plc_op = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_plc_op, "plcOp", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
             email: f_email,
-            handle: crate::runtime::de::required(f_handle, "handle")?,
+            handle: crate::runtime::de::required(f_handle, "handle", &extra)?,
             did: f_did,
             invite_code: f_invite_code,
             verification_code: f_verification_code,
@@ -201,6 +213,21 @@ impl crate::runtime::Validate for Input {
         v.enter("plcOp");
         crate::runtime::Validate::validate_into(&self.plc_op, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("email", self.email.is_none()),
+                    ("did", self.did.is_none()),
+                    ("inviteCode", self.invite_code.is_none()),
+                    ("verificationCode", self.verification_code.is_none()),
+                    ("verificationPhone", self.verification_phone.is_none()),
+                    ("password", self.password.is_none()),
+                    ("recoveryKey", self.recovery_key.is_none()),
+                    ("plcOp", self.plc_op.is_none()),
+                ],
+            );
+        }
     }
 }
 
@@ -262,14 +289,17 @@ impl crate::runtime::ser::Fields for Output {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("accessJwt", & self.access_jwt));
         crate::runtime::tri!(map.serialize_entry("refreshJwt", & self.refresh_jwt));
         crate::runtime::tri!(map.serialize_entry("handle", & self.handle));
         crate::runtime::tri!(map.serialize_entry("did", & self.did));
-        if let ::std::option::Option::Some(value) = &self.did_doc {
-            crate::runtime::tri!(map.serialize_entry("didDoc", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::tri!(map.optional_entry("didDoc", & self.did_doc, & self.extra));
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &["accessJwt", "refreshJwt", "handle", "did", "didDoc"],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -281,6 +311,7 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_access_jwt: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut f_refresh_jwt: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut f_handle: ::std::option::Option<crate::runtime::Handle> = ::std::option::Option::None;
@@ -292,38 +323,40 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
         {
             match key.as_str() {
                 "accessJwt" => {
-                    f_access_jwt = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_access_jwt, "accessJwt", & mut extra)
+                    )
                 }
                 "refreshJwt" => {
-                    f_refresh_jwt = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_refresh_jwt, "refreshJwt", & mut extra)
+                    )
                 }
                 "handle" => {
-                    f_handle = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_handle, "handle", & mut extra)
+                    )
                 }
                 "did" => {
-                    f_did = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_did, "did", & mut extra))
                 }
                 "didDoc" => {
-                    f_did_doc = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_did_doc, "didDoc", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            access_jwt: crate::runtime::de::required(f_access_jwt, "accessJwt")?,
-            refresh_jwt: crate::runtime::de::required(f_refresh_jwt, "refreshJwt")?,
-            handle: crate::runtime::de::required(f_handle, "handle")?,
-            did: crate::runtime::de::required(f_did, "did")?,
+            access_jwt: crate::runtime::de::required(f_access_jwt, "accessJwt", &extra)?,
+            refresh_jwt: crate::runtime::de::required(
+                f_refresh_jwt,
+                "refreshJwt",
+                &extra,
+            )?,
+            handle: crate::runtime::de::required(f_handle, "handle", &extra)?,
+            did: crate::runtime::de::required(f_did, "did", &extra)?,
             did_doc: f_did_doc,
             extra,
         })
@@ -349,6 +382,9 @@ impl crate::runtime::Validate for Output {
         v.enter("didDoc");
         crate::runtime::Validate::validate_into(&self.did_doc, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(&self.extra, &[("didDoc", self.did_doc.is_none())]);
+        }
     }
 }
 

@@ -63,15 +63,20 @@ impl crate::runtime::ser::Fields for Input {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("identifier", & self.identifier));
         crate::runtime::tri!(map.serialize_entry("password", & self.password));
-        if let ::std::option::Option::Some(value) = &self.auth_factor_token {
-            crate::runtime::tri!(map.serialize_entry("authFactorToken", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.allow_takendown {
-            crate::runtime::tri!(map.serialize_entry("allowTakendown", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::tri!(
+            map.optional_entry("authFactorToken", & self.auth_factor_token, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("allowTakendown", & self.allow_takendown, & self.extra)
+        );
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &["identifier", "password", "authFactorToken", "allowTakendown"],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -83,6 +88,7 @@ impl<'de> crate::runtime::de::Object<'de> for Input {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_identifier: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut f_password: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut f_auth_factor_token: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
@@ -93,31 +99,37 @@ impl<'de> crate::runtime::de::Object<'de> for Input {
         {
             match key.as_str() {
                 "identifier" => {
-                    f_identifier = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_identifier, "identifier", & mut extra)
+                    )
                 }
                 "password" => {
-                    f_password = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_password, "password", & mut extra)
+                    )
                 }
                 "authFactorToken" => {
-                    f_auth_factor_token = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_auth_factor_token, "authFactorToken", &
+                        mut extra)
+                    )
                 }
                 "allowTakendown" => {
-                    f_allow_takendown = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_allow_takendown, "allowTakendown", & mut
+                        extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            identifier: crate::runtime::de::required(f_identifier, "identifier")?,
-            password: crate::runtime::de::required(f_password, "password")?,
+            identifier: crate::runtime::de::required(
+                f_identifier,
+                "identifier",
+                &extra,
+            )?,
+            password: crate::runtime::de::required(f_password, "password", &extra)?,
             auth_factor_token: f_auth_factor_token,
             allow_takendown: f_allow_takendown,
             extra,
@@ -134,7 +146,17 @@ impl<'de> ::serde::Deserialize<'de> for Input {
 }
 
 impl crate::runtime::Validate for Input {
-    fn validate_into(&self, _v: &mut crate::runtime::Validator) {}
+    fn validate_into(&self, v: &mut crate::runtime::Validator) {
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("authFactorToken", self.auth_factor_token.is_none()),
+                    ("allowTakendown", self.allow_takendown.is_none()),
+                ],
+            );
+        }
+    }
 }
 
 /// Why the account is not active, when active is false. Absent with active=false means the server gives no reason.
@@ -297,29 +319,37 @@ impl crate::runtime::ser::Fields for Output {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("accessJwt", & self.access_jwt));
         crate::runtime::tri!(map.serialize_entry("refreshJwt", & self.refresh_jwt));
         crate::runtime::tri!(map.serialize_entry("handle", & self.handle));
         crate::runtime::tri!(map.serialize_entry("did", & self.did));
-        if let ::std::option::Option::Some(value) = &self.did_doc {
-            crate::runtime::tri!(map.serialize_entry("didDoc", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.email {
-            crate::runtime::tri!(map.serialize_entry("email", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.email_confirmed {
-            crate::runtime::tri!(map.serialize_entry("emailConfirmed", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.email_auth_factor {
-            crate::runtime::tri!(map.serialize_entry("emailAuthFactor", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.active {
-            crate::runtime::tri!(map.serialize_entry("active", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.status {
-            crate::runtime::tri!(map.serialize_entry("status", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::tri!(map.optional_entry("didDoc", & self.did_doc, & self.extra));
+        crate::runtime::tri!(map.optional_entry("email", & self.email, & self.extra));
+        crate::runtime::tri!(
+            map.optional_entry("emailConfirmed", & self.email_confirmed, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("emailAuthFactor", & self.email_auth_factor, & self.extra)
+        );
+        crate::runtime::tri!(map.optional_entry("active", & self.active, & self.extra));
+        crate::runtime::tri!(map.optional_entry("status", & self.status, & self.extra));
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &[
+                "accessJwt",
+                "refreshJwt",
+                "handle",
+                "did",
+                "didDoc",
+                "email",
+                "emailConfirmed",
+                "emailAuthFactor",
+                "active",
+                "status",
+            ],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -331,6 +361,7 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_access_jwt: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut f_refresh_jwt: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut f_handle: ::std::option::Option<crate::runtime::Handle> = ::std::option::Option::None;
@@ -347,63 +378,67 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
         {
             match key.as_str() {
                 "accessJwt" => {
-                    f_access_jwt = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_access_jwt, "accessJwt", & mut extra)
+                    )
                 }
                 "refreshJwt" => {
-                    f_refresh_jwt = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_refresh_jwt, "refreshJwt", & mut extra)
+                    )
                 }
                 "handle" => {
-                    f_handle = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_handle, "handle", & mut extra)
+                    )
                 }
                 "did" => {
-                    f_did = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_did, "did", & mut extra))
                 }
                 "didDoc" => {
-                    f_did_doc = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_did_doc, "didDoc", & mut extra)
+                    )
                 }
                 "email" => {
-                    f_email = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_email, "email", & mut extra)
+                    )
                 }
                 "emailConfirmed" => {
-                    f_email_confirmed = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_email_confirmed, "emailConfirmed", & mut
+                        extra)
+                    )
                 }
                 "emailAuthFactor" => {
-                    f_email_auth_factor = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_email_auth_factor, "emailAuthFactor", &
+                        mut extra)
+                    )
                 }
                 "active" => {
-                    f_active = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_active, "active", & mut extra)
+                    )
                 }
                 "status" => {
-                    f_status = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_status, "status", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            access_jwt: crate::runtime::de::required(f_access_jwt, "accessJwt")?,
-            refresh_jwt: crate::runtime::de::required(f_refresh_jwt, "refreshJwt")?,
-            handle: crate::runtime::de::required(f_handle, "handle")?,
-            did: crate::runtime::de::required(f_did, "did")?,
+            access_jwt: crate::runtime::de::required(f_access_jwt, "accessJwt", &extra)?,
+            refresh_jwt: crate::runtime::de::required(
+                f_refresh_jwt,
+                "refreshJwt",
+                &extra,
+            )?,
+            handle: crate::runtime::de::required(f_handle, "handle", &extra)?,
+            did: crate::runtime::de::required(f_did, "did", &extra)?,
             did_doc: f_did_doc,
             email: f_email,
             email_confirmed: f_email_confirmed,
@@ -437,6 +472,19 @@ impl crate::runtime::Validate for Output {
         v.enter("status");
         crate::runtime::Validate::validate_into(&self.status, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("didDoc", self.did_doc.is_none()),
+                    ("email", self.email.is_none()),
+                    ("emailConfirmed", self.email_confirmed.is_none()),
+                    ("emailAuthFactor", self.email_auth_factor.is_none()),
+                    ("active", self.active.is_none()),
+                    ("status", self.status.is_none()),
+                ],
+            );
+        }
     }
 }
 

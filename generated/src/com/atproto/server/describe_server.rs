@@ -50,28 +50,40 @@ impl crate::runtime::ser::Fields for Output {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        if let ::std::option::Option::Some(value) = &self.invite_code_required {
-            crate::runtime::tri!(map.serialize_entry("inviteCodeRequired", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.phone_verification_required {
-            crate::runtime::tri!(
-                map.serialize_entry("phoneVerificationRequired", value)
-            );
-        }
-        if let ::std::option::Option::Some(value) = &self.blob_upload_limit {
-            crate::runtime::tri!(map.serialize_entry("blobUploadLimit", value));
-        }
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(
-            map.serialize_entry("availableUserDomains", & self.available_user_domains)
+            map.optional_entry("inviteCodeRequired", & self.invite_code_required, & self
+            .extra)
         );
-        if let ::std::option::Option::Some(value) = &self.links {
-            crate::runtime::tri!(map.serialize_entry("links", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.contact {
-            crate::runtime::tri!(map.serialize_entry("contact", value));
-        }
+        crate::runtime::tri!(
+            map.optional_entry("phoneVerificationRequired", & self
+            .phone_verification_required, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("blobUploadLimit", & self.blob_upload_limit, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.list_entry("availableUserDomains", & self.available_user_domains, & self
+            .extra)
+        );
+        crate::runtime::tri!(map.optional_entry("links", & self.links, & self.extra));
+        crate::runtime::tri!(
+            map.optional_entry("contact", & self.contact, & self.extra)
+        );
         crate::runtime::tri!(map.serialize_entry("did", & self.did));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &[
+                "inviteCodeRequired",
+                "phoneVerificationRequired",
+                "blobUploadLimit",
+                "availableUserDomains",
+                "links",
+                "contact",
+                "did",
+            ],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -83,6 +95,7 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_invite_code_required: ::std::option::Option<bool> = ::std::option::Option::None;
         let mut f_phone_verification_required: ::std::option::Option<bool> = ::std::option::Option::None;
         let mut f_blob_upload_limit: ::std::option::Option<i64> = ::std::option::Option::None;
@@ -98,39 +111,41 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
         {
             match key.as_str() {
                 "inviteCodeRequired" => {
-                    f_invite_code_required = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_invite_code_required,
+                        "inviteCodeRequired", & mut extra)
+                    )
                 }
                 "phoneVerificationRequired" => {
-                    f_phone_verification_required = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_phone_verification_required,
+                        "phoneVerificationRequired", & mut extra)
+                    )
                 }
                 "blobUploadLimit" => {
-                    f_blob_upload_limit = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_blob_upload_limit, "blobUploadLimit", &
+                        mut extra)
+                    )
                 }
                 "availableUserDomains" => {
-                    f_available_user_domains = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_available_user_domains,
+                        "availableUserDomains", & mut extra)
+                    )
                 }
                 "links" => {
-                    f_links = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_links, "links", & mut extra)
+                    )
                 }
                 "contact" => {
-                    f_contact = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_contact, "contact", & mut extra)
+                    )
                 }
                 "did" => {
-                    f_did = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_did, "did", & mut extra))
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
@@ -139,13 +154,14 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
             invite_code_required: f_invite_code_required,
             phone_verification_required: f_phone_verification_required,
             blob_upload_limit: f_blob_upload_limit,
-            available_user_domains: crate::runtime::de::required(
+            available_user_domains: crate::runtime::de::required_list(
                 f_available_user_domains,
                 "availableUserDomains",
+                &extra,
             )?,
             links: f_links,
             contact: f_contact,
-            did: crate::runtime::de::required(f_did, "did")?,
+            did: crate::runtime::de::required(f_did, "did", &extra)?,
             extra,
         })
     }
@@ -170,6 +186,22 @@ impl crate::runtime::Validate for Output {
         v.enter("did");
         crate::runtime::Validate::validate_into(&self.did, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("inviteCodeRequired", self.invite_code_required.is_none()),
+                    (
+                        "phoneVerificationRequired",
+                        self.phone_verification_required.is_none(),
+                    ),
+                    ("blobUploadLimit", self.blob_upload_limit.is_none()),
+                    ("availableUserDomains", self.available_user_domains.is_empty()),
+                    ("links", self.links.is_none()),
+                    ("contact", self.contact.is_none()),
+                ],
+            );
+        }
     }
 }
 
@@ -248,13 +280,18 @@ impl crate::runtime::ser::Fields for Links {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        if let ::std::option::Option::Some(value) = &self.privacy_policy {
-            crate::runtime::tri!(map.serialize_entry("privacyPolicy", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.terms_of_service {
-            crate::runtime::tri!(map.serialize_entry("termsOfService", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        use crate::runtime::ser::SerializeMapExt as _;
+        crate::runtime::tri!(
+            map.optional_entry("privacyPolicy", & self.privacy_policy, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("termsOfService", & self.terms_of_service, & self.extra)
+        );
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &["privacyPolicy", "termsOfService"],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -266,6 +303,7 @@ impl<'de> crate::runtime::de::Object<'de> for Links {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_privacy_policy: ::std::option::Option<crate::runtime::Uri> = ::std::option::Option::None;
         let mut f_terms_of_service: ::std::option::Option<crate::runtime::Uri> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -274,14 +312,16 @@ impl<'de> crate::runtime::de::Object<'de> for Links {
         {
             match key.as_str() {
                 "privacyPolicy" => {
-                    f_privacy_policy = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_privacy_policy, "privacyPolicy", & mut
+                        extra)
+                    )
                 }
                 "termsOfService" => {
-                    f_terms_of_service = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_terms_of_service, "termsOfService", & mut
+                        extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
@@ -310,6 +350,15 @@ impl crate::runtime::Validate for Links {
         v.enter("termsOfService");
         crate::runtime::Validate::validate_into(&self.terms_of_service, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("privacyPolicy", self.privacy_policy.is_none()),
+                    ("termsOfService", self.terms_of_service.is_none()),
+                ],
+            );
+        }
     }
 }
 
@@ -345,10 +394,9 @@ impl crate::runtime::ser::Fields for Contact {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        if let ::std::option::Option::Some(value) = &self.email {
-            crate::runtime::tri!(map.serialize_entry("email", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        use crate::runtime::ser::SerializeMapExt as _;
+        crate::runtime::tri!(map.optional_entry("email", & self.email, & self.extra));
+        crate::runtime::ser::extra(map, &self.extra, &["email"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -360,6 +408,7 @@ impl<'de> crate::runtime::de::Object<'de> for Contact {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_email: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
         while let ::std::option::Option::Some(key) = map
@@ -367,9 +416,9 @@ impl<'de> crate::runtime::de::Object<'de> for Contact {
         {
             match key.as_str() {
                 "email" => {
-                    f_email = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_email, "email", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
@@ -387,5 +436,9 @@ impl<'de> ::serde::Deserialize<'de> for Contact {
 }
 
 impl crate::runtime::Validate for Contact {
-    fn validate_into(&self, _v: &mut crate::runtime::Validator) {}
+    fn validate_into(&self, v: &mut crate::runtime::Validator) {
+        if !self.extra.is_empty() {
+            v.read_nulls(&self.extra, &[("email", self.email.is_none())]);
+        }
+    }
 }

@@ -37,11 +37,10 @@ impl crate::runtime::ser::Fields for Params {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("did", & self.did));
-        if let ::std::option::Option::Some(value) = &self.since {
-            crate::runtime::tri!(map.serialize_entry("since", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::tri!(map.optional_entry("since", & self.since, & self.extra));
+        crate::runtime::ser::extra(map, &self.extra, &["did", "since"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -53,6 +52,7 @@ impl<'de> crate::runtime::de::Object<'de> for Params {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_did: ::std::option::Option<crate::runtime::Did> = ::std::option::Option::None;
         let mut f_since: ::std::option::Option<crate::runtime::Tid> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -61,20 +61,18 @@ impl<'de> crate::runtime::de::Object<'de> for Params {
         {
             match key.as_str() {
                 "did" => {
-                    f_did = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_did, "did", & mut extra))
                 }
                 "since" => {
-                    f_since = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_since, "since", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            did: crate::runtime::de::required(f_did, "did")?,
+            did: crate::runtime::de::required(f_did, "did", &extra)?,
             since: f_since,
             extra,
         })
@@ -104,6 +102,9 @@ impl crate::runtime::Validate for Params {
         v.enter("since");
         crate::runtime::Validate::validate_into(&self.since, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(&self.extra, &[("since", self.since.is_none())]);
+        }
     }
 }
 

@@ -160,27 +160,33 @@ impl crate::runtime::ser::Fields for Record {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("title", & self.title));
-        if let ::std::option::Option::Some(value) = &self.body {
-            crate::runtime::tri!(map.serialize_entry("body", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.tags {
-            crate::runtime::tri!(map.serialize_entry("tags", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.priority {
-            crate::runtime::tri!(map.serialize_entry("priority", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.status {
-            crate::runtime::tri!(map.serialize_entry("status", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.attachment {
-            crate::runtime::tri!(map.serialize_entry("attachment", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.about {
-            crate::runtime::tri!(map.serialize_entry("about", value));
-        }
+        crate::runtime::tri!(map.optional_entry("body", & self.body, & self.extra));
+        crate::runtime::tri!(map.optional_entry("tags", & self.tags, & self.extra));
+        crate::runtime::tri!(
+            map.optional_entry("priority", & self.priority, & self.extra)
+        );
+        crate::runtime::tri!(map.optional_entry("status", & self.status, & self.extra));
+        crate::runtime::tri!(
+            map.optional_entry("attachment", & self.attachment, & self.extra)
+        );
+        crate::runtime::tri!(map.optional_entry("about", & self.about, & self.extra));
         crate::runtime::tri!(map.serialize_entry("createdAt", & self.created_at));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &[
+                "title",
+                "body",
+                "tags",
+                "priority",
+                "status",
+                "attachment",
+                "about",
+                "createdAt",
+            ],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -192,6 +198,7 @@ impl<'de> crate::runtime::de::Object<'de> for Record {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_title: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut f_body: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut f_tags: ::std::option::Option<::std::vec::Vec<::std::string::String>> = ::std::option::Option::None;
@@ -208,57 +215,57 @@ impl<'de> crate::runtime::de::Object<'de> for Record {
         {
             match key.as_str() {
                 "title" => {
-                    f_title = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_title, "title", & mut extra)
+                    )
                 }
                 "body" => {
-                    f_body = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_body, "body", & mut extra)
+                    )
                 }
                 "tags" => {
-                    f_tags = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_tags, "tags", & mut extra)
+                    )
                 }
                 "priority" => {
-                    f_priority = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_priority, "priority", & mut extra)
+                    )
                 }
                 "status" => {
-                    f_status = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_status, "status", & mut extra)
+                    )
                 }
                 "attachment" => {
-                    f_attachment = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_attachment, "attachment", & mut extra)
+                    )
                 }
                 "about" => {
-                    f_about = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_about, "about", & mut extra)
+                    )
                 }
                 "createdAt" => {
-                    f_created_at = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_created_at, "createdAt", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, false)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            title: crate::runtime::de::required(f_title, "title")?,
+            title: crate::runtime::de::required(f_title, "title", &extra)?,
             body: f_body,
             tags: f_tags,
             priority: f_priority,
             status: f_status,
             attachment: f_attachment,
             about: f_about,
-            created_at: crate::runtime::de::required(f_created_at, "createdAt")?,
+            created_at: crate::runtime::de::required(f_created_at, "createdAt", &extra)?,
             extra,
         })
     }
@@ -342,5 +349,18 @@ impl crate::runtime::Validate for Record {
         v.enter("createdAt");
         crate::runtime::Validate::validate_into(&self.created_at, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("body", self.body.is_none()),
+                    ("tags", self.tags.is_none()),
+                    ("priority", self.priority.is_none()),
+                    ("status", self.status.is_none()),
+                    ("attachment", self.attachment.is_none()),
+                    ("about", self.about.is_none()),
+                ],
+            );
+        }
     }
 }

@@ -115,7 +115,7 @@ impl crate::runtime::ser::Fields for BoardRef {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::tri!(map.serialize_entry("name", & self.name));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &["name"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -127,6 +127,7 @@ impl<'de> crate::runtime::de::Object<'de> for BoardRef {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_name: ::std::option::Option<BoardRefName> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
         while let ::std::option::Option::Some(key) = map
@@ -134,15 +135,15 @@ impl<'de> crate::runtime::de::Object<'de> for BoardRef {
         {
             match key.as_str() {
                 "name" => {
-                    f_name = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_name, "name", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            name: crate::runtime::de::required(f_name, "name")?,
+            name: crate::runtime::de::required(f_name, "name", &extra)?,
             extra,
         })
     }
@@ -221,14 +222,17 @@ impl crate::runtime::ser::Fields for LinkView {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::tri!(map.serialize_entry("cid", & self.cid));
         crate::runtime::tri!(map.serialize_entry("author", & self.author));
         crate::runtime::tri!(map.serialize_entry("link", & self.link));
-        if let ::std::option::Option::Some(value) = &self.labels {
-            crate::runtime::tri!(map.serialize_entry("labels", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::tri!(map.optional_entry("labels", & self.labels, & self.extra));
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &["uri", "cid", "author", "link", "labels"],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -240,6 +244,7 @@ impl<'de> crate::runtime::de::Object<'de> for LinkView {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_cid: ::std::option::Option<crate::runtime::Cid> = ::std::option::Option::None;
         let mut f_author: ::std::option::Option<
@@ -257,38 +262,34 @@ impl<'de> crate::runtime::de::Object<'de> for LinkView {
         {
             match key.as_str() {
                 "uri" => {
-                    f_uri = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
                 }
                 "cid" => {
-                    f_cid = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_cid, "cid", & mut extra))
                 }
                 "author" => {
-                    f_author = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_author, "author", & mut extra)
+                    )
                 }
                 "link" => {
-                    f_link = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_link, "link", & mut extra)
+                    )
                 }
                 "labels" => {
-                    f_labels = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_labels, "labels", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            uri: crate::runtime::de::required(f_uri, "uri")?,
-            cid: crate::runtime::de::required(f_cid, "cid")?,
-            author: crate::runtime::de::required(f_author, "author")?,
-            link: crate::runtime::de::required(f_link, "link")?,
+            uri: crate::runtime::de::required(f_uri, "uri", &extra)?,
+            cid: crate::runtime::de::required(f_cid, "cid", &extra)?,
+            author: crate::runtime::de::required(f_author, "author", &extra)?,
+            link: crate::runtime::de::required(f_link, "link", &extra)?,
             labels: f_labels,
             extra,
         })
@@ -320,5 +321,8 @@ impl crate::runtime::Validate for LinkView {
         v.enter("labels");
         crate::runtime::Validate::validate_into(&self.labels, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(&self.extra, &[("labels", self.labels.is_none())]);
+        }
     }
 }

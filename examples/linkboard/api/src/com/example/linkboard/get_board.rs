@@ -46,14 +46,11 @@ impl crate::runtime::ser::Fields for Params {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("board", & self.board));
-        if let ::std::option::Option::Some(value) = &self.limit {
-            crate::runtime::tri!(map.serialize_entry("limit", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.cursor {
-            crate::runtime::tri!(map.serialize_entry("cursor", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::tri!(map.optional_entry("limit", & self.limit, & self.extra));
+        crate::runtime::tri!(map.optional_entry("cursor", & self.cursor, & self.extra));
+        crate::runtime::ser::extra(map, &self.extra, &["board", "limit", "cursor"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -65,6 +62,7 @@ impl<'de> crate::runtime::de::Object<'de> for Params {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_board: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut f_limit: ::std::option::Option<i64> = ::std::option::Option::None;
         let mut f_cursor: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
@@ -74,25 +72,25 @@ impl<'de> crate::runtime::de::Object<'de> for Params {
         {
             match key.as_str() {
                 "board" => {
-                    f_board = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_board, "board", & mut extra)
+                    )
                 }
                 "limit" => {
-                    f_limit = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_limit, "limit", & mut extra)
+                    )
                 }
                 "cursor" => {
-                    f_cursor = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_cursor, "cursor", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            board: crate::runtime::de::required(f_board, "board")?,
+            board: crate::runtime::de::required(f_board, "board", &extra)?,
             limit: f_limit,
             cursor: f_cursor,
             extra,
@@ -138,6 +136,12 @@ impl crate::runtime::Validate for Params {
             );
         }
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[("limit", self.limit.is_none()), ("cursor", self.cursor.is_none())],
+            );
+        }
     }
 }
 
@@ -177,11 +181,10 @@ impl crate::runtime::ser::Fields for Output {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
-        if let ::std::option::Option::Some(value) = &self.cursor {
-            crate::runtime::tri!(map.serialize_entry("cursor", value));
-        }
-        crate::runtime::tri!(map.serialize_entry("links", & self.links));
-        crate::runtime::ser::extra(map, &self.extra)
+        use crate::runtime::ser::SerializeMapExt as _;
+        crate::runtime::tri!(map.optional_entry("cursor", & self.cursor, & self.extra));
+        crate::runtime::tri!(map.list_entry("links", & self.links, & self.extra));
+        crate::runtime::ser::extra(map, &self.extra, &["cursor", "links"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -193,6 +196,7 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_cursor: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut f_links: ::std::option::Option<
             ::std::vec::Vec<crate::com::example::linkboard::defs::LinkView>,
@@ -203,21 +207,21 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
         {
             match key.as_str() {
                 "cursor" => {
-                    f_cursor = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_cursor, "cursor", & mut extra)
+                    )
                 }
                 "links" => {
-                    f_links = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_links, "links", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
             cursor: f_cursor,
-            links: crate::runtime::de::required(f_links, "links")?,
+            links: crate::runtime::de::required_list(f_links, "links", &extra)?,
             extra,
         })
     }
@@ -236,6 +240,12 @@ impl crate::runtime::Validate for Output {
         v.enter("links");
         crate::runtime::Validate::validate_into(&self.links, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[("cursor", self.cursor.is_none()), ("links", self.links.is_empty())],
+            );
+        }
     }
 }
 

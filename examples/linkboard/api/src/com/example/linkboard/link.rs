@@ -143,28 +143,37 @@ impl crate::runtime::ser::Fields for Record {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("url", & self.url));
         crate::runtime::tri!(map.serialize_entry("title", & self.title));
-        if let ::std::option::Option::Some(value) = &self.note {
-            crate::runtime::tri!(map.serialize_entry("note", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.note_facets {
-            crate::runtime::tri!(map.serialize_entry("noteFacets", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.board {
-            crate::runtime::tri!(map.serialize_entry("board", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.reply_to {
-            crate::runtime::tri!(map.serialize_entry("replyTo", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.preview {
-            crate::runtime::tri!(map.serialize_entry("preview", value));
-        }
-        if let ::std::option::Option::Some(value) = &self.labels {
-            crate::runtime::tri!(map.serialize_entry("labels", value));
-        }
+        crate::runtime::tri!(map.optional_entry("note", & self.note, & self.extra));
+        crate::runtime::tri!(
+            map.optional_entry("noteFacets", & self.note_facets, & self.extra)
+        );
+        crate::runtime::tri!(map.optional_entry("board", & self.board, & self.extra));
+        crate::runtime::tri!(
+            map.optional_entry("replyTo", & self.reply_to, & self.extra)
+        );
+        crate::runtime::tri!(
+            map.optional_entry("preview", & self.preview, & self.extra)
+        );
+        crate::runtime::tri!(map.optional_entry("labels", & self.labels, & self.extra));
         crate::runtime::tri!(map.serialize_entry("createdAt", & self.created_at));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &[
+                "url",
+                "title",
+                "note",
+                "noteFacets",
+                "board",
+                "replyTo",
+                "preview",
+                "labels",
+                "createdAt",
+            ],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -176,6 +185,7 @@ impl<'de> crate::runtime::de::Object<'de> for Record {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_url: ::std::option::Option<crate::runtime::Uri> = ::std::option::Option::None;
         let mut f_title: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut f_note: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
@@ -197,63 +207,61 @@ impl<'de> crate::runtime::de::Object<'de> for Record {
         {
             match key.as_str() {
                 "url" => {
-                    f_url = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(map.read_field(& mut f_url, "url", & mut extra))
                 }
                 "title" => {
-                    f_title = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_title, "title", & mut extra)
+                    )
                 }
                 "note" => {
-                    f_note = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_note, "note", & mut extra)
+                    )
                 }
                 "noteFacets" => {
-                    f_note_facets = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_note_facets, "noteFacets", & mut extra)
+                    )
                 }
                 "board" => {
-                    f_board = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_board, "board", & mut extra)
+                    )
                 }
                 "replyTo" => {
-                    f_reply_to = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_reply_to, "replyTo", & mut extra)
+                    )
                 }
                 "preview" => {
-                    f_preview = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_preview, "preview", & mut extra)
+                    )
                 }
                 "labels" => {
-                    f_labels = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_labels, "labels", & mut extra)
+                    )
                 }
                 "createdAt" => {
-                    f_created_at = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_created_at, "createdAt", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, false)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            url: crate::runtime::de::required(f_url, "url")?,
-            title: crate::runtime::de::required(f_title, "title")?,
+            url: crate::runtime::de::required(f_url, "url", &extra)?,
+            title: crate::runtime::de::required(f_title, "title", &extra)?,
             note: f_note,
             note_facets: f_note_facets,
             board: f_board,
             reply_to: f_reply_to,
             preview: f_preview,
             labels: f_labels,
-            created_at: crate::runtime::de::required(f_created_at, "createdAt")?,
+            created_at: crate::runtime::de::required(f_created_at, "createdAt", &extra)?,
             extra,
         })
     }
@@ -323,6 +331,19 @@ impl crate::runtime::Validate for Record {
         v.enter("createdAt");
         crate::runtime::Validate::validate_into(&self.created_at, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[
+                    ("note", self.note.is_none()),
+                    ("noteFacets", self.note_facets.is_none()),
+                    ("board", self.board.is_none()),
+                    ("replyTo", self.reply_to.is_none()),
+                    ("preview", self.preview.is_none()),
+                    ("labels", self.labels.is_none()),
+                ],
+            );
+        }
     }
 }
 
@@ -433,11 +454,10 @@ impl crate::runtime::ser::Fields for Card {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("title", & self.title));
-        if let ::std::option::Option::Some(value) = &self.thumb {
-            crate::runtime::tri!(map.serialize_entry("thumb", value));
-        }
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::tri!(map.optional_entry("thumb", & self.thumb, & self.extra));
+        crate::runtime::ser::extra(map, &self.extra, &["title", "thumb"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -449,6 +469,7 @@ impl<'de> crate::runtime::de::Object<'de> for Card {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_title: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut f_thumb: ::std::option::Option<crate::runtime::Blob> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -457,20 +478,20 @@ impl<'de> crate::runtime::de::Object<'de> for Card {
         {
             match key.as_str() {
                 "title" => {
-                    f_title = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_title, "title", & mut extra)
+                    )
                 }
                 "thumb" => {
-                    f_thumb = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_thumb, "thumb", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            title: crate::runtime::de::required(f_title, "title")?,
+            title: crate::runtime::de::required(f_title, "title", &extra)?,
             thumb: f_thumb,
             extra,
         })
@@ -505,6 +526,9 @@ impl crate::runtime::Validate for Card {
             );
         }
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(&self.extra, &[("thumb", self.thumb.is_none())]);
+        }
     }
 }
 
@@ -541,7 +565,7 @@ impl crate::runtime::ser::Fields for Quote {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::tri!(map.serialize_entry("text", & self.text));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &["text"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -553,6 +577,7 @@ impl<'de> crate::runtime::de::Object<'de> for Quote {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_text: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
         while let ::std::option::Option::Some(key) = map
@@ -560,15 +585,15 @@ impl<'de> crate::runtime::de::Object<'de> for Quote {
         {
             match key.as_str() {
                 "text" => {
-                    f_text = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_text, "text", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            text: crate::runtime::de::required(f_text, "text")?,
+            text: crate::runtime::de::required(f_text, "text", &extra)?,
             extra,
         })
     }

@@ -36,7 +36,7 @@ impl crate::runtime::ser::Fields for Params {
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
         crate::runtime::tri!(map.serialize_entry("poll", & self.poll));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(map, &self.extra, &["poll"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -48,6 +48,7 @@ impl<'de> crate::runtime::de::Object<'de> for Params {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_poll: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
         while let ::std::option::Option::Some(key) = map
@@ -55,15 +56,15 @@ impl<'de> crate::runtime::de::Object<'de> for Params {
         {
             match key.as_str() {
                 "poll" => {
-                    f_poll = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_poll, "poll", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            poll: crate::runtime::de::required(f_poll, "poll")?,
+            poll: crate::runtime::de::required(f_poll, "poll", &extra)?,
             extra,
         })
     }
@@ -128,9 +129,10 @@ impl crate::runtime::ser::Fields for Output {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("link", & self.link));
-        crate::runtime::tri!(map.serialize_entry("counts", & self.counts));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::tri!(map.list_entry("counts", & self.counts, & self.extra));
+        crate::runtime::ser::extra(map, &self.extra, &["link", "counts"])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -142,6 +144,7 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_link: ::std::option::Option<
             ::linkboard_api::com::example::linkboard::defs::LinkView,
         > = ::std::option::Option::None;
@@ -152,21 +155,21 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
         {
             match key.as_str() {
                 "link" => {
-                    f_link = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_link, "link", & mut extra)
+                    )
                 }
                 "counts" => {
-                    f_counts = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_counts, "counts", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            link: crate::runtime::de::required(f_link, "link")?,
-            counts: crate::runtime::de::required(f_counts, "counts")?,
+            link: crate::runtime::de::required(f_link, "link", &extra)?,
+            counts: crate::runtime::de::required_list(f_counts, "counts", &extra)?,
             extra,
         })
     }
@@ -197,6 +200,9 @@ impl crate::runtime::Validate for Output {
             v.leave();
         }
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(&self.extra, &[("counts", self.counts.is_empty())]);
+        }
     }
 }
 

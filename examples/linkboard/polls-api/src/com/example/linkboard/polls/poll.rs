@@ -68,14 +68,17 @@ impl crate::runtime::ser::Fields for Record {
         &self,
         map: &mut M,
     ) -> ::std::result::Result<(), M::Error> {
+        use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("subject", & self.subject));
-        if let ::std::option::Option::Some(value) = &self.board {
-            crate::runtime::tri!(map.serialize_entry("board", value));
-        }
+        crate::runtime::tri!(map.optional_entry("board", & self.board, & self.extra));
         crate::runtime::tri!(map.serialize_entry("question", & self.question));
-        crate::runtime::tri!(map.serialize_entry("options", & self.options));
+        crate::runtime::tri!(map.list_entry("options", & self.options, & self.extra));
         crate::runtime::tri!(map.serialize_entry("createdAt", & self.created_at));
-        crate::runtime::ser::extra(map, &self.extra)
+        crate::runtime::ser::extra(
+            map,
+            &self.extra,
+            &["subject", "board", "question", "options", "createdAt"],
+        )
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
@@ -87,6 +90,7 @@ impl<'de> crate::runtime::de::Object<'de> for Record {
     fn from_map<A: ::serde::de::MapAccess<'de>>(
         mut map: A,
     ) -> ::std::result::Result<Self, A::Error> {
+        use crate::runtime::de::MapAccessExt as _;
         let mut f_subject: ::std::option::Option<
             ::atproto_api::com::atproto::repo::strong_ref::Main,
         > = ::std::option::Option::None;
@@ -104,39 +108,39 @@ impl<'de> crate::runtime::de::Object<'de> for Record {
         {
             match key.as_str() {
                 "subject" => {
-                    f_subject = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_subject, "subject", & mut extra)
+                    )
                 }
                 "board" => {
-                    f_board = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_board, "board", & mut extra)
+                    )
                 }
                 "question" => {
-                    f_question = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_question, "question", & mut extra)
+                    )
                 }
                 "options" => {
-                    f_options = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_options, "options", & mut extra)
+                    )
                 }
                 "createdAt" => {
-                    f_created_at = ::std::option::Option::Some(
-                        crate::runtime::tri!(map.next_value()),
-                    );
+                    crate::runtime::tri!(
+                        map.read_field(& mut f_created_at, "createdAt", & mut extra)
+                    )
                 }
                 _ => crate::runtime::de::other_field(&mut map, key, &mut extra, false)?,
             }
         }
         ::std::result::Result::Ok(Self {
-            subject: crate::runtime::de::required(f_subject, "subject")?,
+            subject: crate::runtime::de::required(f_subject, "subject", &extra)?,
             board: f_board,
-            question: crate::runtime::de::required(f_question, "question")?,
-            options: crate::runtime::de::required(f_options, "options")?,
-            created_at: crate::runtime::de::required(f_created_at, "createdAt")?,
+            question: crate::runtime::de::required(f_question, "question", &extra)?,
+            options: crate::runtime::de::required_list(f_options, "options", &extra)?,
+            created_at: crate::runtime::de::required(f_created_at, "createdAt", &extra)?,
             extra,
         })
     }
@@ -186,5 +190,11 @@ impl crate::runtime::Validate for Record {
         v.enter("createdAt");
         crate::runtime::Validate::validate_into(&self.created_at, v);
         v.leave();
+        if !self.extra.is_empty() {
+            v.read_nulls(
+                &self.extra,
+                &[("board", self.board.is_none()), ("options", self.options.is_empty())],
+            );
+        }
     }
 }
