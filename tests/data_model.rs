@@ -468,3 +468,35 @@ fn runtime_types_work_as_fields_of_derived_structs() {
     assert!(profile.avatar.as_ref().is_some_and(Blob::is_legacy));
     assert_eq!(write(&profile), legacy);
 }
+
+#[test]
+fn cid_text_that_only_looks_like_a_cid_is_refused_where_a_cid_is_used() {
+    use atproto_api::runtime::{Validate, check_data_model};
+    // Eight characters of the right class: CID syntax, but not a CID.
+    let fake = "aaaaaaaa";
+    assert!(Cid::is_valid_str(fake), "the syntax check alone accepts it");
+    let error = Cid::new(fake).unwrap().decode().unwrap_err();
+    assert_eq!(error.format(), "cid");
+
+    // As a `cid` format value, a link and a blob reference.
+    assert!(Cid::new(fake).unwrap().validate().is_err());
+    let link: CidLink = read(json!({ "$link": fake })).unwrap();
+    assert!(!link.is_valid());
+    assert!(link.validate().is_err());
+    let blob: Blob = read(
+        json!({ "$type": "blob", "ref": { "$link": fake }, "mimeType": "image/png", "size": 1 }),
+    )
+    .unwrap();
+    assert!(blob.check().is_err());
+    assert!(check_data_model(&json!({ "a": { "$link": fake } })).is_err());
+    // Base-64 multibase that decodes to bytes that are no CID either.
+    assert!(Cid::new("mBcDxtdWx0aWhhc2g+").unwrap().decode().is_err());
+
+    // Real CIDs decode: dag-cbor and raw, and their codec is known.
+    let raw = Cid::new(CID).unwrap().decode().unwrap();
+    assert_eq!(raw.version(), atproto_api::runtime::cid::Version::V1);
+    assert_eq!(raw.codec(), 0x55);
+    let record = Cid::new("bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm").unwrap();
+    assert_eq!(record.decode().unwrap().codec(), 0x71);
+    assert!(check_data_model(&json!({ "a": { "$link": CID } })).is_ok());
+}

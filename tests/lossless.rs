@@ -76,7 +76,9 @@ fn a_null_list_is_read_leniently_written_back_and_reported_by_validate() {
 
     // Once the field has a value, the null is gone from the output and from validate().
     let mut fixed = commit.clone();
-    fixed.blobs.push(atproto_api::runtime::CidLink::try_from(CID).unwrap());
+    fixed
+        .blobs
+        .push(atproto_api::runtime::CidLink::try_from(CID).unwrap());
     assert_eq!(write(&fixed)["blobs"], json!([{ "$link": CID }]));
     assert!(fixed.validate().is_ok(), "{:?}", fixed.validate());
 
@@ -106,13 +108,25 @@ fn a_null_optional_field_is_absent_written_back_and_reported() {
 fn a_key_twice_in_one_object_is_an_error_that_names_it() {
     let cases = [
         // A typed field.
-        (r#"{"text":"a","text":"b","createdAt":"2024-01-01T00:00:00Z"}"#, "text"),
+        (
+            r#"{"text":"a","text":"b","createdAt":"2024-01-01T00:00:00Z"}"#,
+            "text",
+        ),
         // A field the lexicon does not define.
-        (r#"{"text":"a","zz":1,"zz":2,"createdAt":"2024-01-01T00:00:00Z"}"#, "zz"),
+        (
+            r#"{"text":"a","zz":1,"zz":2,"createdAt":"2024-01-01T00:00:00Z"}"#,
+            "zz",
+        ),
         // A null read leniently, then a value.
-        (r#"{"text":"a","langs":null,"langs":["en"],"createdAt":"2024-01-01T00:00:00Z"}"#, "langs"),
+        (
+            r#"{"text":"a","langs":null,"langs":["en"],"createdAt":"2024-01-01T00:00:00Z"}"#,
+            "langs",
+        ),
         // Deep inside a value kept whole.
-        (r#"{"text":"a","zz":{"k":[{"q":1,"q":2}]},"createdAt":"2024-01-01T00:00:00Z"}"#, "q"),
+        (
+            r#"{"text":"a","zz":{"k":[{"q":1,"q":2}]},"createdAt":"2024-01-01T00:00:00Z"}"#,
+            "q",
+        ),
         // Inside a union member read after its `$type`.
         (
             r#"{"text":"a","createdAt":"2024-01-01T00:00:00Z","embed":{"$type":"app.bsky.embed.external","external":{"uri":"https://a.example","uri":"https://b.example","title":"","description":""}}}"#,
@@ -134,7 +148,11 @@ fn a_key_twice_in_one_object_is_an_error_that_names_it() {
             Ok(post) => panic!("{text} was read as {post:?}"),
             Err(error) => error.to_string(),
         };
-        assert!(error.contains(&format!("duplicate key `{key}`")) || error.contains(&format!("duplicate field `{key}`")), "{text}: {error}");
+        assert!(
+            error.contains(&format!("duplicate key `{key}`"))
+                || error.contains(&format!("duplicate field `{key}`")),
+            "{text}: {error}"
+        );
     }
 }
 

@@ -8,6 +8,9 @@ pub mod formats;
 mod object;
 pub mod validate;
 
+/// The `cid` crate that [`Cid::decode`] answers with, re-exported so that its version always
+/// matches.
+pub use ::cid;
 pub use data::*;
 pub use formats::*;
 pub use validate::{Validate, Validator, Violation, Violations};

@@ -678,6 +678,8 @@ fn cargo_toml(options: &CrateOptions, features: &Features, layering: &Layering<'
         None => (
             "serde = { version = \"1.0.228\", features = [\"derive\"] }\n\
              serde_json = \"1.0.145\"\n\
+             base64 = { version = \"0.23\", default-features = false, features = [\"alloc\"] }\n\
+             cid = { version = \"0.11\", default-features = false, features = [\"alloc\"] }\n\
              unicode-segmentation = \"1.12\"\n\
              reqwest = { version = \"0.13\", default-features = false, optional = true }\n"
                 .to_owned(),

@@ -147,7 +147,11 @@ pub fn structure(s: &Struct, from: &[String]) -> TokenStream {
                 FieldShape::Required | FieldShape::RequiredNullable
             )
         })
-        .then(|| quote!(use crate::runtime::ser::SerializeMapExt as _;));
+        .then(|| {
+            quote!(
+                use crate::runtime::ser::SerializeMapExt as _;
+            )
+        });
     let own_type = match &s.record {
         Some(_) => quote!(::std::option::Option::Some(Self::NSID)),
         None => quote!(::std::option::Option::None),
@@ -261,7 +265,11 @@ fn deserialize_object(s: &Struct, from: &[String]) -> TokenStream {
         }
     });
     let keep_type = s.record.is_none();
-    let de_ext = (!s.fields.is_empty()).then(|| quote!(use crate::runtime::de::MapAccessExt as _;));
+    let de_ext = (!s.fields.is_empty()).then(|| {
+        quote!(
+            use crate::runtime::de::MapAccessExt as _;
+        )
+    });
     let dispatch = if s.fields.is_empty() {
         quote!(crate::runtime::de::other_field(&mut map, key, &mut extra, #keep_type)?;)
     } else {

@@ -75,72 +75,34 @@ impl std::error::Error for DataModelError {}
 
 // ---------------------------------------------------------------------------------------------
 // Base64 (standard alphabet): read with or without padding, written without, as the spec's
-// examples are.
+// examples are. Unused low bits of the last character may be non-zero (non-canonical input,
+// which real data has), and are ignored.
 
-const BASE64_ALPHABET: &[u8; 64] =
-    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    base64::engine::GeneralPurposeConfig::new()
+        .with_encode_padding(false)
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true),
+);
 
-fn base64_digit(c: u8) -> Option<u32> {
-    let digit = match c {
-        b'A'..=b'Z' => c - b'A',
-        b'a'..=b'z' => c - b'a' + 26,
-        b'0'..=b'9' => c - b'0' + 52,
-        b'+' => 62,
-        b'/' => 63,
-        _ => return None,
-    };
-    Some(u32::from(digit))
-}
-
-/// Decodes into `out` when given one; only checks otherwise. Unused low bits of the last
-/// character may be non-zero (non-canonical input, which real data has), and are ignored.
-fn base64_decode_into(text: &str, mut out: Option<&mut Vec<u8>>) -> Result<(), &'static str> {
-    let mut data = text.as_bytes();
-    if data.len() % 4 == 0 {
-        data = data
-            .strip_suffix(b"==")
-            .or_else(|| data.strip_suffix(b"="))
-            .unwrap_or(data);
+fn base64_decode(text: &str) -> Result<Vec<u8>, &'static str> {
+    use base64::Engine as _;
+    // Padding is optional, but when present it must be whole (`aG==`, never `aG=`), which
+    // the engine's "indifferent" mode does not check.
+    if text.ends_with('=') && text.len() % 4 != 0 {
+        return Err("base64 text is wrongly padded");
     }
-    if data.len() % 4 == 1 {
-        return Err("base64 text has a dangling character");
-    }
-    if let Some(out) = out.as_deref_mut() {
-        out.reserve(data.len() / 4 * 3 + 2);
-    }
-    let mut acc = 0u32;
-    let mut bits = 0u32;
-    for &c in data {
-        let digit = base64_digit(c).ok_or("not standard base64")?;
-        acc = (acc << 6) | digit;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            if let Some(out) = out.as_deref_mut() {
-                out.push((acc >> bits) as u8);
-            }
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Ok(())
+    BASE64.decode(text).map_err(|error| match error {
+        base64::DecodeError::InvalidLength(_) => "base64 text has a dangling character",
+        base64::DecodeError::InvalidPadding => "base64 text is wrongly padded",
+        _ => "not standard base64",
+    })
 }
 
 fn base64_encode_unpadded(bytes: &[u8]) -> String {
-    let mut text = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let group = chunk
-            .iter()
-            .zip([16u32, 8, 0])
-            .fold(0u32, |group, (&byte, shift)| {
-                group | (u32::from(byte) << shift)
-            });
-        let chars = chunk.len() + 1;
-        for i in 0..chars {
-            let index = (group >> (18 - 6 * i)) & 0x3f;
-            text.push(char::from(BASE64_ALPHABET[index as usize]));
-        }
-    }
-    text
+    use base64::Engine as _;
+    BASE64.encode(bytes)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -202,9 +164,7 @@ impl Visitor<'_> for Base64Seed {
     }
 
     fn visit_str<E: de::Error>(self, text: &str) -> Result<Vec<u8>, E> {
-        let mut out = Vec::new();
-        base64_decode_into(text, Some(&mut out)).map_err(E::custom)?;
-        Ok(out)
+        base64_decode(text).map_err(E::custom)
     }
 }
 
@@ -252,9 +212,9 @@ impl Bytes {
 
     /// Decodes standard base64, padded or not.
     pub fn from_base64(text: &str) -> Result<Self, DataModelError> {
-        let mut out = Vec::new();
-        base64_decode_into(text, Some(&mut out)).map_err(DataModelError::at_root)?;
-        Ok(Self(out))
+        base64_decode(text)
+            .map(Self)
+            .map_err(DataModelError::at_root)
     }
 
     /// The bytes as unpadded standard base64, the text of the JSON form.
@@ -377,14 +337,14 @@ impl CidLink {
         self.0.as_str()
     }
 
-    /// Whether the CID text is a valid CID.
+    /// Whether the CID text decodes to a CID (see [`Cid::decode`]).
     pub fn check(&self) -> Result<(), FormatError> {
-        self.0.check()
+        self.0.decode().map(drop)
     }
 
-    /// Whether the CID text is a valid CID; never allocates.
+    /// Whether the CID text decodes to a CID.
     pub fn is_valid(&self) -> bool {
-        self.0.is_valid()
+        self.check().is_ok()
     }
 }
 
@@ -763,7 +723,8 @@ fn check_object(map: &Map<String, Value>) -> Result<(), DataModelError> {
         let text = bytes
             .as_str()
             .ok_or_else(|| DataModelError::at_root("$bytes must be a string").within("$bytes"))?;
-        return base64_decode_into(text, None)
+        return base64_decode(text)
+            .map(drop)
             .map_err(|reason| DataModelError::at_root(reason).within("$bytes"));
     }
     if let Some(link) = map.get("$link") {
@@ -773,8 +734,8 @@ fn check_object(map: &Map<String, Value>) -> Result<(), DataModelError> {
         let text = link
             .as_str()
             .ok_or_else(|| DataModelError::at_root("$link must be a string").within("$link"))?;
-        if !Cid::is_valid_str(text) {
-            return Err(DataModelError::at_root("$link is not a valid CID").within("$link"));
+        if let Err(error) = Cid::from_unchecked(text).decode() {
+            return Err(DataModelError::at_root(error.reason()).within("$link"));
         }
         return Ok(());
     }

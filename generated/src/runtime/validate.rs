@@ -250,7 +250,15 @@ macro_rules! format_checked {
         }
     )*};
 }
-format_checked!(AtIdentifier, AtUri, Cid, Datetime, Did, Handle, Nsid, Tid, RecordKey, Uri, Language);
+format_checked!(AtIdentifier, AtUri, Datetime, Did, Handle, Nsid, Tid, RecordKey, Uri, Language);
+
+impl Validate for super::formats::Cid {
+    fn validate_into(&self, v: &mut Validator) {
+        if let Err(error) = self.decode() {
+            v.report(error.to_string());
+        }
+    }
+}
 
 impl Validate for CidLink {
     fn validate_into(&self, v: &mut Validator) {
