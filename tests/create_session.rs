@@ -1,39 +1,76 @@
-//! The generated createSession types against the example login request and response
-//! (the shape of `shared/seed/createSession.example.json`, kept here so the test runs anywhere).
+//! The generated createSession types against the seed example: `seed/createSession.example.json`
+//! beside this file is `shared/seed/createSession.example.json` byte for byte, committed so that
+//! the test runs anywhere and cannot drift into a shortened copy.
 
 use atproto_api::com::atproto::server::create_session::{Input, Output, OutputStatus};
+use integration_tests::http::{Canned, Listener};
 use serde_json::{Value, json};
 
+const SEED: &str = include_str!("seed/createSession.example.json");
+
+fn seed() -> Value {
+    serde_json::from_str(SEED).expect("the seed example is JSON")
+}
+
 fn request_body() -> Value {
-    json!({ "identifier": "alice.bsky.social", "password": "hunter2" })
+    seed()["request"]["body"].clone()
 }
 
 fn response_body() -> Value {
-    json!({
-        "accessJwt": "eyJ0eXAiOiJKV1QiLCJhbGciOiJFUzI1NksifQ.eyJzY29wZSI6ImNvbS5hdHByb3RvLmFjY2VzcyJ9.EXAMPLE_SIGNATURE",
-        "refreshJwt": "eyJ0eXAiOiJKV1QiLCJhbGciOiJFUzI1NksifQ.eyJzY29wZSI6ImNvbS5hdHByb3RvLnJlZnJlc2gifQ.EXAMPLE_SIGNATURE",
-        "handle": "alice.bsky.social",
-        "did": "did:plc:z72i7hdynmk6r22z27h6tvur",
-        "didDoc": {
-            "@context": [
-                "https://www.w3.org/ns/did/v1",
-                "https://w3id.org/security/multikey/v1",
-                "https://w3id.org/security/suites/secp256k1-2019/v1"
-            ],
-            "id": "did:plc:z72i7hdynmk6r22z27h6tvur",
-            "alsoKnownAs": ["at://alice.bsky.social"],
-            "verificationMethod": [],
-            "service": [{
-                "id": "#atproto_pds",
-                "type": "AtprotoPersonalDataServer",
-                "serviceEndpoint": "https://bsky.social"
-            }]
-        },
-        "email": "alice@example.com",
-        "emailConfirmed": true,
-        "emailAuthFactor": false,
-        "active": true
-    })
+    seed()["response"]["body"].clone()
+}
+
+#[test]
+fn the_committed_seed_is_the_shared_one_byte_for_byte() {
+    // The shared folder sits beside the project root (CI lays it out the same way).
+    let shared = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/seed/createSession.example.json"
+    );
+    match std::fs::read(shared) {
+        Ok(bytes) => assert!(bytes == SEED.as_bytes(), "tests/seed differs from {shared}"),
+        Err(error) => panic!("the shared seed example must be readable at {shared}: {error}"),
+    }
+}
+
+/// The request the generated client sends, seen on the wire, is the seed's request: method,
+/// path, content type and body; the seed's response comes back typed and whole.
+#[tokio::test]
+async fn the_client_sends_the_seed_request_and_reads_the_seed_response() {
+    let seed = seed();
+    let response = &seed["response"];
+    let canned = Canned {
+        status: u16::try_from(response["status"].as_u64().unwrap()).unwrap(),
+        content_type: "application/json",
+        body: response["body"].to_string().into_bytes(),
+    };
+    assert_eq!(response["headers"]["Content-Type"], canned.content_type);
+    let listener = Listener::start(vec![canned]).unwrap();
+    let client = atproto_api::runtime::client::Client::with_reqwest(listener.url.clone());
+
+    let input: Input = serde_json::from_value(request_body()).unwrap();
+    let output = client
+        .com()
+        .atproto()
+        .server()
+        .create_session(&input)
+        .await
+        .unwrap();
+
+    let request = listener
+        .next_request()
+        .expect("the listener saw the request");
+    let (method, url) = seed["endpoint"].as_str().unwrap().split_once(' ').unwrap();
+    let path = &url[url.find("/xrpc/").expect("an XRPC endpoint")..];
+    assert_eq!(request.method, method);
+    assert_eq!(request.target, path);
+    assert_eq!(
+        request.header("content-type"),
+        seed["request"]["headers"]["Content-Type"].as_str()
+    );
+    let sent: Value = serde_json::from_slice(&request.body).unwrap();
+    assert_eq!(sent, request_body());
+    assert_eq!(serde_json::to_value(&output).unwrap(), response_body());
 }
 
 #[test]
