@@ -14,13 +14,13 @@ use atproto_api::com::atproto::repo::{
 };
 use atproto_api::com::atproto::server::{create_account, create_session};
 use atproto_api::com::atproto::sync::{get_blob, get_repo};
-use atproto_api::com::example::lexgen::note;
 use atproto_api::runtime::client::{
     BoxFuture, Client, Error, HttpRequest, HttpResponse, ReqwestTransport, Session, Transport,
     TransportError, XrpcError,
 };
 use atproto_api::runtime::{AtIdentifier, Blob, Datetime, Handle, Nsid, RecordKey, Unknown};
 use integration_tests::pds::{Pds, PdsOptions};
+use lexicon_fixtures::com::example::lexgen::note;
 
 const PASSWORD: &str = "e2e-password-1";
 
@@ -70,7 +70,8 @@ fn rkey_of(uri: &str) -> RecordKey {
 }
 
 fn note(title: &str) -> note::Record {
-    let mut note = note::Record::new(title, Datetime::now());
+    // The note's crate (the test fixtures) has a runtime of its own, so its own `Datetime`.
+    let mut note = note::Record::new(title, lexicon_fixtures::runtime::Datetime::now());
     note.body = Some(format!("The body of {title}."));
     note.tags = Some(vec!["e2e".into(), "lexgen".into()]);
     note.status = Some(note::RecordStatus::Draft);
@@ -389,7 +390,10 @@ async fn blobs_upload_are_referenced_and_download_unchanged() {
     assert_eq!(uploaded.size, text.len() as u64);
     assert!(!uploaded.is_legacy());
     let mut with_file = note("With a file");
-    with_file.attachment = Some(uploaded.clone());
+    // The same blob reference, in the fixtures crate's own runtime type.
+    let attachment: lexicon_fixtures::runtime::Blob =
+        serde_json::from_value(serde_json::to_value(&uploaded).unwrap()).unwrap();
+    with_file.attachment = Some(attachment.clone());
     let created = create(&client, &session, note::Record::NSID, None, &with_file).await;
     let read: note::Record = get(
         &client,
@@ -402,7 +406,7 @@ async fn blobs_upload_are_referenced_and_download_unchanged() {
     .value
     .into_typed()
     .unwrap();
-    assert_eq!(read.attachment.as_ref(), Some(&uploaded));
+    assert_eq!(read.attachment.as_ref(), Some(&attachment));
     assert_downloads(&client, &session, &uploaded, &text).await;
 
     // An image in a post: the PDS checks the embed (a union member) and the blob against the

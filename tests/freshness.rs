@@ -91,3 +91,26 @@ fn a_hand_written_file_at_a_generated_path_is_refused() {
     );
     assert!(!out.join("Cargo.toml").exists(), "nothing was written");
 }
+
+/// The crate users vendor holds protocol lexicons only: test lexicons (the reserved
+/// `com.example` and `*.test` namespaces) live with the fixtures.
+#[test]
+fn the_vendored_crate_has_no_test_lexicons() {
+    let manifest = generate_repo_lexicons()
+        .remove(std::path::Path::new("lexicon-manifest.json"))
+        .expect("the crate has a manifest");
+    let manifest = codegen::manifest::Manifest::parse(&manifest).expect("the manifest reads");
+    let test_ids: Vec<&str> = manifest
+        .documents
+        .iter()
+        .map(|document| document.id.as_str())
+        .filter(|id| {
+            id.starts_with("com.example.") || id.starts_with("test.") || id.contains(".test.")
+        })
+        .collect();
+    assert!(
+        test_ids.is_empty(),
+        "test lexicons in lexicons/: {test_ids:?}"
+    );
+    assert!(!generate_repo_lexicons()[std::path::Path::new("Cargo.toml")].contains("com-example"));
+}

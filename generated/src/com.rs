@@ -2,8 +2,6 @@
 //! The `com` namespace.
 #[cfg(feature = "com-atproto")]
 pub mod atproto;
-#[cfg(feature = "com-example")]
-pub mod example;
 /// The XRPC methods of the `com` namespace.
 #[derive(Debug)]
 pub struct Service<'a, T: ?Sized>(
@@ -22,9 +20,5 @@ impl<'a, T: ?Sized> Service<'a, T> {
     #[cfg(feature = "com-atproto")]
     pub fn atproto(&self) -> atproto::Service<'a, T> {
         atproto::Service(self.0)
-    }
-    #[cfg(feature = "com-example")]
-    pub fn example(&self) -> example::Service<'a, T> {
-        example::Service(self.0)
     }
 }

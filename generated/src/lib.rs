@@ -7,7 +7,7 @@
 pub mod runtime;
 #[cfg(feature = "app-bsky")]
 pub mod app;
-#[cfg(any(feature = "com-atproto", feature = "com-example"))]
+#[cfg(feature = "com-atproto")]
 pub mod com;
 impl<T: ?Sized> crate::runtime::client::Client<T> {
     /// The XRPC methods of the `app` namespace.
@@ -16,7 +16,7 @@ impl<T: ?Sized> crate::runtime::client::Client<T> {
         app::Service(self)
     }
     /// The XRPC methods of the `com` namespace.
-    #[cfg(any(feature = "com-atproto", feature = "com-example"))]
+    #[cfg(feature = "com-atproto")]
     pub fn com(&self) -> com::Service<'_, T> {
         com::Service(self)
     }

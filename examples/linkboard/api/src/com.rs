@@ -2,3 +2,18 @@
 //! The `com` namespace.
 #[cfg(feature = "com-example")]
 pub mod example;
+/// The XRPC methods this crate adds to the `com` namespace of a base crate: `use` it (or the `prelude`).
+#[allow(async_fn_in_trait)]
+pub trait ComExt<'a, T: ?::std::marker::Sized> {
+    /// The XRPC methods of the `com.example` namespace.
+    #[cfg(feature = "com-example")]
+    fn example(&self) -> example::Service<'a, T>;
+}
+
+impl<'a, T: crate::runtime::client::Transport + ?::std::marker::Sized> ComExt<'a, T>
+for ::atproto_api::com::Service<'a, T> {
+    #[cfg(feature = "com-example")]
+    fn example(&self) -> example::Service<'a, T> {
+        example::Service(self.0)
+    }
+}

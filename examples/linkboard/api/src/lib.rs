@@ -13,5 +13,5 @@ pub mod com;
 /// The extension traits that add this crate's XRPC methods to the base's client.
 pub mod prelude {
     #[cfg(feature = "com-example")]
-    pub use crate::com::example::ComExampleExt;
+    pub use crate::com::ComExt;
 }
