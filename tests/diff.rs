@@ -300,13 +300,15 @@ fn record_key_changed() {
 
 #[test]
 fn body_encoding_changed() {
-    wire(
+    let r = wire(
         "encoding-changed",
         POST,
         Level::Breaking,
         "encoding-changed",
         "/defs/main/input/encoding",
     );
+    // Raw bytes either way: the client method's signature is the same.
+    rust_compatible(&r);
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Support code shared by the integration tests.
 
+pub mod compat;
 pub mod http;
 pub mod pds;
 

@@ -112,6 +112,8 @@ fn field_type(field: &Field, from: &[String]) -> TokenStream {
     }
 }
 
+/// The serde impls of generated types name their type parameters `__S`, `__M`, `__A` and `__D`:
+/// a lexicon def may well be called `A`, and a parameter of that name would shadow it.
 pub fn structure(s: &Struct, from: &[String]) -> TokenStream {
     let name = ident(&s.name);
     let doc = docs::attrs(s.doc.as_deref());
@@ -204,6 +206,7 @@ pub fn structure(s: &Struct, from: &[String]) -> TokenStream {
     quote! {
         #doc
         #[derive(#derive_debug #derive_default Clone, PartialEq)]
+        #[non_exhaustive]
         pub struct #name {
             #(#fields)*
             /// Fields this version of the lexicon does not define, kept so that writing the
@@ -215,12 +218,12 @@ pub fn structure(s: &Struct, from: &[String]) -> TokenStream {
         #defaults
         #debug
         impl ::serde::Serialize for #name {
-            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {
+            fn serialize<__S: ::serde::Serializer>(&self, serializer: __S) -> ::std::result::Result<__S::Ok, __S::Error> {
                 crate::runtime::ser::object(serializer, #own_type, self)
             }
         }
         impl crate::runtime::ser::Fields for #name {
-            fn serialize_fields<M: ::serde::ser::SerializeMap>(&self, map: &mut M) -> ::std::result::Result<(), M::Error> {
+            fn serialize_fields<__M: ::serde::ser::SerializeMap>(&self, map: &mut __M) -> ::std::result::Result<(), __M::Error> {
                 #ser_ext
                 #(#writes)*
                 crate::runtime::ser::extra(map, &self.extra, &[#(#field_names),*])
@@ -300,7 +303,7 @@ fn deserialize_object(s: &Struct, from: &[String]) -> TokenStream {
     quote! {
         impl<'de> crate::runtime::de::Object<'de> for #name {
             const EXPECTING: &'static str = #expecting;
-            fn from_map<A: ::serde::de::MapAccess<'de>>(mut map: A) -> ::std::result::Result<Self, A::Error> {
+            fn from_map<__A: ::serde::de::MapAccess<'de>>(mut map: __A) -> ::std::result::Result<Self, __A::Error> {
                 #de_ext
                 #(#locals)*
                 let mut extra = crate::runtime::Extra::default();
@@ -311,7 +314,7 @@ fn deserialize_object(s: &Struct, from: &[String]) -> TokenStream {
             }
         }
         impl<'de> ::serde::Deserialize<'de> for #name {
-            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+            fn deserialize<__D: ::serde::Deserializer<'de>>(deserializer: __D) -> ::std::result::Result<Self, __D::Error> {
                 crate::runtime::de::object(deserializer)
             }
         }
@@ -506,22 +509,23 @@ pub fn union(u: &Union, from: &[String]) -> TokenStream {
     quote! {
         #doc
         #[derive(Debug, Clone, PartialEq)]
+        #[non_exhaustive]
         pub enum #name {
             #(#variants)*
             #unknown_variant
         }
         impl ::serde::Serialize for #name {
-            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {
+            fn serialize<__S: ::serde::Serializer>(&self, serializer: __S) -> ::std::result::Result<__S::Ok, __S::Error> {
                 #serialize_body
             }
         }
         impl<'de> crate::runtime::de::Union<'de> for #name {
-            fn from_tagged<A: ::serde::de::MapAccess<'de>>(tag: &str, map: A) -> ::std::result::Result<Self, A::Error> {
+            fn from_tagged<__A: ::serde::de::MapAccess<'de>>(tag: &str, map: __A) -> ::std::result::Result<Self, __A::Error> {
                 #deserialize_body
             }
         }
         impl<'de> ::serde::Deserialize<'de> for #name {
-            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+            fn deserialize<__D: ::serde::Deserializer<'de>>(deserializer: __D) -> ::std::result::Result<Self, __D::Error> {
                 crate::runtime::de::union(deserializer)
             }
         }
@@ -563,7 +567,7 @@ pub fn strings(s: &Strings) -> TokenStream {
                     }
                 }
                 impl<'de> ::serde::Deserialize<'de> for #name {
-                    fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+                    fn deserialize<__D: ::serde::Deserializer<'de>>(deserializer: __D) -> ::std::result::Result<Self, __D::Error> {
                         let value = <::std::string::String as ::serde::Deserialize>::deserialize(deserializer)?;
                         ::std::result::Result::Ok(Self::from(value))
                     }
@@ -588,7 +592,7 @@ pub fn strings(s: &Strings) -> TokenStream {
                     }
                 }
                 impl<'de> ::serde::Deserialize<'de> for #name {
-                    fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+                    fn deserialize<__D: ::serde::Deserializer<'de>>(deserializer: __D) -> ::std::result::Result<Self, __D::Error> {
                         let value = <::std::string::String as ::serde::Deserialize>::deserialize(deserializer)?;
                         value.parse().map_err(::serde::de::Error::custom)
                     }
@@ -599,6 +603,7 @@ pub fn strings(s: &Strings) -> TokenStream {
     quote! {
         #doc
         #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
         pub enum #name {
             #(#variants)*
             #other_variant
@@ -624,7 +629,7 @@ pub fn strings(s: &Strings) -> TokenStream {
             }
         }
         impl ::serde::Serialize for #name {
-            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {
+            fn serialize<__S: ::serde::Serializer>(&self, serializer: __S) -> ::std::result::Result<__S::Ok, __S::Error> {
                 serializer.serialize_str(self.as_str())
             }
         }
@@ -696,6 +701,7 @@ pub fn error_enum(e: &ErrorEnum) -> TokenStream {
     quote! {
         /// The errors this endpoint declares, and any other error the server sends.
         #[derive(Debug, Clone, PartialEq, Eq)]
+        #[non_exhaustive]
         pub enum #name {
             #(#variants)*
             /// An error this version of the lexicon does not declare.

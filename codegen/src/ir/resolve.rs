@@ -37,7 +37,8 @@ pub fn resolve_layered(documents: &[Document], bases: &BTreeMap<String, Layer>) 
     let mut tokens: BTreeMap<(&str, &str), String> = BTreeMap::new();
     let mut reserved: BTreeMap<(&str, &'static str), String> = BTreeMap::new();
     for document in &sorted {
-        let mut types = Scope::with_reserved(&["Service"]);
+        // `Service` is each module's namespace service, generic over `T`.
+        let mut types = Scope::with_reserved(&["Service", "T"]);
         let mut values = Scope::with_reserved(&["NSID"]);
         let module = paths[document.id.as_str()].clone();
         // Main defs first: their names are the stable, documented ones.

@@ -4,6 +4,7 @@
 pub const NSID: &str = "app.bsky.actor.defs";
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ProfileViewBasic {
     pub did: crate::runtime::Did,
     pub handle: crate::runtime::Handle,
@@ -46,19 +47,19 @@ impl ProfileViewBasic {
 }
 
 impl ::serde::Serialize for ProfileViewBasic {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for ProfileViewBasic {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("did", & self.did));
         crate::runtime::tri!(map.serialize_entry("handle", & self.handle));
@@ -108,9 +109,9 @@ impl crate::runtime::ser::Fields for ProfileViewBasic {
 
 impl<'de> crate::runtime::de::Object<'de> for ProfileViewBasic {
     const EXPECTING: &'static str = "a app.bsky.actor.defs#profileViewBasic object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_did: ::std::option::Option<crate::runtime::Did> = ::std::option::Option::None;
         let mut f_handle: ::std::option::Option<crate::runtime::Handle> = ::std::option::Option::None;
@@ -211,9 +212,9 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileViewBasic {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ProfileViewBasic {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -285,6 +286,7 @@ impl crate::runtime::Validate for ProfileViewBasic {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ProfileView {
     pub did: crate::runtime::Did,
     pub handle: crate::runtime::Handle,
@@ -331,19 +333,19 @@ impl ProfileView {
 }
 
 impl ::serde::Serialize for ProfileView {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for ProfileView {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("did", & self.did));
         crate::runtime::tri!(map.serialize_entry("handle", & self.handle));
@@ -401,9 +403,9 @@ impl crate::runtime::ser::Fields for ProfileView {
 
 impl<'de> crate::runtime::de::Object<'de> for ProfileView {
     const EXPECTING: &'static str = "a app.bsky.actor.defs#profileView object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_did: ::std::option::Option<crate::runtime::Did> = ::std::option::Option::None;
         let mut f_handle: ::std::option::Option<crate::runtime::Handle> = ::std::option::Option::None;
@@ -518,9 +520,9 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileView {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ProfileView {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -611,6 +613,7 @@ impl crate::runtime::Validate for ProfileView {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ProfileViewDetailed {
     pub did: crate::runtime::Did,
     pub handle: crate::runtime::Handle,
@@ -673,19 +676,19 @@ impl ProfileViewDetailed {
 }
 
 impl ::serde::Serialize for ProfileViewDetailed {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for ProfileViewDetailed {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("did", & self.did));
         crate::runtime::tri!(map.serialize_entry("handle", & self.handle));
@@ -770,9 +773,9 @@ impl crate::runtime::ser::Fields for ProfileViewDetailed {
 
 impl<'de> crate::runtime::de::Object<'de> for ProfileViewDetailed {
     const EXPECTING: &'static str = "a app.bsky.actor.defs#profileViewDetailed object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_did: ::std::option::Option<crate::runtime::Did> = ::std::option::Option::None;
         let mut f_handle: ::std::option::Option<crate::runtime::Handle> = ::std::option::Option::None;
@@ -943,9 +946,9 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileViewDetailed {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ProfileViewDetailed {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -1055,6 +1058,7 @@ impl crate::runtime::Validate for ProfileViewDetailed {
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ProfileAssociated {
     pub lists: ::std::option::Option<i64>,
     pub feedgens: ::std::option::Option<i64>,
@@ -1087,19 +1091,19 @@ impl ProfileAssociated {
 }
 
 impl ::serde::Serialize for ProfileAssociated {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for ProfileAssociated {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.optional_entry("lists", & self.lists, & self.extra));
         crate::runtime::tri!(
@@ -1138,9 +1142,9 @@ impl crate::runtime::ser::Fields for ProfileAssociated {
 
 impl<'de> crate::runtime::de::Object<'de> for ProfileAssociated {
     const EXPECTING: &'static str = "a app.bsky.actor.defs#profileAssociated object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_lists: ::std::option::Option<i64> = ::std::option::Option::None;
         let mut f_feedgens: ::std::option::Option<i64> = ::std::option::Option::None;
@@ -1210,9 +1214,9 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileAssociated {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ProfileAssociated {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -1246,6 +1250,7 @@ impl crate::runtime::Validate for ProfileAssociated {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ProfileAssociatedChatAllowIncoming {
     /// `all`
     All,
@@ -1284,10 +1289,10 @@ impl ::std::fmt::Display for ProfileAssociatedChatAllowIncoming {
 }
 
 impl ::serde::Serialize for ProfileAssociatedChatAllowIncoming {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
@@ -1311,9 +1316,9 @@ impl ::std::convert::From<::std::string::String> for ProfileAssociatedChatAllowI
 }
 
 impl<'de> ::serde::Deserialize<'de> for ProfileAssociatedChatAllowIncoming {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         let value = <::std::string::String as ::serde::Deserialize>::deserialize(
             deserializer,
         )?;
@@ -1326,6 +1331,7 @@ impl crate::runtime::Validate for ProfileAssociatedChatAllowIncoming {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ProfileAssociatedChatAllowGroupInvites {
     /// `all`
     All,
@@ -1364,10 +1370,10 @@ impl ::std::fmt::Display for ProfileAssociatedChatAllowGroupInvites {
 }
 
 impl ::serde::Serialize for ProfileAssociatedChatAllowGroupInvites {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
@@ -1392,9 +1398,9 @@ for ProfileAssociatedChatAllowGroupInvites {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ProfileAssociatedChatAllowGroupInvites {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         let value = <::std::string::String as ::serde::Deserialize>::deserialize(
             deserializer,
         )?;
@@ -1407,6 +1413,7 @@ impl crate::runtime::Validate for ProfileAssociatedChatAllowGroupInvites {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ProfileAssociatedChat {
     pub allow_incoming: ProfileAssociatedChatAllowIncoming,
     pub allow_group_invites: ::std::option::Option<
@@ -1429,19 +1436,19 @@ impl ProfileAssociatedChat {
 }
 
 impl ::serde::Serialize for ProfileAssociatedChat {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for ProfileAssociatedChat {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(
             map.serialize_entry("allowIncoming", & self.allow_incoming)
@@ -1463,9 +1470,9 @@ impl crate::runtime::ser::Fields for ProfileAssociatedChat {
 
 impl<'de> crate::runtime::de::Object<'de> for ProfileAssociatedChat {
     const EXPECTING: &'static str = "a app.bsky.actor.defs#profileAssociatedChat object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_allow_incoming: ::std::option::Option<
             ProfileAssociatedChatAllowIncoming,
@@ -1506,9 +1513,9 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileAssociatedChat {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ProfileAssociatedChat {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -1531,6 +1538,7 @@ impl crate::runtime::Validate for ProfileAssociatedChat {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ProfileAssociatedGermShowButtonTo {
     /// `usersIFollow`
     UsersIFollow,
@@ -1565,10 +1573,10 @@ impl ::std::fmt::Display for ProfileAssociatedGermShowButtonTo {
 }
 
 impl ::serde::Serialize for ProfileAssociatedGermShowButtonTo {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
@@ -1592,9 +1600,9 @@ impl ::std::convert::From<::std::string::String> for ProfileAssociatedGermShowBu
 }
 
 impl<'de> ::serde::Deserialize<'de> for ProfileAssociatedGermShowButtonTo {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         let value = <::std::string::String as ::serde::Deserialize>::deserialize(
             deserializer,
         )?;
@@ -1607,6 +1615,7 @@ impl crate::runtime::Validate for ProfileAssociatedGermShowButtonTo {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ProfileAssociatedGerm {
     pub message_me_url: crate::runtime::Uri,
     pub show_button_to: ProfileAssociatedGermShowButtonTo,
@@ -1630,19 +1639,19 @@ impl ProfileAssociatedGerm {
 }
 
 impl ::serde::Serialize for ProfileAssociatedGerm {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for ProfileAssociatedGerm {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::tri!(map.serialize_entry("messageMeUrl", & self.message_me_url));
         crate::runtime::tri!(map.serialize_entry("showButtonTo", & self.show_button_to));
         crate::runtime::ser::extra(map, &self.extra, &["messageMeUrl", "showButtonTo"])
@@ -1654,9 +1663,9 @@ impl crate::runtime::ser::Fields for ProfileAssociatedGerm {
 
 impl<'de> crate::runtime::de::Object<'de> for ProfileAssociatedGerm {
     const EXPECTING: &'static str = "a app.bsky.actor.defs#profileAssociatedGerm object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_message_me_url: ::std::option::Option<crate::runtime::Uri> = ::std::option::Option::None;
         let mut f_show_button_to: ::std::option::Option<
@@ -1699,9 +1708,9 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileAssociatedGerm {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ProfileAssociatedGerm {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -1718,6 +1727,7 @@ impl crate::runtime::Validate for ProfileAssociatedGerm {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ProfileAssociatedActivitySubscriptionAllowSubscriptions {
     /// `followers`
     Followers,
@@ -1756,10 +1766,10 @@ impl ::std::fmt::Display for ProfileAssociatedActivitySubscriptionAllowSubscript
 }
 
 impl ::serde::Serialize for ProfileAssociatedActivitySubscriptionAllowSubscriptions {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
@@ -1787,9 +1797,9 @@ for ProfileAssociatedActivitySubscriptionAllowSubscriptions {
 
 impl<'de> ::serde::Deserialize<'de>
 for ProfileAssociatedActivitySubscriptionAllowSubscriptions {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         let value = <::std::string::String as ::serde::Deserialize>::deserialize(
             deserializer,
         )?;
@@ -1803,6 +1813,7 @@ for ProfileAssociatedActivitySubscriptionAllowSubscriptions {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ProfileAssociatedActivitySubscription {
     pub allow_subscriptions: ProfileAssociatedActivitySubscriptionAllowSubscriptions,
     /// Fields this version of the lexicon does not define, kept so that writing the
@@ -1823,19 +1834,19 @@ impl ProfileAssociatedActivitySubscription {
 }
 
 impl ::serde::Serialize for ProfileAssociatedActivitySubscription {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for ProfileAssociatedActivitySubscription {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::tri!(
             map.serialize_entry("allowSubscriptions", & self.allow_subscriptions)
         );
@@ -1848,9 +1859,9 @@ impl crate::runtime::ser::Fields for ProfileAssociatedActivitySubscription {
 
 impl<'de> crate::runtime::de::Object<'de> for ProfileAssociatedActivitySubscription {
     const EXPECTING: &'static str = "a app.bsky.actor.defs#profileAssociatedActivitySubscription object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_allow_subscriptions: ::std::option::Option<
             ProfileAssociatedActivitySubscriptionAllowSubscriptions,
@@ -1881,9 +1892,9 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileAssociatedActivitySubscript
 }
 
 impl<'de> ::serde::Deserialize<'de> for ProfileAssociatedActivitySubscription {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -1897,6 +1908,7 @@ impl crate::runtime::Validate for ProfileAssociatedActivitySubscription {
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ViewerState {
     pub muted: ::std::option::Option<bool>,
     pub muted_only_reposts: ::std::option::Option<bool>,
@@ -1941,19 +1953,19 @@ impl ViewerState {
 }
 
 impl ::serde::Serialize for ViewerState {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for ViewerState {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.optional_entry("muted", & self.muted, & self.extra));
         crate::runtime::tri!(
@@ -2014,9 +2026,9 @@ impl crate::runtime::ser::Fields for ViewerState {
 
 impl<'de> crate::runtime::de::Object<'de> for ViewerState {
     const EXPECTING: &'static str = "a app.bsky.actor.defs#viewerState object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_muted: ::std::option::Option<bool> = ::std::option::Option::None;
         let mut f_muted_only_reposts: ::std::option::Option<bool> = ::std::option::Option::None;
@@ -2121,9 +2133,9 @@ impl<'de> crate::runtime::de::Object<'de> for ViewerState {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ViewerState {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -2173,6 +2185,7 @@ impl crate::runtime::Validate for ViewerState {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct KnownFollowers {
     pub count: i64,
     pub followers: ::std::vec::Vec<ProfileViewBasic>,
@@ -2193,19 +2206,19 @@ impl KnownFollowers {
 }
 
 impl ::serde::Serialize for KnownFollowers {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for KnownFollowers {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("count", & self.count));
         crate::runtime::tri!(
@@ -2220,9 +2233,9 @@ impl crate::runtime::ser::Fields for KnownFollowers {
 
 impl<'de> crate::runtime::de::Object<'de> for KnownFollowers {
     const EXPECTING: &'static str = "a app.bsky.actor.defs#knownFollowers object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_count: ::std::option::Option<i64> = ::std::option::Option::None;
         let mut f_followers: ::std::option::Option<::std::vec::Vec<ProfileViewBasic>> = ::std::option::Option::None;
@@ -2257,9 +2270,9 @@ impl<'de> crate::runtime::de::Object<'de> for KnownFollowers {
 }
 
 impl<'de> ::serde::Deserialize<'de> for KnownFollowers {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -2282,6 +2295,7 @@ impl crate::runtime::Validate for KnownFollowers {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum VerificationStateVerifiedStatus {
     /// `valid`
     Valid,
@@ -2320,10 +2334,10 @@ impl ::std::fmt::Display for VerificationStateVerifiedStatus {
 }
 
 impl ::serde::Serialize for VerificationStateVerifiedStatus {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
@@ -2347,9 +2361,9 @@ impl ::std::convert::From<::std::string::String> for VerificationStateVerifiedSt
 }
 
 impl<'de> ::serde::Deserialize<'de> for VerificationStateVerifiedStatus {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         let value = <::std::string::String as ::serde::Deserialize>::deserialize(
             deserializer,
         )?;
@@ -2362,6 +2376,7 @@ impl crate::runtime::Validate for VerificationStateVerifiedStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum VerificationStateTrustedVerifierStatus {
     /// `valid`
     Valid,
@@ -2400,10 +2415,10 @@ impl ::std::fmt::Display for VerificationStateTrustedVerifierStatus {
 }
 
 impl ::serde::Serialize for VerificationStateTrustedVerifierStatus {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
@@ -2428,9 +2443,9 @@ for VerificationStateTrustedVerifierStatus {
 }
 
 impl<'de> ::serde::Deserialize<'de> for VerificationStateTrustedVerifierStatus {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         let value = <::std::string::String as ::serde::Deserialize>::deserialize(
             deserializer,
         )?;
@@ -2443,6 +2458,7 @@ impl crate::runtime::Validate for VerificationStateTrustedVerifierStatus {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct VerificationState {
     pub verifications: ::std::vec::Vec<VerificationView>,
     pub verified_status: VerificationStateVerifiedStatus,
@@ -2469,19 +2485,19 @@ impl VerificationState {
 }
 
 impl ::serde::Serialize for VerificationState {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for VerificationState {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(
             map.list_entry("verifications", & self.verifications, & self.extra)
@@ -2505,9 +2521,9 @@ impl crate::runtime::ser::Fields for VerificationState {
 
 impl<'de> crate::runtime::de::Object<'de> for VerificationState {
     const EXPECTING: &'static str = "a app.bsky.actor.defs#verificationState object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_verifications: ::std::option::Option<
             ::std::vec::Vec<VerificationView>,
@@ -2566,9 +2582,9 @@ impl<'de> crate::runtime::de::Object<'de> for VerificationState {
 }
 
 impl<'de> ::serde::Deserialize<'de> for VerificationState {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -2594,6 +2610,7 @@ impl crate::runtime::Validate for VerificationState {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct VerificationView {
     pub issuer: crate::runtime::Did,
     pub issuer_display_name: ::std::option::Option<::std::string::String>,
@@ -2627,19 +2644,19 @@ impl VerificationView {
 }
 
 impl ::serde::Serialize for VerificationView {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for VerificationView {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("issuer", & self.issuer));
         crate::runtime::tri!(
@@ -2672,9 +2689,9 @@ impl crate::runtime::ser::Fields for VerificationView {
 
 impl<'de> crate::runtime::de::Object<'de> for VerificationView {
     const EXPECTING: &'static str = "a app.bsky.actor.defs#verificationView object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_issuer: ::std::option::Option<crate::runtime::Did> = ::std::option::Option::None;
         let mut f_issuer_display_name: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
@@ -2733,9 +2750,9 @@ impl<'de> crate::runtime::de::Object<'de> for VerificationView {
 }
 
 impl<'de> ::serde::Deserialize<'de> for VerificationView {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -2767,6 +2784,7 @@ impl crate::runtime::Validate for VerificationView {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum PreferencesItem {
     /// `$type`: `app.bsky.actor.defs#adultContentPref`
     AdultContentPref(::std::boxed::Box<AdultContentPref>),
@@ -2805,10 +2823,10 @@ pub enum PreferencesItem {
 }
 
 impl ::serde::Serialize for PreferencesItem {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         match self {
             Self::AdultContentPref(value) => {
                 crate::runtime::ser::tagged(
@@ -2928,10 +2946,10 @@ impl ::serde::Serialize for PreferencesItem {
 }
 
 impl<'de> crate::runtime::de::Union<'de> for PreferencesItem {
-    fn from_tagged<A: ::serde::de::MapAccess<'de>>(
+    fn from_tagged<__A: ::serde::de::MapAccess<'de>>(
         tag: &str,
-        map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+        map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         match tag {
             "app.bsky.actor.defs#adultContentPref" => {
                 crate::runtime::de::variant(tag, map)
@@ -3009,9 +3027,9 @@ impl<'de> crate::runtime::de::Union<'de> for PreferencesItem {
 }
 
 impl<'de> ::serde::Deserialize<'de> for PreferencesItem {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::union(deserializer)
     }
 }
@@ -3075,6 +3093,7 @@ impl crate::runtime::Validate for PreferencesItem {
 pub type Preferences = ::std::vec::Vec<PreferencesItem>;
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct AdultContentPref {
     pub enabled: bool,
     /// Fields this version of the lexicon does not define, kept so that writing the
@@ -3093,19 +3112,19 @@ impl AdultContentPref {
 }
 
 impl ::serde::Serialize for AdultContentPref {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for AdultContentPref {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::tri!(map.serialize_entry("enabled", & self.enabled));
         crate::runtime::ser::extra(map, &self.extra, &["enabled"])
     }
@@ -3116,9 +3135,9 @@ impl crate::runtime::ser::Fields for AdultContentPref {
 
 impl<'de> crate::runtime::de::Object<'de> for AdultContentPref {
     const EXPECTING: &'static str = "a app.bsky.actor.defs#adultContentPref object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_enabled: ::std::option::Option<bool> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -3142,9 +3161,9 @@ impl<'de> crate::runtime::de::Object<'de> for AdultContentPref {
 }
 
 impl<'de> ::serde::Deserialize<'de> for AdultContentPref {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -3154,6 +3173,7 @@ impl crate::runtime::Validate for AdultContentPref {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ContentLabelPrefVisibility {
     /// `ignore`
     Ignore,
@@ -3196,10 +3216,10 @@ impl ::std::fmt::Display for ContentLabelPrefVisibility {
 }
 
 impl ::serde::Serialize for ContentLabelPrefVisibility {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
@@ -3223,9 +3243,9 @@ impl ::std::convert::From<::std::string::String> for ContentLabelPrefVisibility 
 }
 
 impl<'de> ::serde::Deserialize<'de> for ContentLabelPrefVisibility {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         let value = <::std::string::String as ::serde::Deserialize>::deserialize(
             deserializer,
         )?;
@@ -3238,6 +3258,7 @@ impl crate::runtime::Validate for ContentLabelPrefVisibility {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ContentLabelPref {
     pub labeler_did: ::std::option::Option<crate::runtime::Did>,
     pub label: ::std::string::String,
@@ -3263,19 +3284,19 @@ impl ContentLabelPref {
 }
 
 impl ::serde::Serialize for ContentLabelPref {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for ContentLabelPref {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(
             map.optional_entry("labelerDid", & self.labeler_did, & self.extra)
@@ -3295,9 +3316,9 @@ impl crate::runtime::ser::Fields for ContentLabelPref {
 
 impl<'de> crate::runtime::de::Object<'de> for ContentLabelPref {
     const EXPECTING: &'static str = "a app.bsky.actor.defs#contentLabelPref object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_labeler_did: ::std::option::Option<crate::runtime::Did> = ::std::option::Option::None;
         let mut f_label: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
@@ -3339,9 +3360,9 @@ impl<'de> crate::runtime::de::Object<'de> for ContentLabelPref {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ContentLabelPref {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -3361,6 +3382,7 @@ impl crate::runtime::Validate for ContentLabelPref {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum SavedFeedType {
     /// `feed`
     Feed,
@@ -3399,10 +3421,10 @@ impl ::std::fmt::Display for SavedFeedType {
 }
 
 impl ::serde::Serialize for SavedFeedType {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
@@ -3426,9 +3448,9 @@ impl ::std::convert::From<::std::string::String> for SavedFeedType {
 }
 
 impl<'de> ::serde::Deserialize<'de> for SavedFeedType {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         let value = <::std::string::String as ::serde::Deserialize>::deserialize(
             deserializer,
         )?;
@@ -3441,6 +3463,7 @@ impl crate::runtime::Validate for SavedFeedType {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct SavedFeed {
     pub id: ::std::string::String,
     pub r#type: SavedFeedType,
@@ -3470,19 +3493,19 @@ impl SavedFeed {
 }
 
 impl ::serde::Serialize for SavedFeed {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for SavedFeed {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::tri!(map.serialize_entry("id", & self.id));
         crate::runtime::tri!(map.serialize_entry("type", & self.r#type));
         crate::runtime::tri!(map.serialize_entry("value", & self.value));
@@ -3496,9 +3519,9 @@ impl crate::runtime::ser::Fields for SavedFeed {
 
 impl<'de> crate::runtime::de::Object<'de> for SavedFeed {
     const EXPECTING: &'static str = "a app.bsky.actor.defs#savedFeed object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_id: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut f_type: ::std::option::Option<SavedFeedType> = ::std::option::Option::None;
@@ -3541,9 +3564,9 @@ impl<'de> crate::runtime::de::Object<'de> for SavedFeed {
 }
 
 impl<'de> ::serde::Deserialize<'de> for SavedFeed {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -3557,6 +3580,7 @@ impl crate::runtime::Validate for SavedFeed {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct SavedFeedsPrefV2 {
     pub items: ::std::vec::Vec<SavedFeed>,
     /// Fields this version of the lexicon does not define, kept so that writing the
@@ -3575,19 +3599,19 @@ impl SavedFeedsPrefV2 {
 }
 
 impl ::serde::Serialize for SavedFeedsPrefV2 {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for SavedFeedsPrefV2 {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.list_entry("items", & self.items, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["items"])
@@ -3599,9 +3623,9 @@ impl crate::runtime::ser::Fields for SavedFeedsPrefV2 {
 
 impl<'de> crate::runtime::de::Object<'de> for SavedFeedsPrefV2 {
     const EXPECTING: &'static str = "a app.bsky.actor.defs#savedFeedsPrefV2 object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_items: ::std::option::Option<::std::vec::Vec<SavedFeed>> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -3625,9 +3649,9 @@ impl<'de> crate::runtime::de::Object<'de> for SavedFeedsPrefV2 {
 }
 
 impl<'de> ::serde::Deserialize<'de> for SavedFeedsPrefV2 {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -3644,6 +3668,7 @@ impl crate::runtime::Validate for SavedFeedsPrefV2 {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct SavedFeedsPref {
     pub pinned: ::std::vec::Vec<crate::runtime::AtUri>,
     pub saved: ::std::vec::Vec<crate::runtime::AtUri>,
@@ -3669,19 +3694,19 @@ impl SavedFeedsPref {
 }
 
 impl ::serde::Serialize for SavedFeedsPref {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for SavedFeedsPref {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.list_entry("pinned", & self.pinned, & self.extra));
         crate::runtime::tri!(map.list_entry("saved", & self.saved, & self.extra));
@@ -3701,9 +3726,9 @@ impl crate::runtime::ser::Fields for SavedFeedsPref {
 
 impl<'de> crate::runtime::de::Object<'de> for SavedFeedsPref {
     const EXPECTING: &'static str = "a app.bsky.actor.defs#savedFeedsPref object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_pinned: ::std::option::Option<
             ::std::vec::Vec<crate::runtime::AtUri>,
@@ -3744,9 +3769,9 @@ impl<'de> crate::runtime::de::Object<'de> for SavedFeedsPref {
 }
 
 impl<'de> ::serde::Deserialize<'de> for SavedFeedsPref {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -3773,6 +3798,7 @@ impl crate::runtime::Validate for SavedFeedsPref {
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct PersonalDetailsPref {
     pub birth_date: ::std::option::Option<crate::runtime::Datetime>,
     /// Fields this version of the lexicon does not define, kept so that writing the
@@ -3791,19 +3817,19 @@ impl PersonalDetailsPref {
 }
 
 impl ::serde::Serialize for PersonalDetailsPref {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for PersonalDetailsPref {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(
             map.optional_entry("birthDate", & self.birth_date, & self.extra)
@@ -3817,9 +3843,9 @@ impl crate::runtime::ser::Fields for PersonalDetailsPref {
 
 impl<'de> crate::runtime::de::Object<'de> for PersonalDetailsPref {
     const EXPECTING: &'static str = "a app.bsky.actor.defs#personalDetailsPref object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_birth_date: ::std::option::Option<crate::runtime::Datetime> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -3843,9 +3869,9 @@ impl<'de> crate::runtime::de::Object<'de> for PersonalDetailsPref {
 }
 
 impl<'de> ::serde::Deserialize<'de> for PersonalDetailsPref {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -3862,6 +3888,7 @@ impl crate::runtime::Validate for PersonalDetailsPref {
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct DeclaredAgePref {
     pub is_over_age13: ::std::option::Option<bool>,
     pub is_over_age16: ::std::option::Option<bool>,
@@ -3884,19 +3911,19 @@ impl DeclaredAgePref {
 }
 
 impl ::serde::Serialize for DeclaredAgePref {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for DeclaredAgePref {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(
             map.optional_entry("isOverAge13", & self.is_over_age13, & self.extra)
@@ -3920,9 +3947,9 @@ impl crate::runtime::ser::Fields for DeclaredAgePref {
 
 impl<'de> crate::runtime::de::Object<'de> for DeclaredAgePref {
     const EXPECTING: &'static str = "a app.bsky.actor.defs#declaredAgePref object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_is_over_age13: ::std::option::Option<bool> = ::std::option::Option::None;
         let mut f_is_over_age16: ::std::option::Option<bool> = ::std::option::Option::None;
@@ -3960,9 +3987,9 @@ impl<'de> crate::runtime::de::Object<'de> for DeclaredAgePref {
 }
 
 impl<'de> ::serde::Deserialize<'de> for DeclaredAgePref {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -3983,6 +4010,7 @@ impl crate::runtime::Validate for DeclaredAgePref {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct FeedViewPref {
     pub feed: ::std::string::String,
     pub hide_replies: ::std::option::Option<bool>,
@@ -4018,19 +4046,19 @@ impl FeedViewPref {
 }
 
 impl ::serde::Serialize for FeedViewPref {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for FeedViewPref {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("feed", & self.feed));
         crate::runtime::tri!(
@@ -4070,9 +4098,9 @@ impl crate::runtime::ser::Fields for FeedViewPref {
 
 impl<'de> crate::runtime::de::Object<'de> for FeedViewPref {
     const EXPECTING: &'static str = "a app.bsky.actor.defs#feedViewPref object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_feed: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut f_hide_replies: ::std::option::Option<bool> = ::std::option::Option::None;
@@ -4134,9 +4162,9 @@ impl<'de> crate::runtime::de::Object<'de> for FeedViewPref {
 }
 
 impl<'de> ::serde::Deserialize<'de> for FeedViewPref {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -4165,6 +4193,7 @@ impl crate::runtime::Validate for FeedViewPref {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ThreadViewPrefSort {
     /// `oldest`
     Oldest,
@@ -4211,10 +4240,10 @@ impl ::std::fmt::Display for ThreadViewPrefSort {
 }
 
 impl ::serde::Serialize for ThreadViewPrefSort {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
@@ -4238,9 +4267,9 @@ impl ::std::convert::From<::std::string::String> for ThreadViewPrefSort {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ThreadViewPrefSort {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         let value = <::std::string::String as ::serde::Deserialize>::deserialize(
             deserializer,
         )?;
@@ -4253,6 +4282,7 @@ impl crate::runtime::Validate for ThreadViewPrefSort {
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ThreadViewPref {
     pub sort: ::std::option::Option<ThreadViewPrefSort>,
     /// Fields this version of the lexicon does not define, kept so that writing the
@@ -4271,19 +4301,19 @@ impl ThreadViewPref {
 }
 
 impl ::serde::Serialize for ThreadViewPref {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for ThreadViewPref {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.optional_entry("sort", & self.sort, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["sort"])
@@ -4295,9 +4325,9 @@ impl crate::runtime::ser::Fields for ThreadViewPref {
 
 impl<'de> crate::runtime::de::Object<'de> for ThreadViewPref {
     const EXPECTING: &'static str = "a app.bsky.actor.defs#threadViewPref object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_sort: ::std::option::Option<ThreadViewPrefSort> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -4318,9 +4348,9 @@ impl<'de> crate::runtime::de::Object<'de> for ThreadViewPref {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ThreadViewPref {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -4337,6 +4367,7 @@ impl crate::runtime::Validate for ThreadViewPref {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct InterestsPref {
     pub tags: ::std::vec::Vec<::std::string::String>,
     /// Fields this version of the lexicon does not define, kept so that writing the
@@ -4355,19 +4386,19 @@ impl InterestsPref {
 }
 
 impl ::serde::Serialize for InterestsPref {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for InterestsPref {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.list_entry("tags", & self.tags, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["tags"])
@@ -4379,9 +4410,9 @@ impl crate::runtime::ser::Fields for InterestsPref {
 
 impl<'de> crate::runtime::de::Object<'de> for InterestsPref {
     const EXPECTING: &'static str = "a app.bsky.actor.defs#interestsPref object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_tags: ::std::option::Option<::std::vec::Vec<::std::string::String>> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -4405,9 +4436,9 @@ impl<'de> crate::runtime::de::Object<'de> for InterestsPref {
 }
 
 impl<'de> ::serde::Deserialize<'de> for InterestsPref {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -4443,6 +4474,7 @@ impl crate::runtime::Validate for InterestsPref {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum MutedWordTarget {
     /// `content`
     Content,
@@ -4477,10 +4509,10 @@ impl ::std::fmt::Display for MutedWordTarget {
 }
 
 impl ::serde::Serialize for MutedWordTarget {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
@@ -4504,9 +4536,9 @@ impl ::std::convert::From<::std::string::String> for MutedWordTarget {
 }
 
 impl<'de> ::serde::Deserialize<'de> for MutedWordTarget {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         let value = <::std::string::String as ::serde::Deserialize>::deserialize(
             deserializer,
         )?;
@@ -4519,6 +4551,7 @@ impl crate::runtime::Validate for MutedWordTarget {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum MutedWordActorTarget {
     /// `all`
     All,
@@ -4553,10 +4586,10 @@ impl ::std::fmt::Display for MutedWordActorTarget {
 }
 
 impl ::serde::Serialize for MutedWordActorTarget {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
@@ -4580,9 +4613,9 @@ impl ::std::convert::From<::std::string::String> for MutedWordActorTarget {
 }
 
 impl<'de> ::serde::Deserialize<'de> for MutedWordActorTarget {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         let value = <::std::string::String as ::serde::Deserialize>::deserialize(
             deserializer,
         )?;
@@ -4595,6 +4628,7 @@ impl crate::runtime::Validate for MutedWordActorTarget {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct MutedWord {
     pub id: ::std::option::Option<::std::string::String>,
     pub value: ::std::string::String,
@@ -4624,19 +4658,19 @@ impl MutedWord {
 }
 
 impl ::serde::Serialize for MutedWord {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for MutedWord {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.optional_entry("id", & self.id, & self.extra));
         crate::runtime::tri!(map.serialize_entry("value", & self.value));
@@ -4660,9 +4694,9 @@ impl crate::runtime::ser::Fields for MutedWord {
 
 impl<'de> crate::runtime::de::Object<'de> for MutedWord {
     const EXPECTING: &'static str = "a app.bsky.actor.defs#mutedWord object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_id: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut f_value: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
@@ -4712,9 +4746,9 @@ impl<'de> crate::runtime::de::Object<'de> for MutedWord {
 }
 
 impl<'de> ::serde::Deserialize<'de> for MutedWord {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -4758,6 +4792,7 @@ impl crate::runtime::Validate for MutedWord {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct MutedWordsPref {
     pub items: ::std::vec::Vec<MutedWord>,
     /// Fields this version of the lexicon does not define, kept so that writing the
@@ -4776,19 +4811,19 @@ impl MutedWordsPref {
 }
 
 impl ::serde::Serialize for MutedWordsPref {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for MutedWordsPref {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.list_entry("items", & self.items, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["items"])
@@ -4800,9 +4835,9 @@ impl crate::runtime::ser::Fields for MutedWordsPref {
 
 impl<'de> crate::runtime::de::Object<'de> for MutedWordsPref {
     const EXPECTING: &'static str = "a app.bsky.actor.defs#mutedWordsPref object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_items: ::std::option::Option<::std::vec::Vec<MutedWord>> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -4826,9 +4861,9 @@ impl<'de> crate::runtime::de::Object<'de> for MutedWordsPref {
 }
 
 impl<'de> ::serde::Deserialize<'de> for MutedWordsPref {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -4845,6 +4880,7 @@ impl crate::runtime::Validate for MutedWordsPref {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct HiddenPostsPref {
     pub items: ::std::vec::Vec<crate::runtime::AtUri>,
     /// Fields this version of the lexicon does not define, kept so that writing the
@@ -4863,19 +4899,19 @@ impl HiddenPostsPref {
 }
 
 impl ::serde::Serialize for HiddenPostsPref {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for HiddenPostsPref {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.list_entry("items", & self.items, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["items"])
@@ -4887,9 +4923,9 @@ impl crate::runtime::ser::Fields for HiddenPostsPref {
 
 impl<'de> crate::runtime::de::Object<'de> for HiddenPostsPref {
     const EXPECTING: &'static str = "a app.bsky.actor.defs#hiddenPostsPref object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_items: ::std::option::Option<::std::vec::Vec<crate::runtime::AtUri>> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -4913,9 +4949,9 @@ impl<'de> crate::runtime::de::Object<'de> for HiddenPostsPref {
 }
 
 impl<'de> ::serde::Deserialize<'de> for HiddenPostsPref {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -4932,6 +4968,7 @@ impl crate::runtime::Validate for HiddenPostsPref {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct LabelersPref {
     pub labelers: ::std::vec::Vec<LabelerPrefItem>,
     /// Fields this version of the lexicon does not define, kept so that writing the
@@ -4950,19 +4987,19 @@ impl LabelersPref {
 }
 
 impl ::serde::Serialize for LabelersPref {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for LabelersPref {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.list_entry("labelers", & self.labelers, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["labelers"])
@@ -4974,9 +5011,9 @@ impl crate::runtime::ser::Fields for LabelersPref {
 
 impl<'de> crate::runtime::de::Object<'de> for LabelersPref {
     const EXPECTING: &'static str = "a app.bsky.actor.defs#labelersPref object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_labelers: ::std::option::Option<::std::vec::Vec<LabelerPrefItem>> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -5000,9 +5037,9 @@ impl<'de> crate::runtime::de::Object<'de> for LabelersPref {
 }
 
 impl<'de> ::serde::Deserialize<'de> for LabelersPref {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -5019,6 +5056,7 @@ impl crate::runtime::Validate for LabelersPref {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct LabelerPrefItem {
     pub did: crate::runtime::Did,
     /// Fields this version of the lexicon does not define, kept so that writing the
@@ -5037,19 +5075,19 @@ impl LabelerPrefItem {
 }
 
 impl ::serde::Serialize for LabelerPrefItem {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for LabelerPrefItem {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::tri!(map.serialize_entry("did", & self.did));
         crate::runtime::ser::extra(map, &self.extra, &["did"])
     }
@@ -5060,9 +5098,9 @@ impl crate::runtime::ser::Fields for LabelerPrefItem {
 
 impl<'de> crate::runtime::de::Object<'de> for LabelerPrefItem {
     const EXPECTING: &'static str = "a app.bsky.actor.defs#labelerPrefItem object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_did: ::std::option::Option<crate::runtime::Did> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -5084,9 +5122,9 @@ impl<'de> crate::runtime::de::Object<'de> for LabelerPrefItem {
 }
 
 impl<'de> ::serde::Deserialize<'de> for LabelerPrefItem {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -5100,6 +5138,7 @@ impl crate::runtime::Validate for LabelerPrefItem {
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct BskyAppStatePref {
     pub active_progress_guide: ::std::option::Option<BskyAppProgressGuide>,
     pub is_beta_user: ::std::option::Option<bool>,
@@ -5124,19 +5163,19 @@ impl BskyAppStatePref {
 }
 
 impl ::serde::Serialize for BskyAppStatePref {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for BskyAppStatePref {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(
             map.optional_entry("activeProgressGuide", & self.active_progress_guide, &
@@ -5162,9 +5201,9 @@ impl crate::runtime::ser::Fields for BskyAppStatePref {
 
 impl<'de> crate::runtime::de::Object<'de> for BskyAppStatePref {
     const EXPECTING: &'static str = "a app.bsky.actor.defs#bskyAppStatePref object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_active_progress_guide: ::std::option::Option<BskyAppProgressGuide> = ::std::option::Option::None;
         let mut f_is_beta_user: ::std::option::Option<bool> = ::std::option::Option::None;
@@ -5213,9 +5252,9 @@ impl<'de> crate::runtime::de::Object<'de> for BskyAppStatePref {
 }
 
 impl<'de> ::serde::Deserialize<'de> for BskyAppStatePref {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -5268,6 +5307,7 @@ impl crate::runtime::Validate for BskyAppStatePref {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct BskyAppProgressGuide {
     pub guide: ::std::string::String,
     /// Fields this version of the lexicon does not define, kept so that writing the
@@ -5286,19 +5326,19 @@ impl BskyAppProgressGuide {
 }
 
 impl ::serde::Serialize for BskyAppProgressGuide {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for BskyAppProgressGuide {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::tri!(map.serialize_entry("guide", & self.guide));
         crate::runtime::ser::extra(map, &self.extra, &["guide"])
     }
@@ -5309,9 +5349,9 @@ impl crate::runtime::ser::Fields for BskyAppProgressGuide {
 
 impl<'de> crate::runtime::de::Object<'de> for BskyAppProgressGuide {
     const EXPECTING: &'static str = "a app.bsky.actor.defs#bskyAppProgressGuide object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_guide: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -5335,9 +5375,9 @@ impl<'de> crate::runtime::de::Object<'de> for BskyAppProgressGuide {
 }
 
 impl<'de> ::serde::Deserialize<'de> for BskyAppProgressGuide {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -5356,6 +5396,7 @@ impl crate::runtime::Validate for BskyAppProgressGuide {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Nux {
     pub id: ::std::string::String,
     pub completed: bool,
@@ -5383,19 +5424,19 @@ impl Nux {
 }
 
 impl ::serde::Serialize for Nux {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for Nux {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("id", & self.id));
         crate::runtime::tri!(map.serialize_entry("completed", & self.completed));
@@ -5416,9 +5457,9 @@ impl crate::runtime::ser::Fields for Nux {
 
 impl<'de> crate::runtime::de::Object<'de> for Nux {
     const EXPECTING: &'static str = "a app.bsky.actor.defs#nux object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_id: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut f_completed: ::std::option::Option<bool> = ::std::option::Option::None;
@@ -5461,9 +5502,9 @@ impl<'de> crate::runtime::de::Object<'de> for Nux {
 }
 
 impl<'de> ::serde::Deserialize<'de> for Nux {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -5508,6 +5549,7 @@ impl crate::runtime::Validate for Nux {
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct VerificationPrefs {
     pub hide_badges: ::std::option::Option<bool>,
     /// Fields this version of the lexicon does not define, kept so that writing the
@@ -5533,19 +5575,19 @@ impl VerificationPrefs {
 }
 
 impl ::serde::Serialize for VerificationPrefs {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for VerificationPrefs {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(
             map.optional_entry("hideBadges", & self.hide_badges, & self.extra)
@@ -5559,9 +5601,9 @@ impl crate::runtime::ser::Fields for VerificationPrefs {
 
 impl<'de> crate::runtime::de::Object<'de> for VerificationPrefs {
     const EXPECTING: &'static str = "a app.bsky.actor.defs#verificationPrefs object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_hide_badges: ::std::option::Option<bool> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -5585,9 +5627,9 @@ impl<'de> crate::runtime::de::Object<'de> for VerificationPrefs {
 }
 
 impl<'de> ::serde::Deserialize<'de> for VerificationPrefs {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -5601,6 +5643,7 @@ impl crate::runtime::Validate for VerificationPrefs {
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct LiveEventPreferences {
     pub hidden_feed_ids: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     pub hide_all_feeds: ::std::option::Option<bool>,
@@ -5628,19 +5671,19 @@ impl LiveEventPreferences {
 }
 
 impl ::serde::Serialize for LiveEventPreferences {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for LiveEventPreferences {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(
             map.optional_entry("hiddenFeedIds", & self.hidden_feed_ids, & self.extra)
@@ -5657,9 +5700,9 @@ impl crate::runtime::ser::Fields for LiveEventPreferences {
 
 impl<'de> crate::runtime::de::Object<'de> for LiveEventPreferences {
     const EXPECTING: &'static str = "a app.bsky.actor.defs#liveEventPreferences object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_hidden_feed_ids: ::std::option::Option<
             ::std::vec::Vec<::std::string::String>,
@@ -5694,9 +5737,9 @@ impl<'de> crate::runtime::de::Object<'de> for LiveEventPreferences {
 }
 
 impl<'de> ::serde::Deserialize<'de> for LiveEventPreferences {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -5716,6 +5759,7 @@ impl crate::runtime::Validate for LiveEventPreferences {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum PostInteractionSettingsPrefThreadgateAllowRulesItem {
     /// `$type`: `app.bsky.feed.threadgate#mentionRule`
     ThreadgateMentionRule(
@@ -5736,10 +5780,10 @@ pub enum PostInteractionSettingsPrefThreadgateAllowRulesItem {
 }
 
 impl ::serde::Serialize for PostInteractionSettingsPrefThreadgateAllowRulesItem {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         match self {
             Self::ThreadgateMentionRule(value) => {
                 crate::runtime::ser::tagged(
@@ -5776,10 +5820,10 @@ impl ::serde::Serialize for PostInteractionSettingsPrefThreadgateAllowRulesItem 
 
 impl<'de> crate::runtime::de::Union<'de>
 for PostInteractionSettingsPrefThreadgateAllowRulesItem {
-    fn from_tagged<A: ::serde::de::MapAccess<'de>>(
+    fn from_tagged<__A: ::serde::de::MapAccess<'de>>(
         tag: &str,
-        map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+        map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         match tag {
             "app.bsky.feed.threadgate#mentionRule" => {
                 crate::runtime::de::variant(tag, map)
@@ -5810,9 +5854,9 @@ for PostInteractionSettingsPrefThreadgateAllowRulesItem {
 
 impl<'de> ::serde::Deserialize<'de>
 for PostInteractionSettingsPrefThreadgateAllowRulesItem {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::union(deserializer)
     }
 }
@@ -5838,6 +5882,7 @@ impl crate::runtime::Validate for PostInteractionSettingsPrefThreadgateAllowRule
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum PostInteractionSettingsPrefPostgateEmbeddingRulesItem {
     /// `$type`: `app.bsky.feed.postgate#disableRule`
     PostgateDisableRule(
@@ -5848,10 +5893,10 @@ pub enum PostInteractionSettingsPrefPostgateEmbeddingRulesItem {
 }
 
 impl ::serde::Serialize for PostInteractionSettingsPrefPostgateEmbeddingRulesItem {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         match self {
             Self::PostgateDisableRule(value) => {
                 crate::runtime::ser::tagged(
@@ -5867,10 +5912,10 @@ impl ::serde::Serialize for PostInteractionSettingsPrefPostgateEmbeddingRulesIte
 
 impl<'de> crate::runtime::de::Union<'de>
 for PostInteractionSettingsPrefPostgateEmbeddingRulesItem {
-    fn from_tagged<A: ::serde::de::MapAccess<'de>>(
+    fn from_tagged<__A: ::serde::de::MapAccess<'de>>(
         tag: &str,
-        map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+        map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         match tag {
             "app.bsky.feed.postgate#disableRule" => {
                 crate::runtime::de::variant(tag, map)
@@ -5885,9 +5930,9 @@ for PostInteractionSettingsPrefPostgateEmbeddingRulesItem {
 
 impl<'de> ::serde::Deserialize<'de>
 for PostInteractionSettingsPrefPostgateEmbeddingRulesItem {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::union(deserializer)
     }
 }
@@ -5904,6 +5949,7 @@ impl crate::runtime::Validate for PostInteractionSettingsPrefPostgateEmbeddingRu
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct PostInteractionSettingsPref {
     pub threadgate_allow_rules: ::std::option::Option<
         ::std::vec::Vec<PostInteractionSettingsPrefThreadgateAllowRulesItem>,
@@ -5928,19 +5974,19 @@ impl PostInteractionSettingsPref {
 }
 
 impl ::serde::Serialize for PostInteractionSettingsPref {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for PostInteractionSettingsPref {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(
             map.optional_entry("threadgateAllowRules", & self.threadgate_allow_rules, &
@@ -5963,9 +6009,9 @@ impl crate::runtime::ser::Fields for PostInteractionSettingsPref {
 
 impl<'de> crate::runtime::de::Object<'de> for PostInteractionSettingsPref {
     const EXPECTING: &'static str = "a app.bsky.actor.defs#postInteractionSettingsPref object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_threadgate_allow_rules: ::std::option::Option<
             ::std::vec::Vec<PostInteractionSettingsPrefThreadgateAllowRulesItem>,
@@ -6002,9 +6048,9 @@ impl<'de> crate::runtime::de::Object<'de> for PostInteractionSettingsPref {
 }
 
 impl<'de> ::serde::Deserialize<'de> for PostInteractionSettingsPref {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -6044,6 +6090,7 @@ impl crate::runtime::Validate for PostInteractionSettingsPref {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum StatusViewStatus {
     /// `app.bsky.actor.status#live`
     Live,
@@ -6074,10 +6121,10 @@ impl ::std::fmt::Display for StatusViewStatus {
 }
 
 impl ::serde::Serialize for StatusViewStatus {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
@@ -6101,9 +6148,9 @@ impl ::std::convert::From<::std::string::String> for StatusViewStatus {
 }
 
 impl<'de> ::serde::Deserialize<'de> for StatusViewStatus {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         let value = <::std::string::String as ::serde::Deserialize>::deserialize(
             deserializer,
         )?;
@@ -6116,6 +6163,7 @@ impl crate::runtime::Validate for StatusViewStatus {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum StatusViewEmbed {
     /// `$type`: `app.bsky.embed.external#view`
     ExternalView(::std::boxed::Box<crate::app::bsky::embed::external::View>),
@@ -6124,10 +6172,10 @@ pub enum StatusViewEmbed {
 }
 
 impl ::serde::Serialize for StatusViewEmbed {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         match self {
             Self::ExternalView(value) => {
                 crate::runtime::ser::tagged(
@@ -6142,10 +6190,10 @@ impl ::serde::Serialize for StatusViewEmbed {
 }
 
 impl<'de> crate::runtime::de::Union<'de> for StatusViewEmbed {
-    fn from_tagged<A: ::serde::de::MapAccess<'de>>(
+    fn from_tagged<__A: ::serde::de::MapAccess<'de>>(
         tag: &str,
-        map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+        map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         match tag {
             "app.bsky.embed.external#view" => {
                 crate::runtime::de::variant(tag, map)
@@ -6157,9 +6205,9 @@ impl<'de> crate::runtime::de::Union<'de> for StatusViewEmbed {
 }
 
 impl<'de> ::serde::Deserialize<'de> for StatusViewEmbed {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::union(deserializer)
     }
 }
@@ -6176,6 +6224,7 @@ impl crate::runtime::Validate for StatusViewEmbed {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct StatusView {
     pub uri: ::std::option::Option<crate::runtime::AtUri>,
     pub cid: ::std::option::Option<crate::runtime::Cid>,
@@ -6212,19 +6261,19 @@ impl StatusView {
 }
 
 impl ::serde::Serialize for StatusView {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for StatusView {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.optional_entry("uri", & self.uri, & self.extra));
         crate::runtime::tri!(map.optional_entry("cid", & self.cid, & self.extra));
@@ -6264,9 +6313,9 @@ impl crate::runtime::ser::Fields for StatusView {
 
 impl<'de> crate::runtime::de::Object<'de> for StatusView {
     const EXPECTING: &'static str = "a app.bsky.actor.defs#statusView object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_cid: ::std::option::Option<crate::runtime::Cid> = ::std::option::Option::None;
@@ -6344,9 +6393,9 @@ impl<'de> crate::runtime::de::Object<'de> for StatusView {
 }
 
 impl<'de> ::serde::Deserialize<'de> for StatusView {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }

@@ -4,6 +4,7 @@
 pub const NSID: &str = "app.bsky.embed.defs";
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct AspectRatio {
     pub width: i64,
     pub height: i64,
@@ -24,19 +25,19 @@ impl AspectRatio {
 }
 
 impl ::serde::Serialize for AspectRatio {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for AspectRatio {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::tri!(map.serialize_entry("width", & self.width));
         crate::runtime::tri!(map.serialize_entry("height", & self.height));
         crate::runtime::ser::extra(map, &self.extra, &["width", "height"])
@@ -48,9 +49,9 @@ impl crate::runtime::ser::Fields for AspectRatio {
 
 impl<'de> crate::runtime::de::Object<'de> for AspectRatio {
     const EXPECTING: &'static str = "a app.bsky.embed.defs#aspectRatio object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_width: ::std::option::Option<i64> = ::std::option::Option::None;
         let mut f_height: ::std::option::Option<i64> = ::std::option::Option::None;
@@ -81,9 +82,9 @@ impl<'de> crate::runtime::de::Object<'de> for AspectRatio {
 }
 
 impl<'de> ::serde::Deserialize<'de> for AspectRatio {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }

@@ -4,6 +4,7 @@
 pub const NSID: &str = "app.bsky.embed.external";
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Main {
     pub external: External,
     /// Fields this version of the lexicon does not define, kept so that writing the
@@ -22,19 +23,19 @@ impl Main {
 }
 
 impl ::serde::Serialize for Main {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for Main {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::tri!(map.serialize_entry("external", & self.external));
         crate::runtime::ser::extra(map, &self.extra, &["external"])
     }
@@ -45,9 +46,9 @@ impl crate::runtime::ser::Fields for Main {
 
 impl<'de> crate::runtime::de::Object<'de> for Main {
     const EXPECTING: &'static str = "a app.bsky.embed.external object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_external: ::std::option::Option<External> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -71,9 +72,9 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
 }
 
 impl<'de> ::serde::Deserialize<'de> for Main {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -87,6 +88,7 @@ impl crate::runtime::Validate for Main {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct External {
     pub uri: crate::runtime::Uri,
     pub title: ::std::string::String,
@@ -119,19 +121,19 @@ impl External {
 }
 
 impl ::serde::Serialize for External {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for External {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::tri!(map.serialize_entry("title", & self.title));
@@ -153,9 +155,9 @@ impl crate::runtime::ser::Fields for External {
 
 impl<'de> crate::runtime::de::Object<'de> for External {
     const EXPECTING: &'static str = "a app.bsky.embed.external#external object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::Uri> = ::std::option::Option::None;
         let mut f_title: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
@@ -212,9 +214,9 @@ impl<'de> crate::runtime::de::Object<'de> for External {
 }
 
 impl<'de> ::serde::Deserialize<'de> for External {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -246,6 +248,7 @@ impl crate::runtime::Validate for External {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct View {
     pub external: ViewExternal,
     /// Fields this version of the lexicon does not define, kept so that writing the
@@ -264,19 +267,19 @@ impl View {
 }
 
 impl ::serde::Serialize for View {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for View {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::tri!(map.serialize_entry("external", & self.external));
         crate::runtime::ser::extra(map, &self.extra, &["external"])
     }
@@ -287,9 +290,9 @@ impl crate::runtime::ser::Fields for View {
 
 impl<'de> crate::runtime::de::Object<'de> for View {
     const EXPECTING: &'static str = "a app.bsky.embed.external#view object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_external: ::std::option::Option<ViewExternal> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -313,9 +316,9 @@ impl<'de> crate::runtime::de::Object<'de> for View {
 }
 
 impl<'de> ::serde::Deserialize<'de> for View {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -329,6 +332,7 @@ impl crate::runtime::Validate for View {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ViewExternal {
     pub uri: crate::runtime::Uri,
     pub title: ::std::string::String,
@@ -377,19 +381,19 @@ impl ViewExternal {
 }
 
 impl ::serde::Serialize for ViewExternal {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for ViewExternal {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::tri!(map.serialize_entry("title", & self.title));
@@ -438,9 +442,9 @@ impl crate::runtime::ser::Fields for ViewExternal {
 
 impl<'de> crate::runtime::de::Object<'de> for ViewExternal {
     const EXPECTING: &'static str = "a app.bsky.embed.external#viewExternal object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::Uri> = ::std::option::Option::None;
         let mut f_title: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
@@ -544,9 +548,9 @@ impl<'de> crate::runtime::de::Object<'de> for ViewExternal {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ViewExternal {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -596,6 +600,7 @@ impl crate::runtime::Validate for ViewExternal {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ViewExternalSource {
     pub uri: crate::runtime::Uri,
     pub icon: ::std::option::Option<crate::runtime::Uri>,
@@ -625,19 +630,19 @@ impl ViewExternalSource {
 }
 
 impl ::serde::Serialize for ViewExternalSource {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for ViewExternalSource {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::tri!(map.optional_entry("icon", & self.icon, & self.extra));
@@ -659,9 +664,9 @@ impl crate::runtime::ser::Fields for ViewExternalSource {
 
 impl<'de> crate::runtime::de::Object<'de> for ViewExternalSource {
     const EXPECTING: &'static str = "a app.bsky.embed.external#viewExternalSource object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::Uri> = ::std::option::Option::None;
         let mut f_icon: ::std::option::Option<crate::runtime::Uri> = ::std::option::Option::None;
@@ -711,9 +716,9 @@ impl<'de> crate::runtime::de::Object<'de> for ViewExternalSource {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ViewExternalSource {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -743,6 +748,7 @@ impl crate::runtime::Validate for ViewExternalSource {
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ViewExternalSourceTheme {
     pub background_rgb: ::std::option::Option<ColorRgb>,
     pub foreground_rgb: ::std::option::Option<ColorRgb>,
@@ -767,19 +773,19 @@ impl ViewExternalSourceTheme {
 }
 
 impl ::serde::Serialize for ViewExternalSourceTheme {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for ViewExternalSourceTheme {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(
             map.optional_entry("backgroundRGB", & self.background_rgb, & self.extra)
@@ -807,9 +813,9 @@ impl crate::runtime::ser::Fields for ViewExternalSourceTheme {
 
 impl<'de> crate::runtime::de::Object<'de> for ViewExternalSourceTheme {
     const EXPECTING: &'static str = "a app.bsky.embed.external#viewExternalSourceTheme object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_background_rgb: ::std::option::Option<ColorRgb> = ::std::option::Option::None;
         let mut f_foreground_rgb: ::std::option::Option<ColorRgb> = ::std::option::Option::None;
@@ -857,9 +863,9 @@ impl<'de> crate::runtime::de::Object<'de> for ViewExternalSourceTheme {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ViewExternalSourceTheme {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -893,6 +899,7 @@ impl crate::runtime::Validate for ViewExternalSourceTheme {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ColorRgb {
     pub r: i64,
     pub g: i64,
@@ -915,19 +922,19 @@ impl ColorRgb {
 }
 
 impl ::serde::Serialize for ColorRgb {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for ColorRgb {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::tri!(map.serialize_entry("r", & self.r));
         crate::runtime::tri!(map.serialize_entry("g", & self.g));
         crate::runtime::tri!(map.serialize_entry("b", & self.b));
@@ -940,9 +947,9 @@ impl crate::runtime::ser::Fields for ColorRgb {
 
 impl<'de> crate::runtime::de::Object<'de> for ColorRgb {
     const EXPECTING: &'static str = "a app.bsky.embed.external#colorRGB object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_r: ::std::option::Option<i64> = ::std::option::Option::None;
         let mut f_g: ::std::option::Option<i64> = ::std::option::Option::None;
@@ -968,9 +975,9 @@ impl<'de> crate::runtime::de::Object<'de> for ColorRgb {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ColorRgb {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }

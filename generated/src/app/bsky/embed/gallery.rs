@@ -4,6 +4,7 @@
 pub const NSID: &str = "app.bsky.embed.gallery";
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum MainItemsItem {
     /// `$type`: `app.bsky.embed.gallery#image`
     Image(::std::boxed::Box<Image>),
@@ -12,10 +13,10 @@ pub enum MainItemsItem {
 }
 
 impl ::serde::Serialize for MainItemsItem {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         match self {
             Self::Image(value) => {
                 crate::runtime::ser::tagged(
@@ -30,10 +31,10 @@ impl ::serde::Serialize for MainItemsItem {
 }
 
 impl<'de> crate::runtime::de::Union<'de> for MainItemsItem {
-    fn from_tagged<A: ::serde::de::MapAccess<'de>>(
+    fn from_tagged<__A: ::serde::de::MapAccess<'de>>(
         tag: &str,
-        map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+        map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         match tag {
             "app.bsky.embed.gallery#image" => {
                 crate::runtime::de::variant(tag, map)
@@ -45,9 +46,9 @@ impl<'de> crate::runtime::de::Union<'de> for MainItemsItem {
 }
 
 impl<'de> ::serde::Deserialize<'de> for MainItemsItem {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::union(deserializer)
     }
 }
@@ -62,6 +63,7 @@ impl crate::runtime::Validate for MainItemsItem {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Main {
     pub items: ::std::vec::Vec<MainItemsItem>,
     /// Fields this version of the lexicon does not define, kept so that writing the
@@ -80,19 +82,19 @@ impl Main {
 }
 
 impl ::serde::Serialize for Main {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for Main {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.list_entry("items", & self.items, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["items"])
@@ -104,9 +106,9 @@ impl crate::runtime::ser::Fields for Main {
 
 impl<'de> crate::runtime::de::Object<'de> for Main {
     const EXPECTING: &'static str = "a app.bsky.embed.gallery object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_items: ::std::option::Option<::std::vec::Vec<MainItemsItem>> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -130,9 +132,9 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
 }
 
 impl<'de> ::serde::Deserialize<'de> for Main {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -155,6 +157,7 @@ impl crate::runtime::Validate for Main {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Image {
     pub image: crate::runtime::Blob,
     pub alt: ::std::string::String,
@@ -181,19 +184,19 @@ impl Image {
 }
 
 impl ::serde::Serialize for Image {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for Image {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::tri!(map.serialize_entry("image", & self.image));
         crate::runtime::tri!(map.serialize_entry("alt", & self.alt));
         crate::runtime::tri!(map.serialize_entry("aspectRatio", & self.aspect_ratio));
@@ -206,9 +209,9 @@ impl crate::runtime::ser::Fields for Image {
 
 impl<'de> crate::runtime::de::Object<'de> for Image {
     const EXPECTING: &'static str = "a app.bsky.embed.gallery#image object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_image: ::std::option::Option<crate::runtime::Blob> = ::std::option::Option::None;
         let mut f_alt: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
@@ -250,9 +253,9 @@ impl<'de> crate::runtime::de::Object<'de> for Image {
 }
 
 impl<'de> ::serde::Deserialize<'de> for Image {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -271,6 +274,7 @@ impl crate::runtime::Validate for Image {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum ViewItemsItem {
     /// `$type`: `app.bsky.embed.gallery#viewImage`
     ViewImage(::std::boxed::Box<ViewImage>),
@@ -279,10 +283,10 @@ pub enum ViewItemsItem {
 }
 
 impl ::serde::Serialize for ViewItemsItem {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         match self {
             Self::ViewImage(value) => {
                 crate::runtime::ser::tagged(
@@ -297,10 +301,10 @@ impl ::serde::Serialize for ViewItemsItem {
 }
 
 impl<'de> crate::runtime::de::Union<'de> for ViewItemsItem {
-    fn from_tagged<A: ::serde::de::MapAccess<'de>>(
+    fn from_tagged<__A: ::serde::de::MapAccess<'de>>(
         tag: &str,
-        map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+        map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         match tag {
             "app.bsky.embed.gallery#viewImage" => {
                 crate::runtime::de::variant(tag, map)
@@ -312,9 +316,9 @@ impl<'de> crate::runtime::de::Union<'de> for ViewItemsItem {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ViewItemsItem {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::union(deserializer)
     }
 }
@@ -329,6 +333,7 @@ impl crate::runtime::Validate for ViewItemsItem {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct View {
     pub items: ::std::vec::Vec<ViewItemsItem>,
     /// Fields this version of the lexicon does not define, kept so that writing the
@@ -347,19 +352,19 @@ impl View {
 }
 
 impl ::serde::Serialize for View {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for View {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.list_entry("items", & self.items, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["items"])
@@ -371,9 +376,9 @@ impl crate::runtime::ser::Fields for View {
 
 impl<'de> crate::runtime::de::Object<'de> for View {
     const EXPECTING: &'static str = "a app.bsky.embed.gallery#view object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_items: ::std::option::Option<::std::vec::Vec<ViewItemsItem>> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -397,9 +402,9 @@ impl<'de> crate::runtime::de::Object<'de> for View {
 }
 
 impl<'de> ::serde::Deserialize<'de> for View {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -416,6 +421,7 @@ impl crate::runtime::Validate for View {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ViewImage {
     pub thumbnail: crate::runtime::Uri,
     pub fullsize: crate::runtime::Uri,
@@ -445,19 +451,19 @@ impl ViewImage {
 }
 
 impl ::serde::Serialize for ViewImage {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for ViewImage {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::tri!(map.serialize_entry("thumbnail", & self.thumbnail));
         crate::runtime::tri!(map.serialize_entry("fullsize", & self.fullsize));
         crate::runtime::tri!(map.serialize_entry("alt", & self.alt));
@@ -475,9 +481,9 @@ impl crate::runtime::ser::Fields for ViewImage {
 
 impl<'de> crate::runtime::de::Object<'de> for ViewImage {
     const EXPECTING: &'static str = "a app.bsky.embed.gallery#viewImage object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_thumbnail: ::std::option::Option<crate::runtime::Uri> = ::std::option::Option::None;
         let mut f_fullsize: ::std::option::Option<crate::runtime::Uri> = ::std::option::Option::None;
@@ -526,9 +532,9 @@ impl<'de> crate::runtime::de::Object<'de> for ViewImage {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ViewImage {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }

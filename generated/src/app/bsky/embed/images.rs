@@ -4,6 +4,7 @@
 pub const NSID: &str = "app.bsky.embed.images";
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Main {
     pub images: ::std::vec::Vec<Image>,
     /// Fields this version of the lexicon does not define, kept so that writing the
@@ -22,19 +23,19 @@ impl Main {
 }
 
 impl ::serde::Serialize for Main {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for Main {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.list_entry("images", & self.images, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["images"])
@@ -46,9 +47,9 @@ impl crate::runtime::ser::Fields for Main {
 
 impl<'de> crate::runtime::de::Object<'de> for Main {
     const EXPECTING: &'static str = "a app.bsky.embed.images object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_images: ::std::option::Option<::std::vec::Vec<Image>> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -72,9 +73,9 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
 }
 
 impl<'de> ::serde::Deserialize<'de> for Main {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -97,6 +98,7 @@ impl crate::runtime::Validate for Main {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Image {
     pub image: crate::runtime::Blob,
     pub alt: ::std::string::String,
@@ -122,19 +124,19 @@ impl Image {
 }
 
 impl ::serde::Serialize for Image {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for Image {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("image", & self.image));
         crate::runtime::tri!(map.serialize_entry("alt", & self.alt));
@@ -150,9 +152,9 @@ impl crate::runtime::ser::Fields for Image {
 
 impl<'de> crate::runtime::de::Object<'de> for Image {
     const EXPECTING: &'static str = "a app.bsky.embed.images#image object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_image: ::std::option::Option<crate::runtime::Blob> = ::std::option::Option::None;
         let mut f_alt: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
@@ -190,9 +192,9 @@ impl<'de> crate::runtime::de::Object<'de> for Image {
 }
 
 impl<'de> ::serde::Deserialize<'de> for Image {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -214,6 +216,7 @@ impl crate::runtime::Validate for Image {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct View {
     pub images: ::std::vec::Vec<ViewImage>,
     /// Fields this version of the lexicon does not define, kept so that writing the
@@ -232,19 +235,19 @@ impl View {
 }
 
 impl ::serde::Serialize for View {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for View {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.list_entry("images", & self.images, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["images"])
@@ -256,9 +259,9 @@ impl crate::runtime::ser::Fields for View {
 
 impl<'de> crate::runtime::de::Object<'de> for View {
     const EXPECTING: &'static str = "a app.bsky.embed.images#view object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_images: ::std::option::Option<::std::vec::Vec<ViewImage>> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -282,9 +285,9 @@ impl<'de> crate::runtime::de::Object<'de> for View {
 }
 
 impl<'de> ::serde::Deserialize<'de> for View {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -307,6 +310,7 @@ impl crate::runtime::Validate for View {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ViewImage {
     pub thumb: crate::runtime::Uri,
     pub fullsize: crate::runtime::Uri,
@@ -335,19 +339,19 @@ impl ViewImage {
 }
 
 impl ::serde::Serialize for ViewImage {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for ViewImage {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("thumb", & self.thumb));
         crate::runtime::tri!(map.serialize_entry("fullsize", & self.fullsize));
@@ -368,9 +372,9 @@ impl crate::runtime::ser::Fields for ViewImage {
 
 impl<'de> crate::runtime::de::Object<'de> for ViewImage {
     const EXPECTING: &'static str = "a app.bsky.embed.images#viewImage object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_thumb: ::std::option::Option<crate::runtime::Uri> = ::std::option::Option::None;
         let mut f_fullsize: ::std::option::Option<crate::runtime::Uri> = ::std::option::Option::None;
@@ -415,9 +419,9 @@ impl<'de> crate::runtime::de::Object<'de> for ViewImage {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ViewImage {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }

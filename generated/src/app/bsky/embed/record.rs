@@ -4,6 +4,7 @@
 pub const NSID: &str = "app.bsky.embed.record";
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Main {
     pub record: crate::com::atproto::repo::strong_ref::Main,
     /// Fields this version of the lexicon does not define, kept so that writing the
@@ -22,19 +23,19 @@ impl Main {
 }
 
 impl ::serde::Serialize for Main {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for Main {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::tri!(map.serialize_entry("record", & self.record));
         crate::runtime::ser::extra(map, &self.extra, &["record"])
     }
@@ -45,9 +46,9 @@ impl crate::runtime::ser::Fields for Main {
 
 impl<'de> crate::runtime::de::Object<'de> for Main {
     const EXPECTING: &'static str = "a app.bsky.embed.record object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_record: ::std::option::Option<
             crate::com::atproto::repo::strong_ref::Main,
@@ -73,9 +74,9 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
 }
 
 impl<'de> ::serde::Deserialize<'de> for Main {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -89,6 +90,7 @@ impl crate::runtime::Validate for Main {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum ViewRecord2 {
     /// `$type`: `app.bsky.embed.record#viewRecord`
     ViewRecord(::std::boxed::Box<ViewRecord>),
@@ -113,10 +115,10 @@ pub enum ViewRecord2 {
 }
 
 impl ::serde::Serialize for ViewRecord2 {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         match self {
             Self::ViewRecord(value) => {
                 crate::runtime::ser::tagged(
@@ -180,10 +182,10 @@ impl ::serde::Serialize for ViewRecord2 {
 }
 
 impl<'de> crate::runtime::de::Union<'de> for ViewRecord2 {
-    fn from_tagged<A: ::serde::de::MapAccess<'de>>(
+    fn from_tagged<__A: ::serde::de::MapAccess<'de>>(
         tag: &str,
-        map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+        map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         match tag {
             "app.bsky.embed.record#viewRecord" => {
                 crate::runtime::de::variant(tag, map)
@@ -225,9 +227,9 @@ impl<'de> crate::runtime::de::Union<'de> for ViewRecord2 {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ViewRecord2 {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::union(deserializer)
     }
 }
@@ -261,6 +263,7 @@ impl crate::runtime::Validate for ViewRecord2 {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct View {
     pub record: ViewRecord2,
     /// Fields this version of the lexicon does not define, kept so that writing the
@@ -279,19 +282,19 @@ impl View {
 }
 
 impl ::serde::Serialize for View {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for View {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::tri!(map.serialize_entry("record", & self.record));
         crate::runtime::ser::extra(map, &self.extra, &["record"])
     }
@@ -302,9 +305,9 @@ impl crate::runtime::ser::Fields for View {
 
 impl<'de> crate::runtime::de::Object<'de> for View {
     const EXPECTING: &'static str = "a app.bsky.embed.record#view object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_record: ::std::option::Option<ViewRecord2> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -328,9 +331,9 @@ impl<'de> crate::runtime::de::Object<'de> for View {
 }
 
 impl<'de> ::serde::Deserialize<'de> for View {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -344,6 +347,7 @@ impl crate::runtime::Validate for View {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum ViewRecordEmbedsItem {
     /// `$type`: `app.bsky.embed.images#view`
     ImagesView(::std::boxed::Box<crate::app::bsky::embed::images::View>),
@@ -364,10 +368,10 @@ pub enum ViewRecordEmbedsItem {
 }
 
 impl ::serde::Serialize for ViewRecordEmbedsItem {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         match self {
             Self::ImagesView(value) => {
                 crate::runtime::ser::tagged(
@@ -417,10 +421,10 @@ impl ::serde::Serialize for ViewRecordEmbedsItem {
 }
 
 impl<'de> crate::runtime::de::Union<'de> for ViewRecordEmbedsItem {
-    fn from_tagged<A: ::serde::de::MapAccess<'de>>(
+    fn from_tagged<__A: ::serde::de::MapAccess<'de>>(
         tag: &str,
-        map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+        map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         match tag {
             "app.bsky.embed.images#view" => {
                 crate::runtime::de::variant(tag, map)
@@ -454,9 +458,9 @@ impl<'de> crate::runtime::de::Union<'de> for ViewRecordEmbedsItem {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ViewRecordEmbedsItem {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::union(deserializer)
     }
 }
@@ -480,6 +484,7 @@ impl crate::runtime::Validate for ViewRecordEmbedsItem {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ViewRecord {
     pub uri: crate::runtime::AtUri,
     pub cid: crate::runtime::Cid,
@@ -526,19 +531,19 @@ impl ViewRecord {
 }
 
 impl ::serde::Serialize for ViewRecord {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for ViewRecord {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::tri!(map.serialize_entry("cid", & self.cid));
@@ -584,9 +589,9 @@ impl crate::runtime::ser::Fields for ViewRecord {
 
 impl<'de> crate::runtime::de::Object<'de> for ViewRecord {
     const EXPECTING: &'static str = "a app.bsky.embed.record#viewRecord object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_cid: ::std::option::Option<crate::runtime::Cid> = ::std::option::Option::None;
@@ -680,9 +685,9 @@ impl<'de> crate::runtime::de::Object<'de> for ViewRecord {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ViewRecord {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -727,6 +732,7 @@ impl crate::runtime::Validate for ViewRecord {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ViewNotFound {
     pub uri: crate::runtime::AtUri,
     pub not_found: bool,
@@ -747,19 +753,19 @@ impl ViewNotFound {
 }
 
 impl ::serde::Serialize for ViewNotFound {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for ViewNotFound {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::tri!(map.serialize_entry("notFound", & self.not_found));
         crate::runtime::ser::extra(map, &self.extra, &["uri", "notFound"])
@@ -771,9 +777,9 @@ impl crate::runtime::ser::Fields for ViewNotFound {
 
 impl<'de> crate::runtime::de::Object<'de> for ViewNotFound {
     const EXPECTING: &'static str = "a app.bsky.embed.record#viewNotFound object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_not_found: ::std::option::Option<bool> = ::std::option::Option::None;
@@ -802,9 +808,9 @@ impl<'de> crate::runtime::de::Object<'de> for ViewNotFound {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ViewNotFound {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -822,6 +828,7 @@ impl crate::runtime::Validate for ViewNotFound {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ViewBlocked {
     pub uri: crate::runtime::AtUri,
     pub blocked: bool,
@@ -848,19 +855,19 @@ impl ViewBlocked {
 }
 
 impl ::serde::Serialize for ViewBlocked {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for ViewBlocked {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::tri!(map.serialize_entry("blocked", & self.blocked));
         crate::runtime::tri!(map.serialize_entry("author", & self.author));
@@ -873,9 +880,9 @@ impl crate::runtime::ser::Fields for ViewBlocked {
 
 impl<'de> crate::runtime::de::Object<'de> for ViewBlocked {
     const EXPECTING: &'static str = "a app.bsky.embed.record#viewBlocked object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_blocked: ::std::option::Option<bool> = ::std::option::Option::None;
@@ -913,9 +920,9 @@ impl<'de> crate::runtime::de::Object<'de> for ViewBlocked {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ViewBlocked {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -936,6 +943,7 @@ impl crate::runtime::Validate for ViewBlocked {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ViewDetached {
     pub uri: crate::runtime::AtUri,
     pub detached: bool,
@@ -956,19 +964,19 @@ impl ViewDetached {
 }
 
 impl ::serde::Serialize for ViewDetached {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for ViewDetached {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::tri!(map.serialize_entry("detached", & self.detached));
         crate::runtime::ser::extra(map, &self.extra, &["uri", "detached"])
@@ -980,9 +988,9 @@ impl crate::runtime::ser::Fields for ViewDetached {
 
 impl<'de> crate::runtime::de::Object<'de> for ViewDetached {
     const EXPECTING: &'static str = "a app.bsky.embed.record#viewDetached object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_detached: ::std::option::Option<bool> = ::std::option::Option::None;
@@ -1011,9 +1019,9 @@ impl<'de> crate::runtime::de::Object<'de> for ViewDetached {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ViewDetached {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }

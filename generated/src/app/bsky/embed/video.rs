@@ -4,6 +4,7 @@
 pub const NSID: &str = "app.bsky.embed.video";
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum MainPresentation {
     /// `default`
     Default,
@@ -38,10 +39,10 @@ impl ::std::fmt::Display for MainPresentation {
 }
 
 impl ::serde::Serialize for MainPresentation {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
@@ -65,9 +66,9 @@ impl ::std::convert::From<::std::string::String> for MainPresentation {
 }
 
 impl<'de> ::serde::Deserialize<'de> for MainPresentation {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         let value = <::std::string::String as ::serde::Deserialize>::deserialize(
             deserializer,
         )?;
@@ -80,6 +81,7 @@ impl crate::runtime::Validate for MainPresentation {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Main {
     pub video: crate::runtime::Blob,
     pub captions: ::std::option::Option<::std::vec::Vec<Caption>>,
@@ -106,19 +108,19 @@ impl Main {
 }
 
 impl ::serde::Serialize for Main {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for Main {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("video", & self.video));
         crate::runtime::tri!(
@@ -144,9 +146,9 @@ impl crate::runtime::ser::Fields for Main {
 
 impl<'de> crate::runtime::de::Object<'de> for Main {
     const EXPECTING: &'static str = "a app.bsky.embed.video object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_video: ::std::option::Option<crate::runtime::Blob> = ::std::option::Option::None;
         let mut f_captions: ::std::option::Option<::std::vec::Vec<Caption>> = ::std::option::Option::None;
@@ -198,9 +200,9 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
 }
 
 impl<'de> ::serde::Deserialize<'de> for Main {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -243,6 +245,7 @@ impl crate::runtime::Validate for Main {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Caption {
     pub lang: crate::runtime::Language,
     pub file: crate::runtime::Blob,
@@ -263,19 +266,19 @@ impl Caption {
 }
 
 impl ::serde::Serialize for Caption {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for Caption {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::tri!(map.serialize_entry("lang", & self.lang));
         crate::runtime::tri!(map.serialize_entry("file", & self.file));
         crate::runtime::ser::extra(map, &self.extra, &["lang", "file"])
@@ -287,9 +290,9 @@ impl crate::runtime::ser::Fields for Caption {
 
 impl<'de> crate::runtime::de::Object<'de> for Caption {
     const EXPECTING: &'static str = "a app.bsky.embed.video#caption object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_lang: ::std::option::Option<crate::runtime::Language> = ::std::option::Option::None;
         let mut f_file: ::std::option::Option<crate::runtime::Blob> = ::std::option::Option::None;
@@ -320,9 +323,9 @@ impl<'de> crate::runtime::de::Object<'de> for Caption {
 }
 
 impl<'de> ::serde::Deserialize<'de> for Caption {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -341,6 +344,7 @@ impl crate::runtime::Validate for Caption {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ViewPresentation {
     /// `default`
     Default,
@@ -375,10 +379,10 @@ impl ::std::fmt::Display for ViewPresentation {
 }
 
 impl ::serde::Serialize for ViewPresentation {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
@@ -402,9 +406,9 @@ impl ::std::convert::From<::std::string::String> for ViewPresentation {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ViewPresentation {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         let value = <::std::string::String as ::serde::Deserialize>::deserialize(
             deserializer,
         )?;
@@ -417,6 +421,7 @@ impl crate::runtime::Validate for ViewPresentation {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct View {
     pub cid: crate::runtime::Cid,
     pub playlist: crate::runtime::Uri,
@@ -445,19 +450,19 @@ impl View {
 }
 
 impl ::serde::Serialize for View {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for View {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("cid", & self.cid));
         crate::runtime::tri!(map.serialize_entry("playlist", & self.playlist));
@@ -484,9 +489,9 @@ impl crate::runtime::ser::Fields for View {
 
 impl<'de> crate::runtime::de::Object<'de> for View {
     const EXPECTING: &'static str = "a app.bsky.embed.video#view object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_cid: ::std::option::Option<crate::runtime::Cid> = ::std::option::Option::None;
         let mut f_playlist: ::std::option::Option<crate::runtime::Uri> = ::std::option::Option::None;
@@ -543,9 +548,9 @@ impl<'de> crate::runtime::de::Object<'de> for View {
 }
 
 impl<'de> ::serde::Deserialize<'de> for View {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }

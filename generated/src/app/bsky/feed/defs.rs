@@ -4,6 +4,7 @@
 pub const NSID: &str = "app.bsky.feed.defs";
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum PostViewEmbed {
     /// `$type`: `app.bsky.embed.images#view`
     ImagesView(::std::boxed::Box<crate::app::bsky::embed::images::View>),
@@ -24,10 +25,10 @@ pub enum PostViewEmbed {
 }
 
 impl ::serde::Serialize for PostViewEmbed {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         match self {
             Self::ImagesView(value) => {
                 crate::runtime::ser::tagged(
@@ -77,10 +78,10 @@ impl ::serde::Serialize for PostViewEmbed {
 }
 
 impl<'de> crate::runtime::de::Union<'de> for PostViewEmbed {
-    fn from_tagged<A: ::serde::de::MapAccess<'de>>(
+    fn from_tagged<__A: ::serde::de::MapAccess<'de>>(
         tag: &str,
-        map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+        map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         match tag {
             "app.bsky.embed.images#view" => {
                 crate::runtime::de::variant(tag, map)
@@ -114,9 +115,9 @@ impl<'de> crate::runtime::de::Union<'de> for PostViewEmbed {
 }
 
 impl<'de> ::serde::Deserialize<'de> for PostViewEmbed {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::union(deserializer)
     }
 }
@@ -140,6 +141,7 @@ impl crate::runtime::Validate for PostViewEmbed {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct PostView {
     pub uri: crate::runtime::AtUri,
     pub cid: crate::runtime::Cid,
@@ -194,19 +196,19 @@ impl PostView {
 }
 
 impl ::serde::Serialize for PostView {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for PostView {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::tri!(map.serialize_entry("cid", & self.cid));
@@ -264,9 +266,9 @@ impl crate::runtime::ser::Fields for PostView {
 
 impl<'de> crate::runtime::de::Object<'de> for PostView {
     const EXPECTING: &'static str = "a app.bsky.feed.defs#postView object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_cid: ::std::option::Option<crate::runtime::Cid> = ::std::option::Option::None;
@@ -389,9 +391,9 @@ impl<'de> crate::runtime::de::Object<'de> for PostView {
 }
 
 impl<'de> ::serde::Deserialize<'de> for PostView {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -449,6 +451,7 @@ impl crate::runtime::Validate for PostView {
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ViewerState {
     pub repost: ::std::option::Option<crate::runtime::AtUri>,
     pub like: ::std::option::Option<crate::runtime::AtUri>,
@@ -481,19 +484,19 @@ impl ViewerState {
 }
 
 impl ::serde::Serialize for ViewerState {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for ViewerState {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.optional_entry("repost", & self.repost, & self.extra));
         crate::runtime::tri!(map.optional_entry("like", & self.like, & self.extra));
@@ -536,9 +539,9 @@ impl crate::runtime::ser::Fields for ViewerState {
 
 impl<'de> crate::runtime::de::Object<'de> for ViewerState {
     const EXPECTING: &'static str = "a app.bsky.feed.defs#viewerState object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_repost: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_like: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
@@ -613,9 +616,9 @@ impl<'de> crate::runtime::de::Object<'de> for ViewerState {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ViewerState {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -650,6 +653,7 @@ impl crate::runtime::Validate for ViewerState {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct KnownLikers {
     pub count: i64,
     pub actors: ::std::vec::Vec<crate::app::bsky::actor::defs::ProfileViewBasic>,
@@ -673,19 +677,19 @@ impl KnownLikers {
 }
 
 impl ::serde::Serialize for KnownLikers {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for KnownLikers {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("count", & self.count));
         crate::runtime::tri!(map.list_entry("actors", & self.actors, & self.extra));
@@ -698,9 +702,9 @@ impl crate::runtime::ser::Fields for KnownLikers {
 
 impl<'de> crate::runtime::de::Object<'de> for KnownLikers {
     const EXPECTING: &'static str = "a app.bsky.feed.defs#knownLikers object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_count: ::std::option::Option<i64> = ::std::option::Option::None;
         let mut f_actors: ::std::option::Option<
@@ -733,9 +737,9 @@ impl<'de> crate::runtime::de::Object<'de> for KnownLikers {
 }
 
 impl<'de> ::serde::Deserialize<'de> for KnownLikers {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -758,6 +762,7 @@ impl crate::runtime::Validate for KnownLikers {
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ThreadContext {
     pub root_author_like: ::std::option::Option<crate::runtime::AtUri>,
     /// Fields this version of the lexicon does not define, kept so that writing the
@@ -776,19 +781,19 @@ impl ThreadContext {
 }
 
 impl ::serde::Serialize for ThreadContext {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for ThreadContext {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(
             map.optional_entry("rootAuthorLike", & self.root_author_like, & self.extra)
@@ -802,9 +807,9 @@ impl crate::runtime::ser::Fields for ThreadContext {
 
 impl<'de> crate::runtime::de::Object<'de> for ThreadContext {
     const EXPECTING: &'static str = "a app.bsky.feed.defs#threadContext object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_root_author_like: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -829,9 +834,9 @@ impl<'de> crate::runtime::de::Object<'de> for ThreadContext {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ThreadContext {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -851,6 +856,7 @@ impl crate::runtime::Validate for ThreadContext {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum FeedViewPostReason {
     /// `$type`: `app.bsky.feed.defs#reasonRepost`
     ReasonRepost(::std::boxed::Box<ReasonRepost>),
@@ -861,10 +867,10 @@ pub enum FeedViewPostReason {
 }
 
 impl ::serde::Serialize for FeedViewPostReason {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         match self {
             Self::ReasonRepost(value) => {
                 crate::runtime::ser::tagged(
@@ -886,10 +892,10 @@ impl ::serde::Serialize for FeedViewPostReason {
 }
 
 impl<'de> crate::runtime::de::Union<'de> for FeedViewPostReason {
-    fn from_tagged<A: ::serde::de::MapAccess<'de>>(
+    fn from_tagged<__A: ::serde::de::MapAccess<'de>>(
         tag: &str,
-        map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+        map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         match tag {
             "app.bsky.feed.defs#reasonRepost" => {
                 crate::runtime::de::variant(tag, map)
@@ -905,9 +911,9 @@ impl<'de> crate::runtime::de::Union<'de> for FeedViewPostReason {
 }
 
 impl<'de> ::serde::Deserialize<'de> for FeedViewPostReason {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::union(deserializer)
     }
 }
@@ -925,6 +931,7 @@ impl crate::runtime::Validate for FeedViewPostReason {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct FeedViewPost {
     pub post: PostView,
     pub reply: ::std::option::Option<ReplyRef>,
@@ -951,19 +958,19 @@ impl FeedViewPost {
 }
 
 impl ::serde::Serialize for FeedViewPost {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for FeedViewPost {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("post", & self.post));
         crate::runtime::tri!(map.optional_entry("reply", & self.reply, & self.extra));
@@ -985,9 +992,9 @@ impl crate::runtime::ser::Fields for FeedViewPost {
 
 impl<'de> crate::runtime::de::Object<'de> for FeedViewPost {
     const EXPECTING: &'static str = "a app.bsky.feed.defs#feedViewPost object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_post: ::std::option::Option<PostView> = ::std::option::Option::None;
         let mut f_reply: ::std::option::Option<ReplyRef> = ::std::option::Option::None;
@@ -1039,9 +1046,9 @@ impl<'de> crate::runtime::de::Object<'de> for FeedViewPost {
 }
 
 impl<'de> ::serde::Deserialize<'de> for FeedViewPost {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -1090,6 +1097,7 @@ impl crate::runtime::Validate for FeedViewPost {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum ReplyRefRoot {
     /// `$type`: `app.bsky.feed.defs#postView`
     PostView(::std::boxed::Box<PostView>),
@@ -1102,10 +1110,10 @@ pub enum ReplyRefRoot {
 }
 
 impl ::serde::Serialize for ReplyRefRoot {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         match self {
             Self::PostView(value) => {
                 crate::runtime::ser::tagged(
@@ -1134,10 +1142,10 @@ impl ::serde::Serialize for ReplyRefRoot {
 }
 
 impl<'de> crate::runtime::de::Union<'de> for ReplyRefRoot {
-    fn from_tagged<A: ::serde::de::MapAccess<'de>>(
+    fn from_tagged<__A: ::serde::de::MapAccess<'de>>(
         tag: &str,
-        map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+        map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         match tag {
             "app.bsky.feed.defs#postView" => {
                 crate::runtime::de::variant(tag, map)
@@ -1157,9 +1165,9 @@ impl<'de> crate::runtime::de::Union<'de> for ReplyRefRoot {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ReplyRefRoot {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::union(deserializer)
     }
 }
@@ -1178,6 +1186,7 @@ impl crate::runtime::Validate for ReplyRefRoot {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum ReplyRefParent {
     /// `$type`: `app.bsky.feed.defs#postView`
     PostView(::std::boxed::Box<PostView>),
@@ -1190,10 +1199,10 @@ pub enum ReplyRefParent {
 }
 
 impl ::serde::Serialize for ReplyRefParent {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         match self {
             Self::PostView(value) => {
                 crate::runtime::ser::tagged(
@@ -1222,10 +1231,10 @@ impl ::serde::Serialize for ReplyRefParent {
 }
 
 impl<'de> crate::runtime::de::Union<'de> for ReplyRefParent {
-    fn from_tagged<A: ::serde::de::MapAccess<'de>>(
+    fn from_tagged<__A: ::serde::de::MapAccess<'de>>(
         tag: &str,
-        map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+        map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         match tag {
             "app.bsky.feed.defs#postView" => {
                 crate::runtime::de::variant(tag, map)
@@ -1245,9 +1254,9 @@ impl<'de> crate::runtime::de::Union<'de> for ReplyRefParent {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ReplyRefParent {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::union(deserializer)
     }
 }
@@ -1266,6 +1275,7 @@ impl crate::runtime::Validate for ReplyRefParent {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ReplyRef {
     pub root: ReplyRefRoot,
     pub parent: ReplyRefParent,
@@ -1290,19 +1300,19 @@ impl ReplyRef {
 }
 
 impl ::serde::Serialize for ReplyRef {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for ReplyRef {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("root", & self.root));
         crate::runtime::tri!(map.serialize_entry("parent", & self.parent));
@@ -1323,9 +1333,9 @@ impl crate::runtime::ser::Fields for ReplyRef {
 
 impl<'de> crate::runtime::de::Object<'de> for ReplyRef {
     const EXPECTING: &'static str = "a app.bsky.feed.defs#replyRef object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_root: ::std::option::Option<ReplyRefRoot> = ::std::option::Option::None;
         let mut f_parent: ::std::option::Option<ReplyRefParent> = ::std::option::Option::None;
@@ -1366,9 +1376,9 @@ impl<'de> crate::runtime::de::Object<'de> for ReplyRef {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ReplyRef {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -1394,6 +1404,7 @@ impl crate::runtime::Validate for ReplyRef {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ReasonRepost {
     pub by: crate::app::bsky::actor::defs::ProfileViewBasic,
     pub uri: ::std::option::Option<crate::runtime::AtUri>,
@@ -1421,19 +1432,19 @@ impl ReasonRepost {
 }
 
 impl ::serde::Serialize for ReasonRepost {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for ReasonRepost {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("by", & self.by));
         crate::runtime::tri!(map.optional_entry("uri", & self.uri, & self.extra));
@@ -1448,9 +1459,9 @@ impl crate::runtime::ser::Fields for ReasonRepost {
 
 impl<'de> crate::runtime::de::Object<'de> for ReasonRepost {
     const EXPECTING: &'static str = "a app.bsky.feed.defs#reasonRepost object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_by: ::std::option::Option<
             crate::app::bsky::actor::defs::ProfileViewBasic,
@@ -1491,9 +1502,9 @@ impl<'de> crate::runtime::de::Object<'de> for ReasonRepost {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ReasonRepost {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -1522,6 +1533,7 @@ impl crate::runtime::Validate for ReasonRepost {
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ReasonPin {
     /// Fields this version of the lexicon does not define, kept so that writing the
     /// value back loses nothing.
@@ -1538,19 +1550,19 @@ impl ReasonPin {
 }
 
 impl ::serde::Serialize for ReasonPin {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for ReasonPin {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::ser::extra(map, &self.extra, &[])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
@@ -1560,9 +1572,9 @@ impl crate::runtime::ser::Fields for ReasonPin {
 
 impl<'de> crate::runtime::de::Object<'de> for ReasonPin {
     const EXPECTING: &'static str = "a app.bsky.feed.defs#reasonPin object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         let mut extra = crate::runtime::Extra::default();
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
@@ -1574,9 +1586,9 @@ impl<'de> crate::runtime::de::Object<'de> for ReasonPin {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ReasonPin {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -1586,6 +1598,7 @@ impl crate::runtime::Validate for ReasonPin {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum ThreadViewPostParent {
     /// `$type`: `app.bsky.feed.defs#threadViewPost`
     ThreadViewPost(::std::boxed::Box<ThreadViewPost>),
@@ -1598,10 +1611,10 @@ pub enum ThreadViewPostParent {
 }
 
 impl ::serde::Serialize for ThreadViewPostParent {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         match self {
             Self::ThreadViewPost(value) => {
                 crate::runtime::ser::tagged(
@@ -1630,10 +1643,10 @@ impl ::serde::Serialize for ThreadViewPostParent {
 }
 
 impl<'de> crate::runtime::de::Union<'de> for ThreadViewPostParent {
-    fn from_tagged<A: ::serde::de::MapAccess<'de>>(
+    fn from_tagged<__A: ::serde::de::MapAccess<'de>>(
         tag: &str,
-        map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+        map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         match tag {
             "app.bsky.feed.defs#threadViewPost" => {
                 crate::runtime::de::variant(tag, map)
@@ -1653,9 +1666,9 @@ impl<'de> crate::runtime::de::Union<'de> for ThreadViewPostParent {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ThreadViewPostParent {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::union(deserializer)
     }
 }
@@ -1676,6 +1689,7 @@ impl crate::runtime::Validate for ThreadViewPostParent {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum ThreadViewPostRepliesItem {
     /// `$type`: `app.bsky.feed.defs#threadViewPost`
     ThreadViewPost(::std::boxed::Box<ThreadViewPost>),
@@ -1688,10 +1702,10 @@ pub enum ThreadViewPostRepliesItem {
 }
 
 impl ::serde::Serialize for ThreadViewPostRepliesItem {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         match self {
             Self::ThreadViewPost(value) => {
                 crate::runtime::ser::tagged(
@@ -1720,10 +1734,10 @@ impl ::serde::Serialize for ThreadViewPostRepliesItem {
 }
 
 impl<'de> crate::runtime::de::Union<'de> for ThreadViewPostRepliesItem {
-    fn from_tagged<A: ::serde::de::MapAccess<'de>>(
+    fn from_tagged<__A: ::serde::de::MapAccess<'de>>(
         tag: &str,
-        map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+        map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         match tag {
             "app.bsky.feed.defs#threadViewPost" => {
                 crate::runtime::de::variant(tag, map)
@@ -1743,9 +1757,9 @@ impl<'de> crate::runtime::de::Union<'de> for ThreadViewPostRepliesItem {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ThreadViewPostRepliesItem {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::union(deserializer)
     }
 }
@@ -1766,6 +1780,7 @@ impl crate::runtime::Validate for ThreadViewPostRepliesItem {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ThreadViewPost {
     pub post: PostView,
     pub parent: ::std::option::Option<ThreadViewPostParent>,
@@ -1790,19 +1805,19 @@ impl ThreadViewPost {
 }
 
 impl ::serde::Serialize for ThreadViewPost {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for ThreadViewPost {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("post", & self.post));
         crate::runtime::tri!(map.optional_entry("parent", & self.parent, & self.extra));
@@ -1825,9 +1840,9 @@ impl crate::runtime::ser::Fields for ThreadViewPost {
 
 impl<'de> crate::runtime::de::Object<'de> for ThreadViewPost {
     const EXPECTING: &'static str = "a app.bsky.feed.defs#threadViewPost object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_post: ::std::option::Option<PostView> = ::std::option::Option::None;
         let mut f_parent: ::std::option::Option<ThreadViewPostParent> = ::std::option::Option::None;
@@ -1875,9 +1890,9 @@ impl<'de> crate::runtime::de::Object<'de> for ThreadViewPost {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ThreadViewPost {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -1910,6 +1925,7 @@ impl crate::runtime::Validate for ThreadViewPost {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct NotFoundPost {
     pub uri: crate::runtime::AtUri,
     pub not_found: bool,
@@ -1930,19 +1946,19 @@ impl NotFoundPost {
 }
 
 impl ::serde::Serialize for NotFoundPost {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for NotFoundPost {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::tri!(map.serialize_entry("notFound", & self.not_found));
         crate::runtime::ser::extra(map, &self.extra, &["uri", "notFound"])
@@ -1954,9 +1970,9 @@ impl crate::runtime::ser::Fields for NotFoundPost {
 
 impl<'de> crate::runtime::de::Object<'de> for NotFoundPost {
     const EXPECTING: &'static str = "a app.bsky.feed.defs#notFoundPost object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_not_found: ::std::option::Option<bool> = ::std::option::Option::None;
@@ -1985,9 +2001,9 @@ impl<'de> crate::runtime::de::Object<'de> for NotFoundPost {
 }
 
 impl<'de> ::serde::Deserialize<'de> for NotFoundPost {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -2005,6 +2021,7 @@ impl crate::runtime::Validate for NotFoundPost {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct BlockedPost {
     pub uri: crate::runtime::AtUri,
     pub blocked: bool,
@@ -2031,19 +2048,19 @@ impl BlockedPost {
 }
 
 impl ::serde::Serialize for BlockedPost {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for BlockedPost {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::tri!(map.serialize_entry("blocked", & self.blocked));
         crate::runtime::tri!(map.serialize_entry("author", & self.author));
@@ -2056,9 +2073,9 @@ impl crate::runtime::ser::Fields for BlockedPost {
 
 impl<'de> crate::runtime::de::Object<'de> for BlockedPost {
     const EXPECTING: &'static str = "a app.bsky.feed.defs#blockedPost object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_blocked: ::std::option::Option<bool> = ::std::option::Option::None;
@@ -2094,9 +2111,9 @@ impl<'de> crate::runtime::de::Object<'de> for BlockedPost {
 }
 
 impl<'de> ::serde::Deserialize<'de> for BlockedPost {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -2117,6 +2134,7 @@ impl crate::runtime::Validate for BlockedPost {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct BlockedAuthor {
     pub did: crate::runtime::Did,
     pub viewer: ::std::option::Option<crate::app::bsky::actor::defs::ViewerState>,
@@ -2137,19 +2155,19 @@ impl BlockedAuthor {
 }
 
 impl ::serde::Serialize for BlockedAuthor {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for BlockedAuthor {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("did", & self.did));
         crate::runtime::tri!(map.optional_entry("viewer", & self.viewer, & self.extra));
@@ -2162,9 +2180,9 @@ impl crate::runtime::ser::Fields for BlockedAuthor {
 
 impl<'de> crate::runtime::de::Object<'de> for BlockedAuthor {
     const EXPECTING: &'static str = "a app.bsky.feed.defs#blockedAuthor object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_did: ::std::option::Option<crate::runtime::Did> = ::std::option::Option::None;
         let mut f_viewer: ::std::option::Option<
@@ -2195,9 +2213,9 @@ impl<'de> crate::runtime::de::Object<'de> for BlockedAuthor {
 }
 
 impl<'de> ::serde::Deserialize<'de> for BlockedAuthor {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -2217,6 +2235,7 @@ impl crate::runtime::Validate for BlockedAuthor {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum GeneratorViewContentMode {
     /// `app.bsky.feed.defs#contentModeUnspecified`
     ContentModeUnspecified,
@@ -2255,10 +2274,10 @@ impl ::std::fmt::Display for GeneratorViewContentMode {
 }
 
 impl ::serde::Serialize for GeneratorViewContentMode {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
@@ -2282,9 +2301,9 @@ impl ::std::convert::From<::std::string::String> for GeneratorViewContentMode {
 }
 
 impl<'de> ::serde::Deserialize<'de> for GeneratorViewContentMode {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         let value = <::std::string::String as ::serde::Deserialize>::deserialize(
             deserializer,
         )?;
@@ -2297,6 +2316,7 @@ impl crate::runtime::Validate for GeneratorViewContentMode {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct GeneratorView {
     pub uri: crate::runtime::AtUri,
     pub cid: crate::runtime::Cid,
@@ -2352,19 +2372,19 @@ impl GeneratorView {
 }
 
 impl ::serde::Serialize for GeneratorView {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for GeneratorView {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::tri!(map.serialize_entry("cid", & self.cid));
@@ -2420,9 +2440,9 @@ impl crate::runtime::ser::Fields for GeneratorView {
 
 impl<'de> crate::runtime::de::Object<'de> for GeneratorView {
     const EXPECTING: &'static str = "a app.bsky.feed.defs#generatorView object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_cid: ::std::option::Option<crate::runtime::Cid> = ::std::option::Option::None;
@@ -2543,9 +2563,9 @@ impl<'de> crate::runtime::de::Object<'de> for GeneratorView {
 }
 
 impl<'de> ::serde::Deserialize<'de> for GeneratorView {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -2624,6 +2644,7 @@ impl crate::runtime::Validate for GeneratorView {
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct GeneratorViewerState {
     pub like: ::std::option::Option<crate::runtime::AtUri>,
     /// Fields this version of the lexicon does not define, kept so that writing the
@@ -2642,19 +2663,19 @@ impl GeneratorViewerState {
 }
 
 impl ::serde::Serialize for GeneratorViewerState {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for GeneratorViewerState {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.optional_entry("like", & self.like, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["like"])
@@ -2666,9 +2687,9 @@ impl crate::runtime::ser::Fields for GeneratorViewerState {
 
 impl<'de> crate::runtime::de::Object<'de> for GeneratorViewerState {
     const EXPECTING: &'static str = "a app.bsky.feed.defs#generatorViewerState object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_like: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -2689,9 +2710,9 @@ impl<'de> crate::runtime::de::Object<'de> for GeneratorViewerState {
 }
 
 impl<'de> ::serde::Deserialize<'de> for GeneratorViewerState {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -2708,6 +2729,7 @@ impl crate::runtime::Validate for GeneratorViewerState {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum SkeletonFeedPostReason {
     /// `$type`: `app.bsky.feed.defs#skeletonReasonRepost`
     SkeletonReasonRepost(::std::boxed::Box<SkeletonReasonRepost>),
@@ -2718,10 +2740,10 @@ pub enum SkeletonFeedPostReason {
 }
 
 impl ::serde::Serialize for SkeletonFeedPostReason {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         match self {
             Self::SkeletonReasonRepost(value) => {
                 crate::runtime::ser::tagged(
@@ -2743,10 +2765,10 @@ impl ::serde::Serialize for SkeletonFeedPostReason {
 }
 
 impl<'de> crate::runtime::de::Union<'de> for SkeletonFeedPostReason {
-    fn from_tagged<A: ::serde::de::MapAccess<'de>>(
+    fn from_tagged<__A: ::serde::de::MapAccess<'de>>(
         tag: &str,
-        map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+        map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         match tag {
             "app.bsky.feed.defs#skeletonReasonRepost" => {
                 crate::runtime::de::variant(tag, map)
@@ -2764,9 +2786,9 @@ impl<'de> crate::runtime::de::Union<'de> for SkeletonFeedPostReason {
 }
 
 impl<'de> ::serde::Deserialize<'de> for SkeletonFeedPostReason {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::union(deserializer)
     }
 }
@@ -2786,6 +2808,7 @@ impl crate::runtime::Validate for SkeletonFeedPostReason {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct SkeletonFeedPost {
     pub post: crate::runtime::AtUri,
     pub reason: ::std::option::Option<SkeletonFeedPostReason>,
@@ -2808,19 +2831,19 @@ impl SkeletonFeedPost {
 }
 
 impl ::serde::Serialize for SkeletonFeedPost {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for SkeletonFeedPost {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("post", & self.post));
         crate::runtime::tri!(map.optional_entry("reason", & self.reason, & self.extra));
@@ -2836,9 +2859,9 @@ impl crate::runtime::ser::Fields for SkeletonFeedPost {
 
 impl<'de> crate::runtime::de::Object<'de> for SkeletonFeedPost {
     const EXPECTING: &'static str = "a app.bsky.feed.defs#skeletonFeedPost object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_post: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_reason: ::std::option::Option<SkeletonFeedPostReason> = ::std::option::Option::None;
@@ -2876,9 +2899,9 @@ impl<'de> crate::runtime::de::Object<'de> for SkeletonFeedPost {
 }
 
 impl<'de> ::serde::Deserialize<'de> for SkeletonFeedPost {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -2913,6 +2936,7 @@ impl crate::runtime::Validate for SkeletonFeedPost {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct SkeletonReasonRepost {
     pub repost: crate::runtime::AtUri,
     /// Fields this version of the lexicon does not define, kept so that writing the
@@ -2931,19 +2955,19 @@ impl SkeletonReasonRepost {
 }
 
 impl ::serde::Serialize for SkeletonReasonRepost {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for SkeletonReasonRepost {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::tri!(map.serialize_entry("repost", & self.repost));
         crate::runtime::ser::extra(map, &self.extra, &["repost"])
     }
@@ -2954,9 +2978,9 @@ impl crate::runtime::ser::Fields for SkeletonReasonRepost {
 
 impl<'de> crate::runtime::de::Object<'de> for SkeletonReasonRepost {
     const EXPECTING: &'static str = "a app.bsky.feed.defs#skeletonReasonRepost object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_repost: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -2980,9 +3004,9 @@ impl<'de> crate::runtime::de::Object<'de> for SkeletonReasonRepost {
 }
 
 impl<'de> ::serde::Deserialize<'de> for SkeletonReasonRepost {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -2996,6 +3020,7 @@ impl crate::runtime::Validate for SkeletonReasonRepost {
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct SkeletonReasonPin {
     /// Fields this version of the lexicon does not define, kept so that writing the
     /// value back loses nothing.
@@ -3012,19 +3037,19 @@ impl SkeletonReasonPin {
 }
 
 impl ::serde::Serialize for SkeletonReasonPin {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for SkeletonReasonPin {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::ser::extra(map, &self.extra, &[])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
@@ -3034,9 +3059,9 @@ impl crate::runtime::ser::Fields for SkeletonReasonPin {
 
 impl<'de> crate::runtime::de::Object<'de> for SkeletonReasonPin {
     const EXPECTING: &'static str = "a app.bsky.feed.defs#skeletonReasonPin object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         let mut extra = crate::runtime::Extra::default();
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
@@ -3048,9 +3073,9 @@ impl<'de> crate::runtime::de::Object<'de> for SkeletonReasonPin {
 }
 
 impl<'de> ::serde::Deserialize<'de> for SkeletonReasonPin {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -3060,6 +3085,7 @@ impl crate::runtime::Validate for SkeletonReasonPin {
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ThreadgateView {
     pub uri: ::std::option::Option<crate::runtime::AtUri>,
     pub cid: ::std::option::Option<crate::runtime::Cid>,
@@ -3086,19 +3112,19 @@ impl ThreadgateView {
 }
 
 impl ::serde::Serialize for ThreadgateView {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for ThreadgateView {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.optional_entry("uri", & self.uri, & self.extra));
         crate::runtime::tri!(map.optional_entry("cid", & self.cid, & self.extra));
@@ -3113,9 +3139,9 @@ impl crate::runtime::ser::Fields for ThreadgateView {
 
 impl<'de> crate::runtime::de::Object<'de> for ThreadgateView {
     const EXPECTING: &'static str = "a app.bsky.feed.defs#threadgateView object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_cid: ::std::option::Option<crate::runtime::Cid> = ::std::option::Option::None;
@@ -3158,9 +3184,9 @@ impl<'de> crate::runtime::de::Object<'de> for ThreadgateView {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ThreadgateView {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -3194,6 +3220,7 @@ impl crate::runtime::Validate for ThreadgateView {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum InteractionEvent {
     /// `app.bsky.feed.defs#requestLess`
     RequestLess,
@@ -3292,10 +3319,10 @@ impl ::std::fmt::Display for InteractionEvent {
 }
 
 impl ::serde::Serialize for InteractionEvent {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
@@ -3319,9 +3346,9 @@ impl ::std::convert::From<::std::string::String> for InteractionEvent {
 }
 
 impl<'de> ::serde::Deserialize<'de> for InteractionEvent {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         let value = <::std::string::String as ::serde::Deserialize>::deserialize(
             deserializer,
         )?;
@@ -3334,6 +3361,7 @@ impl crate::runtime::Validate for InteractionEvent {
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Interaction {
     pub item: ::std::option::Option<crate::runtime::AtUri>,
     pub event: ::std::option::Option<InteractionEvent>,
@@ -3358,19 +3386,19 @@ impl Interaction {
 }
 
 impl ::serde::Serialize for Interaction {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for Interaction {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.optional_entry("item", & self.item, & self.extra));
         crate::runtime::tri!(map.optional_entry("event", & self.event, & self.extra));
@@ -3391,9 +3419,9 @@ impl crate::runtime::ser::Fields for Interaction {
 
 impl<'de> crate::runtime::de::Object<'de> for Interaction {
     const EXPECTING: &'static str = "a app.bsky.feed.defs#interaction object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_item: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_event: ::std::option::Option<InteractionEvent> = ::std::option::Option::None;
@@ -3438,9 +3466,9 @@ impl<'de> crate::runtime::de::Object<'de> for Interaction {
 }
 
 impl<'de> ::serde::Deserialize<'de> for Interaction {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }

@@ -4,6 +4,7 @@
 pub const NSID: &str = "app.bsky.feed.post";
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum RecordEmbed {
     /// `$type`: `app.bsky.embed.images`
     Images(::std::boxed::Box<crate::app::bsky::embed::images::Main>),
@@ -22,10 +23,10 @@ pub enum RecordEmbed {
 }
 
 impl ::serde::Serialize for RecordEmbed {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         match self {
             Self::Images(value) => {
                 crate::runtime::ser::tagged(
@@ -75,10 +76,10 @@ impl ::serde::Serialize for RecordEmbed {
 }
 
 impl<'de> crate::runtime::de::Union<'de> for RecordEmbed {
-    fn from_tagged<A: ::serde::de::MapAccess<'de>>(
+    fn from_tagged<__A: ::serde::de::MapAccess<'de>>(
         tag: &str,
-        map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+        map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         match tag {
             "app.bsky.embed.images" | "app.bsky.embed.images#main" => {
                 crate::runtime::de::variant(tag, map)
@@ -110,9 +111,9 @@ impl<'de> crate::runtime::de::Union<'de> for RecordEmbed {
 }
 
 impl<'de> ::serde::Deserialize<'de> for RecordEmbed {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::union(deserializer)
     }
 }
@@ -134,6 +135,7 @@ impl crate::runtime::Validate for RecordEmbed {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum RecordLabels {
     /// `$type`: `com.atproto.label.defs#selfLabels`
     DefsSelfLabels(::std::boxed::Box<crate::com::atproto::label::defs::SelfLabels>),
@@ -142,10 +144,10 @@ pub enum RecordLabels {
 }
 
 impl ::serde::Serialize for RecordLabels {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         match self {
             Self::DefsSelfLabels(value) => {
                 crate::runtime::ser::tagged(
@@ -160,10 +162,10 @@ impl ::serde::Serialize for RecordLabels {
 }
 
 impl<'de> crate::runtime::de::Union<'de> for RecordLabels {
-    fn from_tagged<A: ::serde::de::MapAccess<'de>>(
+    fn from_tagged<__A: ::serde::de::MapAccess<'de>>(
         tag: &str,
-        map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+        map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         match tag {
             "com.atproto.label.defs#selfLabels" => {
                 crate::runtime::de::variant(tag, map)
@@ -175,9 +177,9 @@ impl<'de> crate::runtime::de::Union<'de> for RecordLabels {
 }
 
 impl<'de> ::serde::Deserialize<'de> for RecordLabels {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::union(deserializer)
     }
 }
@@ -195,6 +197,7 @@ impl crate::runtime::Validate for RecordLabels {
 
 /// A Bluesky post: text, with optional facets, reply, embed, languages, labels and tags.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Record {
     pub text: ::std::string::String,
     pub entities: ::std::option::Option<::std::vec::Vec<Entity>>,
@@ -247,10 +250,10 @@ impl Record {
 }
 
 impl ::serde::Serialize for Record {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(
             serializer,
             ::std::option::Option::Some(Self::NSID),
@@ -260,10 +263,10 @@ impl ::serde::Serialize for Record {
 }
 
 impl crate::runtime::ser::Fields for Record {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("text", & self.text));
         crate::runtime::tri!(
@@ -299,9 +302,9 @@ impl crate::runtime::ser::Fields for Record {
 
 impl<'de> crate::runtime::de::Object<'de> for Record {
     const EXPECTING: &'static str = "a app.bsky.feed.post object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_text: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut f_entities: ::std::option::Option<::std::vec::Vec<Entity>> = ::std::option::Option::None;
@@ -385,9 +388,9 @@ impl<'de> crate::runtime::de::Object<'de> for Record {
 }
 
 impl<'de> ::serde::Deserialize<'de> for Record {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -476,6 +479,7 @@ impl crate::runtime::Validate for Record {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ReplyRef {
     pub root: crate::com::atproto::repo::strong_ref::Main,
     pub parent: crate::com::atproto::repo::strong_ref::Main,
@@ -499,19 +503,19 @@ impl ReplyRef {
 }
 
 impl ::serde::Serialize for ReplyRef {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for ReplyRef {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::tri!(map.serialize_entry("root", & self.root));
         crate::runtime::tri!(map.serialize_entry("parent", & self.parent));
         crate::runtime::ser::extra(map, &self.extra, &["root", "parent"])
@@ -523,9 +527,9 @@ impl crate::runtime::ser::Fields for ReplyRef {
 
 impl<'de> crate::runtime::de::Object<'de> for ReplyRef {
     const EXPECTING: &'static str = "a app.bsky.feed.post#replyRef object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_root: ::std::option::Option<
             crate::com::atproto::repo::strong_ref::Main,
@@ -560,9 +564,9 @@ impl<'de> crate::runtime::de::Object<'de> for ReplyRef {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ReplyRef {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -579,6 +583,7 @@ impl crate::runtime::Validate for ReplyRef {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Entity {
     pub index: TextSlice,
     pub r#type: ::std::string::String,
@@ -605,19 +610,19 @@ impl Entity {
 }
 
 impl ::serde::Serialize for Entity {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for Entity {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::tri!(map.serialize_entry("index", & self.index));
         crate::runtime::tri!(map.serialize_entry("type", & self.r#type));
         crate::runtime::tri!(map.serialize_entry("value", & self.value));
@@ -630,9 +635,9 @@ impl crate::runtime::ser::Fields for Entity {
 
 impl<'de> crate::runtime::de::Object<'de> for Entity {
     const EXPECTING: &'static str = "a app.bsky.feed.post#entity object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_index: ::std::option::Option<TextSlice> = ::std::option::Option::None;
         let mut f_type: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
@@ -670,9 +675,9 @@ impl<'de> crate::runtime::de::Object<'de> for Entity {
 }
 
 impl<'de> ::serde::Deserialize<'de> for Entity {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -686,6 +691,7 @@ impl crate::runtime::Validate for Entity {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct TextSlice {
     pub start: i64,
     pub end: i64,
@@ -706,19 +712,19 @@ impl TextSlice {
 }
 
 impl ::serde::Serialize for TextSlice {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for TextSlice {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::tri!(map.serialize_entry("start", & self.start));
         crate::runtime::tri!(map.serialize_entry("end", & self.end));
         crate::runtime::ser::extra(map, &self.extra, &["start", "end"])
@@ -730,9 +736,9 @@ impl crate::runtime::ser::Fields for TextSlice {
 
 impl<'de> crate::runtime::de::Object<'de> for TextSlice {
     const EXPECTING: &'static str = "a app.bsky.feed.post#textSlice object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_start: ::std::option::Option<i64> = ::std::option::Option::None;
         let mut f_end: ::std::option::Option<i64> = ::std::option::Option::None;
@@ -761,9 +767,9 @@ impl<'de> crate::runtime::de::Object<'de> for TextSlice {
 }
 
 impl<'de> ::serde::Deserialize<'de> for TextSlice {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }

@@ -4,6 +4,7 @@
 pub const NSID: &str = "app.bsky.feed.postgate";
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum RecordEmbeddingRulesItem {
     /// `$type`: `app.bsky.feed.postgate#disableRule`
     DisableRule(::std::boxed::Box<DisableRule>),
@@ -12,10 +13,10 @@ pub enum RecordEmbeddingRulesItem {
 }
 
 impl ::serde::Serialize for RecordEmbeddingRulesItem {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         match self {
             Self::DisableRule(value) => {
                 crate::runtime::ser::tagged(
@@ -30,10 +31,10 @@ impl ::serde::Serialize for RecordEmbeddingRulesItem {
 }
 
 impl<'de> crate::runtime::de::Union<'de> for RecordEmbeddingRulesItem {
-    fn from_tagged<A: ::serde::de::MapAccess<'de>>(
+    fn from_tagged<__A: ::serde::de::MapAccess<'de>>(
         tag: &str,
-        map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+        map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         match tag {
             "app.bsky.feed.postgate#disableRule" => {
                 crate::runtime::de::variant(tag, map)
@@ -45,9 +46,9 @@ impl<'de> crate::runtime::de::Union<'de> for RecordEmbeddingRulesItem {
 }
 
 impl<'de> ::serde::Deserialize<'de> for RecordEmbeddingRulesItem {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::union(deserializer)
     }
 }
@@ -62,6 +63,7 @@ impl crate::runtime::Validate for RecordEmbeddingRulesItem {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Record {
     pub created_at: crate::runtime::Datetime,
     pub post: crate::runtime::AtUri,
@@ -106,10 +108,10 @@ impl Record {
 }
 
 impl ::serde::Serialize for Record {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(
             serializer,
             ::std::option::Option::Some(Self::NSID),
@@ -119,10 +121,10 @@ impl ::serde::Serialize for Record {
 }
 
 impl crate::runtime::ser::Fields for Record {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("createdAt", & self.created_at));
         crate::runtime::tri!(map.serialize_entry("post", & self.post));
@@ -146,9 +148,9 @@ impl crate::runtime::ser::Fields for Record {
 
 impl<'de> crate::runtime::de::Object<'de> for Record {
     const EXPECTING: &'static str = "a app.bsky.feed.postgate object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_created_at: ::std::option::Option<crate::runtime::Datetime> = ::std::option::Option::None;
         let mut f_post: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
@@ -199,9 +201,9 @@ impl<'de> crate::runtime::de::Object<'de> for Record {
 }
 
 impl<'de> ::serde::Deserialize<'de> for Record {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -247,6 +249,7 @@ impl crate::runtime::Validate for Record {
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct DisableRule {
     /// Fields this version of the lexicon does not define, kept so that writing the
     /// value back loses nothing.
@@ -263,19 +266,19 @@ impl DisableRule {
 }
 
 impl ::serde::Serialize for DisableRule {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for DisableRule {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::ser::extra(map, &self.extra, &[])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
@@ -285,9 +288,9 @@ impl crate::runtime::ser::Fields for DisableRule {
 
 impl<'de> crate::runtime::de::Object<'de> for DisableRule {
     const EXPECTING: &'static str = "a app.bsky.feed.postgate#disableRule object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         let mut extra = crate::runtime::Extra::default();
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
@@ -299,9 +302,9 @@ impl<'de> crate::runtime::de::Object<'de> for DisableRule {
 }
 
 impl<'de> ::serde::Deserialize<'de> for DisableRule {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }

@@ -4,6 +4,7 @@
 pub const NSID: &str = "app.bsky.feed.threadgate";
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum RecordAllowItem {
     /// `$type`: `app.bsky.feed.threadgate#mentionRule`
     MentionRule(::std::boxed::Box<MentionRule>),
@@ -18,10 +19,10 @@ pub enum RecordAllowItem {
 }
 
 impl ::serde::Serialize for RecordAllowItem {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         match self {
             Self::MentionRule(value) => {
                 crate::runtime::ser::tagged(
@@ -57,10 +58,10 @@ impl ::serde::Serialize for RecordAllowItem {
 }
 
 impl<'de> crate::runtime::de::Union<'de> for RecordAllowItem {
-    fn from_tagged<A: ::serde::de::MapAccess<'de>>(
+    fn from_tagged<__A: ::serde::de::MapAccess<'de>>(
         tag: &str,
-        map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+        map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         match tag {
             "app.bsky.feed.threadgate#mentionRule" => {
                 crate::runtime::de::variant(tag, map)
@@ -84,9 +85,9 @@ impl<'de> crate::runtime::de::Union<'de> for RecordAllowItem {
 }
 
 impl<'de> ::serde::Deserialize<'de> for RecordAllowItem {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::union(deserializer)
     }
 }
@@ -108,6 +109,7 @@ impl crate::runtime::Validate for RecordAllowItem {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Record {
     pub post: crate::runtime::AtUri,
     pub allow: ::std::option::Option<::std::vec::Vec<RecordAllowItem>>,
@@ -148,10 +150,10 @@ impl Record {
 }
 
 impl ::serde::Serialize for Record {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(
             serializer,
             ::std::option::Option::Some(Self::NSID),
@@ -161,10 +163,10 @@ impl ::serde::Serialize for Record {
 }
 
 impl crate::runtime::ser::Fields for Record {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("post", & self.post));
         crate::runtime::tri!(map.optional_entry("allow", & self.allow, & self.extra));
@@ -185,9 +187,9 @@ impl crate::runtime::ser::Fields for Record {
 
 impl<'de> crate::runtime::de::Object<'de> for Record {
     const EXPECTING: &'static str = "a app.bsky.feed.threadgate object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_post: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_allow: ::std::option::Option<::std::vec::Vec<RecordAllowItem>> = ::std::option::Option::None;
@@ -235,9 +237,9 @@ impl<'de> crate::runtime::de::Object<'de> for Record {
 }
 
 impl<'de> ::serde::Deserialize<'de> for Record {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -283,6 +285,7 @@ impl crate::runtime::Validate for Record {
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct MentionRule {
     /// Fields this version of the lexicon does not define, kept so that writing the
     /// value back loses nothing.
@@ -299,19 +302,19 @@ impl MentionRule {
 }
 
 impl ::serde::Serialize for MentionRule {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for MentionRule {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::ser::extra(map, &self.extra, &[])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
@@ -321,9 +324,9 @@ impl crate::runtime::ser::Fields for MentionRule {
 
 impl<'de> crate::runtime::de::Object<'de> for MentionRule {
     const EXPECTING: &'static str = "a app.bsky.feed.threadgate#mentionRule object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         let mut extra = crate::runtime::Extra::default();
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
@@ -335,9 +338,9 @@ impl<'de> crate::runtime::de::Object<'de> for MentionRule {
 }
 
 impl<'de> ::serde::Deserialize<'de> for MentionRule {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -347,6 +350,7 @@ impl crate::runtime::Validate for MentionRule {
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct FollowerRule {
     /// Fields this version of the lexicon does not define, kept so that writing the
     /// value back loses nothing.
@@ -363,19 +367,19 @@ impl FollowerRule {
 }
 
 impl ::serde::Serialize for FollowerRule {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for FollowerRule {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::ser::extra(map, &self.extra, &[])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
@@ -385,9 +389,9 @@ impl crate::runtime::ser::Fields for FollowerRule {
 
 impl<'de> crate::runtime::de::Object<'de> for FollowerRule {
     const EXPECTING: &'static str = "a app.bsky.feed.threadgate#followerRule object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         let mut extra = crate::runtime::Extra::default();
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
@@ -399,9 +403,9 @@ impl<'de> crate::runtime::de::Object<'de> for FollowerRule {
 }
 
 impl<'de> ::serde::Deserialize<'de> for FollowerRule {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -411,6 +415,7 @@ impl crate::runtime::Validate for FollowerRule {
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct FollowingRule {
     /// Fields this version of the lexicon does not define, kept so that writing the
     /// value back loses nothing.
@@ -427,19 +432,19 @@ impl FollowingRule {
 }
 
 impl ::serde::Serialize for FollowingRule {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for FollowingRule {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::ser::extra(map, &self.extra, &[])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
@@ -449,9 +454,9 @@ impl crate::runtime::ser::Fields for FollowingRule {
 
 impl<'de> crate::runtime::de::Object<'de> for FollowingRule {
     const EXPECTING: &'static str = "a app.bsky.feed.threadgate#followingRule object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         let mut extra = crate::runtime::Extra::default();
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
@@ -463,9 +468,9 @@ impl<'de> crate::runtime::de::Object<'de> for FollowingRule {
 }
 
 impl<'de> ::serde::Deserialize<'de> for FollowingRule {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -475,6 +480,7 @@ impl crate::runtime::Validate for FollowingRule {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ListRule {
     pub list: crate::runtime::AtUri,
     /// Fields this version of the lexicon does not define, kept so that writing the
@@ -493,19 +499,19 @@ impl ListRule {
 }
 
 impl ::serde::Serialize for ListRule {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for ListRule {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::tri!(map.serialize_entry("list", & self.list));
         crate::runtime::ser::extra(map, &self.extra, &["list"])
     }
@@ -516,9 +522,9 @@ impl crate::runtime::ser::Fields for ListRule {
 
 impl<'de> crate::runtime::de::Object<'de> for ListRule {
     const EXPECTING: &'static str = "a app.bsky.feed.threadgate#listRule object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_list: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -542,9 +548,9 @@ impl<'de> crate::runtime::de::Object<'de> for ListRule {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ListRule {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }

@@ -4,6 +4,7 @@
 pub const NSID: &str = "app.bsky.graph.defs";
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ListViewBasic {
     pub uri: crate::runtime::AtUri,
     pub cid: crate::runtime::Cid,
@@ -45,19 +46,19 @@ impl ListViewBasic {
 }
 
 impl ::serde::Serialize for ListViewBasic {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for ListViewBasic {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::tri!(map.serialize_entry("cid", & self.cid));
@@ -95,9 +96,9 @@ impl crate::runtime::ser::Fields for ListViewBasic {
 
 impl<'de> crate::runtime::de::Object<'de> for ListViewBasic {
     const EXPECTING: &'static str = "a app.bsky.graph.defs#listViewBasic object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_cid: ::std::option::Option<crate::runtime::Cid> = ::std::option::Option::None;
@@ -176,9 +177,9 @@ impl<'de> crate::runtime::de::Object<'de> for ListViewBasic {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ListViewBasic {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -239,6 +240,7 @@ impl crate::runtime::Validate for ListViewBasic {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ListView {
     pub uri: crate::runtime::AtUri,
     pub cid: crate::runtime::Cid,
@@ -290,19 +292,19 @@ impl ListView {
 }
 
 impl ::serde::Serialize for ListView {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for ListView {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::tri!(map.serialize_entry("cid", & self.cid));
@@ -349,9 +351,9 @@ impl crate::runtime::ser::Fields for ListView {
 
 impl<'de> crate::runtime::de::Object<'de> for ListView {
     const EXPECTING: &'static str = "a app.bsky.graph.defs#listView object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_cid: ::std::option::Option<crate::runtime::Cid> = ::std::option::Option::None;
@@ -456,9 +458,9 @@ impl<'de> crate::runtime::de::Object<'de> for ListView {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ListView {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -540,6 +542,7 @@ impl crate::runtime::Validate for ListView {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ListItemView {
     pub uri: crate::runtime::AtUri,
     pub subject: crate::app::bsky::actor::defs::ProfileView,
@@ -563,19 +566,19 @@ impl ListItemView {
 }
 
 impl ::serde::Serialize for ListItemView {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for ListItemView {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::tri!(map.serialize_entry("subject", & self.subject));
         crate::runtime::ser::extra(map, &self.extra, &["uri", "subject"])
@@ -587,9 +590,9 @@ impl crate::runtime::ser::Fields for ListItemView {
 
 impl<'de> crate::runtime::de::Object<'de> for ListItemView {
     const EXPECTING: &'static str = "a app.bsky.graph.defs#listItemView object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_subject: ::std::option::Option<
@@ -620,9 +623,9 @@ impl<'de> crate::runtime::de::Object<'de> for ListItemView {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ListItemView {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -639,6 +642,7 @@ impl crate::runtime::Validate for ListItemView {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct StarterPackView {
     pub uri: crate::runtime::AtUri,
     pub cid: crate::runtime::Cid,
@@ -687,19 +691,19 @@ impl StarterPackView {
 }
 
 impl ::serde::Serialize for StarterPackView {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for StarterPackView {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::tri!(map.serialize_entry("cid", & self.cid));
@@ -744,9 +748,9 @@ impl crate::runtime::ser::Fields for StarterPackView {
 
 impl<'de> crate::runtime::de::Object<'de> for StarterPackView {
     const EXPECTING: &'static str = "a app.bsky.graph.defs#starterPackView object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_cid: ::std::option::Option<crate::runtime::Cid> = ::std::option::Option::None;
@@ -847,9 +851,9 @@ impl<'de> crate::runtime::de::Object<'de> for StarterPackView {
 }
 
 impl<'de> ::serde::Deserialize<'de> for StarterPackView {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -932,6 +936,7 @@ impl crate::runtime::Validate for StarterPackView {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct StarterPackViewBasic {
     pub uri: crate::runtime::AtUri,
     pub cid: crate::runtime::Cid,
@@ -974,19 +979,19 @@ impl StarterPackViewBasic {
 }
 
 impl ::serde::Serialize for StarterPackViewBasic {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for StarterPackViewBasic {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::tri!(map.serialize_entry("cid", & self.cid));
@@ -1027,9 +1032,9 @@ impl crate::runtime::ser::Fields for StarterPackViewBasic {
 
 impl<'de> crate::runtime::de::Object<'de> for StarterPackViewBasic {
     const EXPECTING: &'static str = "a app.bsky.graph.defs#starterPackViewBasic object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_cid: ::std::option::Option<crate::runtime::Cid> = ::std::option::Option::None;
@@ -1112,9 +1117,9 @@ impl<'de> crate::runtime::de::Object<'de> for StarterPackViewBasic {
 }
 
 impl<'de> ::serde::Deserialize<'de> for StarterPackViewBasic {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -1181,6 +1186,7 @@ impl crate::runtime::Validate for StarterPackViewBasic {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ListPurpose {
     /// `app.bsky.graph.defs#modlist`
     Modlist,
@@ -1223,10 +1229,10 @@ impl ::std::fmt::Display for ListPurpose {
 }
 
 impl ::serde::Serialize for ListPurpose {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
@@ -1250,9 +1256,9 @@ impl ::std::convert::From<::std::string::String> for ListPurpose {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ListPurpose {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         let value = <::std::string::String as ::serde::Deserialize>::deserialize(
             deserializer,
         )?;
@@ -1274,6 +1280,7 @@ pub const CURATELIST: &str = "app.bsky.graph.defs#curatelist";
 pub const REFERENCELIST: &str = "app.bsky.graph.defs#referencelist";
 
 #[derive(Debug, Default, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ListViewerState {
     pub muted: ::std::option::Option<bool>,
     pub blocked: ::std::option::Option<crate::runtime::AtUri>,
@@ -1294,19 +1301,19 @@ impl ListViewerState {
 }
 
 impl ::serde::Serialize for ListViewerState {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for ListViewerState {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.optional_entry("muted", & self.muted, & self.extra));
         crate::runtime::tri!(
@@ -1321,9 +1328,9 @@ impl crate::runtime::ser::Fields for ListViewerState {
 
 impl<'de> crate::runtime::de::Object<'de> for ListViewerState {
     const EXPECTING: &'static str = "a app.bsky.graph.defs#listViewerState object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_muted: ::std::option::Option<bool> = ::std::option::Option::None;
         let mut f_blocked: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
@@ -1354,9 +1361,9 @@ impl<'de> crate::runtime::de::Object<'de> for ListViewerState {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ListViewerState {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -1376,6 +1383,7 @@ impl crate::runtime::Validate for ListViewerState {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct NotFoundActor {
     pub actor: crate::runtime::AtIdentifier,
     pub not_found: bool,
@@ -1396,19 +1404,19 @@ impl NotFoundActor {
 }
 
 impl ::serde::Serialize for NotFoundActor {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for NotFoundActor {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::tri!(map.serialize_entry("actor", & self.actor));
         crate::runtime::tri!(map.serialize_entry("notFound", & self.not_found));
         crate::runtime::ser::extra(map, &self.extra, &["actor", "notFound"])
@@ -1420,9 +1428,9 @@ impl crate::runtime::ser::Fields for NotFoundActor {
 
 impl<'de> crate::runtime::de::Object<'de> for NotFoundActor {
     const EXPECTING: &'static str = "a app.bsky.graph.defs#notFoundActor object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_actor: ::std::option::Option<crate::runtime::AtIdentifier> = ::std::option::Option::None;
         let mut f_not_found: ::std::option::Option<bool> = ::std::option::Option::None;
@@ -1453,9 +1461,9 @@ impl<'de> crate::runtime::de::Object<'de> for NotFoundActor {
 }
 
 impl<'de> ::serde::Deserialize<'de> for NotFoundActor {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -1473,6 +1481,7 @@ impl crate::runtime::Validate for NotFoundActor {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Relationship {
     pub did: crate::runtime::Did,
     pub following: ::std::option::Option<crate::runtime::AtUri>,
@@ -1503,19 +1512,19 @@ impl Relationship {
 }
 
 impl ::serde::Serialize for Relationship {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for Relationship {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("did", & self.did));
         crate::runtime::tri!(
@@ -1557,9 +1566,9 @@ impl crate::runtime::ser::Fields for Relationship {
 
 impl<'de> crate::runtime::de::Object<'de> for Relationship {
     const EXPECTING: &'static str = "a app.bsky.graph.defs#relationship object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_did: ::std::option::Option<crate::runtime::Did> = ::std::option::Option::None;
         let mut f_following: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
@@ -1625,9 +1634,9 @@ impl<'de> crate::runtime::de::Object<'de> for Relationship {
 }
 
 impl<'de> ::serde::Deserialize<'de> for Relationship {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }

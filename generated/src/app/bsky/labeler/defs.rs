@@ -4,6 +4,7 @@
 pub const NSID: &str = "app.bsky.labeler.defs";
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct LabelerView {
     pub uri: crate::runtime::AtUri,
     pub cid: crate::runtime::Cid,
@@ -41,19 +42,19 @@ impl LabelerView {
 }
 
 impl ::serde::Serialize for LabelerView {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for LabelerView {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::tri!(map.serialize_entry("cid", & self.cid));
@@ -77,9 +78,9 @@ impl crate::runtime::ser::Fields for LabelerView {
 
 impl<'de> crate::runtime::de::Object<'de> for LabelerView {
     const EXPECTING: &'static str = "a app.bsky.labeler.defs#labelerView object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_cid: ::std::option::Option<crate::runtime::Cid> = ::std::option::Option::None;
@@ -145,9 +146,9 @@ impl<'de> crate::runtime::de::Object<'de> for LabelerView {
 }
 
 impl<'de> ::serde::Deserialize<'de> for LabelerView {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -195,6 +196,7 @@ impl crate::runtime::Validate for LabelerView {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct LabelerViewDetailed {
     pub uri: crate::runtime::AtUri,
     pub cid: crate::runtime::Cid,
@@ -247,19 +249,19 @@ impl LabelerViewDetailed {
 }
 
 impl ::serde::Serialize for LabelerViewDetailed {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for LabelerViewDetailed {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::tri!(map.serialize_entry("cid", & self.cid));
@@ -306,9 +308,9 @@ impl crate::runtime::ser::Fields for LabelerViewDetailed {
 
 impl<'de> crate::runtime::de::Object<'de> for LabelerViewDetailed {
     const EXPECTING: &'static str = "a app.bsky.labeler.defs#labelerViewDetailed object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_cid: ::std::option::Option<crate::runtime::Cid> = ::std::option::Option::None;
@@ -410,9 +412,9 @@ impl<'de> crate::runtime::de::Object<'de> for LabelerViewDetailed {
 }
 
 impl<'de> ::serde::Deserialize<'de> for LabelerViewDetailed {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -475,6 +477,7 @@ impl crate::runtime::Validate for LabelerViewDetailed {
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct LabelerViewerState {
     pub like: ::std::option::Option<crate::runtime::AtUri>,
     /// Fields this version of the lexicon does not define, kept so that writing the
@@ -493,19 +496,19 @@ impl LabelerViewerState {
 }
 
 impl ::serde::Serialize for LabelerViewerState {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for LabelerViewerState {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.optional_entry("like", & self.like, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["like"])
@@ -517,9 +520,9 @@ impl crate::runtime::ser::Fields for LabelerViewerState {
 
 impl<'de> crate::runtime::de::Object<'de> for LabelerViewerState {
     const EXPECTING: &'static str = "a app.bsky.labeler.defs#labelerViewerState object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_like: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -540,9 +543,9 @@ impl<'de> crate::runtime::de::Object<'de> for LabelerViewerState {
 }
 
 impl<'de> ::serde::Deserialize<'de> for LabelerViewerState {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -559,6 +562,7 @@ impl crate::runtime::Validate for LabelerViewerState {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct LabelerPolicies {
     pub label_values: ::std::vec::Vec<crate::com::atproto::label::defs::LabelValue>,
     pub label_value_definitions: ::std::option::Option<
@@ -583,19 +587,19 @@ impl LabelerPolicies {
 }
 
 impl ::serde::Serialize for LabelerPolicies {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for LabelerPolicies {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(
             map.list_entry("labelValues", & self.label_values, & self.extra)
@@ -617,9 +621,9 @@ impl crate::runtime::ser::Fields for LabelerPolicies {
 
 impl<'de> crate::runtime::de::Object<'de> for LabelerPolicies {
     const EXPECTING: &'static str = "a app.bsky.labeler.defs#labelerPolicies object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_label_values: ::std::option::Option<
             ::std::vec::Vec<crate::com::atproto::label::defs::LabelValue>,
@@ -659,9 +663,9 @@ impl<'de> crate::runtime::de::Object<'de> for LabelerPolicies {
 }
 
 impl<'de> ::serde::Deserialize<'de> for LabelerPolicies {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }

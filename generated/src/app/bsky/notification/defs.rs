@@ -4,6 +4,7 @@
 pub const NSID: &str = "app.bsky.notification.defs";
 
 #[derive(Debug, Default, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct RecordDeleted {
     /// Fields this version of the lexicon does not define, kept so that writing the
     /// value back loses nothing.
@@ -20,19 +21,19 @@ impl RecordDeleted {
 }
 
 impl ::serde::Serialize for RecordDeleted {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for RecordDeleted {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::ser::extra(map, &self.extra, &[])
     }
     fn extra_fields(&self) -> &crate::runtime::Extra {
@@ -42,9 +43,9 @@ impl crate::runtime::ser::Fields for RecordDeleted {
 
 impl<'de> crate::runtime::de::Object<'de> for RecordDeleted {
     const EXPECTING: &'static str = "a app.bsky.notification.defs#recordDeleted object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         let mut extra = crate::runtime::Extra::default();
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
@@ -56,9 +57,9 @@ impl<'de> crate::runtime::de::Object<'de> for RecordDeleted {
 }
 
 impl<'de> ::serde::Deserialize<'de> for RecordDeleted {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -68,6 +69,7 @@ impl crate::runtime::Validate for RecordDeleted {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ChatPreferenceInclude {
     /// `all`
     All,
@@ -102,10 +104,10 @@ impl ::std::fmt::Display for ChatPreferenceInclude {
 }
 
 impl ::serde::Serialize for ChatPreferenceInclude {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
@@ -129,9 +131,9 @@ impl ::std::convert::From<::std::string::String> for ChatPreferenceInclude {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ChatPreferenceInclude {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         let value = <::std::string::String as ::serde::Deserialize>::deserialize(
             deserializer,
         )?;
@@ -144,6 +146,7 @@ impl crate::runtime::Validate for ChatPreferenceInclude {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ChatPreference {
     pub include: ChatPreferenceInclude,
     pub push: bool,
@@ -164,19 +167,19 @@ impl ChatPreference {
 }
 
 impl ::serde::Serialize for ChatPreference {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for ChatPreference {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::tri!(map.serialize_entry("include", & self.include));
         crate::runtime::tri!(map.serialize_entry("push", & self.push));
         crate::runtime::ser::extra(map, &self.extra, &["include", "push"])
@@ -188,9 +191,9 @@ impl crate::runtime::ser::Fields for ChatPreference {
 
 impl<'de> crate::runtime::de::Object<'de> for ChatPreference {
     const EXPECTING: &'static str = "a app.bsky.notification.defs#chatPreference object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_include: ::std::option::Option<ChatPreferenceInclude> = ::std::option::Option::None;
         let mut f_push: ::std::option::Option<bool> = ::std::option::Option::None;
@@ -221,9 +224,9 @@ impl<'de> crate::runtime::de::Object<'de> for ChatPreference {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ChatPreference {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -237,6 +240,7 @@ impl crate::runtime::Validate for ChatPreference {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum FilterablePreferenceInclude {
     /// `all`
     All,
@@ -271,10 +275,10 @@ impl ::std::fmt::Display for FilterablePreferenceInclude {
 }
 
 impl ::serde::Serialize for FilterablePreferenceInclude {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
@@ -298,9 +302,9 @@ impl ::std::convert::From<::std::string::String> for FilterablePreferenceInclude
 }
 
 impl<'de> ::serde::Deserialize<'de> for FilterablePreferenceInclude {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         let value = <::std::string::String as ::serde::Deserialize>::deserialize(
             deserializer,
         )?;
@@ -313,6 +317,7 @@ impl crate::runtime::Validate for FilterablePreferenceInclude {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct FilterablePreference {
     pub include: FilterablePreferenceInclude,
     pub list: bool,
@@ -335,19 +340,19 @@ impl FilterablePreference {
 }
 
 impl ::serde::Serialize for FilterablePreference {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for FilterablePreference {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::tri!(map.serialize_entry("include", & self.include));
         crate::runtime::tri!(map.serialize_entry("list", & self.list));
         crate::runtime::tri!(map.serialize_entry("push", & self.push));
@@ -360,9 +365,9 @@ impl crate::runtime::ser::Fields for FilterablePreference {
 
 impl<'de> crate::runtime::de::Object<'de> for FilterablePreference {
     const EXPECTING: &'static str = "a app.bsky.notification.defs#filterablePreference object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_include: ::std::option::Option<FilterablePreferenceInclude> = ::std::option::Option::None;
         let mut f_list: ::std::option::Option<bool> = ::std::option::Option::None;
@@ -400,9 +405,9 @@ impl<'de> crate::runtime::de::Object<'de> for FilterablePreference {
 }
 
 impl<'de> ::serde::Deserialize<'de> for FilterablePreference {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -416,6 +421,7 @@ impl crate::runtime::Validate for FilterablePreference {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Preference {
     pub list: bool,
     pub push: bool,
@@ -436,19 +442,19 @@ impl Preference {
 }
 
 impl ::serde::Serialize for Preference {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for Preference {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::tri!(map.serialize_entry("list", & self.list));
         crate::runtime::tri!(map.serialize_entry("push", & self.push));
         crate::runtime::ser::extra(map, &self.extra, &["list", "push"])
@@ -460,9 +466,9 @@ impl crate::runtime::ser::Fields for Preference {
 
 impl<'de> crate::runtime::de::Object<'de> for Preference {
     const EXPECTING: &'static str = "a app.bsky.notification.defs#preference object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_list: ::std::option::Option<bool> = ::std::option::Option::None;
         let mut f_push: ::std::option::Option<bool> = ::std::option::Option::None;
@@ -493,9 +499,9 @@ impl<'de> crate::runtime::de::Object<'de> for Preference {
 }
 
 impl<'de> ::serde::Deserialize<'de> for Preference {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -505,6 +511,7 @@ impl crate::runtime::Validate for Preference {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Preferences {
     pub chat: ChatPreference,
     pub follow: FilterablePreference,
@@ -562,19 +569,19 @@ impl Preferences {
 }
 
 impl ::serde::Serialize for Preferences {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for Preferences {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::tri!(map.serialize_entry("chat", & self.chat));
         crate::runtime::tri!(map.serialize_entry("follow", & self.follow));
         crate::runtime::tri!(map.serialize_entry("like", & self.like));
@@ -623,9 +630,9 @@ impl crate::runtime::ser::Fields for Preferences {
 
 impl<'de> crate::runtime::de::Object<'de> for Preferences {
     const EXPECTING: &'static str = "a app.bsky.notification.defs#preferences object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_chat: ::std::option::Option<ChatPreference> = ::std::option::Option::None;
         let mut f_follow: ::std::option::Option<FilterablePreference> = ::std::option::Option::None;
@@ -757,9 +764,9 @@ impl<'de> crate::runtime::de::Object<'de> for Preferences {
 }
 
 impl<'de> ::serde::Deserialize<'de> for Preferences {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -809,6 +816,7 @@ impl crate::runtime::Validate for Preferences {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ActivitySubscription {
     pub post: bool,
     pub reply: bool,
@@ -829,19 +837,19 @@ impl ActivitySubscription {
 }
 
 impl ::serde::Serialize for ActivitySubscription {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for ActivitySubscription {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::tri!(map.serialize_entry("post", & self.post));
         crate::runtime::tri!(map.serialize_entry("reply", & self.reply));
         crate::runtime::ser::extra(map, &self.extra, &["post", "reply"])
@@ -853,9 +861,9 @@ impl crate::runtime::ser::Fields for ActivitySubscription {
 
 impl<'de> crate::runtime::de::Object<'de> for ActivitySubscription {
     const EXPECTING: &'static str = "a app.bsky.notification.defs#activitySubscription object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_post: ::std::option::Option<bool> = ::std::option::Option::None;
         let mut f_reply: ::std::option::Option<bool> = ::std::option::Option::None;
@@ -886,9 +894,9 @@ impl<'de> crate::runtime::de::Object<'de> for ActivitySubscription {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ActivitySubscription {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -898,6 +906,7 @@ impl crate::runtime::Validate for ActivitySubscription {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct SubjectActivitySubscription {
     pub subject: crate::runtime::Did,
     pub activity_subscription: ActivitySubscription,
@@ -921,19 +930,19 @@ impl SubjectActivitySubscription {
 }
 
 impl ::serde::Serialize for SubjectActivitySubscription {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for SubjectActivitySubscription {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::tri!(map.serialize_entry("subject", & self.subject));
         crate::runtime::tri!(
             map.serialize_entry("activitySubscription", & self.activity_subscription)
@@ -951,9 +960,9 @@ impl crate::runtime::ser::Fields for SubjectActivitySubscription {
 
 impl<'de> crate::runtime::de::Object<'de> for SubjectActivitySubscription {
     const EXPECTING: &'static str = "a app.bsky.notification.defs#subjectActivitySubscription object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_subject: ::std::option::Option<crate::runtime::Did> = ::std::option::Option::None;
         let mut f_activity_subscription: ::std::option::Option<ActivitySubscription> = ::std::option::Option::None;
@@ -989,9 +998,9 @@ impl<'de> crate::runtime::de::Object<'de> for SubjectActivitySubscription {
 }
 
 impl<'de> ::serde::Deserialize<'de> for SubjectActivitySubscription {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }

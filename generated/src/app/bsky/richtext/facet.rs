@@ -4,6 +4,7 @@
 pub const NSID: &str = "app.bsky.richtext.facet";
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum MainFeaturesItem {
     /// `$type`: `app.bsky.richtext.facet#mention`
     Mention(::std::boxed::Box<Mention>),
@@ -16,10 +17,10 @@ pub enum MainFeaturesItem {
 }
 
 impl ::serde::Serialize for MainFeaturesItem {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         match self {
             Self::Mention(value) => {
                 crate::runtime::ser::tagged(
@@ -48,10 +49,10 @@ impl ::serde::Serialize for MainFeaturesItem {
 }
 
 impl<'de> crate::runtime::de::Union<'de> for MainFeaturesItem {
-    fn from_tagged<A: ::serde::de::MapAccess<'de>>(
+    fn from_tagged<__A: ::serde::de::MapAccess<'de>>(
         tag: &str,
-        map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+        map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         match tag {
             "app.bsky.richtext.facet#mention" => {
                 crate::runtime::de::variant(tag, map)
@@ -71,9 +72,9 @@ impl<'de> crate::runtime::de::Union<'de> for MainFeaturesItem {
 }
 
 impl<'de> ::serde::Deserialize<'de> for MainFeaturesItem {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::union(deserializer)
     }
 }
@@ -90,6 +91,7 @@ impl crate::runtime::Validate for MainFeaturesItem {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Main {
     pub index: ByteSlice,
     pub features: ::std::vec::Vec<MainFeaturesItem>,
@@ -110,19 +112,19 @@ impl Main {
 }
 
 impl ::serde::Serialize for Main {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for Main {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("index", & self.index));
         crate::runtime::tri!(map.list_entry("features", & self.features, & self.extra));
@@ -135,9 +137,9 @@ impl crate::runtime::ser::Fields for Main {
 
 impl<'de> crate::runtime::de::Object<'de> for Main {
     const EXPECTING: &'static str = "a app.bsky.richtext.facet object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_index: ::std::option::Option<ByteSlice> = ::std::option::Option::None;
         let mut f_features: ::std::option::Option<::std::vec::Vec<MainFeaturesItem>> = ::std::option::Option::None;
@@ -168,9 +170,9 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
 }
 
 impl<'de> ::serde::Deserialize<'de> for Main {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -190,6 +192,7 @@ impl crate::runtime::Validate for Main {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Mention {
     pub did: crate::runtime::Did,
     /// Fields this version of the lexicon does not define, kept so that writing the
@@ -208,19 +211,19 @@ impl Mention {
 }
 
 impl ::serde::Serialize for Mention {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for Mention {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::tri!(map.serialize_entry("did", & self.did));
         crate::runtime::ser::extra(map, &self.extra, &["did"])
     }
@@ -231,9 +234,9 @@ impl crate::runtime::ser::Fields for Mention {
 
 impl<'de> crate::runtime::de::Object<'de> for Mention {
     const EXPECTING: &'static str = "a app.bsky.richtext.facet#mention object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_did: ::std::option::Option<crate::runtime::Did> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -255,9 +258,9 @@ impl<'de> crate::runtime::de::Object<'de> for Mention {
 }
 
 impl<'de> ::serde::Deserialize<'de> for Mention {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -271,6 +274,7 @@ impl crate::runtime::Validate for Mention {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Link {
     pub uri: crate::runtime::Uri,
     /// Fields this version of the lexicon does not define, kept so that writing the
@@ -289,19 +293,19 @@ impl Link {
 }
 
 impl ::serde::Serialize for Link {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for Link {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::ser::extra(map, &self.extra, &["uri"])
     }
@@ -312,9 +316,9 @@ impl crate::runtime::ser::Fields for Link {
 
 impl<'de> crate::runtime::de::Object<'de> for Link {
     const EXPECTING: &'static str = "a app.bsky.richtext.facet#link object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::Uri> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -336,9 +340,9 @@ impl<'de> crate::runtime::de::Object<'de> for Link {
 }
 
 impl<'de> ::serde::Deserialize<'de> for Link {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -352,6 +356,7 @@ impl crate::runtime::Validate for Link {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Tag {
     pub tag: ::std::string::String,
     /// Fields this version of the lexicon does not define, kept so that writing the
@@ -370,19 +375,19 @@ impl Tag {
 }
 
 impl ::serde::Serialize for Tag {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for Tag {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::tri!(map.serialize_entry("tag", & self.tag));
         crate::runtime::ser::extra(map, &self.extra, &["tag"])
     }
@@ -393,9 +398,9 @@ impl crate::runtime::ser::Fields for Tag {
 
 impl<'de> crate::runtime::de::Object<'de> for Tag {
     const EXPECTING: &'static str = "a app.bsky.richtext.facet#tag object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_tag: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -417,9 +422,9 @@ impl<'de> crate::runtime::de::Object<'de> for Tag {
 }
 
 impl<'de> ::serde::Deserialize<'de> for Tag {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -443,6 +448,7 @@ impl crate::runtime::Validate for Tag {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ByteSlice {
     pub byte_start: i64,
     pub byte_end: i64,
@@ -463,19 +469,19 @@ impl ByteSlice {
 }
 
 impl ::serde::Serialize for ByteSlice {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for ByteSlice {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::tri!(map.serialize_entry("byteStart", & self.byte_start));
         crate::runtime::tri!(map.serialize_entry("byteEnd", & self.byte_end));
         crate::runtime::ser::extra(map, &self.extra, &["byteStart", "byteEnd"])
@@ -487,9 +493,9 @@ impl crate::runtime::ser::Fields for ByteSlice {
 
 impl<'de> crate::runtime::de::Object<'de> for ByteSlice {
     const EXPECTING: &'static str = "a app.bsky.richtext.facet#byteSlice object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_byte_start: ::std::option::Option<i64> = ::std::option::Option::None;
         let mut f_byte_end: ::std::option::Option<i64> = ::std::option::Option::None;
@@ -520,9 +526,9 @@ impl<'de> crate::runtime::de::Object<'de> for ByteSlice {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ByteSlice {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }

@@ -4,6 +4,7 @@
 pub const NSID: &str = "com.atproto.label.defs";
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Label {
     pub ver: ::std::option::Option<i64>,
     pub src: crate::runtime::Did,
@@ -43,19 +44,19 @@ impl Label {
 }
 
 impl ::serde::Serialize for Label {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for Label {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.optional_entry("ver", & self.ver, & self.extra));
         crate::runtime::tri!(map.serialize_entry("src", & self.src));
@@ -79,9 +80,9 @@ impl crate::runtime::ser::Fields for Label {
 
 impl<'de> crate::runtime::de::Object<'de> for Label {
     const EXPECTING: &'static str = "a com.atproto.label.defs#label object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_ver: ::std::option::Option<i64> = ::std::option::Option::None;
         let mut f_src: ::std::option::Option<crate::runtime::Did> = ::std::option::Option::None;
@@ -143,9 +144,9 @@ impl<'de> crate::runtime::de::Object<'de> for Label {
 }
 
 impl<'de> ::serde::Deserialize<'de> for Label {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -191,6 +192,7 @@ impl crate::runtime::Validate for Label {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct SelfLabels {
     pub values: ::std::vec::Vec<SelfLabel>,
     /// Fields this version of the lexicon does not define, kept so that writing the
@@ -209,19 +211,19 @@ impl SelfLabels {
 }
 
 impl ::serde::Serialize for SelfLabels {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for SelfLabels {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.list_entry("values", & self.values, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["values"])
@@ -233,9 +235,9 @@ impl crate::runtime::ser::Fields for SelfLabels {
 
 impl<'de> crate::runtime::de::Object<'de> for SelfLabels {
     const EXPECTING: &'static str = "a com.atproto.label.defs#selfLabels object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_values: ::std::option::Option<::std::vec::Vec<SelfLabel>> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -259,9 +261,9 @@ impl<'de> crate::runtime::de::Object<'de> for SelfLabels {
 }
 
 impl<'de> ::serde::Deserialize<'de> for SelfLabels {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -284,6 +286,7 @@ impl crate::runtime::Validate for SelfLabels {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct SelfLabel {
     pub val: ::std::string::String,
     /// Fields this version of the lexicon does not define, kept so that writing the
@@ -302,19 +305,19 @@ impl SelfLabel {
 }
 
 impl ::serde::Serialize for SelfLabel {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for SelfLabel {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::tri!(map.serialize_entry("val", & self.val));
         crate::runtime::ser::extra(map, &self.extra, &["val"])
     }
@@ -325,9 +328,9 @@ impl crate::runtime::ser::Fields for SelfLabel {
 
 impl<'de> crate::runtime::de::Object<'de> for SelfLabel {
     const EXPECTING: &'static str = "a com.atproto.label.defs#selfLabel object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_val: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -349,9 +352,9 @@ impl<'de> crate::runtime::de::Object<'de> for SelfLabel {
 }
 
 impl<'de> ::serde::Deserialize<'de> for SelfLabel {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -370,6 +373,7 @@ impl crate::runtime::Validate for SelfLabel {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum LabelValueDefinitionSeverity {
     /// `inform`
     Inform,
@@ -408,10 +412,10 @@ impl ::std::fmt::Display for LabelValueDefinitionSeverity {
 }
 
 impl ::serde::Serialize for LabelValueDefinitionSeverity {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
@@ -435,9 +439,9 @@ impl ::std::convert::From<::std::string::String> for LabelValueDefinitionSeverit
 }
 
 impl<'de> ::serde::Deserialize<'de> for LabelValueDefinitionSeverity {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         let value = <::std::string::String as ::serde::Deserialize>::deserialize(
             deserializer,
         )?;
@@ -450,6 +454,7 @@ impl crate::runtime::Validate for LabelValueDefinitionSeverity {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum LabelValueDefinitionBlurs {
     /// `content`
     Content,
@@ -488,10 +493,10 @@ impl ::std::fmt::Display for LabelValueDefinitionBlurs {
 }
 
 impl ::serde::Serialize for LabelValueDefinitionBlurs {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
@@ -515,9 +520,9 @@ impl ::std::convert::From<::std::string::String> for LabelValueDefinitionBlurs {
 }
 
 impl<'de> ::serde::Deserialize<'de> for LabelValueDefinitionBlurs {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         let value = <::std::string::String as ::serde::Deserialize>::deserialize(
             deserializer,
         )?;
@@ -530,6 +535,7 @@ impl crate::runtime::Validate for LabelValueDefinitionBlurs {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum LabelValueDefinitionDefaultSetting {
     /// `ignore`
     Ignore,
@@ -568,10 +574,10 @@ impl ::std::fmt::Display for LabelValueDefinitionDefaultSetting {
 }
 
 impl ::serde::Serialize for LabelValueDefinitionDefaultSetting {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
@@ -595,9 +601,9 @@ impl ::std::convert::From<::std::string::String> for LabelValueDefinitionDefault
 }
 
 impl<'de> ::serde::Deserialize<'de> for LabelValueDefinitionDefaultSetting {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         let value = <::std::string::String as ::serde::Deserialize>::deserialize(
             deserializer,
         )?;
@@ -610,6 +616,7 @@ impl crate::runtime::Validate for LabelValueDefinitionDefaultSetting {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct LabelValueDefinition {
     pub identifier: ::std::string::String,
     pub severity: LabelValueDefinitionSeverity,
@@ -643,19 +650,19 @@ impl LabelValueDefinition {
 }
 
 impl ::serde::Serialize for LabelValueDefinition {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for LabelValueDefinition {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("identifier", & self.identifier));
         crate::runtime::tri!(map.serialize_entry("severity", & self.severity));
@@ -687,9 +694,9 @@ impl crate::runtime::ser::Fields for LabelValueDefinition {
 
 impl<'de> crate::runtime::de::Object<'de> for LabelValueDefinition {
     const EXPECTING: &'static str = "a com.atproto.label.defs#labelValueDefinition object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_identifier: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut f_severity: ::std::option::Option<LabelValueDefinitionSeverity> = ::std::option::Option::None;
@@ -757,9 +764,9 @@ impl<'de> crate::runtime::de::Object<'de> for LabelValueDefinition {
 }
 
 impl<'de> ::serde::Deserialize<'de> for LabelValueDefinition {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -805,6 +812,7 @@ impl crate::runtime::Validate for LabelValueDefinition {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct LabelValueDefinitionStrings {
     pub lang: crate::runtime::Language,
     pub name: ::std::string::String,
@@ -831,19 +839,19 @@ impl LabelValueDefinitionStrings {
 }
 
 impl ::serde::Serialize for LabelValueDefinitionStrings {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for LabelValueDefinitionStrings {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::tri!(map.serialize_entry("lang", & self.lang));
         crate::runtime::tri!(map.serialize_entry("name", & self.name));
         crate::runtime::tri!(map.serialize_entry("description", & self.description));
@@ -856,9 +864,9 @@ impl crate::runtime::ser::Fields for LabelValueDefinitionStrings {
 
 impl<'de> crate::runtime::de::Object<'de> for LabelValueDefinitionStrings {
     const EXPECTING: &'static str = "a com.atproto.label.defs#labelValueDefinitionStrings object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_lang: ::std::option::Option<crate::runtime::Language> = ::std::option::Option::None;
         let mut f_name: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
@@ -900,9 +908,9 @@ impl<'de> crate::runtime::de::Object<'de> for LabelValueDefinitionStrings {
 }
 
 impl<'de> ::serde::Deserialize<'de> for LabelValueDefinitionStrings {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -942,6 +950,7 @@ impl crate::runtime::Validate for LabelValueDefinitionStrings {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum LabelValue {
     /// `!hide`
     Hide,
@@ -1000,10 +1009,10 @@ impl ::std::fmt::Display for LabelValue {
 }
 
 impl ::serde::Serialize for LabelValue {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
@@ -1027,9 +1036,9 @@ impl ::std::convert::From<::std::string::String> for LabelValue {
 }
 
 impl<'de> ::serde::Deserialize<'de> for LabelValue {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         let value = <::std::string::String as ::serde::Deserialize>::deserialize(
             deserializer,
         )?;

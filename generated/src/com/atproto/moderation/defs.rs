@@ -4,6 +4,7 @@
 pub const NSID: &str = "com.atproto.moderation.defs";
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ReasonType {
     /// `com.atproto.moderation.defs#reasonSpam`
     ReasonSpam,
@@ -360,10 +361,10 @@ impl ::std::fmt::Display for ReasonType {
 }
 
 impl ::serde::Serialize for ReasonType {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
@@ -387,9 +388,9 @@ impl ::std::convert::From<::std::string::String> for ReasonType {
 }
 
 impl<'de> ::serde::Deserialize<'de> for ReasonType {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         let value = <::std::string::String as ::serde::Deserialize>::deserialize(
             deserializer,
         )?;
@@ -423,6 +424,7 @@ pub const REASON_OTHER: &str = "com.atproto.moderation.defs#reasonOther";
 pub const REASON_APPEAL: &str = "com.atproto.moderation.defs#reasonAppeal";
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum SubjectType {
     /// `account`
     Account,
@@ -461,10 +463,10 @@ impl ::std::fmt::Display for SubjectType {
 }
 
 impl ::serde::Serialize for SubjectType {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
@@ -488,9 +490,9 @@ impl ::std::convert::From<::std::string::String> for SubjectType {
 }
 
 impl<'de> ::serde::Deserialize<'de> for SubjectType {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         let value = <::std::string::String as ::serde::Deserialize>::deserialize(
             deserializer,
         )?;

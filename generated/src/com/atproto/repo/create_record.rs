@@ -4,6 +4,7 @@
 pub const NSID: &str = "com.atproto.repo.createRecord";
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Input {
     pub repo: crate::runtime::AtIdentifier,
     pub collection: crate::runtime::Nsid,
@@ -36,19 +37,19 @@ impl Input {
 }
 
 impl ::serde::Serialize for Input {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for Input {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("repo", & self.repo));
         crate::runtime::tri!(map.serialize_entry("collection", & self.collection));
@@ -73,9 +74,9 @@ impl crate::runtime::ser::Fields for Input {
 
 impl<'de> crate::runtime::de::Object<'de> for Input {
     const EXPECTING: &'static str = "a com.atproto.repo.createRecord#input object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_repo: ::std::option::Option<crate::runtime::AtIdentifier> = ::std::option::Option::None;
         let mut f_collection: ::std::option::Option<crate::runtime::Nsid> = ::std::option::Option::None;
@@ -138,9 +139,9 @@ impl<'de> crate::runtime::de::Object<'de> for Input {
 }
 
 impl<'de> ::serde::Deserialize<'de> for Input {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -183,6 +184,7 @@ impl crate::runtime::Validate for Input {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum OutputValidationStatus {
     /// `valid`
     Valid,
@@ -217,10 +219,10 @@ impl ::std::fmt::Display for OutputValidationStatus {
 }
 
 impl ::serde::Serialize for OutputValidationStatus {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
@@ -244,9 +246,9 @@ impl ::std::convert::From<::std::string::String> for OutputValidationStatus {
 }
 
 impl<'de> ::serde::Deserialize<'de> for OutputValidationStatus {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         let value = <::std::string::String as ::serde::Deserialize>::deserialize(
             deserializer,
         )?;
@@ -259,6 +261,7 @@ impl crate::runtime::Validate for OutputValidationStatus {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Output {
     pub uri: crate::runtime::AtUri,
     pub cid: crate::runtime::Cid,
@@ -283,19 +286,19 @@ impl Output {
 }
 
 impl ::serde::Serialize for Output {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for Output {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::tri!(map.serialize_entry("cid", & self.cid));
@@ -317,9 +320,9 @@ impl crate::runtime::ser::Fields for Output {
 
 impl<'de> crate::runtime::de::Object<'de> for Output {
     const EXPECTING: &'static str = "a com.atproto.repo.createRecord#output object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_cid: ::std::option::Option<crate::runtime::Cid> = ::std::option::Option::None;
@@ -363,9 +366,9 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
 }
 
 impl<'de> ::serde::Deserialize<'de> for Output {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -398,6 +401,7 @@ impl crate::runtime::Validate for Output {
 
 /// The errors this endpoint declares, and any other error the server sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Error {
     /// `InvalidSwap`
     InvalidSwap { message: ::std::option::Option<::std::string::String> },

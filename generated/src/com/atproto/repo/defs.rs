@@ -4,6 +4,7 @@
 pub const NSID: &str = "com.atproto.repo.defs";
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct CommitMeta {
     pub cid: crate::runtime::Cid,
     pub rev: crate::runtime::Tid,
@@ -24,19 +25,19 @@ impl CommitMeta {
 }
 
 impl ::serde::Serialize for CommitMeta {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for CommitMeta {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::tri!(map.serialize_entry("cid", & self.cid));
         crate::runtime::tri!(map.serialize_entry("rev", & self.rev));
         crate::runtime::ser::extra(map, &self.extra, &["cid", "rev"])
@@ -48,9 +49,9 @@ impl crate::runtime::ser::Fields for CommitMeta {
 
 impl<'de> crate::runtime::de::Object<'de> for CommitMeta {
     const EXPECTING: &'static str = "a com.atproto.repo.defs#commitMeta object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_cid: ::std::option::Option<crate::runtime::Cid> = ::std::option::Option::None;
         let mut f_rev: ::std::option::Option<crate::runtime::Tid> = ::std::option::Option::None;
@@ -77,9 +78,9 @@ impl<'de> crate::runtime::de::Object<'de> for CommitMeta {
 }
 
 impl<'de> ::serde::Deserialize<'de> for CommitMeta {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }

@@ -4,6 +4,7 @@
 pub const NSID: &str = "com.atproto.repo.uploadBlob";
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Output {
     pub blob: crate::runtime::Blob,
     /// Fields this version of the lexicon does not define, kept so that writing the
@@ -22,19 +23,19 @@ impl Output {
 }
 
 impl ::serde::Serialize for Output {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for Output {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::tri!(map.serialize_entry("blob", & self.blob));
         crate::runtime::ser::extra(map, &self.extra, &["blob"])
     }
@@ -45,9 +46,9 @@ impl crate::runtime::ser::Fields for Output {
 
 impl<'de> crate::runtime::de::Object<'de> for Output {
     const EXPECTING: &'static str = "a com.atproto.repo.uploadBlob#output object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_blob: ::std::option::Option<crate::runtime::Blob> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -71,9 +72,9 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
 }
 
 impl<'de> ::serde::Deserialize<'de> for Output {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -88,6 +89,7 @@ impl crate::runtime::Validate for Output {
 
 /// The errors this endpoint declares, and any other error the server sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Error {
     /// An error this version of the lexicon does not declare.
     Other {

@@ -4,6 +4,7 @@
 pub const NSID: &str = "com.atproto.server.createSession";
 
 #[derive(Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Input {
     /// The account to log in to: its handle, or another identifier the server accepts (such as its DID or email).
     pub identifier: ::std::string::String,
@@ -50,19 +51,19 @@ impl ::std::fmt::Debug for Input {
 }
 
 impl ::serde::Serialize for Input {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for Input {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("identifier", & self.identifier));
         crate::runtime::tri!(map.serialize_entry("password", & self.password));
@@ -85,9 +86,9 @@ impl crate::runtime::ser::Fields for Input {
 
 impl<'de> crate::runtime::de::Object<'de> for Input {
     const EXPECTING: &'static str = "a com.atproto.server.createSession#input object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_identifier: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut f_password: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
@@ -138,9 +139,9 @@ impl<'de> crate::runtime::de::Object<'de> for Input {
 }
 
 impl<'de> ::serde::Deserialize<'de> for Input {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -161,6 +162,7 @@ impl crate::runtime::Validate for Input {
 
 /// Why the account is not active, when active is false. Absent with active=false means the server gives no reason.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum OutputStatus {
     /// `takendown`
     Takendown,
@@ -199,10 +201,10 @@ impl ::std::fmt::Display for OutputStatus {
 }
 
 impl ::serde::Serialize for OutputStatus {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
@@ -226,9 +228,9 @@ impl ::std::convert::From<::std::string::String> for OutputStatus {
 }
 
 impl<'de> ::serde::Deserialize<'de> for OutputStatus {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         let value = <::std::string::String as ::serde::Deserialize>::deserialize(
             deserializer,
         )?;
@@ -241,6 +243,7 @@ impl crate::runtime::Validate for OutputStatus {
 }
 
 #[derive(Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Output {
     /// Short-lived bearer token for authenticated requests.
     pub access_jwt: ::std::string::String,
@@ -306,19 +309,19 @@ impl ::std::fmt::Debug for Output {
 }
 
 impl ::serde::Serialize for Output {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for Output {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("accessJwt", & self.access_jwt));
         crate::runtime::tri!(map.serialize_entry("refreshJwt", & self.refresh_jwt));
@@ -358,9 +361,9 @@ impl crate::runtime::ser::Fields for Output {
 
 impl<'de> crate::runtime::de::Object<'de> for Output {
     const EXPECTING: &'static str = "a com.atproto.server.createSession#output object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_access_jwt: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut f_refresh_jwt: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
@@ -451,9 +454,9 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
 }
 
 impl<'de> ::serde::Deserialize<'de> for Output {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -490,6 +493,7 @@ impl crate::runtime::Validate for Output {
 
 /// The errors this endpoint declares, and any other error the server sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Error {
     /// `AccountTakedown`
     ///

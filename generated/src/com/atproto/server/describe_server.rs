@@ -4,6 +4,7 @@
 pub const NSID: &str = "com.atproto.server.describeServer";
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Output {
     pub invite_code_required: ::std::option::Option<bool>,
     pub phone_verification_required: ::std::option::Option<bool>,
@@ -37,19 +38,19 @@ impl Output {
 }
 
 impl ::serde::Serialize for Output {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for Output {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(
             map.optional_entry("inviteCodeRequired", & self.invite_code_required, & self
@@ -92,9 +93,9 @@ impl crate::runtime::ser::Fields for Output {
 
 impl<'de> crate::runtime::de::Object<'de> for Output {
     const EXPECTING: &'static str = "a com.atproto.server.describeServer#output object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_invite_code_required: ::std::option::Option<bool> = ::std::option::Option::None;
         let mut f_phone_verification_required: ::std::option::Option<bool> = ::std::option::Option::None;
@@ -168,9 +169,9 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
 }
 
 impl<'de> ::serde::Deserialize<'de> for Output {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -207,6 +208,7 @@ impl crate::runtime::Validate for Output {
 
 /// The errors this endpoint declares, and any other error the server sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Error {
     /// An error this version of the lexicon does not declare.
     Other {
@@ -247,6 +249,7 @@ impl<T: crate::runtime::client::Transport + ?Sized> super::Service<'_, T> {
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Links {
     pub privacy_policy: ::std::option::Option<crate::runtime::Uri>,
     pub terms_of_service: ::std::option::Option<crate::runtime::Uri>,
@@ -267,19 +270,19 @@ impl Links {
 }
 
 impl ::serde::Serialize for Links {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for Links {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(
             map.optional_entry("privacyPolicy", & self.privacy_policy, & self.extra)
@@ -300,9 +303,9 @@ impl crate::runtime::ser::Fields for Links {
 
 impl<'de> crate::runtime::de::Object<'de> for Links {
     const EXPECTING: &'static str = "a com.atproto.server.describeServer#links object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_privacy_policy: ::std::option::Option<crate::runtime::Uri> = ::std::option::Option::None;
         let mut f_terms_of_service: ::std::option::Option<crate::runtime::Uri> = ::std::option::Option::None;
@@ -335,9 +338,9 @@ impl<'de> crate::runtime::de::Object<'de> for Links {
 }
 
 impl<'de> ::serde::Deserialize<'de> for Links {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -363,6 +366,7 @@ impl crate::runtime::Validate for Links {
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Contact {
     pub email: ::std::option::Option<::std::string::String>,
     /// Fields this version of the lexicon does not define, kept so that writing the
@@ -381,19 +385,19 @@ impl Contact {
 }
 
 impl ::serde::Serialize for Contact {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for Contact {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.optional_entry("email", & self.email, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["email"])
@@ -405,9 +409,9 @@ impl crate::runtime::ser::Fields for Contact {
 
 impl<'de> crate::runtime::de::Object<'de> for Contact {
     const EXPECTING: &'static str = "a com.atproto.server.describeServer#contact object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_email: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -428,9 +432,9 @@ impl<'de> crate::runtime::de::Object<'de> for Contact {
 }
 
 impl<'de> ::serde::Deserialize<'de> for Contact {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }

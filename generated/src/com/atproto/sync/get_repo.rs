@@ -4,6 +4,7 @@
 pub const NSID: &str = "com.atproto.sync.getRepo";
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Params {
     pub did: crate::runtime::Did,
     pub since: ::std::option::Option<crate::runtime::Tid>,
@@ -24,19 +25,19 @@ impl Params {
 }
 
 impl ::serde::Serialize for Params {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for Params {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("did", & self.did));
         crate::runtime::tri!(map.optional_entry("since", & self.since, & self.extra));
@@ -49,9 +50,9 @@ impl crate::runtime::ser::Fields for Params {
 
 impl<'de> crate::runtime::de::Object<'de> for Params {
     const EXPECTING: &'static str = "a com.atproto.sync.getRepo#params object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_did: ::std::option::Option<crate::runtime::Did> = ::std::option::Option::None;
         let mut f_since: ::std::option::Option<crate::runtime::Tid> = ::std::option::Option::None;
@@ -80,9 +81,9 @@ impl<'de> crate::runtime::de::Object<'de> for Params {
 }
 
 impl<'de> ::serde::Deserialize<'de> for Params {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -110,6 +111,7 @@ impl crate::runtime::Validate for Params {
 
 /// The errors this endpoint declares, and any other error the server sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Error {
     /// `RepoNotFound`
     RepoNotFound { message: ::std::option::Option<::std::string::String> },

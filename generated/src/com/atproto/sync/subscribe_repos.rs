@@ -5,6 +5,7 @@
 pub const NSID: &str = "com.atproto.sync.subscribeRepos";
 
 #[derive(Debug, Default, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Params {
     /// Sequence number of the last event already seen; the stream resumes after it.
     pub cursor: ::std::option::Option<i64>,
@@ -24,19 +25,19 @@ impl Params {
 }
 
 impl ::serde::Serialize for Params {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for Params {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.optional_entry("cursor", & self.cursor, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["cursor"])
@@ -48,9 +49,9 @@ impl crate::runtime::ser::Fields for Params {
 
 impl<'de> crate::runtime::de::Object<'de> for Params {
     const EXPECTING: &'static str = "a com.atproto.sync.subscribeRepos#params object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_cursor: ::std::option::Option<i64> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -71,9 +72,9 @@ impl<'de> crate::runtime::de::Object<'de> for Params {
 }
 
 impl<'de> ::serde::Deserialize<'de> for Params {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -93,6 +94,7 @@ impl crate::runtime::Validate for Params {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Message {
     /// `$type`: `com.atproto.sync.subscribeRepos#commit`
     Commit(::std::boxed::Box<Commit>),
@@ -109,10 +111,10 @@ pub enum Message {
 }
 
 impl ::serde::Serialize for Message {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         match self {
             Self::Commit(value) => {
                 crate::runtime::ser::tagged(
@@ -155,10 +157,10 @@ impl ::serde::Serialize for Message {
 }
 
 impl<'de> crate::runtime::de::Union<'de> for Message {
-    fn from_tagged<A: ::serde::de::MapAccess<'de>>(
+    fn from_tagged<__A: ::serde::de::MapAccess<'de>>(
         tag: &str,
-        map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+        map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         match tag {
             "com.atproto.sync.subscribeRepos#commit" => {
                 crate::runtime::de::variant(tag, map)
@@ -186,9 +188,9 @@ impl<'de> crate::runtime::de::Union<'de> for Message {
 }
 
 impl<'de> ::serde::Deserialize<'de> for Message {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::union(deserializer)
     }
 }
@@ -213,6 +215,7 @@ pub const SUBSCRIPTION: &str = "com.atproto.sync.subscribeRepos";
 
 /// The errors this endpoint declares, and any other error the server sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Error {
     /// `FutureCursor`
     ///
@@ -292,6 +295,7 @@ impl Message {
 
 /// A commit to a repository: its operations, with the blocks that changed as a CAR slice.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Commit {
     /// Position of this event in the stream.
     pub seq: i64,
@@ -362,19 +366,19 @@ impl Commit {
 }
 
 impl ::serde::Serialize for Commit {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for Commit {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("seq", & self.seq));
         crate::runtime::tri!(map.serialize_entry("rebase", & self.rebase));
@@ -416,9 +420,9 @@ impl crate::runtime::ser::Fields for Commit {
 
 impl<'de> crate::runtime::de::Object<'de> for Commit {
     const EXPECTING: &'static str = "a com.atproto.sync.subscribeRepos#commit object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_seq: ::std::option::Option<i64> = ::std::option::Option::None;
         let mut f_rebase: ::std::option::Option<bool> = ::std::option::Option::None;
@@ -515,9 +519,9 @@ impl<'de> crate::runtime::de::Object<'de> for Commit {
 }
 
 impl<'de> ::serde::Deserialize<'de> for Commit {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -577,6 +581,7 @@ impl crate::runtime::Validate for Commit {
 
 /// The current state of a repository, to resynchronize with it without its history.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Sync {
     /// Position of this event in the stream.
     pub seq: i64,
@@ -614,19 +619,19 @@ impl Sync {
 }
 
 impl ::serde::Serialize for Sync {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for Sync {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::tri!(map.serialize_entry("seq", & self.seq));
         crate::runtime::tri!(map.serialize_entry("did", & self.did));
         crate::runtime::tri!(map.serialize_entry("blocks", & self.blocks));
@@ -645,9 +650,9 @@ impl crate::runtime::ser::Fields for Sync {
 
 impl<'de> crate::runtime::de::Object<'de> for Sync {
     const EXPECTING: &'static str = "a com.atproto.sync.subscribeRepos#sync object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_seq: ::std::option::Option<i64> = ::std::option::Option::None;
         let mut f_did: ::std::option::Option<crate::runtime::Did> = ::std::option::Option::None;
@@ -693,9 +698,9 @@ impl<'de> crate::runtime::de::Object<'de> for Sync {
 }
 
 impl<'de> ::serde::Deserialize<'de> for Sync {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -721,6 +726,7 @@ impl crate::runtime::Validate for Sync {
 
 /// An account's identity (handle or DID document) may have changed: resolve it again.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Identity {
     /// Position of this event in the stream.
     pub seq: i64,
@@ -753,19 +759,19 @@ impl Identity {
 }
 
 impl ::serde::Serialize for Identity {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for Identity {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("seq", & self.seq));
         crate::runtime::tri!(map.serialize_entry("did", & self.did));
@@ -780,9 +786,9 @@ impl crate::runtime::ser::Fields for Identity {
 
 impl<'de> crate::runtime::de::Object<'de> for Identity {
     const EXPECTING: &'static str = "a com.atproto.sync.subscribeRepos#identity object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_seq: ::std::option::Option<i64> = ::std::option::Option::None;
         let mut f_did: ::std::option::Option<crate::runtime::Did> = ::std::option::Option::None;
@@ -823,9 +829,9 @@ impl<'de> crate::runtime::de::Object<'de> for Identity {
 }
 
 impl<'de> ::serde::Deserialize<'de> for Identity {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -849,6 +855,7 @@ impl crate::runtime::Validate for Identity {
 
 /// Why the account is not active, when it is not.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum AccountStatus {
     /// `takendown`
     Takendown,
@@ -899,10 +906,10 @@ impl ::std::fmt::Display for AccountStatus {
 }
 
 impl ::serde::Serialize for AccountStatus {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
@@ -926,9 +933,9 @@ impl ::std::convert::From<::std::string::String> for AccountStatus {
 }
 
 impl<'de> ::serde::Deserialize<'de> for AccountStatus {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         let value = <::std::string::String as ::serde::Deserialize>::deserialize(
             deserializer,
         )?;
@@ -942,6 +949,7 @@ impl crate::runtime::Validate for AccountStatus {
 
 /// An account's hosting status changed on the host that sends the stream.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Account {
     /// Position of this event in the stream.
     pub seq: i64,
@@ -978,19 +986,19 @@ impl Account {
 }
 
 impl ::serde::Serialize for Account {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for Account {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("seq", & self.seq));
         crate::runtime::tri!(map.serialize_entry("did", & self.did));
@@ -1010,9 +1018,9 @@ impl crate::runtime::ser::Fields for Account {
 
 impl<'de> crate::runtime::de::Object<'de> for Account {
     const EXPECTING: &'static str = "a com.atproto.sync.subscribeRepos#account object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_seq: ::std::option::Option<i64> = ::std::option::Option::None;
         let mut f_did: ::std::option::Option<crate::runtime::Did> = ::std::option::Option::None;
@@ -1060,9 +1068,9 @@ impl<'de> crate::runtime::de::Object<'de> for Account {
 }
 
 impl<'de> ::serde::Deserialize<'de> for Account {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -1085,6 +1093,7 @@ impl crate::runtime::Validate for Account {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum InfoName {
     /// `OutdatedCursor`
     OutdatedCursor,
@@ -1115,10 +1124,10 @@ impl ::std::fmt::Display for InfoName {
 }
 
 impl ::serde::Serialize for InfoName {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
@@ -1142,9 +1151,9 @@ impl ::std::convert::From<::std::string::String> for InfoName {
 }
 
 impl<'de> ::serde::Deserialize<'de> for InfoName {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         let value = <::std::string::String as ::serde::Deserialize>::deserialize(
             deserializer,
         )?;
@@ -1158,6 +1167,7 @@ impl crate::runtime::Validate for InfoName {
 
 /// A message about the stream itself rather than a repository.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Info {
     pub name: InfoName,
     pub message: ::std::option::Option<::std::string::String>,
@@ -1178,19 +1188,19 @@ impl Info {
 }
 
 impl ::serde::Serialize for Info {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for Info {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("name", & self.name));
         crate::runtime::tri!(
@@ -1205,9 +1215,9 @@ impl crate::runtime::ser::Fields for Info {
 
 impl<'de> crate::runtime::de::Object<'de> for Info {
     const EXPECTING: &'static str = "a com.atproto.sync.subscribeRepos#info object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_name: ::std::option::Option<InfoName> = ::std::option::Option::None;
         let mut f_message: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
@@ -1238,9 +1248,9 @@ impl<'de> crate::runtime::de::Object<'de> for Info {
 }
 
 impl<'de> ::serde::Deserialize<'de> for Info {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -1257,6 +1267,7 @@ impl crate::runtime::Validate for Info {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum RepoOpAction {
     /// `create`
     Create,
@@ -1295,10 +1306,10 @@ impl ::std::fmt::Display for RepoOpAction {
 }
 
 impl ::serde::Serialize for RepoOpAction {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
@@ -1322,9 +1333,9 @@ impl ::std::convert::From<::std::string::String> for RepoOpAction {
 }
 
 impl<'de> ::serde::Deserialize<'de> for RepoOpAction {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         let value = <::std::string::String as ::serde::Deserialize>::deserialize(
             deserializer,
         )?;
@@ -1338,6 +1349,7 @@ impl crate::runtime::Validate for RepoOpAction {
 
 /// One record operation of a commit.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct RepoOp {
     pub action: RepoOpAction,
     /// `collection/rkey` of the record.
@@ -1369,19 +1381,19 @@ impl RepoOp {
 }
 
 impl ::serde::Serialize for RepoOp {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for RepoOp {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("action", & self.action));
         crate::runtime::tri!(map.serialize_entry("path", & self.path));
@@ -1396,9 +1408,9 @@ impl crate::runtime::ser::Fields for RepoOp {
 
 impl<'de> crate::runtime::de::Object<'de> for RepoOp {
     const EXPECTING: &'static str = "a com.atproto.sync.subscribeRepos#repoOp object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_action: ::std::option::Option<RepoOpAction> = ::std::option::Option::None;
         let mut f_path: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
@@ -1441,9 +1453,9 @@ impl<'de> crate::runtime::de::Object<'de> for RepoOp {
 }
 
 impl<'de> ::serde::Deserialize<'de> for RepoOp {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }

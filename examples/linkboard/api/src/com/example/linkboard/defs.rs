@@ -4,6 +4,7 @@
 pub const NSID: &str = "com.example.linkboard.defs";
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum BoardRefName {
     /// `com.example.linkboard.defs#front`
     Front,
@@ -40,10 +41,10 @@ impl ::std::fmt::Display for BoardRefName {
 }
 
 impl ::serde::Serialize for BoardRefName {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
@@ -67,9 +68,9 @@ impl ::std::convert::From<::std::string::String> for BoardRefName {
 }
 
 impl<'de> ::serde::Deserialize<'de> for BoardRefName {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         let value = <::std::string::String as ::serde::Deserialize>::deserialize(
             deserializer,
         )?;
@@ -83,6 +84,7 @@ impl crate::runtime::Validate for BoardRefName {
 
 /// Which board a link is on.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct BoardRef {
     pub name: BoardRefName,
     /// Fields this version of the lexicon does not define, kept so that writing the
@@ -101,19 +103,19 @@ impl BoardRef {
 }
 
 impl ::serde::Serialize for BoardRef {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for BoardRef {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::tri!(map.serialize_entry("name", & self.name));
         crate::runtime::ser::extra(map, &self.extra, &["name"])
     }
@@ -124,9 +126,9 @@ impl crate::runtime::ser::Fields for BoardRef {
 
 impl<'de> crate::runtime::de::Object<'de> for BoardRef {
     const EXPECTING: &'static str = "a com.example.linkboard.defs#boardRef object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_name: ::std::option::Option<BoardRefName> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -150,9 +152,9 @@ impl<'de> crate::runtime::de::Object<'de> for BoardRef {
 }
 
 impl<'de> ::serde::Deserialize<'de> for BoardRef {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -176,6 +178,7 @@ pub const FRONT: &str = "com.example.linkboard.defs#front";
 pub const ASK: &str = "com.example.linkboard.defs#ask";
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct LinkView {
     pub uri: crate::runtime::AtUri,
     pub cid: crate::runtime::Cid,
@@ -209,19 +212,19 @@ impl LinkView {
 }
 
 impl ::serde::Serialize for LinkView {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for LinkView {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::tri!(map.serialize_entry("cid", & self.cid));
@@ -241,9 +244,9 @@ impl crate::runtime::ser::Fields for LinkView {
 
 impl<'de> crate::runtime::de::Object<'de> for LinkView {
     const EXPECTING: &'static str = "a com.example.linkboard.defs#linkView object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_uri: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_cid: ::std::option::Option<crate::runtime::Cid> = ::std::option::Option::None;
@@ -297,9 +300,9 @@ impl<'de> crate::runtime::de::Object<'de> for LinkView {
 }
 
 impl<'de> ::serde::Deserialize<'de> for LinkView {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }

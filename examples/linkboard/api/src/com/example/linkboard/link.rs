@@ -5,6 +5,7 @@ pub const NSID: &str = "com.example.linkboard.link";
 
 /// Labels the sharer puts on their own link.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum RecordLabels {
     /// `$type`: `com.atproto.label.defs#selfLabels`
     DefsSelfLabels(
@@ -15,10 +16,10 @@ pub enum RecordLabels {
 }
 
 impl ::serde::Serialize for RecordLabels {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         match self {
             Self::DefsSelfLabels(value) => {
                 crate::runtime::ser::tagged(
@@ -33,10 +34,10 @@ impl ::serde::Serialize for RecordLabels {
 }
 
 impl<'de> crate::runtime::de::Union<'de> for RecordLabels {
-    fn from_tagged<A: ::serde::de::MapAccess<'de>>(
+    fn from_tagged<__A: ::serde::de::MapAccess<'de>>(
         tag: &str,
-        map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+        map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         match tag {
             "com.atproto.label.defs#selfLabels" => {
                 crate::runtime::de::variant(tag, map)
@@ -48,9 +49,9 @@ impl<'de> crate::runtime::de::Union<'de> for RecordLabels {
 }
 
 impl<'de> ::serde::Deserialize<'de> for RecordLabels {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::union(deserializer)
     }
 }
@@ -68,6 +69,7 @@ impl crate::runtime::Validate for RecordLabels {
 
 /// One shared link, in the sharer's repository.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Record {
     pub url: crate::runtime::Uri,
     pub title: ::std::string::String,
@@ -126,10 +128,10 @@ impl Record {
 }
 
 impl ::serde::Serialize for Record {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(
             serializer,
             ::std::option::Option::Some(Self::NSID),
@@ -139,10 +141,10 @@ impl ::serde::Serialize for Record {
 }
 
 impl crate::runtime::ser::Fields for Record {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("url", & self.url));
         crate::runtime::tri!(map.serialize_entry("title", & self.title));
@@ -182,9 +184,9 @@ impl crate::runtime::ser::Fields for Record {
 
 impl<'de> crate::runtime::de::Object<'de> for Record {
     const EXPECTING: &'static str = "a com.example.linkboard.link object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_url: ::std::option::Option<crate::runtime::Uri> = ::std::option::Option::None;
         let mut f_title: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
@@ -268,9 +270,9 @@ impl<'de> crate::runtime::de::Object<'de> for Record {
 }
 
 impl<'de> ::serde::Deserialize<'de> for Record {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -349,6 +351,7 @@ impl crate::runtime::Validate for Record {
 
 /// A named union def: not in the spec, but published by real apps. Fields reach it through `ref`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Preview {
     /// `$type`: `com.example.linkboard.link#card`
     Card(::std::boxed::Box<Card>),
@@ -359,10 +362,10 @@ pub enum Preview {
 }
 
 impl ::serde::Serialize for Preview {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         match self {
             Self::Card(value) => {
                 crate::runtime::ser::tagged(
@@ -384,10 +387,10 @@ impl ::serde::Serialize for Preview {
 }
 
 impl<'de> crate::runtime::de::Union<'de> for Preview {
-    fn from_tagged<A: ::serde::de::MapAccess<'de>>(
+    fn from_tagged<__A: ::serde::de::MapAccess<'de>>(
         tag: &str,
-        map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+        map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         match tag {
             "com.example.linkboard.link#card" => {
                 crate::runtime::de::variant(tag, map)
@@ -403,9 +406,9 @@ impl<'de> crate::runtime::de::Union<'de> for Preview {
 }
 
 impl<'de> ::serde::Deserialize<'de> for Preview {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::union(deserializer)
     }
 }
@@ -421,6 +424,7 @@ impl crate::runtime::Validate for Preview {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Card {
     pub title: ::std::string::String,
     pub thumb: ::std::option::Option<crate::runtime::Blob>,
@@ -441,19 +445,19 @@ impl Card {
 }
 
 impl ::serde::Serialize for Card {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for Card {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("title", & self.title));
         crate::runtime::tri!(map.optional_entry("thumb", & self.thumb, & self.extra));
@@ -466,9 +470,9 @@ impl crate::runtime::ser::Fields for Card {
 
 impl<'de> crate::runtime::de::Object<'de> for Card {
     const EXPECTING: &'static str = "a com.example.linkboard.link#card object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_title: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut f_thumb: ::std::option::Option<crate::runtime::Blob> = ::std::option::Option::None;
@@ -499,9 +503,9 @@ impl<'de> crate::runtime::de::Object<'de> for Card {
 }
 
 impl<'de> ::serde::Deserialize<'de> for Card {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -533,6 +537,7 @@ impl crate::runtime::Validate for Card {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Quote {
     pub text: ::std::string::String,
     /// Fields this version of the lexicon does not define, kept so that writing the
@@ -551,19 +556,19 @@ impl Quote {
 }
 
 impl ::serde::Serialize for Quote {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for Quote {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::tri!(map.serialize_entry("text", & self.text));
         crate::runtime::ser::extra(map, &self.extra, &["text"])
     }
@@ -574,9 +579,9 @@ impl crate::runtime::ser::Fields for Quote {
 
 impl<'de> crate::runtime::de::Object<'de> for Quote {
     const EXPECTING: &'static str = "a com.example.linkboard.link#quote object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_text: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -600,9 +605,9 @@ impl<'de> crate::runtime::de::Object<'de> for Quote {
 }
 
 impl<'de> ::serde::Deserialize<'de> for Quote {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }

@@ -4,6 +4,7 @@
 pub const NSID: &str = "com.example.linkboard.polls.getResults";
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Params {
     pub poll: crate::runtime::AtUri,
     /// Fields this version of the lexicon does not define, kept so that writing the
@@ -22,19 +23,19 @@ impl Params {
 }
 
 impl ::serde::Serialize for Params {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for Params {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::tri!(map.serialize_entry("poll", & self.poll));
         crate::runtime::ser::extra(map, &self.extra, &["poll"])
     }
@@ -45,9 +46,9 @@ impl crate::runtime::ser::Fields for Params {
 
 impl<'de> crate::runtime::de::Object<'de> for Params {
     const EXPECTING: &'static str = "a com.example.linkboard.polls.getResults#params object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_poll: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
@@ -71,9 +72,9 @@ impl<'de> crate::runtime::de::Object<'de> for Params {
 }
 
 impl<'de> ::serde::Deserialize<'de> for Params {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -93,6 +94,7 @@ impl crate::runtime::Validate for Params {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Output {
     pub link: ::linkboard_api::com::example::linkboard::defs::LinkView,
     pub counts: ::std::vec::Vec<i64>,
@@ -116,19 +118,19 @@ impl Output {
 }
 
 impl ::serde::Serialize for Output {
-    fn serialize<S: ::serde::Serializer>(
+    fn serialize<__S: ::serde::Serializer>(
         &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
         crate::runtime::ser::object(serializer, ::std::option::Option::None, self)
     }
 }
 
 impl crate::runtime::ser::Fields for Output {
-    fn serialize_fields<M: ::serde::ser::SerializeMap>(
+    fn serialize_fields<__M: ::serde::ser::SerializeMap>(
         &self,
-        map: &mut M,
-    ) -> ::std::result::Result<(), M::Error> {
+        map: &mut __M,
+    ) -> ::std::result::Result<(), __M::Error> {
         use crate::runtime::ser::SerializeMapExt as _;
         crate::runtime::tri!(map.serialize_entry("link", & self.link));
         crate::runtime::tri!(map.list_entry("counts", & self.counts, & self.extra));
@@ -141,9 +143,9 @@ impl crate::runtime::ser::Fields for Output {
 
 impl<'de> crate::runtime::de::Object<'de> for Output {
     const EXPECTING: &'static str = "a com.example.linkboard.polls.getResults#output object";
-    fn from_map<A: ::serde::de::MapAccess<'de>>(
-        mut map: A,
-    ) -> ::std::result::Result<Self, A::Error> {
+    fn from_map<__A: ::serde::de::MapAccess<'de>>(
+        mut map: __A,
+    ) -> ::std::result::Result<Self, __A::Error> {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_link: ::std::option::Option<
             ::linkboard_api::com::example::linkboard::defs::LinkView,
@@ -176,9 +178,9 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
 }
 
 impl<'de> ::serde::Deserialize<'de> for Output {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
         crate::runtime::de::object(deserializer)
     }
 }
@@ -208,6 +210,7 @@ impl crate::runtime::Validate for Output {
 
 /// The errors this endpoint declares, and any other error the server sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Error {
     /// An error this version of the lexicon does not declare.
     Other {
