@@ -593,6 +593,8 @@ async fn debug_output_never_shows_passwords_or_tokens() {
                     .to_string()
                     .into(),
             ),
+            timeout: None,
+            response_limit: None,
         })
         .await;
     printed.push(format!("{response:?}"));
