@@ -16,7 +16,7 @@ use atproto_api::com::atproto::server::{create_account, create_session};
 use atproto_api::com::atproto::sync::{get_blob, get_repo};
 use atproto_api::runtime::client::{
     BoxFuture, Client, Error, HttpRequest, HttpResponse, ReqwestTransport, Session, Transport,
-    TransportError, XrpcError,
+    TransportError, TransportErrorKind, XrpcError,
 };
 use atproto_api::runtime::{AtIdentifier, Blob, Datetime, Handle, Nsid, RecordKey, Unknown};
 use integration_tests::pds::{Pds, PdsOptions};
@@ -76,6 +76,11 @@ fn note(title: &str) -> note::Record {
     note.tags = Some(vec!["e2e".into(), "lexgen".into()]);
     note.status = Some(note::RecordStatus::Draft);
     note
+}
+
+/// The same blob reference, in the note's crate's own runtime type.
+fn attachment(blob: &atproto_api::runtime::Blob) -> lexicon_fixtures::runtime::Blob {
+    serde_json::from_value(serde_json::to_value(blob).unwrap()).unwrap()
 }
 
 async fn create<T: Transport, R: serde::Serialize>(
@@ -390,9 +395,7 @@ async fn blobs_upload_are_referenced_and_download_unchanged() {
     assert_eq!(uploaded.size, text.len() as u64);
     assert!(!uploaded.is_legacy());
     let mut with_file = note("With a file");
-    // The same blob reference, in the fixtures crate's own runtime type.
-    let attachment: lexicon_fixtures::runtime::Blob =
-        serde_json::from_value(serde_json::to_value(&uploaded).unwrap()).unwrap();
+    let attachment = attachment(&uploaded);
     with_file.attachment = Some(attachment.clone());
     let created = create(&client, &session, note::Record::NSID, None, &with_file).await;
     let read: note::Record = get(
@@ -544,7 +547,7 @@ impl Transport for Counting {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_expired_access_token_is_refreshed_once_for_many_calls() {
     const CALLS: usize = 8;
     let lifetime = Duration::from_secs(2);
@@ -622,4 +625,141 @@ async fn an_expired_access_token_is_refreshed_once_for_many_calls() {
         counts.expired.load(Ordering::SeqCst)
     );
     pds.stop().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn large_bodies_stream_past_the_limit_that_stops_buffered_reads() {
+    let pds = shared_pds();
+    let client = Client::with_reqwest(pds.url());
+    let session = new_account(&client, "big").await;
+    let repo = client.com().atproto().repo();
+
+    // A blob well above the limit below, referenced by a record so the PDS serves it.
+    let bytes: Vec<u8> = (0..600_000u32).map(|i| (i % 251) as u8).collect();
+    let blob = repo
+        .upload_blob(bytes.clone(), "application/octet-stream")
+        .await
+        .unwrap()
+        .blob;
+    let mut with_file = note("Big attachment");
+    with_file.attachment = Some(attachment(&blob));
+    create(&client, &session, note::Record::NSID, None, &with_file).await;
+
+    let limited = Client::with_reqwest(pds.url()).with_response_limit(64 * 1024);
+    limited.set_session(Some(session.clone()));
+    let sync = limited.com().atproto().sync();
+    let params = get_blob::Params::new(session.did.clone(), blob.cid().clone());
+    match sync.get_blob(&params).await {
+        Err(Error::Transport(error)) => {
+            assert_eq!(
+                error.kind(),
+                TransportErrorKind::BodyTooLarge { limit: 64 * 1024 }
+            );
+            assert!(error.to_string().contains("65536 bytes"), "{error}");
+        }
+        other => panic!("expected the limit error, got {other:?}"),
+    }
+
+    let mut stream = sync.get_blob_stream(&params).await.unwrap();
+    assert_eq!(stream.status, 200);
+    let mut read = Vec::new();
+    let mut chunks = 0;
+    while let Some(chunk) = stream.chunk().await.unwrap() {
+        chunks += 1;
+        read.extend_from_slice(&chunk);
+    }
+    assert_eq!(read.len(), bytes.len());
+    assert!(read == bytes, "the streamed blob differs from the upload");
+    eprintln!("{} bytes in {chunks} chunks", read.len());
+
+    // The repository as a CAR file, streamed, is the same as the CAR read whole.
+    let whole = client
+        .com()
+        .atproto()
+        .sync()
+        .get_repo(&get_repo::Params::new(session.did.clone()))
+        .await
+        .unwrap();
+    let mut stream = sync
+        .get_repo_stream(&get_repo::Params::new(session.did.clone()))
+        .await
+        .unwrap();
+    assert_eq!(stream.content_type(), Some("application/vnd.ipld.car"));
+    let car = stream.body.read_to_end(u64::MAX).await.unwrap();
+    assert!(car.windows(14).any(|w| w == b"Big attachment"));
+    // Same header and the same record in both reads (the repo did not change in between).
+    assert_eq!(car.len(), whole.bytes.len());
+}
+
+/// A PDS whose access tokens live 2 s, shared by the tests of this file that need expiry.
+fn short_lived_pds() -> Arc<Pds> {
+    static SHARED: Mutex<std::sync::Weak<Pds>> = Mutex::new(std::sync::Weak::new());
+    let mut shared = SHARED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(pds) = shared.upgrade() {
+        return pds;
+    }
+    let pds = Arc::new(
+        Pds::start_with(&PdsOptions::default().access_token_lifetime(Duration::from_secs(2)))
+            .unwrap_or_else(|error| panic!("cannot start the PDS: {error}")),
+    );
+    *shared = Arc::downgrade(&pds);
+    pds
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_calls_on_a_revoked_session_share_one_refused_refresh() {
+    const CALLS: usize = 8;
+    let pds = short_lived_pds();
+    let counts = Arc::new(Counts::default());
+    let client = Arc::new(Client::new(
+        pds.url(),
+        Counting {
+            inner: ReqwestTransport::default(),
+            counts: Arc::clone(&counts),
+        },
+    ));
+    let session = new_account(&client, "rev").await;
+    let logged_in = Instant::now();
+    // deleteSession revokes the refresh token; then the saved session is restored, as an
+    // app would after a restart.
+    client.logout().await.unwrap();
+    let changes = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&changes);
+    client.on_session_change(move |session| log.lock().unwrap().push(session.is_some()));
+    client.set_session(Some(session.clone()));
+    std::thread::sleep(Duration::from_secs(3).saturating_sub(logged_in.elapsed()));
+
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..CALLS {
+        let client = Arc::clone(&client);
+        calls.spawn(async move {
+            client
+                .com()
+                .atproto()
+                .server()
+                .get_session()
+                .await
+                .map(drop)
+                .map_err(Error::into_kind::<XrpcError>)
+        });
+    }
+    let mut errors = Vec::new();
+    while let Some(result) = calls.join_next().await {
+        errors.push(result.unwrap().unwrap_err());
+    }
+    let log = counts.log.lock().unwrap().join("\n");
+    assert_eq!(counts.refreshes.load(Ordering::SeqCst), 1, "{log}");
+    for error in &errors {
+        // The refused refresh's own error, or (for calls sent after the session ended) the
+        // server's answer to a call without a token: never a second refresh.
+        let name = error.error_name().unwrap_or_default();
+        assert!(
+            ["ExpiredToken", "InvalidToken", "AuthMissing"].contains(&name),
+            "{error}\n{log}"
+        );
+    }
+    assert_eq!(client.session(), None, "a refused refresh ends the session");
+    assert_eq!(*changes.lock().unwrap(), [false]);
 }

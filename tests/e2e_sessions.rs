@@ -38,6 +38,20 @@ struct Scripted {
     refuse_refresh: AtomicBool,
     /// Every access token is answered as expired, even a fresh one.
     always_expired: AtomicBool,
+    /// refreshSession requests wait here (open unless a test closes it).
+    hold_refresh: Gate,
+    /// How held refreshes fail, if they do.
+    refresh_failure: Mutex<Option<RefreshFailure>>,
+}
+
+/// How the scripted server fails a refresh.
+#[derive(Clone, Copy)]
+enum RefreshFailure {
+    /// The connection breaks.
+    Broken,
+    /// No answer: the transport gives up after the request's timeout, at the moment the test
+    /// opens `hold_refresh` (the test stands in for the clock).
+    Hangs,
 }
 
 impl Scripted {
@@ -51,6 +65,8 @@ impl Scripted {
             hang_next_refresh: AtomicBool::new(false),
             refuse_refresh: AtomicBool::new(false),
             always_expired: AtomicBool::new(false),
+            hold_refresh: Gate::new(0),
+            refresh_failure: Mutex::new(None),
         })
     }
 
@@ -163,7 +179,28 @@ struct ScriptedTransport(Arc<Scripted>);
 impl Transport for ScriptedTransport {
     fn send(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, TransportError>> {
         self.0.requests.lock().unwrap().push(request.clone());
-        Box::pin(async move { Ok(self.0.answer(request).await) })
+        Box::pin(async move {
+            if request
+                .url
+                .ends_with("/xrpc/com.atproto.server.refreshSession")
+            {
+                self.0.hold_refresh.arrive().await;
+                let failure = *self.0.refresh_failure.lock().unwrap();
+                match failure {
+                    Some(RefreshFailure::Broken) => {
+                        return Err(TransportError::msg(
+                            "connection reset by the scripted server",
+                        ));
+                    }
+                    Some(RefreshFailure::Hangs) => {
+                        let timeout = request.timeout.expect("the refresh carries a timeout");
+                        return Err(TransportError::timeout(timeout));
+                    }
+                    None => {}
+                }
+            }
+            Ok(self.0.answer(request).await)
+        })
     }
 }
 
@@ -219,6 +256,17 @@ impl Gate {
 
     fn set_needed(&self, needed: usize) {
         self.needed.store(needed, Ordering::SeqCst);
+    }
+
+    /// Holds every caller until [`Gate::open`].
+    fn close(&self) {
+        self.set_needed(usize::MAX);
+    }
+
+    fn open(&self) {
+        self.set_needed(0);
+        let wakers = std::mem::take(&mut self.state.lock().unwrap().1);
+        wakers.into_iter().for_each(Waker::wake);
     }
 
     fn arrived(&self) -> usize {
@@ -375,7 +423,7 @@ async fn an_expired_token_is_refreshed_with_the_refresh_token_and_the_call_retri
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn many_calls_meeting_an_expired_token_cause_one_refresh() {
     const CALLS: usize = 24;
     let (client, server) = client();
@@ -593,6 +641,8 @@ async fn debug_output_never_shows_passwords_or_tokens() {
                     .to_string()
                     .into(),
             ),
+            timeout: None,
+            response_limit: None,
         })
         .await;
     printed.push(format!("{response:?}"));
@@ -616,4 +666,315 @@ fn a_session_is_built_from_its_parts() {
     );
     assert_eq!(session.access_jwt, "a");
     assert_eq!(session.refresh_jwt, "r");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Concurrency, on a runtime with real parallelism. Where the order of events matters, the
+// scripted server holds the refresh (`hold_refresh`) until the test has put the other calls in
+// place: the test forces the timing instead of hoping for it.
+
+/// `getSession` on a shared client, as a task can own it.
+async fn get_session_on(
+    client: Arc<Client<ScriptedTransport>>,
+) -> Result<(), Error<atproto_api::com::atproto::server::get_session::Error>> {
+    get_session(&client).await.map(drop)
+}
+
+/// Polls `future` once: whether it finished, without waiting.
+async fn poll_once<F: Future + Unpin>(future: &mut F) -> Poll<F::Output> {
+    std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut *future).poll(cx))).await
+}
+
+/// Waits (without a deadline of its own; `within` gives one) until `ready` holds.
+async fn until(mut ready: impl FnMut() -> bool) {
+    while !ready() {
+        tokio::task::yield_now().await;
+    }
+}
+
+/// One call meets the expired token and starts a refresh that fails as `failure` says, while
+/// `waiting` more calls start during the refresh and wait for it. Returns every call's
+/// result, the first one's first.
+async fn calls_sharing_a_failed_refresh(
+    client: &Arc<Client<ScriptedTransport>>,
+    server: &Arc<Scripted>,
+    failure: RefreshFailure,
+    waiting: usize,
+) -> Vec<Result<(), Error<atproto_api::com::atproto::server::get_session::Error>>> {
+    client.login("alice.test", PASSWORD).await.unwrap();
+    server.expired.store(true, Ordering::SeqCst);
+    *server.refresh_failure.lock().unwrap() = Some(failure);
+    server.hold_refresh.close();
+
+    let first = tokio::spawn(get_session_on(Arc::clone(client)));
+    within(
+        Duration::from_secs(20),
+        until(|| server.hold_refresh.arrived() == 1),
+    )
+    .await;
+    let mut later: Vec<_> = (0..waiting)
+        .map(|_| Box::pin(get_session_on(Arc::clone(client))))
+        .collect();
+    for call in &mut later {
+        assert!(poll_once(call).await.is_pending());
+    }
+    // They wait for the refresh rather than send the expired token.
+    assert_eq!(server.requests_to("com.atproto.server.getSession").len(), 1);
+    server.hold_refresh.open();
+
+    let mut results = vec![within(Duration::from_secs(20), first).await.unwrap()];
+    for call in later {
+        results.push(within(Duration::from_secs(20), call).await);
+    }
+    results
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn calls_waiting_on_a_failed_refresh_get_its_error_and_resend_nothing() {
+    let (client, server) = client();
+    let results = calls_sharing_a_failed_refresh(&client, &server, RefreshFailure::Broken, 8).await;
+
+    for result in &results {
+        match result {
+            Err(Error::Transport(error)) => {
+                let message = error.to_string();
+                assert!(message.contains("refreshing the session"), "{message}");
+                assert!(message.contains("connection reset"), "{message}");
+            }
+            other => panic!("expected the refresh's error, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        server
+            .requests_to("com.atproto.server.refreshSession")
+            .len(),
+        1,
+        "one refresh, not one per waiting call"
+    );
+    assert_eq!(server.requests_to("com.atproto.server.getSession").len(), 1);
+    // A broken connection says nothing about the tokens: the session stays, and the next call
+    // refreshes it.
+    assert_eq!(client.session().unwrap().access_jwt, "access-1");
+    *server.refresh_failure.lock().unwrap() = None;
+    get_session(&client).await.unwrap();
+    assert_eq!(client.session().unwrap().access_jwt, "access-2");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_refresh_that_hangs_times_out_and_every_waiting_call_gets_the_timeout() {
+    let server = Scripted::new();
+    let timeout = Duration::from_secs(7);
+    let client = Arc::new(
+        Client::new("http://pds.invalid", ScriptedTransport(Arc::clone(&server)))
+            .with_timeout(timeout),
+    );
+    let results = calls_sharing_a_failed_refresh(&client, &server, RefreshFailure::Hangs, 8).await;
+
+    for result in &results {
+        match result {
+            Err(Error::Transport(error)) => assert!(error.is_timeout(), "{error}"),
+            other => panic!("expected the refresh's timeout, got {other:?}"),
+        }
+    }
+    let refreshes = server.requests_to("com.atproto.server.refreshSession");
+    assert_eq!(refreshes.len(), 1);
+    assert_eq!(
+        refreshes[0].timeout,
+        Some(timeout),
+        "the refresh has the timeout"
+    );
+    for request in server.requests() {
+        assert_eq!(request.timeout, Some(timeout), "{request:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_generated_refresh_joins_the_refresh_under_way() {
+    let (client, server) = client();
+    client.login("alice.test", PASSWORD).await.unwrap();
+    server.expired.store(true, Ordering::SeqCst);
+    server.hold_refresh.close();
+
+    let call = tokio::spawn(get_session_on(Arc::clone(&client)));
+    within(
+        Duration::from_secs(20),
+        until(|| server.hold_refresh.arrived() == 1),
+    )
+    .await;
+    let server_api = client.com().atproto().server();
+    let mut explicit = Box::pin(server_api.refresh_session());
+    assert!(poll_once(&mut explicit).await.is_pending());
+    server.hold_refresh.open();
+
+    let output = within(Duration::from_secs(20), explicit).await.unwrap();
+    within(Duration::from_secs(20), call)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        server
+            .requests_to("com.atproto.server.refreshSession")
+            .len(),
+        1,
+        "the explicit refresh spent no refresh token of its own"
+    );
+    assert_eq!(output.access_jwt, "access-2");
+    assert_eq!(
+        output.active,
+        Some(true),
+        "the whole output, not just the session"
+    );
+    assert_eq!(client.session().unwrap().access_jwt, "access-2");
+
+    // A logout while a refresh is under way revokes the refresh token that refresh brings.
+    server.expired.store(true, Ordering::SeqCst);
+    server.hold_refresh.close();
+    let call = tokio::spawn(get_session_on(Arc::clone(&client)));
+    within(
+        Duration::from_secs(20),
+        until(|| server.hold_refresh.arrived() == 2),
+    )
+    .await;
+    let mut logout = Box::pin(client.logout());
+    assert!(poll_once(&mut logout).await.is_pending());
+    server.hold_refresh.open();
+    within(Duration::from_secs(20), logout).await.unwrap();
+    within(Duration::from_secs(20), call)
+        .await
+        .unwrap()
+        .unwrap();
+    let delete = server.requests_to("com.atproto.server.deleteSession");
+    assert_eq!(delete.len(), 1);
+    assert_eq!(
+        header(&delete[0], "authorization"),
+        Some("Bearer refresh-3")
+    );
+    assert_eq!(client.session(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_session_replaced_mid_refresh_keeps_the_replacement() {
+    let (client, server) = client();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    client.on_session_change(move |session| {
+        log.lock()
+            .unwrap()
+            .push(session.map(|s| s.access_jwt.clone()))
+    });
+    client.login("alice.test", PASSWORD).await.unwrap();
+    server.expired.store(true, Ordering::SeqCst);
+    server.hold_refresh.close();
+
+    let call = tokio::spawn(get_session_on(Arc::clone(&client)));
+    within(
+        Duration::from_secs(20),
+        until(|| server.hold_refresh.arrived() == 1),
+    )
+    .await;
+    // Logging in again while the refresh of the old session is held: the login does not wait
+    // for that refresh, and the refresh, answered later, must not overwrite it.
+    let again = within(
+        Duration::from_secs(20),
+        client.login("alice.test", PASSWORD),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.access_jwt, "access-2");
+    server.hold_refresh.open();
+    within(Duration::from_secs(20), call)
+        .await
+        .unwrap()
+        .unwrap();
+
+    assert_eq!(client.session().unwrap().access_jwt, "access-2");
+    let calls = server.requests_to("com.atproto.server.getSession");
+    assert_eq!(
+        header(calls.last().unwrap(), "authorization"),
+        Some("Bearer access-2"),
+        "the call was retried with the replacement"
+    );
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [Some("access-1".to_owned()), Some("access-2".to_owned())],
+        "the dropped refresh was never announced"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn session_changes_reach_the_listener_in_order() {
+    let (client, _server) = client();
+    client.login("alice.test", PASSWORD).await.unwrap();
+    // A listener that saves the session, and one save that is slow: the save of the first
+    // refresh waits until the second refresh has replaced the session, then gives a listener
+    // call for the second one up to 2 s to run beside it (a client that ran listeners side
+    // by side did; the fixed one never does, whatever the wait). The last save must be the
+    // client's session.
+    let saved = Arc::new(Mutex::new(None::<String>));
+    let saves_done = Arc::new(AtomicUsize::new(0));
+    let overlaps = Arc::new(AtomicUsize::new(0));
+    let inside = Arc::new(AtomicBool::new(false));
+    let weak = Arc::downgrade(&client);
+    {
+        let (saved, saves_done, overlaps, inside) = (
+            Arc::clone(&saved),
+            Arc::clone(&saves_done),
+            Arc::clone(&overlaps),
+            Arc::clone(&inside),
+        );
+        client.on_session_change(move |session| {
+            if inside.swap(true, Ordering::SeqCst) {
+                overlaps.fetch_add(1, Ordering::SeqCst);
+            }
+            let token = session.map(|s| s.access_jwt.clone());
+            if token.as_deref() == Some("access-2") {
+                let client = weak.upgrade().expect("the client is alive");
+                let started = std::time::Instant::now();
+                while client.session().map(|s| s.access_jwt).as_deref() != Some("access-3") {
+                    assert!(
+                        started.elapsed() < Duration::from_secs(20),
+                        "the second refresh never came"
+                    );
+                    std::thread::yield_now();
+                }
+                let done = saves_done.load(Ordering::SeqCst);
+                let waited = std::time::Instant::now();
+                while saves_done.load(Ordering::SeqCst) == done
+                    && waited.elapsed() < Duration::from_secs(2)
+                {
+                    std::thread::yield_now();
+                }
+            }
+            *saved.lock().unwrap() = token;
+            inside.store(false, Ordering::SeqCst);
+            saves_done.fetch_add(1, Ordering::SeqCst);
+        });
+    }
+
+    let first = tokio::spawn({
+        let client = Arc::clone(&client);
+        async move { client.refresh().await.map(|s| s.access_jwt) }
+    });
+    within(
+        Duration::from_secs(20),
+        until(|| client.session().unwrap().access_jwt == "access-2"),
+    )
+    .await;
+    let second = within(Duration::from_secs(20), client.refresh())
+        .await
+        .unwrap();
+    assert_eq!(second.access_jwt, "access-3");
+    let first = within(Duration::from_secs(20), first)
+        .await
+        .unwrap()
+        .unwrap();
+
+    assert_eq!(
+        overlaps.load(Ordering::SeqCst),
+        0,
+        "listener calls overlapped"
+    );
+    assert_eq!(saved.lock().unwrap().as_deref(), Some("access-3"));
+    assert_eq!(client.session().unwrap().access_jwt, "access-3");
+    assert_eq!(first, "access-2", "refresh() returns the session it made");
 }

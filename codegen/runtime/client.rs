@@ -1,16 +1,22 @@
 //! The XRPC client: requests built by the generated methods, sent through a [`Transport`].
 //!
 //! Bring your own HTTP stack by implementing [`Transport`]; the `reqwest` feature provides
-//! [`ReqwestTransport`]. Errors keep apart what failed: the transport, the endpoint (its typed
-//! error, with the HTTP status), or a response body that does not match the lexicon.
+//! [`ReqwestTransport`] (HTTP and HTTPS). Errors keep apart what failed: the transport, the
+//! endpoint (its typed error, with the HTTP status), or a response body that does not match the
+//! lexicon.
 //!
 //! Sessions: [`Client::login`] logs in with `com.atproto.server.createSession` and keeps the
 //! [`Session`]; later calls send its access token. A call answered with the error
 //! `ExpiredToken` makes the client refresh the session (`com.atproto.server.refreshSession`)
 //! and send the call once more. However many calls meet the expired token at once, one
-//! refresh runs and the others wait for it. [`Client::session`] and [`Client::set_session`]
+//! refresh runs and the others wait for it and share its outcome, its error included. Explicit
+//! refreshes and logouts take the same turn. [`Client::session`] and [`Client::set_session`]
 //! save and restore a session (it is `serde`), and [`Client::on_session_change`] tells when
-//! the client changed it by itself. `Debug` never prints tokens or passwords.
+//! the client changed it by itself, in order. `Debug` never prints tokens or passwords.
+//!
+//! Limits: every request (the refresh too) has a timeout ([`Client::with_timeout`]) and every
+//! buffered response a size limit ([`Client::with_response_limit`]); large binary bodies are
+//! read in chunks with [`RequestBuilder::send_streaming`] (the generated `*_stream` methods).
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -20,6 +26,7 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 /// A boxed future, as returned by [`Transport::send`].
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -34,6 +41,17 @@ const EXPIRED_TOKEN: &str = "ExpiredToken";
 /// Shown in place of secrets by `Debug`.
 const REDACTED: &str = "<redacted>";
 
+/// The timeout of each request when the client is not told otherwise
+/// ([`Client::with_timeout`]): long enough for an ordinary upload, short enough that a server
+/// that never answers (a refresh that hangs holds up every call) is given up on.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The size limit of a buffered response body when the client is not told otherwise
+/// ([`Client::with_response_limit`]). Far above any JSON output and an ordinary image blob;
+/// bodies that may be larger (`getRepo`, videos) are meant to be streamed
+/// ([`RequestBuilder::send_streaming`]), which has no limit.
+pub const DEFAULT_RESPONSE_LIMIT: u64 = 32 * 1024 * 1024;
+
 /// One HTTP request, as the client hands it to the transport.
 #[derive(Clone, PartialEq, Eq)]
 pub struct HttpRequest {
@@ -42,6 +60,34 @@ pub struct HttpRequest {
     pub url: String,
     pub headers: Vec<(String, String)>,
     pub body: Option<Vec<u8>>,
+    /// Give up after this long: the transport answers [`TransportError::timeout`] then.
+    ///
+    /// The timeout travels with the request, rather than the client running a timer of its
+    /// own, so that the client stays free of any async runtime: the transport already lives
+    /// on one and knows how to time out there (reqwest has its own timeouts). For
+    /// [`Transport::send`] it covers the whole exchange, the body read included; for
+    /// [`Transport::send_streaming`] it covers the wait for the response head and then the
+    /// wait for each chunk, so a long download that keeps moving is never cut.
+    pub timeout: Option<Duration>,
+    /// The largest body [`Transport::send`] should read: past it, stop reading and answer
+    /// [`TransportError::body_too_large`]. The client checks it again on what comes back, but
+    /// only the transport can avoid holding a body that is too large in memory.
+    /// `None` for streamed requests.
+    pub response_limit: Option<u64>,
+}
+
+impl HttpRequest {
+    /// A request with no headers, body, timeout or limit.
+    pub fn new(method: &'static str, url: impl Into<String>) -> Self {
+        HttpRequest {
+            method,
+            url: url.into(),
+            headers: Vec::new(),
+            body: None,
+            timeout: None,
+            response_limit: None,
+        }
+    }
 }
 
 impl fmt::Debug for HttpRequest {
@@ -51,6 +97,8 @@ impl fmt::Debug for HttpRequest {
             .field("url", &self.url)
             .field("headers", &RedactedHeaders(&self.headers))
             .field("body_len", &self.body.as_ref().map(Vec::len))
+            .field("timeout", &self.timeout)
+            .field("response_limit", &self.response_limit)
             .finish()
     }
 }
@@ -92,10 +140,7 @@ pub struct HttpResponse {
 impl HttpResponse {
     /// The first header of that name (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        header_value(&self.headers, name)
     }
 
     fn is_success(&self) -> bool {
@@ -114,30 +159,94 @@ impl fmt::Debug for HttpResponse {
 }
 
 /// Sends HTTP requests. Implement it to use any HTTP stack.
+///
+/// An implementation should honour [`HttpRequest::timeout`] and
+/// [`HttpRequest::response_limit`]: the client cannot time out a transport that never
+/// answers, since it runs no timer of its own.
 pub trait Transport: Send + Sync {
+    /// Sends the request and reads the whole response body.
     fn send(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, TransportError>>;
+
+    /// Sends the request and hands back the body as it arrives, for bodies too large to hold
+    /// in memory. The default reads the whole body with [`Transport::send`] and hands it back
+    /// as one chunk, so a transport only needs `send` to work; implement this one to stream.
+    fn send_streaming(
+        &self,
+        request: HttpRequest,
+    ) -> BoxFuture<'_, Result<StreamingResponse, TransportError>> {
+        Box::pin(async move { self.send(request).await.map(StreamingResponse::from) })
+    }
 }
 
-/// The request never got a response: connection refused, timeout, TLS, ...
+/// What kind of [`TransportError`] it is, for callers that treat some apart (retry after a
+/// timeout, stream a body that was too large).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransportErrorKind {
+    /// No answer (or no next chunk) within [`HttpRequest::timeout`].
+    Timeout,
+    /// The body is larger than [`HttpRequest::response_limit`], which it carries.
+    BodyTooLarge { limit: u64 },
+    /// Anything else: connection refused, TLS, a broken connection, ...
+    Other,
+}
+
+/// The request never got a (complete) response: connection refused, timeout, TLS, a body
+/// over the size limit, ...
 #[derive(Debug)]
 pub struct TransportError {
+    kind: TransportErrorKind,
     message: String,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
 impl TransportError {
+    /// An error of kind [`TransportErrorKind::Other`]; its message names its causes too.
     pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
         TransportError {
-            message: error.to_string(),
+            kind: TransportErrorKind::Other,
+            message: error_chain(&error),
             source: Some(Box::new(error)),
         }
     }
 
     pub fn msg(message: impl Into<String>) -> Self {
         TransportError {
+            kind: TransportErrorKind::Other,
             message: message.into(),
             source: None,
         }
+    }
+
+    /// The request took longer than `after` ([`HttpRequest::timeout`]).
+    pub fn timeout(after: Duration) -> Self {
+        TransportError {
+            kind: TransportErrorKind::Timeout,
+            message: format!(
+                "no response within the timeout of {after:?} (see Client::with_timeout)"
+            ),
+            source: None,
+        }
+    }
+
+    /// The response body is larger than `limit` bytes ([`HttpRequest::response_limit`]).
+    pub fn body_too_large(limit: u64) -> Self {
+        TransportError {
+            kind: TransportErrorKind::BodyTooLarge { limit },
+            message: format!(
+                "the response body is larger than the limit of {limit} bytes (raise it with \
+                 Client::with_response_limit, or read the body with send_streaming)"
+            ),
+            source: None,
+        }
+    }
+
+    pub fn kind(&self) -> TransportErrorKind {
+        self.kind
+    }
+
+    pub fn is_timeout(&self) -> bool {
+        self.kind == TransportErrorKind::Timeout
     }
 }
 
@@ -153,6 +262,121 @@ impl std::error::Error for TransportError {
             .as_deref()
             .map(|e| e as &(dyn std::error::Error + 'static))
     }
+}
+
+/// Where a [`BodyStream`] gets its chunks: implement it to stream bodies from your own HTTP
+/// stack ([`Transport::send_streaming`]).
+pub trait BodySource: Send {
+    /// The next chunk of the body; `None` at its end.
+    fn next_chunk(&mut self) -> BoxFuture<'_, Option<Result<Vec<u8>, TransportError>>>;
+}
+
+/// A response body read chunk by chunk, as it arrives.
+pub struct BodyStream(Box<dyn BodySource>);
+
+impl BodyStream {
+    pub fn new(source: impl BodySource + 'static) -> Self {
+        BodyStream(Box::new(source))
+    }
+
+    /// A body that is already all in memory: one chunk (none if it is empty).
+    pub fn from_bytes(bytes: Vec<u8>) -> Self {
+        BodyStream::new(Whole(Some(bytes).filter(|b| !b.is_empty())))
+    }
+
+    /// The next chunk; `Ok(None)` at the end of the body.
+    pub async fn chunk(&mut self) -> Result<Option<Vec<u8>>, TransportError> {
+        self.0.next_chunk().await.transpose()
+    }
+
+    /// Reads the rest of the body, failing past `limit` bytes (the body read so far is then
+    /// dropped): for bodies that are usually small but come from a stream.
+    pub async fn read_to_end(&mut self, limit: u64) -> Result<Vec<u8>, TransportError> {
+        let mut body = Vec::new();
+        while let Some(chunk) = self.chunk().await? {
+            if (body.len() + chunk.len()) as u64 > limit {
+                return Err(TransportError::body_too_large(limit));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+}
+
+impl fmt::Debug for BodyStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BodyStream")
+    }
+}
+
+/// The source of [`BodyStream::from_bytes`].
+struct Whole(Option<Vec<u8>>);
+
+impl BodySource for Whole {
+    fn next_chunk(&mut self) -> BoxFuture<'_, Option<Result<Vec<u8>, TransportError>>> {
+        let chunk = self.0.take().map(Ok);
+        Box::pin(std::future::ready(chunk))
+    }
+}
+
+/// A response whose body is read as it arrives ([`Transport::send_streaming`],
+/// [`RequestBuilder::send_streaming`]).
+pub struct StreamingResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: BodyStream,
+}
+
+impl fmt::Debug for StreamingResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamingResponse")
+            .field("status", &self.status)
+            .field("headers", &RedactedHeaders(&self.headers))
+            .finish_non_exhaustive()
+    }
+}
+
+impl StreamingResponse {
+    /// The first header of that name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        header_value(&self.headers, name)
+    }
+
+    pub fn content_type(&self) -> Option<&str> {
+        self.header("content-type")
+    }
+
+    /// The next chunk of the body; `Ok(None)` at its end.
+    pub async fn chunk(&mut self) -> Result<Option<Vec<u8>>, TransportError> {
+        self.body.chunk().await
+    }
+
+    /// Reads the whole body, up to `limit` bytes.
+    async fn buffer(mut self, limit: u64) -> Result<HttpResponse, TransportError> {
+        let body = self.body.read_to_end(limit).await?;
+        Ok(HttpResponse {
+            status: self.status,
+            headers: self.headers,
+            body,
+        })
+    }
+}
+
+impl From<HttpResponse> for StreamingResponse {
+    fn from(response: HttpResponse) -> Self {
+        StreamingResponse {
+            status: response.status,
+            headers: response.headers,
+            body: BodyStream::from_bytes(response.body),
+        }
+    }
+}
+
+fn header_value<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }
 
 /// An endpoint's error type: built from the `error` name and `message` of an XRPC error body.
@@ -247,6 +471,12 @@ impl<E: XrpcErrorKind> Error<E> {
             Error::Encode(message) => Error::Encode(message),
             Error::NoSession => Error::NoSession,
         }
+    }
+}
+
+impl<E> From<TransportError> for Error<E> {
+    fn from(error: TransportError) -> Self {
+        Error::Transport(error)
     }
 }
 
@@ -470,9 +700,11 @@ enum Auth {
 struct AuthState {
     auth: Auth,
     /// Counts changes of `auth`: a call that met an expired token knows from it whether the
-    /// session was refreshed since the call was sent.
+    /// session was refreshed since the call was sent, and the session listener whether a
+    /// change is still the latest.
     generation: u64,
-    /// The refresh under way, if any.
+    /// The refresh or logout under way, if any. Both spend the refresh token, so they take
+    /// turns: one at a time, and calls wait for it rather than send a token it replaces.
     flight: Option<Arc<Flight>>,
 }
 
@@ -505,7 +737,8 @@ struct Credential {
     from_session: bool,
 }
 
-/// One refresh of the session, awaited by every call that met the expired token meanwhile.
+/// One refresh (or logout) of the session, awaited by every call that needs the session
+/// meanwhile.
 struct Flight {
     /// The session generation the refresh started from.
     generation: u64,
@@ -520,10 +753,12 @@ struct FlightState {
 
 #[derive(Clone)]
 enum FlightOutcome {
-    Refreshed,
+    /// The session was refreshed; the refreshSession response, whose whole output the
+    /// generated `refresh_session` method returns to whoever asked for it.
+    Refreshed(Arc<HttpResponse>),
     Failed(RefreshFailure),
-    /// Look at the session again: the refreshing call was dropped half-way, or the session
-    /// was replaced while the refresh ran.
+    /// Look at the session again: a logout ran, the refreshing call was dropped half-way, or
+    /// the session was replaced while the refresh ran.
     Recheck,
 }
 
@@ -575,7 +810,10 @@ impl Future for FlightWait {
 /// Why a refresh did not give a new session; copied to every call that waited for it.
 #[derive(Clone)]
 enum RefreshFailure {
-    Transport(String),
+    Transport {
+        kind: TransportErrorKind,
+        message: String,
+    },
     Xrpc {
         status: u16,
         error: String,
@@ -590,9 +828,11 @@ enum RefreshFailure {
 impl RefreshFailure {
     fn into_error<E: XrpcErrorKind>(self) -> Error<E> {
         match self {
-            RefreshFailure::Transport(message) => Error::Transport(TransportError::msg(format!(
-                "refreshing the session: {message}"
-            ))),
+            RefreshFailure::Transport { kind, message } => Error::Transport(TransportError {
+                kind,
+                message: format!("refreshing the session: {message}"),
+                source: None,
+            }),
             RefreshFailure::Xrpc {
                 status,
                 error,
@@ -636,18 +876,27 @@ struct FlightGuard<'c, T: ?Sized> {
     finished: bool,
 }
 
+impl<T: ?Sized> FlightGuard<'_, T> {
+    /// Takes the flight out of the client's state (if it is still there), and returns the
+    /// state, locked, for the caller to record the flight's result.
+    fn land(&mut self) -> MutexGuard<'_, AuthState> {
+        self.finished = true;
+        let mut state = self.client.state();
+        if state
+            .flight
+            .as_ref()
+            .is_some_and(|f| Arc::ptr_eq(f, &self.flight))
+        {
+            state.flight = None;
+        }
+        state
+    }
+}
+
 impl<T: ?Sized> Drop for FlightGuard<'_, T> {
     fn drop(&mut self) {
         if !self.finished {
-            let mut state = self.client.state();
-            if state
-                .flight
-                .as_ref()
-                .is_some_and(|f| Arc::ptr_eq(f, &self.flight))
-            {
-                state.flight = None;
-            }
-            drop(state);
+            drop(self.land());
             self.flight.complete(FlightOutcome::Recheck);
         }
     }
@@ -668,8 +917,13 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// concurrently and share the session and its refreshes.
 pub struct Client<T: ?Sized> {
     base_url: String,
+    timeout: Option<Duration>,
+    response_limit: u64,
     auth: Mutex<AuthState>,
     listener: Mutex<Option<SessionListener>>,
+    /// The generation of the last session change the listener was told of; held while the
+    /// listener runs, so that changes reach it one at a time and never out of order.
+    notified: Mutex<u64>,
     transport: T,
 }
 
@@ -677,7 +931,9 @@ impl<T: ?Sized> fmt::Debug for Client<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = self.state();
         let mut out = f.debug_struct("Client");
-        out.field("base_url", &self.base_url);
+        out.field("base_url", &self.base_url)
+            .field("timeout", &self.timeout)
+            .field("response_limit", &self.response_limit);
         match &state.auth {
             Auth::None => out.field("authenticated", &false),
             Auth::Bearer(_) => out.field("authenticated", &true),
@@ -688,24 +944,44 @@ impl<T: ?Sized> fmt::Debug for Client<T> {
 }
 
 impl<T: Transport> Client<T> {
-    /// A client for the service at `base_url` (`https://bsky.social`).
+    /// A client for the service at `base_url` (`https://bsky.social`), with the
+    /// [`DEFAULT_TIMEOUT`] and the [`DEFAULT_RESPONSE_LIMIT`].
     pub fn new(base_url: impl Into<String>, transport: T) -> Self {
         Client {
             base_url: base_url.into().trim_end_matches('/').to_owned(),
+            timeout: Some(DEFAULT_TIMEOUT),
+            response_limit: DEFAULT_RESPONSE_LIMIT,
             auth: Mutex::new(AuthState {
                 auth: Auth::None,
                 generation: 0,
                 flight: None,
             }),
             listener: Mutex::new(None),
+            notified: Mutex::new(0),
             transport,
         }
+    }
+
+    /// Sets the timeout of every request, the session refresh included (`None`: wait for as
+    /// long as it takes). See [`HttpRequest::timeout`] for what it covers; a single request
+    /// can have its own ([`RequestBuilder::timeout`]).
+    pub fn with_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.timeout = timeout.into();
+        self
+    }
+
+    /// Sets the largest response body a call reads into memory, in bytes. A larger body fails
+    /// the call with a [`TransportError`] of kind [`TransportErrorKind::BodyTooLarge`]; read
+    /// such bodies with [`RequestBuilder::send_streaming`] instead.
+    pub fn with_response_limit(mut self, bytes: u64) -> Self {
+        self.response_limit = bytes;
+        self
     }
 }
 
 #[cfg(feature = "reqwest")]
 impl Client<ReqwestTransport> {
-    /// A client on a default reqwest HTTP client.
+    /// A client on a default reqwest HTTP client (HTTP and HTTPS).
     pub fn with_reqwest(base_url: impl Into<String>) -> Self {
         Client::new(base_url, ReqwestTransport::default())
     }
@@ -718,6 +994,16 @@ impl<T: ?Sized> Client<T> {
 
     pub fn transport(&self) -> &T {
         &self.transport
+    }
+
+    /// The timeout of each request ([`Client::with_timeout`]).
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    /// The largest response body a call reads into memory ([`Client::with_response_limit`]).
+    pub fn response_limit(&self) -> u64 {
+        self.response_limit
     }
 
     /// Sets (or clears) a fixed bearer token sent as `Authorization` on every request. It
@@ -744,7 +1030,13 @@ impl<T: ?Sized> Client<T> {
     /// Calls `listener` after each change the client makes to its session by itself: login,
     /// refresh (the new tokens), logout, and a refresh token the server refused (`None`).
     /// [`Client::set_session`] and [`Client::set_bearer_token`] do not call it. Replaces the
-    /// previous listener. The listener runs on the task that made the change: keep it short.
+    /// previous listener.
+    ///
+    /// Changes reach the listener one at a time and in the order they happened, and a change
+    /// that is no longer the client's session when its turn comes is skipped: a listener that
+    /// saves the session therefore never ends with a token a later refresh replaced. The
+    /// listener runs on the task that made the change, while other changes wait for it: keep
+    /// it short (write a file, send on a channel).
     pub fn on_session_change(&self, listener: impl Fn(Option<&Session>) + Send + Sync + 'static) {
         *lock(&self.listener) = Some(Arc::new(listener));
     }
@@ -753,28 +1045,42 @@ impl<T: ?Sized> Client<T> {
         lock(&self.auth)
     }
 
-    fn replace_auth(&self, auth: Auth) {
+    /// Replaces the session (or token) and returns the new generation.
+    fn replace_auth(&self, auth: Auth) -> u64 {
         let mut state = self.state();
         state.auth = auth;
         state.generation += 1;
+        state.generation
     }
 
-    fn notify(&self, session: Option<&Session>) {
+    /// Tells the listener about the change that made `generation`, unless a later change
+    /// already replaced it.
+    fn notify(&self, generation: u64, session: Option<&Session>) {
+        let mut notified = lock(&self.notified);
+        if generation <= *notified || self.state().generation != generation {
+            return;
+        }
+        *notified = generation;
         let listener = lock(&self.listener).clone();
         if let Some(listener) = listener {
             listener(session);
         }
     }
 
+    fn has_session(&self) -> bool {
+        matches!(self.state().auth, Auth::Session(_))
+    }
+
     /// The credential of the next attempt of a call. Waits for a refresh under way, so calls
-    /// started meanwhile go out with the new token.
-    async fn credential(&self, token: TokenUse) -> Credential {
+    /// started meanwhile go out with the new token; if that refresh failed, its error is the
+    /// call's too (rather than each call sending the expired token to find out again).
+    async fn credential(&self, token: TokenUse) -> Result<Credential, RefreshFailure> {
         loop {
             let flight = {
                 let state = self.state();
                 match &state.flight {
-                    Some(flight) => Arc::clone(flight),
-                    None => {
+                    Some(flight) if token != TokenUse::Login => Arc::clone(flight),
+                    _ => {
                         let (header, from_session) = match (&state.auth, token) {
                             (Auth::None, _) => (None, false),
                             (Auth::Bearer(token), _) => (Some(format!("Bearer {token}")), false),
@@ -786,42 +1092,18 @@ impl<T: ?Sized> Client<T> {
                                 (Some(format!("Bearer {}", s.refresh_jwt)), true)
                             }
                         };
-                        return Credential {
+                        return Ok(Credential {
                             header,
                             generation: state.generation,
                             from_session,
-                        };
+                        });
                     }
                 }
             };
-            flight.wait().await;
-        }
-    }
-
-    /// Keeps the session in step with the session calls made through the generated methods:
-    /// a refreshSession gives new tokens, a deleteSession ends the session.
-    fn after_success(&self, nsid: &str, credential: &Credential, response: &HttpResponse) {
-        if !credential.from_session {
-            return;
-        }
-        let changed = {
-            let mut state = self.state();
-            if state.generation != credential.generation {
-                return;
+            if let FlightOutcome::Failed(failure) = flight.wait().await {
+                return Err(failure);
             }
-            let session = match nsid {
-                REFRESH_SESSION => match serde_json::from_slice::<Session>(&response.body) {
-                    Ok(session) => Some(session),
-                    Err(_) => return,
-                },
-                DELETE_SESSION => None,
-                _ => return,
-            };
-            state.auth = session.clone().map_or(Auth::None, Auth::Session);
-            state.generation += 1;
-            session
-        };
-        self.notify(changed.as_ref());
+        }
     }
 }
 
@@ -863,177 +1145,240 @@ impl<T: Transport + ?Sized> Client<T> {
             .send::<XrpcError>()
             .await?
             .json()?;
-        self.replace_auth(Auth::Session(session.clone()));
-        self.notify(Some(&session));
+        let generation = self.replace_auth(Auth::Session(session.clone()));
+        self.notify(generation, Some(&session));
         Ok(session)
     }
 
     /// Refreshes the session now (calls do it by themselves when their token has expired)
     /// and returns the new one. Joins a refresh already under way rather than starting
-    /// another. A refresh token the server refuses ends the session.
+    /// another, and waits for a logout under way. A refresh token the server refuses ends the
+    /// session. The generated `refresh_session` method does the same.
     pub async fn refresh(&self) -> Result<Session, Error<XrpcError>> {
-        let generation = {
-            let state = self.state();
-            if !matches!(state.auth, Auth::Session(_)) {
-                return Err(Error::NoSession);
-            }
-            state.generation
+        let response = match self.refresh_now().await {
+            Ok(response) => response,
+            Err(None) => return Err(Error::NoSession),
+            Err(Some(failure)) => return Err(failure.into_error()),
         };
-        match self.refresh_after_expiry(generation).await {
-            AfterExpiry::Retry => self.session().ok_or(Error::NoSession),
-            AfterExpiry::GiveUp => Err(Error::NoSession),
-            AfterExpiry::Failed(failure) => Err(failure.into_error()),
-        }
+        serde_json::from_slice(&response.body).map_err(|error| Error::Decode {
+            status: response.status,
+            message: error.to_string(),
+        })
     }
 
     /// Ends the session on the server (`com.atproto.server.deleteSession`, which revokes the
-    /// refresh token) and forgets it here, whatever the server answers.
+    /// refresh token) and forgets it here, whatever the server answers. Waits for a refresh
+    /// under way, so that the token it revokes is the latest. The generated `delete_session`
+    /// method does the same, but forgets the session only when the server accepts.
     pub async fn logout(&self) -> Result<(), Error<XrpcError>> {
-        if self.session().is_none() {
-            return Err(Error::NoSession);
+        let response = self.delete_now(true).await?;
+        if response.is_success() {
+            Ok(())
+        } else {
+            Err(xrpc_error(&response))
         }
-        let result = self
-            .procedure(DELETE_SESSION)
-            .send::<XrpcError>()
-            .await
-            .map(drop);
-        let forgotten = {
-            let mut state = self.state();
-            let had_session = matches!(state.auth, Auth::Session(_));
-            if had_session {
-                state.auth = Auth::None;
-                state.generation += 1;
+    }
+
+    /// Sends a request, holding no more than the response limit of body in memory.
+    async fn send_buffered(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+        let limit = request.response_limit;
+        let response = self.transport.send(request).await?;
+        match limit {
+            Some(limit) if response.body.len() as u64 > limit => {
+                Err(TransportError::body_too_large(limit))
             }
-            had_session
-        };
-        if forgotten {
-            self.notify(None);
+            _ => Ok(response),
         }
-        result
+    }
+
+    /// A refreshSession or deleteSession request with the refresh token.
+    fn session_request(&self, nsid: &str, refresh_jwt: &str) -> HttpRequest {
+        HttpRequest {
+            method: "POST",
+            url: format!("{}/xrpc/{nsid}", self.base_url),
+            headers: vec![
+                ("accept".to_owned(), "application/json".to_owned()),
+                ("authorization".to_owned(), format!("Bearer {refresh_jwt}")),
+            ],
+            body: None,
+            timeout: self.timeout,
+            response_limit: Some(self.response_limit),
+        }
+    }
+
+    /// Takes the session's turn, or says who has it: a refresh or logout under way goes
+    /// first. With `from_generation`, a session changed since that generation is
+    /// [`Turn::Moved`] (a call that met an expired token may retry with the new one).
+    fn take_turn(&self, from_generation: Option<u64>) -> Turn {
+        let mut state = self.state();
+        let refresh_jwt = match &state.auth {
+            Auth::Session(session) => session.refresh_jwt.clone(),
+            _ => return Turn::NoSession,
+        };
+        if from_generation.is_some_and(|generation| generation != state.generation) {
+            return Turn::Moved;
+        }
+        match &state.flight {
+            Some(flight) => Turn::Wait(Arc::clone(flight)),
+            None => {
+                let flight = Flight::new(state.generation);
+                state.flight = Some(Arc::clone(&flight));
+                Turn::Mine(flight, refresh_jwt)
+            }
+        }
+    }
+
+    /// Refreshes the session, joining a refresh under way. `Err(None)`: no session.
+    async fn refresh_now(&self) -> Result<Arc<HttpResponse>, Option<RefreshFailure>> {
+        loop {
+            let outcome = match self.take_turn(None) {
+                Turn::NoSession | Turn::Moved => return Err(None),
+                Turn::Wait(flight) => flight.wait().await,
+                Turn::Mine(flight, refresh_jwt) => self.run_refresh(flight, &refresh_jwt).await,
+            };
+            match outcome {
+                FlightOutcome::Refreshed(response) => return Ok(response),
+                FlightOutcome::Failed(failure) => return Err(Some(failure)),
+                FlightOutcome::Recheck => continue,
+            }
+        }
     }
 
     /// Called by a call whose session token (taken at `generation`) has expired: refreshes the
     /// session unless that already happened, joining a refresh under way.
     async fn refresh_after_expiry(&self, generation: u64) -> AfterExpiry {
         loop {
-            let (flight, refresh_jwt) = {
-                let mut state = self.state();
-                let refresh_jwt = match &state.auth {
-                    Auth::Session(session) => session.refresh_jwt.clone(),
-                    _ => return AfterExpiry::GiveUp,
-                };
-                if state.generation != generation {
-                    // Refreshed (or replaced) since the call went out: its token is new.
-                    return AfterExpiry::Retry;
-                }
-                match &state.flight {
-                    Some(flight) => (Arc::clone(flight), None),
-                    None => {
-                        let flight = Flight::new(generation);
-                        state.flight = Some(Arc::clone(&flight));
-                        (flight, Some(refresh_jwt))
-                    }
-                }
+            let outcome = match self.take_turn(Some(generation)) {
+                Turn::NoSession => return AfterExpiry::GiveUp,
+                // Refreshed (or replaced) since the call went out: its token is new.
+                Turn::Moved => return AfterExpiry::Retry,
+                Turn::Wait(flight) => flight.wait().await,
+                Turn::Mine(flight, refresh_jwt) => self.run_refresh(flight, &refresh_jwt).await,
             };
-            let Some(refresh_jwt) = refresh_jwt else {
-                match flight.wait().await {
-                    FlightOutcome::Refreshed => return AfterExpiry::Retry,
-                    FlightOutcome::Failed(failure) => return AfterExpiry::Failed(failure),
-                    // Look again, and maybe refresh ourselves.
-                    FlightOutcome::Recheck => continue,
-                }
-            };
-            let mut guard = FlightGuard {
-                client: self,
-                flight,
-                finished: false,
-            };
-            let result = self.request_refresh(&refresh_jwt).await;
-            guard.finished = true;
-            match self.finish_refresh(&guard.flight, result) {
-                Some(after) => return after,
-                None => continue,
+            match outcome {
+                FlightOutcome::Refreshed(_) => return AfterExpiry::Retry,
+                FlightOutcome::Failed(failure) => return AfterExpiry::Failed(failure),
+                // Look again, and maybe refresh ourselves.
+                FlightOutcome::Recheck => continue,
             }
         }
     }
 
-    /// Sends refreshSession with the refresh token, straight through the transport.
-    async fn request_refresh(&self, refresh_jwt: &str) -> Result<Session, RefreshFailure> {
-        let request = HttpRequest {
-            method: "POST",
-            url: format!("{}/xrpc/{REFRESH_SESSION}", self.base_url),
-            headers: vec![
-                ("accept".to_owned(), "application/json".to_owned()),
-                ("authorization".to_owned(), format!("Bearer {refresh_jwt}")),
-            ],
-            body: None,
+    /// Sends refreshSession with the refresh token of the turn, records the outcome and wakes
+    /// the calls waiting for it.
+    async fn run_refresh(&self, flight: Arc<Flight>, refresh_jwt: &str) -> FlightOutcome {
+        let mut guard = FlightGuard {
+            client: self,
+            flight,
+            finished: false,
         };
-        let response = self
-            .transport
-            .send(request)
-            .await
-            .map_err(|error| RefreshFailure::Transport(error.to_string()))?;
-        if response.is_success() {
-            serde_json::from_slice(&response.body).map_err(|error| RefreshFailure::Decode {
-                status: response.status,
-                message: error.to_string(),
-            })
-        } else {
-            let (error, message) = error_parts(&response);
-            Err(RefreshFailure::Xrpc {
-                status: response.status,
-                error,
-                message,
-            })
-        }
-    }
-
-    /// Stores the outcome of a refresh and wakes the calls waiting for it. `None`: the session
-    /// changed while the refresh ran, so its result is dropped and the caller looks again.
-    fn finish_refresh(
-        &self,
-        flight: &Arc<Flight>,
-        result: Result<Session, RefreshFailure>,
-    ) -> Option<AfterExpiry> {
-        let (after, changed) = {
-            let mut state = self.state();
-            if state
-                .flight
-                .as_ref()
-                .is_some_and(|f| Arc::ptr_eq(f, flight))
-            {
-                state.flight = None;
+        let result = self
+            .send_buffered(self.session_request(REFRESH_SESSION, refresh_jwt))
+            .await;
+        let refreshed = match result {
+            Err(error) => Err(RefreshFailure::Transport {
+                kind: error.kind,
+                message: error.message,
+            }),
+            Ok(response) if response.is_success() => {
+                match serde_json::from_slice::<Session>(&response.body) {
+                    Ok(session) => Ok((session, Arc::new(response))),
+                    Err(error) => Err(RefreshFailure::Decode {
+                        status: response.status,
+                        message: error.to_string(),
+                    }),
+                }
             }
-            if state.generation != flight.generation {
-                (None, None)
+            Ok(response) => {
+                let (error, message) = error_parts(&response);
+                Err(RefreshFailure::Xrpc {
+                    status: response.status,
+                    error,
+                    message,
+                })
+            }
+        };
+        let (outcome, changed) = {
+            let generation = guard.flight.generation;
+            let mut state = guard.land();
+            if state.generation != generation {
+                // The session was replaced meanwhile: this result is not about it.
+                (FlightOutcome::Recheck, None)
             } else {
-                match result {
-                    Ok(session) => {
+                match refreshed {
+                    Ok((session, response)) => {
                         state.auth = Auth::Session(session.clone());
                         state.generation += 1;
-                        (Some(AfterExpiry::Retry), Some(Some(session)))
+                        (
+                            FlightOutcome::Refreshed(response),
+                            Some((state.generation, Some(session))),
+                        )
                     }
                     Err(failure) => {
                         let changed = failure.ends_session().then(|| {
                             state.auth = Auth::None;
                             state.generation += 1;
-                            None
+                            (state.generation, None)
                         });
-                        (Some(AfterExpiry::Failed(failure)), changed)
+                        (FlightOutcome::Failed(failure), changed)
                     }
                 }
             }
         };
-        flight.complete(match &after {
-            Some(AfterExpiry::Retry) => FlightOutcome::Refreshed,
-            Some(AfterExpiry::Failed(failure)) => FlightOutcome::Failed(failure.clone()),
-            Some(AfterExpiry::GiveUp) | None => FlightOutcome::Recheck,
-        });
-        if let Some(session) = changed {
-            self.notify(session.as_ref());
+        guard.flight.complete(outcome.clone());
+        if let Some((generation, session)) = changed {
+            self.notify(generation, session.as_ref());
         }
-        after
+        outcome
     }
+
+    /// Sends deleteSession with the refresh token, in the session's turn, and forgets the
+    /// session when the server accepts (or always, with `forget_always`).
+    async fn delete_now(&self, forget_always: bool) -> Result<HttpResponse, Error<XrpcError>> {
+        let (flight, refresh_jwt) = loop {
+            match self.take_turn(None) {
+                Turn::NoSession | Turn::Moved => return Err(Error::NoSession),
+                // A refresh under way: the refresh token it brings is the one to revoke.
+                Turn::Wait(flight) => drop(flight.wait().await),
+                Turn::Mine(flight, refresh_jwt) => break (flight, refresh_jwt),
+            }
+        };
+        let mut guard = FlightGuard {
+            client: self,
+            flight,
+            finished: false,
+        };
+        let result = self
+            .send_buffered(self.session_request(DELETE_SESSION, &refresh_jwt))
+            .await;
+        let accepted = matches!(&result, Ok(response) if response.is_success());
+        let ended = {
+            let generation = guard.flight.generation;
+            let mut state = guard.land();
+            (state.generation == generation && (accepted || forget_always)).then(|| {
+                state.auth = Auth::None;
+                state.generation += 1;
+                state.generation
+            })
+        };
+        guard.flight.complete(FlightOutcome::Recheck);
+        if let Some(generation) = ended {
+            self.notify(generation, None);
+        }
+        result.map_err(Error::Transport)
+    }
+}
+
+/// Who has the session's turn, as [`Client::take_turn`] tells.
+enum Turn {
+    /// There is no session.
+    NoSession,
+    /// The session changed since the generation the caller knew.
+    Moved,
+    /// A refresh or logout has it: wait for this flight.
+    Wait(Arc<Flight>),
+    /// The caller has it, with the refresh token to spend.
+    Mine(Arc<Flight>, String),
 }
 
 /// A request being built by a generated method.
@@ -1044,6 +1389,29 @@ pub struct RequestBuilder<'c, T: ?Sized> {
     query: Query,
     body: Option<(Vec<u8>, String)>,
     encode_error: Option<String>,
+    timeout: Option<Duration>,
+}
+
+/// A response as it arrived: whole, or with its body still to read.
+enum Exchanged {
+    Whole(HttpResponse),
+    Stream(StreamingResponse),
+}
+
+impl Exchanged {
+    fn status(&self) -> u16 {
+        match self {
+            Exchanged::Whole(response) => response.status,
+            Exchanged::Stream(response) => response.status,
+        }
+    }
+
+    async fn into_whole(self, limit: u64) -> Result<HttpResponse, TransportError> {
+        match self {
+            Exchanged::Whole(response) => Ok(response),
+            Exchanged::Stream(response) => response.buffer(limit).await,
+        }
+    }
 }
 
 impl<'c, T: Transport + ?Sized> RequestBuilder<'c, T> {
@@ -1055,6 +1423,7 @@ impl<'c, T: Transport + ?Sized> RequestBuilder<'c, T> {
             query: Query::default(),
             body: None,
             encode_error: None,
+            timeout: client.timeout,
         }
     }
 
@@ -1077,11 +1446,40 @@ impl<'c, T: Transport + ?Sized> RequestBuilder<'c, T> {
         self
     }
 
-    /// Sends the request. A non-2xx answer becomes [`Error::Xrpc`] with the typed error.
+    /// This request's own timeout, in place of the client's ([`Client::with_timeout`]): for
+    /// a large upload, say. `None`: no timeout.
+    pub fn timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.timeout = timeout.into();
+        self
+    }
+
+    /// Sends the request and reads the whole response, up to the client's response limit. A
+    /// non-2xx answer becomes [`Error::Xrpc`] with the typed error.
     ///
     /// With a session, a call answered `ExpiredToken` is sent once more after the session is
     /// refreshed; for that, the body is copied before the first attempt.
     pub async fn send<E: XrpcErrorKind>(self) -> Result<Response<E>, Error<E>> {
+        let limit = self.client.response_limit;
+        let response = self.exchange::<E>(false).await?.into_whole(limit).await?;
+        Ok(Response {
+            inner: response,
+            error: PhantomData,
+        })
+    }
+
+    /// Sends the request and hands back a successful response with its body still to read,
+    /// chunk by chunk and with no size limit: for large binary outputs (`getRepo`, `getBlob`).
+    /// Errors, sessions and timeouts are as for [`RequestBuilder::send`]; the timeout covers
+    /// the wait for the response head and then for each chunk. A transport that does not
+    /// stream ([`Transport::send_streaming`]) hands back the body in one chunk.
+    pub async fn send_streaming<E: XrpcErrorKind>(self) -> Result<StreamingResponse, Error<E>> {
+        match self.exchange::<E>(true).await? {
+            Exchanged::Whole(response) => Ok(response.into()),
+            Exchanged::Stream(response) => Ok(response),
+        }
+    }
+
+    async fn exchange<E: XrpcErrorKind>(self, streaming: bool) -> Result<Exchanged, Error<E>> {
         let RequestBuilder {
             client,
             method,
@@ -1089,19 +1487,45 @@ impl<'c, T: Transport + ?Sized> RequestBuilder<'c, T> {
             query,
             body,
             encode_error,
+            timeout,
         } = self;
         if let Some(message) = encode_error {
             return Err(Error::Encode(message));
+        }
+        let token = TokenUse::of(nsid);
+        if token == TokenUse::Refresh && client.has_session() {
+            // The session's own calls take its turn, as automatic refreshes do: never two
+            // spending the same refresh token at once.
+            let response = if nsid == REFRESH_SESSION {
+                match client.refresh_now().await {
+                    Ok(response) => HttpResponse::clone(&response),
+                    Err(None) => return Err(Error::NoSession),
+                    Err(Some(failure)) => return Err(failure.into_error()),
+                }
+            } else {
+                client
+                    .delete_now(false)
+                    .await
+                    .map_err(Error::into_kind::<E>)?
+            };
+            return if response.is_success() {
+                Ok(Exchanged::Whole(response))
+            } else {
+                Err(xrpc_error(&response))
+            };
         }
         let url = format!("{}/xrpc/{nsid}{}", client.base_url, query.to_query_string());
         let (mut body, content_type) = match body {
             Some((bytes, content_type)) => (Some(bytes), Some(content_type)),
             None => (None, None),
         };
-        let token = TokenUse::of(nsid);
+        let limit = client.response_limit;
         let mut retried = false;
         loop {
-            let credential = client.credential(token).await;
+            let credential = client
+                .credential(token)
+                .await
+                .map_err(RefreshFailure::into_error)?;
             let may_retry = !retried && credential.from_session && token == TokenUse::Access;
             let mut headers = vec![("accept".to_owned(), "application/json".to_owned())];
             if let Some(content_type) = &content_type {
@@ -1115,20 +1539,19 @@ impl<'c, T: Transport + ?Sized> RequestBuilder<'c, T> {
                 url: url.clone(),
                 headers,
                 body: if may_retry { body.clone() } else { body.take() },
+                timeout,
+                response_limit: (!streaming).then_some(limit),
             };
-            let response = client
-                .transport
-                .send(request)
-                .await
-                .map_err(Error::Transport)?;
-            if response.is_success() {
-                client.after_success(nsid, &credential, &response);
-                return Ok(Response {
-                    inner: response,
-                    error: PhantomData,
-                });
+            let response = if streaming {
+                Exchanged::Stream(client.transport.send_streaming(request).await?)
+            } else {
+                Exchanged::Whole(client.send_buffered(request).await?)
+            };
+            if (200..300).contains(&response.status()) {
+                return Ok(response);
             }
-            let status = response.status;
+            // An error answer: its body is small, read it whole.
+            let response = response.into_whole(limit).await?;
             let (name, message) = error_parts(&response);
             if may_retry && name == EXPIRED_TOKEN {
                 match client.refresh_after_expiry(credential.generation).await {
@@ -1141,10 +1564,19 @@ impl<'c, T: Transport + ?Sized> RequestBuilder<'c, T> {
                 }
             }
             return Err(Error::Xrpc {
-                status,
+                status: response.status,
                 error: E::from_parts(name, message),
             });
         }
+    }
+}
+
+/// The typed error of a non-2xx response.
+fn xrpc_error<E: XrpcErrorKind>(response: &HttpResponse) -> Error<E> {
+    let (name, message) = error_parts(response);
+    Error::Xrpc {
+        status: response.status,
+        error: E::from_parts(name, message),
     }
 }
 
@@ -1212,43 +1644,207 @@ impl<E> Response<E> {
     }
 }
 
-/// The default transport, on a reqwest client.
+/// The default transport, on a reqwest client: HTTP/1.1 and HTTP/2, and HTTPS with rustls
+/// (the `aws-lc-rs` crypto provider, reqwest's own default) checking certificates against the
+/// system's roots. It honours [`HttpRequest::timeout`] (reqwest's own timeout for whole
+/// exchanges, a tokio timer for streams) and [`HttpRequest::response_limit`] (it stops reading
+/// past the limit, or before reading when `Content-Length` says so).
 #[cfg(feature = "reqwest")]
-#[derive(Debug, Clone, Default)]
-pub struct ReqwestTransport(pub reqwest::Client);
+#[derive(Debug, Clone)]
+pub struct ReqwestTransport {
+    /// Why the default client could not be built, for every call to say: on a machine with
+    /// no CA certificates, building it fails, and a constructor should not panic over that.
+    client: Result<reqwest::Client, Arc<str>>,
+}
+
+#[cfg(feature = "reqwest")]
+impl ReqwestTransport {
+    /// A transport on reqwest's default client. If that client cannot be built (no CA
+    /// certificates on the system, say), every request fails with a [`TransportError`] saying
+    /// why; bring a client built your way with [`ReqwestTransport::from_client`].
+    pub fn new() -> Self {
+        ReqwestTransport {
+            client: reqwest::Client::builder().build().map_err(|error| {
+                format!(
+                    "the default HTTP client could not be built: {}",
+                    error_chain(&error)
+                )
+                .into()
+            }),
+        }
+    }
+
+    /// A transport on a reqwest client of your own (with proxies, extra root certificates, ...).
+    pub fn from_client(client: reqwest::Client) -> Self {
+        ReqwestTransport { client: Ok(client) }
+    }
+
+    /// The reqwest client, when it could be built.
+    pub fn client(&self) -> Option<&reqwest::Client> {
+        self.client.as_ref().ok()
+    }
+
+    fn request(&self, request: HttpRequest) -> Result<reqwest::RequestBuilder, TransportError> {
+        let client = self
+            .client
+            .as_ref()
+            .map_err(|message| TransportError::msg(message.to_string()))?;
+        let method =
+            reqwest::Method::from_bytes(request.method.as_bytes()).map_err(TransportError::new)?;
+        let mut builder = client.request(method, &request.url);
+        for (name, value) in &request.headers {
+            builder = builder.header(name, value);
+        }
+        if let Some(body) = request.body {
+            builder = builder.body(body);
+        }
+        Ok(builder)
+    }
+}
+
+#[cfg(feature = "reqwest")]
+impl Default for ReqwestTransport {
+    fn default() -> Self {
+        ReqwestTransport::new()
+    }
+}
+
+#[cfg(feature = "reqwest")]
+impl From<reqwest::Client> for ReqwestTransport {
+    fn from(client: reqwest::Client) -> Self {
+        ReqwestTransport::from_client(client)
+    }
+}
+
+/// An error with its causes, `outer: inner: innermost`: reqwest puts the useful part (refused,
+/// TLS, ...) in the causes.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(feature = "reqwest")]
+fn reqwest_error(error: reqwest::Error, timeout: Option<Duration>) -> TransportError {
+    match timeout {
+        Some(after) if error.is_timeout() => TransportError {
+            source: Some(Box::new(error)),
+            ..TransportError::timeout(after)
+        },
+        _ => TransportError {
+            kind: TransportErrorKind::Other,
+            message: error_chain(&error),
+            source: Some(Box::new(error)),
+        },
+    }
+}
+
+#[cfg(feature = "reqwest")]
+fn reqwest_headers(response: &reqwest::Response) -> Vec<(String, String)> {
+    response
+        .headers()
+        .iter()
+        .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
+        .collect()
+}
 
 #[cfg(feature = "reqwest")]
 impl Transport for ReqwestTransport {
     fn send(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, TransportError>> {
         Box::pin(async move {
-            let method = reqwest::Method::from_bytes(request.method.as_bytes())
-                .map_err(TransportError::new)?;
-            let mut builder = self.0.request(method, &request.url);
-            for (name, value) in &request.headers {
-                builder = builder.header(name, value);
+            let (timeout, limit) = (request.timeout, request.response_limit);
+            let mut builder = self.request(request)?;
+            if let Some(timeout) = timeout {
+                // reqwest's own timeout runs until the body is read.
+                builder = builder.timeout(timeout);
             }
-            if let Some(body) = request.body {
-                builder = builder.body(body);
-            }
-            let response = builder.send().await.map_err(TransportError::new)?;
-            let status = response.status().as_u16();
-            let headers = response
-                .headers()
-                .iter()
-                .filter_map(|(name, value)| {
-                    Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
-                })
-                .collect();
-            let body = response
-                .bytes()
+            let mut response = builder
+                .send()
                 .await
-                .map_err(TransportError::new)?
-                .to_vec();
+                .map_err(|error| reqwest_error(error, timeout))?;
+            if let (Some(limit), Some(length)) = (limit, response.content_length()) {
+                if length > limit {
+                    return Err(TransportError::body_too_large(limit));
+                }
+            }
+            let status = response.status().as_u16();
+            let headers = reqwest_headers(&response);
+            let mut body = Vec::new();
+            while let Some(chunk) = response
+                .chunk()
+                .await
+                .map_err(|error| reqwest_error(error, timeout))?
+            {
+                if limit.is_some_and(|limit| (body.len() + chunk.len()) as u64 > limit) {
+                    return Err(TransportError::body_too_large(limit.unwrap_or_default()));
+                }
+                body.extend_from_slice(&chunk);
+            }
             Ok(HttpResponse {
                 status,
                 headers,
                 body,
             })
+        })
+    }
+
+    fn send_streaming(
+        &self,
+        request: HttpRequest,
+    ) -> BoxFuture<'_, Result<StreamingResponse, TransportError>> {
+        Box::pin(async move {
+            let timeout = request.timeout;
+            let send = self.request(request)?.send();
+            let response = within(timeout, send)
+                .await?
+                .map_err(|error| reqwest_error(error, None))?;
+            Ok(StreamingResponse {
+                status: response.status().as_u16(),
+                headers: reqwest_headers(&response),
+                body: BodyStream::new(ReqwestBody { response, timeout }),
+            })
+        })
+    }
+}
+
+/// `future`, or a timeout error after `timeout`. reqwest's own timeout would also cut a
+/// download that keeps moving, so streams time out each wait on a tokio timer instead
+/// (reqwest runs on tokio anyway).
+#[cfg(feature = "reqwest")]
+async fn within<F: Future>(timeout: Option<Duration>, future: F) -> Result<F::Output, TransportError> {
+    match timeout {
+        Some(after) => tokio::time::timeout(after, future)
+            .await
+            .map_err(|_| TransportError::timeout(after)),
+        None => Ok(future.await),
+    }
+}
+
+/// A reqwest response body, chunk by chunk.
+#[cfg(feature = "reqwest")]
+struct ReqwestBody {
+    response: reqwest::Response,
+    /// The longest wait for one chunk.
+    timeout: Option<Duration>,
+}
+
+#[cfg(feature = "reqwest")]
+impl BodySource for ReqwestBody {
+    fn next_chunk(&mut self) -> BoxFuture<'_, Option<Result<Vec<u8>, TransportError>>> {
+        Box::pin(async move {
+            let chunk = match within(self.timeout, self.response.chunk()).await {
+                Ok(chunk) => chunk.map_err(|error| reqwest_error(error, None)),
+                Err(timeout) => Err(timeout),
+            };
+            chunk.map(|c| c.map(Vec::from)).transpose()
         })
     }
 }

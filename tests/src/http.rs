@@ -118,3 +118,53 @@ fn read_request(reader: &mut impl BufRead) -> Option<Recorded> {
         body,
     })
 }
+
+/// Accepts connections and reads what arrives, but never answers: a server that hangs.
+/// Connections stay open until the process ends.
+pub struct Silent {
+    pub url: String,
+    /// The first bytes of each connection, as they arrive.
+    received: std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
+}
+
+impl Silent {
+    pub fn start() -> std::io::Result<Silent> {
+        use std::io::Read;
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let record = std::sync::Arc::clone(&received);
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let record = std::sync::Arc::clone(&record);
+                thread::spawn(move || {
+                    let mut buffer = [0; 512];
+                    let index = {
+                        let mut received = record.lock().unwrap();
+                        received.push(Vec::new());
+                        received.len() - 1
+                    };
+                    while let Ok(n @ 1..) = stream.read(&mut buffer) {
+                        record.lock().unwrap()[index].extend_from_slice(&buffer[..n]);
+                    }
+                });
+            }
+        });
+        Ok(Silent { url, received })
+    }
+
+    /// The port, to reach the same listener with another scheme.
+    pub fn port(&self) -> u16 {
+        self.url
+            .rsplit(':')
+            .next()
+            .and_then(|port| port.parse().ok())
+            .expect("the url ends with the port")
+    }
+
+    /// What each connection sent so far.
+    pub fn received(&self) -> Vec<Vec<u8>> {
+        self.received.lock().unwrap().clone()
+    }
+}

@@ -46,14 +46,20 @@ pub fn params(s: &Struct) -> TokenStream {
 
 /// The client method of a query or procedure, on the service of its parent namespace.
 pub fn endpoint(e: &Endpoint, from: &[String]) -> TokenStream {
-    let method = EndpointMethod::new(e, from, from);
-    let (attrs, signature, body) = (&method.attrs, &method.signature, &method.body);
+    let methods = EndpointMethod::all(e, from, from)
+        .into_iter()
+        .map(|method| {
+            let (attrs, signature, body) = (method.attrs, method.signature, method.body);
+            quote! {
+                #attrs
+                pub #signature {
+                    #body
+                }
+            }
+        });
     quote! {
         impl<T: crate::runtime::client::Transport + ?Sized> super::Service<'_, T> {
-            #attrs
-            pub #signature {
-                #body
-            }
+            #(#methods)*
         }
     }
 }
@@ -68,21 +74,43 @@ pub struct EndpointMethod {
 }
 
 impl EndpointMethod {
+    /// The endpoint's method, and for a binary output (a blob, a CAR file) a `*_stream`
+    /// method beside it that reads the body as it arrives, with no size limit.
+    pub fn all(e: &Endpoint, module: &[String], from: &[String]) -> Vec<Self> {
+        let mut methods = vec![EndpointMethod::new(e, module, from)];
+        if matches!(e.output, Some(Body { ty: None, .. })) {
+            methods.push(EndpointMethod::streaming(e, module, from));
+        }
+        methods
+    }
+
+    /// The `*_stream` method of an endpoint with a binary output.
+    fn streaming(e: &Endpoint, module: &[String], from: &[String]) -> Self {
+        let method = ident(&format!("{}_stream", crate::naming::unraw(&e.method)));
+        let error = EndpointMethod::error_path(e, module, from);
+        let verb = EndpointMethod::verb(e);
+        let nsid = &e.nsid;
+        let (args, build) = EndpointMethod::args(e, from);
+        let lead = format!(
+            "`{nsid}` with its body read as it arrives, chunk by chunk and with no size limit: \
+             for outputs too large to hold in memory."
+        );
+        let doc = docs::attrs_with_lead(&lead, None);
+        let deprecated = docs::deprecation(e.doc.as_deref());
+        EndpointMethod {
+            attrs: quote!(#doc #deprecated),
+            signature: quote! {
+                async fn #method(&self, #(#args),*) -> ::std::result::Result<crate::runtime::client::StreamingResponse, crate::runtime::client::Error<#error>>
+            },
+            body: quote!(self.0.#verb(#nsid) #(#build)* .send_streaming::<#error>().await),
+        }
+    }
+
     /// `module` is the endpoint's own module; `from` the module the method is written in.
     pub fn new(e: &Endpoint, module: &[String], from: &[String]) -> Self {
         let method = ident(&e.method);
-        let error = type_path(
-            &TypePath {
-                external: None,
-                module: module.to_vec(),
-                name: e.error.name.clone(),
-            },
-            from,
-        );
-        let verb = match e.kind {
-            EndpointKind::Query => quote!(query),
-            EndpointKind::Procedure => quote!(procedure),
-        };
+        let error = EndpointMethod::error_path(e, module, from);
+        let verb = EndpointMethod::verb(e);
         let kind = match e.kind {
             EndpointKind::Query => "GET (query)",
             EndpointKind::Procedure => "POST (procedure)",
@@ -92,7 +120,47 @@ impl EndpointMethod {
             e.doc.as_deref(),
         );
         let deprecated = docs::deprecation(e.doc.as_deref());
+        let (args, build) = EndpointMethod::args(e, from);
+        let (output, finish) = match &e.output {
+            Some(Body { ty: Some(ty), .. }) => {
+                let ty = type_path(ty, from);
+                (ty, quote!(.json()))
+            }
+            Some(Body { ty: None, .. }) => {
+                (quote!(crate::runtime::client::RawBody), quote!(.raw()))
+            }
+            None => (quote!(()), quote!(.empty())),
+        };
+        let nsid = &e.nsid;
+        EndpointMethod {
+            attrs: quote!(#doc #deprecated),
+            signature: quote! {
+                async fn #method(&self, #(#args),*) -> ::std::result::Result<#output, crate::runtime::client::Error<#error>>
+            },
+            body: quote!(self.0.#verb(#nsid) #(#build)* .send::<#error>().await? #finish),
+        }
+    }
 
+    fn error_path(e: &Endpoint, module: &[String], from: &[String]) -> TokenStream {
+        type_path(
+            &TypePath {
+                external: None,
+                module: module.to_vec(),
+                name: e.error.name.clone(),
+            },
+            from,
+        )
+    }
+
+    fn verb(e: &Endpoint) -> TokenStream {
+        match e.kind {
+            EndpointKind::Query => quote!(query),
+            EndpointKind::Procedure => quote!(procedure),
+        }
+    }
+
+    /// The method's arguments, and the request builder calls that send them.
+    fn args(e: &Endpoint, from: &[String]) -> (Vec<TokenStream>, Vec<TokenStream>) {
         let mut args = Vec::new();
         let mut build = Vec::new();
         if let Some(params) = &e.params {
@@ -113,24 +181,7 @@ impl EndpointMethod {
             }
             None => {}
         }
-        let (output, finish) = match &e.output {
-            Some(Body { ty: Some(ty), .. }) => {
-                let ty = type_path(ty, from);
-                (ty, quote!(.json()))
-            }
-            Some(Body { ty: None, .. }) => {
-                (quote!(crate::runtime::client::RawBody), quote!(.raw()))
-            }
-            None => (quote!(()), quote!(.empty())),
-        };
-        let nsid = &e.nsid;
-        EndpointMethod {
-            attrs: quote!(#doc #deprecated),
-            signature: quote! {
-                async fn #method(&self, #(#args),*) -> ::std::result::Result<#output, crate::runtime::client::Error<#error>>
-            },
-            body: quote!(self.0.#verb(#nsid) #(#build)* .send::<#error>().await? #finish),
-        }
+        (args, build)
     }
 }
 

@@ -485,7 +485,7 @@ fn node_module(
                 let lib = types::ident(lib);
                 let segments = path.iter().map(|s| types::ident(s));
                 let methods: Vec<client::EndpointMethod> = endpoints_below(tree, path, node)
-                    .map(|(module, e)| client::EndpointMethod::new(e, module, path))
+                    .flat_map(|(module, e)| client::EndpointMethod::all(e, module, path))
                     .collect();
                 if namespaces.is_empty() && methods.is_empty() {
                     return TokenStream::new();
@@ -681,11 +681,13 @@ fn cargo_toml(options: &CrateOptions, features: &Features, layering: &Layering<'
              base64 = { version = \"0.23\", default-features = false, features = [\"alloc\"] }\n\
              cid = { version = \"0.11\", default-features = false, features = [\"alloc\"] }\n\
              unicode-segmentation = \"1.12\"\n\
-             reqwest = { version = \"0.13\", default-features = false, optional = true }\n"
+             reqwest = { version = \"0.13\", default-features = false, optional = true }\n\
+             tokio = { version = \"1\", default-features = false, features = [\"time\"], optional = true }\n"
                 .to_owned(),
-            "# The default XRPC transport, on reqwest (plain HTTP; add `rustls` for HTTPS).\n\
-             reqwest = [\"dep:reqwest\"]\n\
-             rustls = [\"reqwest\", \"reqwest/rustls\"]\n"
+            "# The default XRPC transport, on reqwest: HTTP and HTTPS (rustls, with reqwest's\n\
+             # default crypto provider, aws-lc-rs), and tokio's timer (reqwest runs on tokio) to\n\
+             # time out streamed bodies.\n\
+             reqwest = [\"dep:reqwest\", \"reqwest/rustls\", \"dep:tokio\"]\n"
                 .to_owned(),
         ),
         Some(runtime) => {
@@ -705,8 +707,7 @@ fn cargo_toml(options: &CrateOptions, features: &Features, layering: &Layering<'
             let package = &runtime.manifest.package;
             let transport = format!(
                 "# The client's transport is the base crate's (see its features).\n\
-                 reqwest = [\"{package}/reqwest\"]\n\
-                 rustls = [\"{package}/rustls\"]\n"
+                 reqwest = [\"{package}/reqwest\"]\n"
             );
             (dependencies, transport)
         }

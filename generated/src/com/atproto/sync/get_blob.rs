@@ -175,4 +175,18 @@ impl<T: crate::runtime::client::Transport + ?Sized> super::Service<'_, T> {
             .await?
             .raw()
     }
+    /// `com.atproto.sync.getBlob` with its body read as it arrives, chunk by chunk and with no size limit: for outputs too large to hold in memory.
+    pub async fn get_blob_stream(
+        &self,
+        params: &Params,
+    ) -> ::std::result::Result<
+        crate::runtime::client::StreamingResponse,
+        crate::runtime::client::Error<Error>,
+    > {
+        self.0
+            .query("com.atproto.sync.getBlob")
+            .params(params)
+            .send_streaming::<Error>()
+            .await
+    }
 }

@@ -177,4 +177,18 @@ impl<T: crate::runtime::client::Transport + ?Sized> super::Service<'_, T> {
             .await?
             .raw()
     }
+    /// `com.atproto.sync.getRepo` with its body read as it arrives, chunk by chunk and with no size limit: for outputs too large to hold in memory.
+    pub async fn get_repo_stream(
+        &self,
+        params: &Params,
+    ) -> ::std::result::Result<
+        crate::runtime::client::StreamingResponse,
+        crate::runtime::client::Error<Error>,
+    > {
+        self.0
+            .query("com.atproto.sync.getRepo")
+            .params(params)
+            .send_streaming::<Error>()
+            .await
+    }
 }
