@@ -545,17 +545,15 @@ impl Query {
     }
 }
 
+/// Everything but the URI's unreserved characters (`A-Z a-z 0-9 - . _ ~`) is escaped.
+const QUERY_ESCAPED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 fn percent_encode(text: &str, out: &mut String) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(byte >> 4)]));
-            out.push(char::from(HEX[usize::from(byte & 0xF)]));
-        }
-    }
+    out.extend(percent_encoding::utf8_percent_encode(text, QUERY_ESCAPED));
 }
 
 /// A value that can be a query parameter: arrays become repeated keys, booleans

@@ -680,6 +680,7 @@ fn cargo_toml(options: &CrateOptions, features: &Features, layering: &Layering<'
              serde_json = \"1.0.145\"\n\
              base64 = { version = \"0.23\", default-features = false, features = [\"alloc\"] }\n\
              cid = { version = \"0.11\", default-features = false, features = [\"alloc\"] }\n\
+             percent-encoding = \"2.3\"\n\
              unicode-segmentation = \"1.12\"\n\
              reqwest = { version = \"0.13\", default-features = false, optional = true }\n\
              tokio = { version = \"1\", default-features = false, features = [\"time\"], optional = true }\n"
