@@ -7,6 +7,7 @@ mod conformance;
 mod diff;
 mod perf;
 mod record_runner;
+mod semver;
 
 use codegen::{Base, Options, Severity, SourceFile};
 use std::path::{Path, PathBuf};
@@ -30,6 +31,10 @@ pub(crate) const USAGE: &str = "usage:
   cargo xtask conformance [--corpus DIR]
       Run the reference vectors and generate, build and lint the whole upstream lexicon set
       (default corpus: ../shared/corpus). Ends with a line `N passed, M failed`.
+  cargo xtask semver-compare [--corpus DIR]
+      The diff's Rust API verdict on the real upstream update (the corpus's 2026-02 set against
+      the current one) next to cargo-semver-checks on the two generated crates, per document.
+      Needs cargo-semver-checks (`cargo install cargo-semver-checks --locked --root target/tools`).
   cargo xtask perf-gen [--rev COMMIT]
       Generate app.bsky, com.atproto, chat.bsky, tools.ozone from the corpus into
       target/perf/generated (with this tree's generator, or COMMIT's) for the benches.
@@ -50,6 +55,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("gen") => Gen::parse(&args[1..]).and_then(|g| g.run()),
         Some("conformance") => conformance::run(&args[1..]),
+        Some("semver-compare") => semver::run(&args[1..]),
         Some("diff") => return diff::main(&args[1..]),
         Some("gen-fixtures") => {
             let root = workspace_root();
