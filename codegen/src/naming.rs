@@ -89,7 +89,11 @@ impl Scope {
         if self.taken.insert(unraw(&wanted).to_owned()) {
             return wanted;
         }
-        let base = unraw(&wanted).to_owned();
+        // A trailing `_` (`Self_`, `self_`) only kept a keyword away; before a number it
+        // would make `Self_2`, which is not camel case. Numbered, the name is no keyword.
+        let bare = unraw(&wanted);
+        let trimmed = bare.trim_end_matches('_');
+        let base = if trimmed.is_empty() { bare } else { trimmed }.to_owned();
         (2..)
             .map(|n| {
                 format!(
@@ -145,5 +149,9 @@ mod tests {
         assert_eq!(scope.claim("R9".into()), "R9_2");
         assert_eq!(scope.claim("r#type".into()), "r#type");
         assert_eq!(scope.claim("r#type".into()), "type2");
+        assert_eq!(scope.claim("Self_".into()), "Self_");
+        assert_eq!(scope.claim("Self_".into()), "Self2");
+        assert_eq!(scope.claim("self_".into()), "self_");
+        assert_eq!(scope.claim("self_".into()), "self2");
     }
 }

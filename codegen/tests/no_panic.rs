@@ -4,8 +4,11 @@
 //! and a cheap property test that mutates small lexicon documents written here, so CI keeps
 //! some of the fuzzer's coverage without cargo fuzz.
 
+mod support;
+
 use codegen::{CrateOptions, SourceFile};
 use serde_json::{Map, Value, json};
+use std::collections::BTreeSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 
@@ -499,7 +502,8 @@ fn mutated_documents_never_panic() {
 }
 
 /// A document with every name in `NAMES` as a def, a property and a known value at once:
-/// the naming pass must make them all distinct, valid identifiers.
+/// the naming pass must make them all distinct, valid identifiers, and the crate must build
+/// and keep every property apart on the wire.
 #[test]
 fn hard_names_everywhere() {
     let mut defs = Map::new();
@@ -520,5 +524,113 @@ fn hard_names_everywhere() {
         json!({"type": "string", "knownValues": NAMES}),
     );
     let text = json!({"lexicon": 1, "id": "com.example.names", "defs": defs}).to_string();
-    let _ = generate(&[&text]);
+    let documents = codegen::load_and_check(&sources(&[&text]))
+        .unwrap_or_else(|d| panic!("the hard names are all valid lexicon names:\n{d}"));
+    let ir = codegen::ir::resolve(&documents);
+    let module = ir
+        .modules
+        .iter()
+        .find(|m| m.nsid == "com.example.names")
+        .expect("the document has a module");
+
+    let is_identifier = |name: &str| syn::parse_str::<syn::Ident>(name).is_ok();
+    let mut type_names = BTreeSet::new();
+    let mut main = None;
+    let mut values = None;
+    for item in &module.items {
+        let name = match item {
+            codegen::ir::Item::Struct(s) => {
+                if s.type_tag == "com.example.names" {
+                    main = Some(s);
+                }
+                &s.name
+            }
+            codegen::ir::Item::Strings(s) => {
+                values = Some(s);
+                &s.name
+            }
+            other => panic!("only objects and a string set were defined, got {other:?}"),
+        };
+        assert!(
+            is_identifier(name),
+            "type name {name:?} is not an identifier"
+        );
+        assert!(
+            type_names.insert(name.clone()),
+            "two types are named {name}"
+        );
+    }
+    // Every def is an object, but `main` and `values`.
+    assert_eq!(type_names.len(), NAMES.len() + 1, "{type_names:?}");
+
+    let main = main.expect("the main def is an object");
+    let json_names: BTreeSet<&str> = main.fields.iter().map(|f| f.json_name.as_str()).collect();
+    assert_eq!(
+        json_names,
+        NAMES.iter().copied().collect(),
+        "one field per property"
+    );
+    let mut field_names = BTreeSet::new();
+    for field in &main.fields {
+        let name = &field.rust_name;
+        assert!(
+            is_identifier(name),
+            "field {name:?} ({:?}) is not an identifier",
+            field.json_name
+        );
+        assert!(field_names.insert(name), "two fields are named {name}");
+        assert_ne!(
+            name, "extra",
+            "a field took the name of the unknown-fields map"
+        );
+    }
+
+    let values = values.expect("the known values are a string set");
+    let wire: Vec<&str> = values.values.iter().map(|(_, v)| v.as_str()).collect();
+    assert_eq!(wire, NAMES, "every known value, in order");
+    let mut variant_names = BTreeSet::new();
+    for (variant, value) in &values.values {
+        assert!(
+            is_identifier(variant),
+            "variant {variant:?} ({value:?}) is not an identifier"
+        );
+        assert!(
+            variant_names.insert(variant),
+            "two variants are named {variant}"
+        );
+        assert_ne!(
+            variant, "Other",
+            "a known value took the name of the fallback variant"
+        );
+    }
+
+    // The emitted crate builds with warnings denied, and each property reads into its own
+    // field and is written back under its own name.
+    let files = generate(&[&text]).unwrap_or_else(|d| panic!("does not generate:\n{d}"));
+    let object: Map<String, Value> = NAMES
+        .iter()
+        .enumerate()
+        .map(|(i, name)| ((*name).to_owned(), json!(format!("value {i}"))))
+        .collect();
+    let program = format!(
+        "fn main() {{\n    \
+         let text = {:?};\n    \
+         let main: atproto_api::com::example::names::{} = serde_json::from_str(text).expect(\"reads\");\n    \
+         assert!(main.extra.is_empty(), \"properties left unread: {{:?}}\", main.extra);\n    \
+         let back = serde_json::to_value(&main).expect(\"writes\");\n    \
+         assert_eq!(back, serde_json::from_str::<serde_json::Value>(text).expect(\"JSON\"));\n    \
+         let value: atproto_api::com::example::names::{} = serde_json::from_str(\"\\\"Self\\\"\").expect(\"reads\");\n    \
+         assert_eq!(serde_json::to_string(&value).expect(\"writes\"), \"\\\"Self\\\"\");\n    \
+         println!(\"round trip ok\");\n}}\n",
+        Value::Object(object).to_string(),
+        main.name,
+        values.name,
+    );
+    let dir = support::write_crate(
+        "hard-names",
+        &files,
+        &[("examples/round_trip.rs", &program)],
+    );
+    let output = support::cargo(&dir, &["run", "--example", "round_trip"]);
+    assert_eq!(output.trim(), "round trip ok");
 }
