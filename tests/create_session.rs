@@ -143,3 +143,39 @@ fn a_missing_required_field_is_an_error() {
     let error = serde_json::from_value::<Output>(body).unwrap_err();
     assert!(error.to_string().contains("accessJwt"), "{error}");
 }
+
+/// Credentials never reach logs through `Debug` (the choice of fields: `codegen::secrets`).
+#[test]
+fn debug_redacts_credentials_and_keeps_the_rest() {
+    let input: Input = serde_json::from_value(request_body()).unwrap();
+    let printed = format!("{input:?}");
+    assert!(!printed.contains("hunter2"), "{printed}");
+    assert!(printed.contains("alice.bsky.social"), "{printed}");
+
+    let output: Output = serde_json::from_value(response_body()).unwrap();
+    let printed = format!("{output:?}");
+    assert!(!printed.contains("EXAMPLE_SIGNATURE"), "{printed}");
+    assert!(
+        printed.contains("did:plc:z72i7hdynmk6r22z27h6tvur"),
+        "{printed}"
+    );
+
+    use atproto_api::com::atproto::server::create_account;
+    let signup: create_account::Input = serde_json::from_value(json!({
+        "handle": "alice.test",
+        "password": "hunter2",
+        "inviteCode": "bsky-social-abcde-fghij",
+        "verificationCode": "123456",
+        "recoveryKey": "did:key:zQ3shPublicRotationKey",
+    }))
+    .unwrap();
+    let printed = format!("{signup:?}");
+    for secret in ["hunter2", "bsky-social-abcde-fghij", "123456"] {
+        assert!(!printed.contains(secret), "{secret} printed: {printed}");
+    }
+    // A recovery key here is the public rotation key put into the PLC operation.
+    assert!(
+        printed.contains("did:key:zQ3shPublicRotationKey"),
+        "{printed}"
+    );
+}

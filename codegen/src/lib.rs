@@ -21,6 +21,7 @@ pub mod lint;
 pub mod locate;
 pub mod manifest;
 pub mod naming;
+pub mod secrets;
 pub mod sync;
 
 pub use diagnostics::{Diagnostic, Diagnostics, Severity};

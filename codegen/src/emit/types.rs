@@ -321,14 +321,10 @@ fn deserialize_object(s: &Struct, from: &[String]) -> TokenStream {
     }
 }
 
-/// Credentials (passwords, tokens, JWTs) must never reach logs through `Debug`.
+/// Credentials must never reach logs through `Debug`; which fields carry them is decided
+/// when the IR is built ([`crate::secrets`]).
 fn is_secret(field: &Field) -> bool {
-    let name = field.json_name.to_ascii_lowercase();
-    matches!(field.ty, Type::String)
-        && (name.contains("password")
-            || name.ends_with("jwt")
-            || name.ends_with("token")
-            || name.ends_with("secret"))
+    field.secret
 }
 
 /// `Debug` that prints `<redacted>` for credentials.

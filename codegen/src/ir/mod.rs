@@ -106,6 +106,11 @@ pub struct Field {
     pub default: Option<serde_json::Value>,
     /// Constraints checked by the generated `validate()`.
     pub checks: Checks,
+    /// Where the field is declared: `nsid#def` and the property names down to it
+    /// (`com.atproto.server.createSession#main.input.password`; see [`crate::secrets`]).
+    pub address: String,
+    /// The field carries a credential: `Debug` prints `<redacted>` instead of its value.
+    pub secret: bool,
 }
 
 /// The constraints of a value beyond its type, for `validate()`. Lengths mean UTF-8 bytes

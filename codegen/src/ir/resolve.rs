@@ -106,8 +106,10 @@ pub fn resolve_layered(documents: &[Document], bases: &BTreeMap<String, Layer>) 
             reserved: &reserved,
             types,
             items: Vec::new(),
+            location: Vec::new(),
         };
         for (name, schema) in &document.defs {
+            builder.location = vec![format!("{}#{name}", document.id)];
             builder.def(name, schema, &tokens);
         }
         modules.push(Module {
@@ -167,6 +169,9 @@ struct ModuleBuilder<'a> {
     reserved: &'a BTreeMap<(&'a str, &'static str), String>,
     types: Scope,
     items: Vec<Item>,
+    /// The address of what is being resolved: `nsid#def`, then property names (and
+    /// `params`, `input`, `output`), joined by `.` to name a field (see [`crate::secrets`]).
+    location: Vec<String>,
 }
 
 impl<'a> ModuleBuilder<'a> {
@@ -404,7 +409,13 @@ impl<'a> ModuleBuilder<'a> {
         let mut fields = Vec::with_capacity(object.properties.len());
         for (json_name, property) in &object.properties {
             let hint = format!("{name}{}", naming::unraw(&naming::type_name(json_name)));
+            self.location.push(json_name.clone());
+            let address = self.location.join(".");
             let ty = self.ty(property, &hint, None);
+            self.location.pop();
+            let formatted = matches!(innermost(&ty), Type::Format(_));
+            let secret = matches!(innermost(&ty), Type::String | Type::Format(_))
+                && crate::secrets::is_secret(&address, json_name, formatted);
             fields.push(Field {
                 json_name: json_name.clone(),
                 rust_name: field_names.claim(naming::field(json_name)),
@@ -414,6 +425,8 @@ impl<'a> ModuleBuilder<'a> {
                 nullable: object.nullable.contains(json_name),
                 default: default_of(property),
                 checks: self.checks(property, 0),
+                address,
+                secret,
             });
         }
         self.items.push(Item::Struct(Struct {
@@ -432,6 +445,7 @@ impl<'a> ModuleBuilder<'a> {
         };
         let name = self.reserved_name("Params");
         let tag = format!("{}#params", self.nsid());
+        self.location.push("params".to_owned());
         self.object(
             name.clone(),
             object.description.clone(),
@@ -440,10 +454,12 @@ impl<'a> ModuleBuilder<'a> {
             None,
             true,
         );
+        self.location.pop();
         Some(self.local(name))
     }
 
     fn body(&mut self, wanted: &'static str, body: &lexicon::Body) -> Body {
+        self.location.push(wanted.to_ascii_lowercase());
         let ty = body.schema.as_deref().map(|schema| {
             let name = self.reserved_name(wanted);
             match self.ty(schema, &name, Some(&name)) {
@@ -459,6 +475,7 @@ impl<'a> ModuleBuilder<'a> {
                 }
             }
         });
+        self.location.pop();
         Body {
             encoding: body.encoding.clone(),
             ty,
@@ -784,5 +801,13 @@ fn is_plain(schema: &Schema) -> bool {
         | Schema::Blob(_)
         | Schema::Unknown(_) => true,
         _ => false,
+    }
+}
+
+/// The element type of a (possibly nested) array, or the type itself.
+fn innermost(ty: &Type) -> &Type {
+    match ty {
+        Type::Array(item) => innermost(item),
+        other => other,
     }
 }

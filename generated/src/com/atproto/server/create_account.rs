@@ -44,8 +44,14 @@ impl ::std::fmt::Debug for Input {
             .field("email", &self.email)
             .field("handle", &self.handle)
             .field("did", &self.did)
-            .field("invite_code", &self.invite_code)
-            .field("verification_code", &self.verification_code)
+            .field(
+                "invite_code",
+                &self.invite_code.as_ref().map(|_| crate::runtime::Redacted),
+            )
+            .field(
+                "verification_code",
+                &self.verification_code.as_ref().map(|_| crate::runtime::Redacted),
+            )
             .field("verification_phone", &self.verification_phone)
             .field("password", &self.password.as_ref().map(|_| crate::runtime::Redacted))
             .field("recovery_key", &self.recovery_key)
