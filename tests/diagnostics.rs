@@ -179,3 +179,53 @@ fn odd_inputs_never_panic() {
         let _ = codegen::generate(&[source("a/b/c.json", text)], &CrateOptions::default());
     }
 }
+
+/// A def that fails on its own defect is reported for it alone: not also as a document
+/// without defs (the interop vector "non-main primary" once got that second error).
+#[test]
+fn a_broken_lone_def_is_not_also_a_missing_def() {
+    let text = r#"{
+  "lexicon": 1,
+  "id": "com.example.lone",
+  "defs": { "main": { "type": "array" } }
+}"#;
+    let diagnostics = problems(&[source("com/example/lone.json", text)]);
+    assert_eq!(diagnostics.len(), 1, "{diagnostics}");
+    assert_eq!(diagnostics.0[0].pointer, "/defs/main");
+    let empty = r#"{ "lexicon": 1, "id": "com.example.empty", "defs": {} }"#;
+    let diagnostics = problems(&[source("com/example/empty.json", empty)]);
+    assert_eq!(diagnostics.len(), 1, "{diagnostics}");
+    assert_eq!(diagnostics.0[0].message, "a lexicon needs at least one def");
+}
+
+/// The spec requires an object's `properties`; without them its meaning is still plain.
+#[test]
+fn an_object_without_properties_is_a_warning_and_generates() {
+    let text = r#"{
+  "lexicon": 1,
+  "id": "com.example.bare",
+  "defs": { "main": { "type": "record", "key": "tid", "record": { "type": "object" } } }
+}"#;
+    let generated = codegen::generate_with(
+        &[&[source("com/example/bare.json", text)]],
+        &codegen::Options::default(),
+    )
+    .unwrap_or_else(|d| panic!("generates:\n{d}"));
+    let warnings: Vec<String> = generated
+        .diagnostics
+        .iter()
+        .map(|d| d.to_string())
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            "lexicons/com/example/bare.json:4:65: com.example.bare#main: at /defs/main/record: \
+          a `object` without `properties`: read as one with no properties [object-without-properties]"
+        ],
+    );
+    assert!(
+        generated
+            .files
+            .contains_key(std::path::Path::new("src/com/example/bare.rs"))
+    );
+}

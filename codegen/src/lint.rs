@@ -129,9 +129,6 @@ impl<'a> Checker<'a> {
         if !is_valid_nsid(&document.id) {
             self.error_at(&["id"], format!("`{}` is not a valid NSID", document.id));
         }
-        if document.defs.is_empty() {
-            self.error_at(&["defs"], "a lexicon needs at least one def".into());
-        }
         for (name, schema) in &document.defs {
             let place = if name == "main" {
                 Place::MainDef

@@ -67,7 +67,79 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
 }
 
-/// `lexicon-valid.json` must load and check cleanly; every `lexicon-invalid.json` case must not.
+/// What each `lexicon-invalid.json` vector is about: the JSON pointer of the error it must
+/// give, and words of that error's message. Any other error is a failure too: a document
+/// must be rejected for its own defect, not because something unrelated failed.
+const LEXICON_REASONS: &[(&str, &str, &str)] = &[
+    ("invalid lexicon field", "/lexicon", "expected u32"),
+    ("invalid id field", "/id", "expected a string"),
+    ("invalid NSID", "/id", "is not a valid NSID"),
+    (
+        "defined unknown",
+        "/defs/demo",
+        "`unknown` cannot be a named def",
+    ),
+    ("defined ref", "/defs/demo", "`ref` cannot be a named def"),
+    ("non-main primary", "/defs/demo", "must be named `main`"),
+    (
+        "record missing type object",
+        "/defs/main/record",
+        "missing field `type`",
+    ),
+];
+
+/// Judges one lexicon vector: `Ok` says how it passed, `Err` why it failed.
+fn judge_lexicon(
+    valid: bool,
+    name: &str,
+    result: &Result<Vec<codegen::lexicon::Document>, codegen::Diagnostics>,
+) -> Result<String, String> {
+    let errors = || {
+        result
+            .as_ref()
+            .err()
+            .map(|d| d.iter().filter(|d| d.is_error()).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    if valid {
+        return match result {
+            Ok(_) => Ok(String::new()),
+            Err(diagnostics) => Err(format!("wrongly rejected {name:?}:\n{diagnostics}")),
+        };
+    }
+    let Some((_, pointer, says)) = LEXICON_REASONS.iter().find(|(n, _, _)| *n == name) else {
+        return Err(format!(
+            "{name:?} has no entry in LEXICON_REASONS: say which JSON path and error it is about"
+        ));
+    };
+    if result.is_ok() {
+        return Err(format!("wrongly accepted {name:?} (it is about {pointer})"));
+    }
+    let errors = errors();
+    let (right, other): (Vec<&codegen::Diagnostic>, Vec<&codegen::Diagnostic>) = errors
+        .into_iter()
+        .partition(|d| d.pointer == *pointer && d.message.contains(says));
+    let list = |found: &[&codegen::Diagnostic]| {
+        found
+            .iter()
+            .map(|d| format!("\n    {d}"))
+            .collect::<String>()
+    };
+    match (right.first(), other.is_empty()) {
+        (Some(diagnostic), true) => Ok(format!("rejected at {pointer}: {}", diagnostic.message)),
+        (Some(_), false) => Err(format!(
+            "{name:?} is rejected at {pointer}, but also for what it is not about:{}",
+            list(&other)
+        )),
+        (None, _) => Err(format!(
+            "{name:?} is about {pointer} ({says}), but was rejected for:{}",
+            list(&other)
+        )),
+    }
+}
+
+/// `lexicon-valid.json` must load and check cleanly; every `lexicon-invalid.json` case must be
+/// rejected for the defect it is about ([`LEXICON_REASONS`]), and for nothing else.
 fn lexicon_vectors(corpus: &Path, tally: &mut Tally) -> Result<(), String> {
     let (mut passed, mut failed) = (0, 0);
     for (file, expect_valid) in [
@@ -95,22 +167,19 @@ fn lexicon_vectors(corpus: &Path, tally: &mut Tally) -> Result<(), String> {
                 text: lexicon,
             };
             let result = codegen::load_and_check(std::slice::from_ref(&source));
-            let ok = result.is_ok() == expect_valid;
-            match (&result, expect_valid) {
-                (Err(d), false) => println!(
-                    "  rejected as expected: {file} {name:?}: {}",
-                    d.0.first().map(|d| d.message.as_str()).unwrap_or("")
-                ),
-                (Err(d), true) => println!("  wrongly rejected: {file} {name:?}:\n{d}"),
-                (Ok(_), false) => println!("  wrongly accepted: {file} {name:?}"),
-                (Ok(_), true) => {}
+            match judge_lexicon(expect_valid, &name, &result) {
+                Ok(how) => {
+                    passed += 1;
+                    if !how.is_empty() {
+                        println!("  {file} {name:?} {how}");
+                    }
+                    tally.record(true, "");
+                }
+                Err(why) => {
+                    failed += 1;
+                    tally.record(false, &format!("lexicon vector {file}: {why}"));
+                }
             }
-            if ok {
-                passed += 1
-            } else {
-                failed += 1
-            }
-            tally.record(ok, &format!("lexicon vector {file} {name:?}"));
         }
     }
     println!("lexicon documents: {passed} passed, {failed} failed");
@@ -283,13 +352,15 @@ fn write_files(files: &codegen::Files, out: &Path) -> Result<(), String> {
     codegen::sync::apply(&plan, files, out)
 }
 
-/// Builds and runs the record-data runner against the generated `example.lexicon.record`.
+/// Builds the record-data runner against the generated `example.lexicon.record`, runs it on
+/// every record of the vectors, and judges each outcome ([`crate::record_runner::judge`]).
 fn record_data(
     root: &Path,
     corpus: &Path,
     target_dir: &Path,
     tally: &mut Tally,
 ) -> Result<(), String> {
+    use crate::record_runner::{Outcome, completed, judge};
     let runner = root.join("target/conformance/runner");
     std::fs::create_dir_all(runner.join("src")).map_err(|e| e.to_string())?;
     for (path, text) in [
@@ -301,15 +372,86 @@ fn record_data(
             std::fs::write(&target, text).map_err(|e| format!("{}: {e}", target.display()))?;
         }
     }
+    // Every record the runner must try: each vector's, and the completed form of a few.
+    let mut vectors = Vec::new();
+    let mut records = Vec::new();
+    for (file, valid) in [
+        ("record-data-valid.json", true),
+        ("record-data-invalid.json", false),
+    ] {
+        let path = corpus.join("interop-tests/lexicon").join(file);
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let cases: Vec<serde_json::Value> =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        for case in cases {
+            let name = case["name"].as_str().unwrap_or("?").to_owned();
+            let data = case["data"].clone();
+            let first = records.len();
+            records.push(data.clone());
+            let second = completed(&name, &data).map(|more| {
+                records.push(more);
+                records.len() - 1
+            });
+            vectors.push((file, valid, name, data, first, second));
+        }
+    }
+    let input = runner.join("records.json");
+    std::fs::write(&input, serde_json::Value::Array(records).to_string())
+        .map_err(|e| format!("{}: {e}", input.display()))?;
     let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args(["run", "--quiet", "--manifest-path"])
         .arg(runner.join("Cargo.toml"))
         .arg("--")
-        .arg(corpus.join("interop-tests/lexicon"))
+        .arg(&input)
         .env("CARGO_TARGET_DIR", target_dir)
         .output()
         .map_err(|e| format!("cannot run the record-data runner: {e}"))?;
-    count_lines(&output, &["record-data"], tally);
+    let outcomes: Result<Vec<Outcome>, String> = if output.status.success() {
+        serde_json::from_slice::<Vec<serde_json::Value>>(&output.stdout)
+            .map_err(|e| format!("the runner's output is not a JSON array: {e}"))
+            .and_then(|values| values.iter().map(Outcome::from_json).collect())
+    } else {
+        Err(format!(
+            "the record-data runner failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    };
+    let outcomes = match outcomes {
+        Ok(outcomes) => outcomes,
+        Err(why) => {
+            println!("{why}");
+            tally.record(false, "the record-data runner ran");
+            return Ok(());
+        }
+    };
+    let (mut passed, mut failed) = (0, 0);
+    for (file, valid, name, data, first, second) in &vectors {
+        let (Some(outcome), completed) =
+            (outcomes.get(*first), second.and_then(|i| outcomes.get(i)))
+        else {
+            tally.record(
+                false,
+                &format!("record-data {file} {name:?}: the runner said nothing"),
+            );
+            failed += 1;
+            continue;
+        };
+        match judge(*valid, name, data, outcome, completed) {
+            Ok(how) => {
+                passed += 1;
+                if !how.is_empty() {
+                    println!("  {file} {name:?} {how}");
+                }
+                tally.record(true, "");
+            }
+            Err(why) => {
+                failed += 1;
+                tally.record(false, &format!("record-data {file}: {why}"));
+            }
+        }
+    }
+    println!("record-data: {passed} passed, {failed} failed");
     Ok(())
 }
 
@@ -365,4 +507,52 @@ fn runtime_vectors(root: &Path, corpus: &Path, tally: &mut Tally) -> Result<(), 
         .map_err(|e| format!("cannot run cargo test: {e}"))?;
     count_lines(&output, &["syntax", "data-model"], tally);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &str) -> Result<Vec<codegen::lexicon::Document>, codegen::Diagnostics> {
+        codegen::load_and_check(&[SourceFile {
+            file: PathBuf::from("vector.json"),
+            relative_path: None,
+            text: text.to_owned(),
+        }])
+    }
+
+    #[test]
+    fn an_invalid_lexicon_rejected_for_another_reason_fails() {
+        // About its id, but it fails first as malformed JSON.
+        let broken = check(r#"{"lexicon": 1, "id": "one-two-three", "defs": {"#);
+        let verdict = judge_lexicon(false, "invalid NSID", &broken);
+        assert!(
+            verdict.as_ref().is_err_and(|e| e.contains("is about /id")),
+            "{verdict:?}"
+        );
+        // About its id, and rejected for it alone.
+        let right = check(
+            r#"{"lexicon": 1, "id": "one-two-three", "defs": {"demo": {"type": "integer"}}}"#,
+        );
+        assert!(judge_lexicon(false, "invalid NSID", &right).is_ok());
+        // Rejected for its id, and also for an unrelated defect.
+        let both = check(
+            r##"{"lexicon": 1, "id": "one-two-three", "defs": {"demo": {"type": "ref", "ref": "#x"}}}"##,
+        );
+        let verdict = judge_lexicon(false, "invalid NSID", &both);
+        assert!(
+            verdict.as_ref().is_err_and(|e| e.contains("also for")),
+            "{verdict:?}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_vector_or_an_accepted_one_fails() {
+        let fine = check(r#"{"lexicon": 1, "id": "a.b.c", "defs": {"demo": {"type": "integer"}}}"#);
+        assert!(judge_lexicon(true, "minimal", &fine).is_ok());
+        assert!(judge_lexicon(false, "invalid NSID", &fine).is_err());
+        let bad = check(r#"{"lexicon": 2, "id": "a.b.c", "defs": {}}"#);
+        let verdict = judge_lexicon(false, "some new vector", &bad);
+        assert!(verdict.is_err_and(|e| e.contains("no entry in LEXICON_REASONS")));
+    }
 }

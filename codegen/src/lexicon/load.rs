@@ -79,6 +79,17 @@ pub fn load(source: &SourceFile, diagnostics: &mut Diagnostics) -> Option<Docume
         }
     };
 
+    if raw.defs.is_empty() {
+        diagnostics.push(Diagnostic {
+            file: source.file.clone(),
+            position: locate(&source.text, "/defs"),
+            pointer: "/defs".to_owned(),
+            def: Some(raw.id.clone()),
+            message: "a lexicon needs at least one def".to_owned(),
+            severity: Severity::Error,
+            rule: "",
+        });
+    }
     let mut converter = Converter {
         source,
         id: &raw.id,
@@ -169,6 +180,21 @@ struct Converter<'a> {
 
 impl Converter<'_> {
     fn error(&mut self, field: Option<&str>, message: String) {
+        self.report(Severity::Error, "", field, message);
+    }
+
+    /// A deviation from the spec whose meaning is clear: read as that meaning, and said.
+    fn warn(&mut self, rule: &'static str, field: Option<&str>, message: String) {
+        self.report(Severity::Warning, rule, field, message);
+    }
+
+    fn report(
+        &mut self,
+        severity: Severity,
+        rule: &'static str,
+        field: Option<&str>,
+        message: String,
+    ) {
         let mut at = pointer(self.path.iter().map(String::as_str));
         if let Some(field) = field {
             at.push_str(&pointer([field]));
@@ -179,8 +205,8 @@ impl Converter<'_> {
             def: def_of(Some(self.id), &at),
             pointer: at,
             message,
-            severity: Severity::Error,
-            rule: "",
+            severity,
+            rule,
         });
     }
 
@@ -261,7 +287,18 @@ impl Converter<'_> {
                 })
             }
             "object" | "params" => {
-                let properties = self.required(raw.properties, "properties", &raw.kind)?;
+                // The spec requires `properties`; without it, the object plainly has none.
+                let properties = raw.properties.unwrap_or_else(|| {
+                    self.warn(
+                        "object-without-properties",
+                        None,
+                        format!(
+                            "a `{}` without `properties`: read as one with no properties",
+                            raw.kind
+                        ),
+                    );
+                    Default::default()
+                });
                 let mut converted = IndexMap::with_capacity(properties.len());
                 for (name, property) in properties {
                     if let Some(schema) = self.nested(&["properties", &name], property) {
