@@ -5,6 +5,7 @@
 use codegen::diff::{
     self, BadInput, EXIT_BAD_INPUT, EXIT_BREAKING, EXIT_OK, Level, Options, Report, Side, Status,
 };
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -778,22 +779,72 @@ fn a_side_compared_with_itself_has_nothing_to_report() {
     assert_eq!(r.exit_code(true), EXIT_OK);
 }
 
+/// The regeneration summary of one added optional field, checked against the two crates
+/// generated here: which files changed, and by how many lines, counted independently.
 #[test]
 fn regeneration_summary_counts_files_and_lines() {
     let r = report("optional-added");
     let files = r.generated.as_ref().expect("crates compared");
+    let generate = |side: &str| {
+        let sources = codegen::read_lexicon_dir(&fixtures().join("optional-added").join(side))
+            .expect("fixture");
+        codegen::generate(&sources, &codegen::CrateOptions::default()).expect("generates")
+    };
+    let (old, new) = (generate("old"), generate("new"));
+    let changed: Vec<&str> = files.changed.iter().map(|f| f.path.as_str()).collect();
+    let expected: Vec<String> = new
+        .iter()
+        .filter(|(path, text)| old.get(*path) != Some(*text))
+        .map(|(path, _)| path.display().to_string())
+        .collect();
+    assert_eq!(changed, expected, "{}", r.to_text());
+    assert!(changed.contains(&"src/com/example/post.rs"), "{changed:?}");
+    assert!(files.added.is_empty() && files.removed.is_empty());
+
+    // Lines of the new post.rs that the old one lacks, and the other way round.
+    let path = Path::new("src/com/example/post.rs");
+    fn lines(text: &str) -> BTreeMap<&str, i64> {
+        let mut counts = BTreeMap::new();
+        text.lines()
+            .for_each(|l| *counts.entry(l).or_default() += 1);
+        counts
+    }
+    let (before, after) = (lines(&old[path]), lines(&new[path]));
+    let gained: Vec<&str> = after
+        .iter()
+        .filter(|(line, n)| **n > before.get(*line).copied().unwrap_or(0))
+        .map(|(line, _)| *line)
+        .collect();
+    let more = |a: &BTreeMap<&str, i64>, b: &BTreeMap<&str, i64>| {
+        a.iter()
+            .map(|(line, n)| (n - b.get(line).copied().unwrap_or(0)).max(0) as usize)
+            .sum::<usize>()
+    };
     let post = files
         .changed
         .iter()
         .find(|f| f.path == "src/com/example/post.rs")
-        .unwrap_or_else(|| panic!("post.rs changes:\n{}", r.to_text()));
-    assert!(post.lines_added > 0);
-    assert!(files.lines_added >= post.lines_added);
-    assert!(files.added.is_empty() && files.removed.is_empty());
-    let text = r.to_text();
-    assert!(text.contains("generated crate"), "{text}");
+        .expect("listed");
+    assert_eq!(
+        (post.lines_added, post.lines_removed),
+        (more(&after, &before), more(&before, &after))
+    );
+    // Adding a field removes no line of the old code.
+    assert_eq!(post.lines_removed, 0);
     assert!(
-        text.contains("changed  src/com/example/post.rs (+"),
+        gained
+            .iter()
+            .any(|l| l.trim() == "pub b: ::std::option::Option<::std::string::String>,"),
+        "the new field is among the added lines: {gained:#?}"
+    );
+    let total: usize = files.changed.iter().map(|f| f.lines_added).sum();
+    assert_eq!(files.lines_added, total);
+    let text = r.to_text();
+    assert!(
+        text.contains(&format!(
+            "changed  src/com/example/post.rs (+{})\n",
+            post.lines_added
+        )),
         "{text}"
     );
 }
