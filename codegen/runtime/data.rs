@@ -274,6 +274,10 @@ impl fmt::Debug for Bytes {
 
 impl serde::Serialize for Bytes {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if !serializer.is_human_readable() {
+            // DAG-CBOR: a byte string.
+            return serializer.serialize_bytes(&self.0);
+        }
         let mut map = serializer.serialize_map(Some(1))?;
         map.serialize_entry("$bytes", &self.to_base64())?;
         map.end()
@@ -287,6 +291,12 @@ impl<'de> de::Deserialize<'de> for Bytes {
             type Value = Bytes;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a {\"$bytes\": \"<base64>\"} object")
+            }
+            fn visit_bytes<E: de::Error>(self, bytes: &[u8]) -> Result<Bytes, E> {
+                Ok(Bytes(bytes.to_vec()))
+            }
+            fn visit_byte_buf<E: de::Error>(self, bytes: Vec<u8>) -> Result<Bytes, E> {
+                Ok(Bytes(bytes))
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Bytes, A::Error> {
                 let mut bytes = None;
@@ -302,7 +312,11 @@ impl<'de> de::Deserialize<'de> for Bytes {
                     .ok_or_else(|| de::Error::missing_field("$bytes"))
             }
         }
-        deserializer.deserialize_map(BytesVisitor)
+        if deserializer.is_human_readable() {
+            deserializer.deserialize_map(BytesVisitor)
+        } else {
+            deserializer.deserialize_byte_buf(BytesVisitor)
+        }
     }
 }
 
@@ -375,12 +389,53 @@ impl fmt::Display for CidLink {
 
 impl serde::Serialize for CidLink {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if !serializer.is_human_readable() {
+            return serialize_binary_link(self.as_str(), serializer);
+        }
         let mut map = serializer.serialize_map(Some(1))?;
         map.serialize_entry("$link", &self.0)?;
         map.end()
     }
 }
 
+/// The newtype name under which DAG-CBOR serializers (`serde_ipld_dagcbor`, by the `cid` crate's
+/// `CID_SERDE_PRIVATE_IDENTIFIER`) carry a CID, written as CBOR tag 42.
+const BINARY_CID: &str = "$__private__serde__identifier__for__cid";
+
+/// The raw bytes of a CID, as the binary serializer wants them inside [`BINARY_CID`].
+struct CidBytes<'a>(&'a [u8]);
+
+impl serde::Serialize for CidBytes<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(self.0)
+    }
+}
+
+/// Writes the CID `text` as a binary link; text that is not a CID cannot be written so.
+fn serialize_binary_link<S: Serializer>(text: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    let cid = Cid::from_unchecked(text)
+        .decode()
+        .map_err(<S::Error as serde::ser::Error>::custom)?;
+    serializer.serialize_newtype_struct(BINARY_CID, &CidBytes(&cid.to_bytes()))
+}
+
+/// Reads a binary link (CBOR tag 42) as the text of its CID.
+struct BinaryLink;
+
+impl<'de> Visitor<'de> for BinaryLink {
+    type Value = String;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a CID link")
+    }
+    fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+        d.deserialize_bytes(self)
+    }
+    fn visit_bytes<E: de::Error>(self, bytes: &[u8]) -> Result<String, E> {
+        ::cid::Cid::try_from(bytes)
+            .map(|cid| cid.to_string())
+            .map_err(|e| E::custom(format_args!("a link that is not a CID: {e}")))
+    }
+}
 impl<'de> de::Deserialize<'de> for CidLink {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct LinkVisitor;
@@ -402,7 +457,13 @@ impl<'de> de::Deserialize<'de> for CidLink {
                     .ok_or_else(|| de::Error::missing_field("$link"))
             }
         }
-        deserializer.deserialize_map(LinkVisitor)
+        if deserializer.is_human_readable() {
+            deserializer.deserialize_map(LinkVisitor)
+        } else {
+            deserializer
+                .deserialize_newtype_struct(BINARY_CID, BinaryLink)
+                .map(|text| CidLink(Cid::from_unchecked(text)))
+        }
     }
 }
 
@@ -652,8 +713,80 @@ impl TryFrom<Value> for Unknown {
 
 impl serde::Serialize for Unknown {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(serializer)
+        DataModelMap(&self.0).serialize(serializer)
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data-model values in binary form
+
+/// A JSON value in the data model's JSON form, written so that binary formats (DAG-CBOR) get
+/// real byte strings for `{"$bytes"}` and real links for `{"$link"}`; text formats get the
+/// value as it is. Values kept whole (`Unknown`, `Extra`) are held in the JSON form and written
+/// through this.
+pub struct DataModel<'a>(pub &'a Value);
+
+/// [`DataModel`] for the members of an object.
+pub struct DataModelMap<'a>(pub &'a Map<String, Value>);
+
+impl serde::Serialize for DataModel<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            return self.0.serialize(serializer);
+        }
+        match self.0 {
+            Value::Object(map) => DataModelMap(map).serialize(serializer),
+            Value::Array(items) => {
+                use serde::ser::SerializeSeq;
+                let mut seq = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(&DataModel(item))?;
+                }
+                seq.end()
+            }
+            other => other.serialize(serializer),
+        }
+    }
+}
+
+impl serde::Serialize for DataModelMap<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            return self.0.serialize(serializer);
+        }
+        if self.0.len() == 1 {
+            match self.0.iter().next() {
+                Some((key, Value::String(text))) if key == "$bytes" => {
+                    let bytes = base64_decode(text).map_err(<S::Error as serde::ser::Error>::custom)?;
+                    return serializer.serialize_bytes(&bytes);
+                }
+                Some((key, Value::String(text))) if key == "$link" => {
+                    return serialize_binary_link(text, serializer);
+                }
+                _ => {}
+            }
+        }
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (key, value) in self.0 {
+            map.serialize_entry(key, &DataModel(value))?;
+        }
+        map.end()
+    }
+}
+
+/// The JSON form of a byte string read from a binary format.
+pub(crate) fn bytes_value(bytes: &[u8]) -> Value {
+    let mut map = Map::new();
+    map.insert("$bytes".to_owned(), Value::String(base64_encode_unpadded(bytes)));
+    Value::Object(map)
+}
+
+/// Reads a binary link into its JSON form, `{"$link": "<cid>"}`.
+pub(crate) fn link_value<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+    let text = d.deserialize_bytes(BinaryLink)?;
+    let mut map = Map::new();
+    map.insert("$link".to_owned(), Value::String(text));
+    Ok(Value::Object(map))
 }
 
 impl<'de> de::Deserialize<'de> for Unknown {

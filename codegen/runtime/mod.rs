@@ -2,6 +2,10 @@
 //! generated types, and the XRPC client. Written once by hand and copied in by the generator,
 //! so the crate builds on its own.
 
+#[cfg(feature = "dag-cbor")]
+pub mod car;
+#[cfg(feature = "dag-cbor")]
+pub mod cbor;
 pub mod client;
 pub mod data;
 pub mod formats;

@@ -234,7 +234,7 @@ pub mod ser {
     ) -> Result<(), M::Error> {
         for (key, value) in extra.iter() {
             if key != "$type" && !fields.contains(&key.as_str()) {
-                map.serialize_entry(key, value)?;
+                map.serialize_entry(key, &super::super::data::DataModel(value))?;
             }
         }
         Ok(())
@@ -346,6 +346,13 @@ pub mod de {
         }
         fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Value, A::Error> {
             strict_map(map, Map::new()).map(Value::Object)
+        }
+        // Binary formats (DAG-CBOR): byte strings and links take their JSON data-model form.
+        fn visit_bytes<E: Error>(self, v: &[u8]) -> Result<Value, E> {
+            Ok(super::super::data::bytes_value(v))
+        }
+        fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+            super::super::data::link_value(d)
         }
     }
 

@@ -539,6 +539,30 @@ fn version_of(program: &Path) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }
 
+/// Runs `script` with Node.js where it can `require` the pinned packages (the PDS's own
+/// dependencies, such as `@ipld/dag-cbor`), with `args`; returns its standard output.
+/// Independent counterparts for tests: data made by the official libraries.
+pub fn run_node_script(script: &str, args: &[&str]) -> Result<String, String> {
+    let tools = Tools::find()?;
+    let modules = install_packages(&tools)?;
+    let output = Command::new(&tools.node)
+        .arg("-e")
+        .arg(script)
+        .args(args)
+        .env("NODE_PATH", &modules)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|error| format!("cannot run node: {error}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "the node script failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    String::from_utf8(output.stdout).map_err(|e| e.to_string())
+}
+
 /// Makes sure the pinned packages are installed and returns their `node_modules` folder.
 fn install_packages(tools: &Tools) -> Result<PathBuf, String> {
     let cache = cache_root()?;

@@ -43,6 +43,8 @@ impl Default for CrateOptions {
 /// The runtime modules, copied into `src/runtime/` of every generated crate.
 const RUNTIME: &[(&str, &str)] = &[
     ("mod.rs", include_str!("../../runtime/mod.rs")),
+    ("car.rs", include_str!("../../runtime/car.rs")),
+    ("cbor.rs", include_str!("../../runtime/cbor.rs")),
     ("client.rs", include_str!("../../runtime/client.rs")),
     ("data.rs", include_str!("../../runtime/data.rs")),
     ("formats.rs", include_str!("../../runtime/formats.rs")),
@@ -595,6 +597,24 @@ fn item_tokens(item: &Item, from: &[String], parent_is_base: bool) -> TokenStrea
                         }
                     }
                 };
+                let binary_arms = s.frames.iter().map(|(t, variant)| {
+                    let variant = types::ident(variant);
+                    quote!(#t => ::std::option::Option::Some(::serde::Deserialize::deserialize(body).map(Self::#variant)),)
+                });
+                let binary_body = if s.frames.is_empty() {
+                    quote! {
+                        let _ = (t, body);
+                        ::std::option::Option::None
+                    }
+                } else {
+                    quote! {
+                        match t {
+                            #(#binary_arms)*
+                            _ => ::std::option::Option::None,
+                        }
+                    }
+                };
+                let error = types::ident(&s.error.name);
                 quote! {
                     impl #name {
                         /// Reads an event-stream payload, which carries no `$type`, by the frame
@@ -602,6 +622,19 @@ fn item_tokens(item: &Item, from: &[String], parent_is_base: bool) -> TokenStrea
                         /// says to skip such frames.
                         pub fn from_frame(t: &str, payload: ::serde_json::Value) -> ::std::result::Result<::std::option::Option<Self>, ::serde_json::Error> {
                             #body
+                        }
+                        /// Reads a binary event-stream frame (a DAG-CBOR header and body, as
+                        /// the WebSocket message carries it): a message, an error frame, or a
+                        /// message of a type this version does not know, kept whole.
+                        #[cfg(feature = "dag-cbor")]
+                        pub fn read_frame(frame: &[u8]) -> ::std::result::Result<crate::runtime::cbor::Frame<Self, #error>, crate::runtime::cbor::FrameError> {
+                            crate::runtime::cbor::read_frame(frame)
+                        }
+                    }
+                    #[cfg(feature = "dag-cbor")]
+                    impl crate::runtime::cbor::FrameMessage for #name {
+                        fn read_body<'de, __D: ::serde::Deserializer<'de>>(t: &str, body: __D) -> ::std::option::Option<::std::result::Result<Self, __D::Error>> {
+                            #binary_body
                         }
                     }
                 }
@@ -679,16 +712,21 @@ fn cargo_toml(options: &CrateOptions, features: &Features, layering: &Layering<'
             "serde = { version = \"1.0.228\", features = [\"derive\"] }\n\
              serde_json = \"1.0.145\"\n\
              base64 = { version = \"0.23\", default-features = false, features = [\"alloc\"] }\n\
-             cid = { version = \"0.11\", default-features = false, features = [\"alloc\"] }\n\
+             cid = { version = \"0.11\", default-features = false, features = [\"std\"] }\n\
              percent-encoding = \"2.3\"\n\
              unicode-segmentation = \"1.12\"\n\
              reqwest = { version = \"0.13\", default-features = false, optional = true }\n\
-             tokio = { version = \"1\", default-features = false, features = [\"time\"], optional = true }\n"
+             tokio = { version = \"1\", default-features = false, features = [\"time\"], optional = true }\n\
+             serde_ipld_dagcbor = { version = \"0.7\", optional = true }\n\
+             sha2 = { version = \"0.10\", optional = true }\n\
+             unsigned-varint = { version = \"0.8\", optional = true }\n"
                 .to_owned(),
             "# The default XRPC transport, on reqwest: HTTP and HTTPS (rustls, with reqwest's\n\
              # default crypto provider, aws-lc-rs), and tokio's timer (reqwest runs on tokio) to\n\
              # time out streamed bodies.\n\
-             reqwest = [\"dep:reqwest\", \"reqwest/rustls\", \"dep:tokio\"]\n"
+             reqwest = [\"dep:reqwest\", \"reqwest/rustls\", \"dep:tokio\"]\n\
+             # DAG-CBOR: event-stream frames, CAR files and record CIDs.\n\
+             dag-cbor = [\"dep:serde_ipld_dagcbor\", \"dep:sha2\", \"dep:unsigned-varint\"]\n"
                 .to_owned(),
         ),
         Some(runtime) => {
@@ -708,7 +746,8 @@ fn cargo_toml(options: &CrateOptions, features: &Features, layering: &Layering<'
             let package = &runtime.manifest.package;
             let transport = format!(
                 "# The client's transport is the base crate's (see its features).\n\
-                 reqwest = [\"{package}/reqwest\"]\n"
+                 reqwest = [\"{package}/reqwest\"]\n\
+                 dag-cbor = [\"{package}/dag-cbor\"]\n"
             );
             (dependencies, transport)
         }

@@ -291,6 +291,55 @@ impl Message {
             _ => ::std::result::Result::Ok(::std::option::Option::None),
         }
     }
+    /// Reads a binary event-stream frame (a DAG-CBOR header and body, as
+    /// the WebSocket message carries it): a message, an error frame, or a
+    /// message of a type this version does not know, kept whole.
+    #[cfg(feature = "dag-cbor")]
+    pub fn read_frame(
+        frame: &[u8],
+    ) -> ::std::result::Result<
+        crate::runtime::cbor::Frame<Self, Error>,
+        crate::runtime::cbor::FrameError,
+    > {
+        crate::runtime::cbor::read_frame(frame)
+    }
+}
+
+#[cfg(feature = "dag-cbor")]
+impl crate::runtime::cbor::FrameMessage for Message {
+    fn read_body<'de, __D: ::serde::Deserializer<'de>>(
+        t: &str,
+        body: __D,
+    ) -> ::std::option::Option<::std::result::Result<Self, __D::Error>> {
+        match t {
+            "#commit" => {
+                ::std::option::Option::Some(
+                    ::serde::Deserialize::deserialize(body).map(Self::Commit),
+                )
+            }
+            "#sync" => {
+                ::std::option::Option::Some(
+                    ::serde::Deserialize::deserialize(body).map(Self::Sync),
+                )
+            }
+            "#identity" => {
+                ::std::option::Option::Some(
+                    ::serde::Deserialize::deserialize(body).map(Self::Identity),
+                )
+            }
+            "#account" => {
+                ::std::option::Option::Some(
+                    ::serde::Deserialize::deserialize(body).map(Self::Account),
+                )
+            }
+            "#info" => {
+                ::std::option::Option::Some(
+                    ::serde::Deserialize::deserialize(body).map(Self::Info),
+                )
+            }
+            _ => ::std::option::Option::None,
+        }
+    }
 }
 
 /// A commit to a repository: its operations, with the blocks that changed as a CAR slice.

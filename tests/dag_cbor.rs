@@ -1,0 +1,299 @@
+//! The data model in DAG-CBOR, event-stream frames and CAR files (feature `dag-cbor`): the
+//! interop fixtures, typed records with links inside unions and `unknown`, frames made by the
+//! official `@ipld/dag-cbor` (the PDS's own dependency), and bad input.
+
+use atproto_api::app::bsky::feed::post;
+use atproto_api::com::atproto::sync::subscribe_repos::{
+    AccountStatus, Error as StreamError, Message,
+};
+use atproto_api::runtime::car::Car;
+use atproto_api::runtime::cbor::{self, Frame};
+use atproto_api::runtime::{Bytes, CidLink, Unknown};
+use serde_json::{Value, json};
+
+const RECORD_CID: &str = "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm";
+const BLOB_CID: &str = "bafkreiccldh766hwcnuxnf2wh6jgzepf2nlu2lvcllt63eww5p6chi4ity";
+
+fn corpus(path: &str) -> std::path::PathBuf {
+    integration_tests::repo_root()
+        .join("../shared/corpus")
+        .join(path)
+}
+
+fn base64(text: &str) -> Vec<u8> {
+    Bytes::from_base64(text).unwrap().into_vec()
+}
+
+/// Every data-model fixture: CBOR -> the JSON form, the JSON form -> the same CBOR bytes, and
+/// the same CID.
+#[test]
+fn interop_data_model_fixtures_round_trip_byte_for_byte() {
+    let text = std::fs::read_to_string(corpus("interop-tests/data-model/data-model-fixtures.json"))
+        .expect("the interop fixtures");
+    let fixtures: Vec<Value> = serde_json::from_str(&text).unwrap();
+    assert!(!fixtures.is_empty());
+    for fixture in fixtures {
+        let cbor_bytes = base64(fixture["cbor_base64"].as_str().unwrap());
+        let from_cbor: Unknown = cbor::from_slice(&cbor_bytes).unwrap();
+        assert_eq!(serde_json::to_value(&from_cbor).unwrap(), fixture["json"]);
+
+        let from_json: Unknown = serde_json::from_value(fixture["json"].clone()).unwrap();
+        assert_eq!(
+            cbor::to_vec(&from_json).unwrap(),
+            cbor_bytes,
+            "{}",
+            fixture["json"]
+        );
+        let cid = cbor::record_cid(&from_json).unwrap();
+        assert_eq!(cid.to_string(), fixture["cid"].as_str().unwrap());
+    }
+}
+
+fn post_with_everything() -> Value {
+    json!({
+        "$type": "app.bsky.feed.post",
+        "text": "links and bytes",
+        "createdAt": "2024-05-01T12:00:00.000Z",
+        "embed": {
+            "$type": "app.bsky.embed.images",
+            "images": [{
+                "alt": "a",
+                "image": { "$type": "blob", "ref": { "$link": BLOB_CID }, "mimeType": "image/png", "size": 1234 }
+            }]
+        },
+        "via": { "$link": RECORD_CID },
+        "futureField": { "ref": { "$link": RECORD_CID }, "sig": { "$bytes": "aGVsbG8" } }
+    })
+}
+
+#[test]
+fn a_typed_record_reads_and_writes_dag_cbor_as_it_does_json() {
+    let json = post_with_everything();
+    let record: post::Record = serde_json::from_value(json.clone()).unwrap();
+    let bytes = cbor::to_vec(&record).unwrap();
+    // Links are tag 42 (0xd8 0x2a), inside the union member's blob and inside `extra`.
+    assert!(bytes.windows(2).filter(|w| *w == [0xd8, 0x2a]).count() >= 3);
+    let back: post::Record = cbor::from_slice(&bytes).unwrap();
+    assert_eq!(back, record);
+    assert_eq!(
+        serde_json::to_value(&back).unwrap(),
+        json,
+        "the JSON form is unchanged"
+    );
+    assert_eq!(
+        cbor::to_vec(&back).unwrap(),
+        bytes,
+        "written back byte for byte"
+    );
+
+    // The same record read as generic data gives the same bytes and the same CID: the CID
+    // a repository would give it.
+    let generic: Unknown = serde_json::from_value(json).unwrap();
+    assert_eq!(cbor::to_vec(&generic).unwrap(), bytes);
+    assert_eq!(
+        cbor::record_cid(&record).unwrap(),
+        cbor::record_cid(&generic).unwrap()
+    );
+}
+
+#[test]
+fn a_link_that_is_no_cid_cannot_be_written_as_dag_cbor() {
+    let link = CidLink::try_from("aaaaaaaa").unwrap();
+    let error = cbor::to_vec(&link).unwrap_err();
+    assert!(error.to_string().contains("cid"), "{error}");
+}
+
+/// Makes event-stream frames with `@ipld/dag-cbor` and `multiformats`, as a PDS does.
+fn official_frames() -> Vec<(String, Vec<u8>)> {
+    const SCRIPT: &str = r#"
+const cbor = require('@ipld/dag-cbor');
+const { CID } = require('multiformats/cid');
+const link = CID.parse(process.argv[1]);
+const frame = (header, body) => Buffer.concat([cbor.encode(header), cbor.encode(body)]).toString('hex');
+const time = '2024-06-01T00:00:00.000Z';
+const frames = {
+  identity: frame({ op: 1, t: '#identity' }, { seq: 7, did: 'did:plc:abc', time, handle: 'alice.test' }),
+  account: frame({ op: 1, t: '#account' }, { seq: 8, did: 'did:plc:abc', time, active: false, status: 'takendown' }),
+  sync: frame({ op: 1, t: '#sync' }, { seq: 9, did: 'did:plc:abc', blocks: new Uint8Array([1, 2, 3]), rev: '3kabc', time }),
+  info: frame({ op: 1, t: '#info' }, { name: 'OutdatedCursor', message: 'too old' }),
+  error: frame({ op: -1 }, { error: 'FutureCursor', message: 'cursor in the future' }),
+  future: frame({ op: 1, t: '#future' }, { seq: 10, link, raw: new Uint8Array([9]), nested: [{ link }] }),
+  labels: frame({ op: 1, t: '#labels' }, { seq: 11, labels: [{ ver: 1, src: 'did:plc:lab', uri: 'at://did:plc:abc', val: 'spam', cts: time }] }),
+};
+for (const [name, hex] of Object.entries(frames)) console.log(name + ' ' + hex);
+"#;
+    let output = integration_tests::pds::run_node_script(SCRIPT, &[RECORD_CID])
+        .unwrap_or_else(|e| panic!("the official encoder: {e}"));
+    output
+        .lines()
+        .map(|line| {
+            let (name, hex) = line.split_once(' ').unwrap();
+            let bytes = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                .collect();
+            (name.to_owned(), bytes)
+        })
+        .collect()
+}
+
+#[test]
+fn frames_from_the_official_encoder_decode_to_their_types() {
+    let frames = official_frames();
+    let frame = |name: &str| &frames.iter().find(|(n, _)| n == name).unwrap().1;
+    type Read = Frame<Message, StreamError>;
+
+    match Message::read_frame(frame("identity")).unwrap() {
+        Read::Message(Message::Identity(identity)) => {
+            assert_eq!(identity.seq, 7);
+            assert_eq!(
+                identity.handle.as_ref().map(|h| h.as_str()),
+                Some("alice.test")
+            );
+        }
+        other => panic!("expected #identity, got {other:?}"),
+    }
+    match Message::read_frame(frame("account")).unwrap() {
+        Read::Message(Message::Account(account)) => {
+            assert!(!account.active);
+            assert_eq!(account.status, Some(AccountStatus::Takendown));
+        }
+        other => panic!("expected #account, got {other:?}"),
+    }
+    match Message::read_frame(frame("sync")).unwrap() {
+        Read::Message(Message::Sync(sync)) => assert_eq!(sync.blocks.as_slice(), &[1, 2, 3]),
+        other => panic!("expected #sync, got {other:?}"),
+    }
+    match Message::read_frame(frame("info")).unwrap() {
+        Read::Message(Message::Info(info)) => assert_eq!(info.message.as_deref(), Some("too old")),
+        other => panic!("expected #info, got {other:?}"),
+    }
+    match Message::read_frame(frame("error")).unwrap() {
+        Read::Error(StreamError::FutureCursor { message }) => {
+            assert_eq!(message.as_deref(), Some("cursor in the future"));
+        }
+        other => panic!("expected the FutureCursor error, got {other:?}"),
+    }
+    // A type this version does not know: kept whole, links and bytes included.
+    match Message::read_frame(frame("future")).unwrap() {
+        Read::Unknown { t, body } => {
+            assert_eq!(t, "#future");
+            assert_eq!(
+                serde_json::to_value(&body).unwrap(),
+                json!({ "seq": 10, "link": { "$link": RECORD_CID }, "raw": { "$bytes": "CQ" }, "nested": [{ "link": { "$link": RECORD_CID } }] })
+            );
+        }
+        other => panic!("expected an unknown message, got {other:?}"),
+    }
+    // A label stream's frame read by the repository stream is unknown there, not a failure.
+    assert!(matches!(
+        Message::read_frame(frame("labels")).unwrap(),
+        Read::Unknown { .. }
+    ));
+}
+
+#[test]
+fn bad_frames_are_errors_for_that_frame() {
+    let frames = official_frames();
+    let identity = frames
+        .iter()
+        .find(|(n, _)| n == "identity")
+        .unwrap()
+        .1
+        .clone();
+    // Every truncation of a good frame is an error, never a panic.
+    for len in 0..identity.len() {
+        assert!(
+            Message::read_frame(&identity[..len]).is_err(),
+            "{len} bytes read"
+        );
+    }
+    // Trailing bytes after the body.
+    let mut long = identity.clone();
+    long.push(0);
+    assert!(Message::read_frame(&long).is_err());
+    // A message header without `t`.
+    let mut no_t = cbor::to_vec(&json!({ "op": 1 })).unwrap();
+    no_t.extend(cbor::to_vec(&json!({ "seq": 1 })).unwrap());
+    let error = Message::read_frame(&no_t).unwrap_err();
+    assert!(error.to_string().contains("without `t`"), "{error}");
+    // A known type with a body that is not that type.
+    let mut bad = cbor::to_vec(&json!({ "op": 1, "t": "#identity" })).unwrap();
+    bad.extend(cbor::to_vec(&json!({ "seq": "seven" })).unwrap());
+    assert!(Message::read_frame(&bad).is_err());
+    // Oversized.
+    let huge = vec![0u8; cbor::MAX_FRAME + 1];
+    assert!(
+        Message::read_frame(&huge)
+            .unwrap_err()
+            .to_string()
+            .contains("more than")
+    );
+}
+
+/// A CAR file: a varint-prefixed header, then varint-prefixed (CID, bytes) blocks.
+fn car(roots: &[&str], blocks: &[(atproto_api::runtime::cid::Cid, Vec<u8>)]) -> Vec<u8> {
+    fn varint(mut n: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    let roots: Vec<Value> = roots.iter().map(|r| json!({ "$link": r })).collect();
+    let header =
+        cbor::to_vec(&Unknown::try_from(json!({ "version": 1, "roots": roots })).unwrap()).unwrap();
+    let mut out = Vec::new();
+    varint(header.len(), &mut out);
+    out.extend(header);
+    for (cid, bytes) in blocks {
+        let cid = cid.to_bytes();
+        varint(cid.len() + bytes.len(), &mut out);
+        out.extend(cid);
+        out.extend(bytes);
+    }
+    out
+}
+
+#[test]
+fn car_blocks_are_checked_against_their_cids() {
+    let record: post::Record = serde_json::from_value(json!({
+        "$type": "app.bsky.feed.post", "text": "in a car", "createdAt": "2024-05-01T12:00:00.000Z"
+    }))
+    .unwrap();
+    let bytes = cbor::to_vec(&record).unwrap();
+    let cid = cbor::cid_of(cbor::DAG_CBOR, &bytes);
+    let raw = b"raw blob bytes".to_vec();
+    let raw_cid = cbor::cid_of(cbor::RAW, &raw);
+    let file = car(
+        &[&cid.to_string()],
+        &[(cid, bytes.clone()), (raw_cid, raw.clone())],
+    );
+
+    let read = Car::read(&file).unwrap();
+    assert_eq!(read.roots, vec![cid]);
+    assert_eq!(read.len(), 2);
+    assert_eq!(read.get(&raw_cid), Some(&raw[..]));
+    let back: post::Record = read.read_block(&cid).unwrap().unwrap();
+    assert_eq!(back, record);
+
+    // One changed byte in a block: an error naming that block.
+    let mut tampered = file.clone();
+    let at = tampered.len() - 1;
+    tampered[at] ^= 1;
+    let error = Car::read(&tampered).unwrap_err().to_string();
+    assert!(error.contains(&raw_cid.to_string()), "{error}");
+    // Every truncation is an error, never a panic.
+    for len in 0..file.len() {
+        if len == 0 {
+            continue;
+        }
+        let _ = Car::read(&file[..len]);
+    }
+    assert!(Car::read(&file[..file.len() - 3]).is_err());
+    assert!(Car::read(&[]).is_err());
+}
