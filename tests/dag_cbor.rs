@@ -297,3 +297,33 @@ fn car_blocks_are_checked_against_their_cids() {
     assert!(Car::read(&file[..file.len() - 3]).is_err());
     assert!(Car::read(&[]).is_err());
 }
+
+#[test]
+fn any_record_reads_by_collection_and_keeps_other_collections_whole() {
+    use atproto_api::AnyRecord;
+    let post = post_with_everything();
+    let bytes = cbor::to_vec(&Unknown::try_from(post.clone()).unwrap()).unwrap();
+    match AnyRecord::from_cbor("app.bsky.feed.post", &bytes).unwrap() {
+        AnyRecord::AppBskyFeedPost(record) => assert_eq!(record.text, "links and bytes"),
+        other => panic!("expected a post, got {other:?}"),
+    }
+    let other = json!({ "$type": "com.example.thing", "n": 1, "l": { "$link": RECORD_CID } });
+    let bytes = cbor::to_vec(&Unknown::try_from(other.clone()).unwrap()).unwrap();
+    let read = AnyRecord::from_cbor("com.example.thing", &bytes).unwrap();
+    assert_eq!(read.collection(), None);
+    assert_eq!(serde_json::to_value(&read).unwrap(), other);
+    assert_eq!(
+        cbor::to_vec(&read).unwrap(),
+        bytes,
+        "kept whole, byte for byte"
+    );
+    // A known collection whose record does not read is an error, not `Unknown`.
+    let broken = cbor::to_vec(&Unknown::try_from(json!({ "text": 5 })).unwrap()).unwrap();
+    assert!(AnyRecord::from_cbor("app.bsky.feed.post", &broken).is_err());
+    let like = AnyRecord::from_json(
+        "app.bsky.feed.like",
+        json!({ "$type": "app.bsky.feed.like", "subject": { "uri": "at://did:plc:abc/app.bsky.feed.post/3k", "cid": RECORD_CID }, "createdAt": "2024-05-01T12:00:00.000Z" }),
+    )
+    .unwrap();
+    assert_eq!(like.collection(), Some("app.bsky.feed.like"));
+}

@@ -21,3 +21,195 @@ impl<T: ?Sized> crate::runtime::client::Client<T> {
         com::Service(self)
     }
 }
+
+/// Any record of a collection this crate knows, read by its collection; a record of
+/// another collection (or of a namespace whose feature is off) is kept whole.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum AnyRecord {
+    /// A `app.bsky.actor.profile` record.
+    #[cfg(feature = "app-bsky")]
+    AppBskyActorProfile(::std::boxed::Box<crate::app::bsky::actor::profile::Record>),
+    /// A `app.bsky.feed.like` record.
+    #[cfg(feature = "app-bsky")]
+    AppBskyFeedLike(::std::boxed::Box<crate::app::bsky::feed::like::Record>),
+    /// A `app.bsky.feed.post` record.
+    #[cfg(feature = "app-bsky")]
+    AppBskyFeedPost(::std::boxed::Box<crate::app::bsky::feed::post::Record>),
+    /// A `app.bsky.feed.postgate` record.
+    #[cfg(feature = "app-bsky")]
+    AppBskyFeedPostgate(::std::boxed::Box<crate::app::bsky::feed::postgate::Record>),
+    /// A `app.bsky.feed.repost` record.
+    #[cfg(feature = "app-bsky")]
+    AppBskyFeedRepost(::std::boxed::Box<crate::app::bsky::feed::repost::Record>),
+    /// A `app.bsky.feed.threadgate` record.
+    #[cfg(feature = "app-bsky")]
+    AppBskyFeedThreadgate(::std::boxed::Box<crate::app::bsky::feed::threadgate::Record>),
+    /// A `app.bsky.graph.follow` record.
+    #[cfg(feature = "app-bsky")]
+    AppBskyGraphFollow(::std::boxed::Box<crate::app::bsky::graph::follow::Record>),
+    /// A record of a collection this crate does not know, kept whole.
+    Unknown(crate::runtime::Unknown),
+}
+
+impl AnyRecord {
+    /// Reads a record of `collection` from its JSON form.
+    pub fn from_json(
+        collection: &str,
+        record: ::serde_json::Value,
+    ) -> ::std::result::Result<Self, ::serde_json::Error> {
+        match collection {
+            #[cfg(feature = "app-bsky")]
+            "app.bsky.actor.profile" => {
+                ::serde_json::from_value(record)
+                    .map(|r| Self::AppBskyActorProfile(::std::boxed::Box::new(r)))
+            }
+            #[cfg(feature = "app-bsky")]
+            "app.bsky.feed.like" => {
+                ::serde_json::from_value(record)
+                    .map(|r| Self::AppBskyFeedLike(::std::boxed::Box::new(r)))
+            }
+            #[cfg(feature = "app-bsky")]
+            "app.bsky.feed.post" => {
+                ::serde_json::from_value(record)
+                    .map(|r| Self::AppBskyFeedPost(::std::boxed::Box::new(r)))
+            }
+            #[cfg(feature = "app-bsky")]
+            "app.bsky.feed.postgate" => {
+                ::serde_json::from_value(record)
+                    .map(|r| Self::AppBskyFeedPostgate(::std::boxed::Box::new(r)))
+            }
+            #[cfg(feature = "app-bsky")]
+            "app.bsky.feed.repost" => {
+                ::serde_json::from_value(record)
+                    .map(|r| Self::AppBskyFeedRepost(::std::boxed::Box::new(r)))
+            }
+            #[cfg(feature = "app-bsky")]
+            "app.bsky.feed.threadgate" => {
+                ::serde_json::from_value(record)
+                    .map(|r| Self::AppBskyFeedThreadgate(::std::boxed::Box::new(r)))
+            }
+            #[cfg(feature = "app-bsky")]
+            "app.bsky.graph.follow" => {
+                ::serde_json::from_value(record)
+                    .map(|r| Self::AppBskyGraphFollow(::std::boxed::Box::new(r)))
+            }
+            _ => ::serde_json::from_value(record).map(Self::Unknown),
+        }
+    }
+    /// Reads a record of `collection` from its DAG-CBOR bytes, as a repository (and a
+    /// firehose commit's blocks) holds it.
+    #[cfg(feature = "dag-cbor")]
+    pub fn from_cbor(
+        collection: &str,
+        bytes: &[u8],
+    ) -> ::std::result::Result<Self, crate::runtime::cbor::CborError> {
+        match collection {
+            #[cfg(feature = "app-bsky")]
+            "app.bsky.actor.profile" => {
+                crate::runtime::cbor::from_slice(bytes)
+                    .map(|r| Self::AppBskyActorProfile(::std::boxed::Box::new(r)))
+            }
+            #[cfg(feature = "app-bsky")]
+            "app.bsky.feed.like" => {
+                crate::runtime::cbor::from_slice(bytes)
+                    .map(|r| Self::AppBskyFeedLike(::std::boxed::Box::new(r)))
+            }
+            #[cfg(feature = "app-bsky")]
+            "app.bsky.feed.post" => {
+                crate::runtime::cbor::from_slice(bytes)
+                    .map(|r| Self::AppBskyFeedPost(::std::boxed::Box::new(r)))
+            }
+            #[cfg(feature = "app-bsky")]
+            "app.bsky.feed.postgate" => {
+                crate::runtime::cbor::from_slice(bytes)
+                    .map(|r| Self::AppBskyFeedPostgate(::std::boxed::Box::new(r)))
+            }
+            #[cfg(feature = "app-bsky")]
+            "app.bsky.feed.repost" => {
+                crate::runtime::cbor::from_slice(bytes)
+                    .map(|r| Self::AppBskyFeedRepost(::std::boxed::Box::new(r)))
+            }
+            #[cfg(feature = "app-bsky")]
+            "app.bsky.feed.threadgate" => {
+                crate::runtime::cbor::from_slice(bytes)
+                    .map(|r| Self::AppBskyFeedThreadgate(::std::boxed::Box::new(r)))
+            }
+            #[cfg(feature = "app-bsky")]
+            "app.bsky.graph.follow" => {
+                crate::runtime::cbor::from_slice(bytes)
+                    .map(|r| Self::AppBskyGraphFollow(::std::boxed::Box::new(r)))
+            }
+            _ => crate::runtime::cbor::from_slice(bytes).map(Self::Unknown),
+        }
+    }
+    /// The collection of a known record; `None` for one kept whole.
+    pub fn collection(&self) -> ::std::option::Option<&'static str> {
+        match self {
+            #[cfg(feature = "app-bsky")]
+            Self::AppBskyActorProfile(_) => {
+                ::std::option::Option::Some("app.bsky.actor.profile")
+            }
+            #[cfg(feature = "app-bsky")]
+            Self::AppBskyFeedLike(_) => ::std::option::Option::Some("app.bsky.feed.like"),
+            #[cfg(feature = "app-bsky")]
+            Self::AppBskyFeedPost(_) => ::std::option::Option::Some("app.bsky.feed.post"),
+            #[cfg(feature = "app-bsky")]
+            Self::AppBskyFeedPostgate(_) => {
+                ::std::option::Option::Some("app.bsky.feed.postgate")
+            }
+            #[cfg(feature = "app-bsky")]
+            Self::AppBskyFeedRepost(_) => {
+                ::std::option::Option::Some("app.bsky.feed.repost")
+            }
+            #[cfg(feature = "app-bsky")]
+            Self::AppBskyFeedThreadgate(_) => {
+                ::std::option::Option::Some("app.bsky.feed.threadgate")
+            }
+            #[cfg(feature = "app-bsky")]
+            Self::AppBskyGraphFollow(_) => {
+                ::std::option::Option::Some("app.bsky.graph.follow")
+            }
+            Self::Unknown(_) => ::std::option::Option::None,
+        }
+    }
+}
+
+impl ::serde::Serialize for AnyRecord {
+    fn serialize<__S: ::serde::Serializer>(
+        &self,
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
+        match self {
+            #[cfg(feature = "app-bsky")]
+            Self::AppBskyActorProfile(record) => {
+                ::serde::Serialize::serialize(record, serializer)
+            }
+            #[cfg(feature = "app-bsky")]
+            Self::AppBskyFeedLike(record) => {
+                ::serde::Serialize::serialize(record, serializer)
+            }
+            #[cfg(feature = "app-bsky")]
+            Self::AppBskyFeedPost(record) => {
+                ::serde::Serialize::serialize(record, serializer)
+            }
+            #[cfg(feature = "app-bsky")]
+            Self::AppBskyFeedPostgate(record) => {
+                ::serde::Serialize::serialize(record, serializer)
+            }
+            #[cfg(feature = "app-bsky")]
+            Self::AppBskyFeedRepost(record) => {
+                ::serde::Serialize::serialize(record, serializer)
+            }
+            #[cfg(feature = "app-bsky")]
+            Self::AppBskyFeedThreadgate(record) => {
+                ::serde::Serialize::serialize(record, serializer)
+            }
+            #[cfg(feature = "app-bsky")]
+            Self::AppBskyGraphFollow(record) => {
+                ::serde::Serialize::serialize(record, serializer)
+            }
+            Self::Unknown(record) => ::serde::Serialize::serialize(record, serializer),
+        }
+    }
+}

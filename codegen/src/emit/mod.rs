@@ -6,6 +6,7 @@
 mod client;
 mod docs;
 mod features;
+mod records;
 mod types;
 mod validate;
 
@@ -93,7 +94,8 @@ pub fn emit_layered(
     let extensions = extension_names(&tree, &layering);
     for (path, node) in &tree.nodes {
         let tokens = if path.is_empty() {
-            crate_root(&tree, node, &features, &layering, &extensions)
+            let any_record = records::any_record(ir, &features);
+            crate_root(&tree, node, &features, &layering, &extensions, any_record)
         } else {
             node_module(&tree, path, node, &features, &layering)
         };
@@ -377,6 +379,7 @@ fn crate_root(
     features: &Features,
     layering: &Layering<'_>,
     extensions: &BTreeMap<Vec<String>, String>,
+    any_record: TokenStream,
 ) -> TokenStream {
     let children: Vec<String> = node.children.iter().cloned().collect();
     let mods = children.iter().map(|c| {
@@ -400,6 +403,7 @@ fn crate_root(
             pub mod runtime;
             #(#mods)*
             #accessors
+            #any_record
         };
     }
     let bases: Vec<&str> = layering
@@ -455,6 +459,7 @@ fn crate_root(
         pub mod prelude {
             #(#prelude)*
         }
+        #any_record
     }
 }
 

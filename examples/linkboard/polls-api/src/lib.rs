@@ -15,3 +15,79 @@ pub mod prelude {
     #[cfg(feature = "com-example")]
     pub use crate::com::example::linkboard::ComExampleLinkboardExt;
 }
+
+/// Any record of a collection this crate knows, read by its collection; a record of
+/// another collection (or of a namespace whose feature is off) is kept whole.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum AnyRecord {
+    /// A `com.example.linkboard.polls.poll` record.
+    #[cfg(feature = "com-example")]
+    ComExampleLinkboardPollsPoll(
+        ::std::boxed::Box<crate::com::example::linkboard::polls::poll::Record>,
+    ),
+    /// A record of a collection this crate does not know, kept whole.
+    Unknown(crate::runtime::Unknown),
+}
+
+impl AnyRecord {
+    /// Reads a record of `collection` from its JSON form.
+    pub fn from_json(
+        collection: &str,
+        record: ::serde_json::Value,
+    ) -> ::std::result::Result<Self, ::serde_json::Error> {
+        match collection {
+            #[cfg(feature = "com-example")]
+            "com.example.linkboard.polls.poll" => {
+                ::serde_json::from_value(record)
+                    .map(|r| Self::ComExampleLinkboardPollsPoll(
+                        ::std::boxed::Box::new(r),
+                    ))
+            }
+            _ => ::serde_json::from_value(record).map(Self::Unknown),
+        }
+    }
+    /// Reads a record of `collection` from its DAG-CBOR bytes, as a repository (and a
+    /// firehose commit's blocks) holds it.
+    #[cfg(feature = "dag-cbor")]
+    pub fn from_cbor(
+        collection: &str,
+        bytes: &[u8],
+    ) -> ::std::result::Result<Self, crate::runtime::cbor::CborError> {
+        match collection {
+            #[cfg(feature = "com-example")]
+            "com.example.linkboard.polls.poll" => {
+                crate::runtime::cbor::from_slice(bytes)
+                    .map(|r| Self::ComExampleLinkboardPollsPoll(
+                        ::std::boxed::Box::new(r),
+                    ))
+            }
+            _ => crate::runtime::cbor::from_slice(bytes).map(Self::Unknown),
+        }
+    }
+    /// The collection of a known record; `None` for one kept whole.
+    pub fn collection(&self) -> ::std::option::Option<&'static str> {
+        match self {
+            #[cfg(feature = "com-example")]
+            Self::ComExampleLinkboardPollsPoll(_) => {
+                ::std::option::Option::Some("com.example.linkboard.polls.poll")
+            }
+            Self::Unknown(_) => ::std::option::Option::None,
+        }
+    }
+}
+
+impl ::serde::Serialize for AnyRecord {
+    fn serialize<__S: ::serde::Serializer>(
+        &self,
+        serializer: __S,
+    ) -> ::std::result::Result<__S::Ok, __S::Error> {
+        match self {
+            #[cfg(feature = "com-example")]
+            Self::ComExampleLinkboardPollsPoll(record) => {
+                ::serde::Serialize::serialize(record, serializer)
+            }
+            Self::Unknown(record) => ::serde::Serialize::serialize(record, serializer),
+        }
+    }
+}
