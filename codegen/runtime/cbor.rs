@@ -108,6 +108,11 @@ pub trait FrameMessage: Sized {
         t: &str,
         body: D,
     ) -> Option<Result<Self, D::Error>>;
+
+    /// The message's sequence number (its `seq`), the cursor to resume the stream after it.
+    fn seq(&self) -> Option<i64> {
+        None
+    }
 }
 
 /// Reads one binary frame: a DAG-CBOR header (`{op, t}`) and a DAG-CBOR body, two values back

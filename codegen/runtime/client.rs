@@ -528,6 +528,12 @@ impl Query {
         self.0.push((name, value.into()));
     }
 
+    /// Sets the one value of `name` (an event stream's `cursor`), replacing any it had.
+    pub fn set(&mut self, name: &'static str, value: impl Into<String>) {
+        self.0.retain(|(n, _)| *n != name);
+        self.0.push((name, value.into()));
+    }
+
     pub fn pairs(&self) -> &[(&'static str, String)] {
         &self.0
     }

@@ -6,7 +6,7 @@ use super::docs;
 use super::types::{ident, type_path};
 use crate::ir::*;
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{format_ident, quote};
 
 /// Query-string encoding of a `Params` struct: unset parameters with a lexicon default send it.
 pub fn params(s: &Struct) -> TokenStream {
@@ -60,6 +60,48 @@ pub fn endpoint(e: &Endpoint, from: &[String]) -> TokenStream {
     quote! {
         impl<T: crate::runtime::client::Transport + ?Sized> super::Service<'_, T> {
             #(#methods)*
+        }
+    }
+}
+
+/// The client method of a subscription (feature `stream`): the event stream over WebSocket.
+pub fn subscribe(s: &crate::ir::Subscription, from: &[String]) -> TokenStream {
+    let name = s.nsid.rsplit('.').next().unwrap_or(&s.nsid);
+    let method = ident(&crate::naming::field(name));
+    let method_with = format_ident!("{}_with", crate::naming::unraw(&method.to_string()));
+    let nsid = &s.nsid;
+    let (params, push) = match &s.params {
+        Some(path) => {
+            let ty = type_path(path, from);
+            (
+                quote!(params: &#ty,),
+                quote!(crate::runtime::client::QueryParams::push_to(params, &mut query);),
+            )
+        }
+        None => (TokenStream::new(), TokenStream::new()),
+    };
+    let args = s.params.as_ref().map(|_| quote!(params,));
+    let message = match &s.message {
+        Some(path) => type_path(path, from),
+        None => return TokenStream::new(),
+    };
+    let error = ident(&s.error.name);
+    let doc = format!(
+        " `{nsid}`: the event stream over WebSocket, decoded frame by frame and resumed from the last cursor after a disconnect (see [`crate::runtime::stream`])."
+    );
+    quote! {
+        #[cfg(feature = "stream")]
+        impl<T: crate::runtime::client::Transport + ?Sized> super::Service<'_, T> {
+            #[doc = #doc]
+            pub fn #method(&self, #params) -> crate::runtime::stream::Subscription<#message, #error> {
+                self.#method_with(#args ::std::default::Default::default())
+            }
+            /// The same, with buffering and reconnection options.
+            pub fn #method_with(&self, #params options: crate::runtime::stream::SubscribeOptions) -> crate::runtime::stream::Subscription<#message, #error> {
+                let mut query = crate::runtime::client::Query::default();
+                #push
+                crate::runtime::stream::subscribe(self.0.base_url(), #nsid, query, options)
+            }
         }
     }
 }

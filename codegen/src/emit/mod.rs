@@ -50,6 +50,7 @@ const RUNTIME: &[(&str, &str)] = &[
     ("data.rs", include_str!("../../runtime/data.rs")),
     ("formats.rs", include_str!("../../runtime/formats.rs")),
     ("object.rs", include_str!("../../runtime/object.rs")),
+    ("stream.rs", include_str!("../../runtime/stream.rs")),
     ("validate.rs", include_str!("../../runtime/validate.rs")),
 ];
 
@@ -529,7 +530,7 @@ fn node_module(
     let items = module
         .items
         .iter()
-        .map(|item| item_tokens(item, &module.path, parent_is_base));
+        .map(|item| item_tokens(item, &module.items, &module.path, parent_is_base));
     // Deprecated fields warn their users, not this module's own impls.
     let deprecated_fields = module.items.iter().any(|item| match item {
         Item::Struct(s) => s
@@ -550,7 +551,7 @@ fn node_module(
     }
 }
 
-fn item_tokens(item: &Item, from: &[String], parent_is_base: bool) -> TokenStream {
+fn item_tokens(item: &Item, items: &[Item], from: &[String], parent_is_base: bool) -> TokenStream {
     match item {
         Item::Struct(s) => {
             let structure = types::structure(s, from);
@@ -620,6 +621,19 @@ fn item_tokens(item: &Item, from: &[String], parent_is_base: bool) -> TokenStrea
                     }
                 };
                 let error = types::ident(&s.error.name);
+                let seq_arms = seq_variants(s, items).into_iter().map(|variant| {
+                    let variant = types::ident(&variant);
+                    quote!(Self::#variant(message) => ::std::option::Option::Some(message.seq),)
+                });
+                let seq = quote! {
+                    fn seq(&self) -> ::std::option::Option<i64> {
+                        #[allow(unreachable_patterns)]
+                        match self {
+                            #(#seq_arms)*
+                            _ => ::std::option::Option::None,
+                        }
+                    }
+                };
                 quote! {
                     impl #name {
                         /// Reads an event-stream payload, which carries no `$type`, by the frame
@@ -641,18 +655,56 @@ fn item_tokens(item: &Item, from: &[String], parent_is_base: bool) -> TokenStrea
                         fn read_body<'de, __D: ::serde::Deserializer<'de>>(t: &str, body: __D) -> ::std::option::Option<::std::result::Result<Self, __D::Error>> {
                             #binary_body
                         }
+                        #seq
                     }
                 }
             });
+            let subscribe = (!parent_is_base).then(|| client::subscribe(s, from));
             quote! {
                 #doc
                 pub const SUBSCRIPTION: &str = #nsid;
                 #error
                 #frames
+                #subscribe
             }
         }
         Item::PermissionSet(p) => permission_set(p),
     }
+}
+
+/// The message variants of a subscription whose type has a required integer `seq`: the cursor
+/// a stream resumes from.
+fn seq_variants(s: &crate::ir::Subscription, items: &[Item]) -> Vec<String> {
+    let Some(message) = &s.message else {
+        return Vec::new();
+    };
+    let union = items.iter().find_map(|item| match item {
+        Item::Union(u) if u.name == message.name => Some(u),
+        _ => None,
+    });
+    let Some(union) = union else {
+        return Vec::new();
+    };
+    union
+        .variants
+        .iter()
+        .filter(|variant| {
+            variant.ty.external.is_none()
+                && items.iter().any(|item| match item {
+                    Item::Struct(st) => {
+                        st.name == variant.ty.name
+                            && st.fields.iter().any(|f| {
+                                f.json_name == "seq"
+                                    && f.required
+                                    && !f.nullable
+                                    && matches!(f.ty, crate::ir::Type::Integer)
+                            })
+                    }
+                    _ => false,
+                })
+        })
+        .map(|variant| variant.name.clone())
+        .collect()
 }
 
 fn permission_set(p: &crate::ir::PermissionSet) -> TokenStream {
@@ -722,6 +774,8 @@ fn cargo_toml(options: &CrateOptions, features: &Features, layering: &Layering<'
              unicode-segmentation = \"1.12\"\n\
              reqwest = { version = \"0.13\", default-features = false, optional = true }\n\
              tokio = { version = \"1\", default-features = false, features = [\"time\"], optional = true }\n\
+             tokio-tungstenite = { version = \"0.30\", default-features = false, features = [\"connect\", \"rustls-tls-native-roots\"], optional = true }\n\
+             futures-util = { version = \"0.3\", default-features = false, optional = true }\n\
              serde_ipld_dagcbor = { version = \"0.7\", optional = true }\n\
              sha2 = { version = \"0.10\", optional = true }\n\
              unsigned-varint = { version = \"0.8\", optional = true }\n"
@@ -731,7 +785,9 @@ fn cargo_toml(options: &CrateOptions, features: &Features, layering: &Layering<'
              # time out streamed bodies.\n\
              reqwest = [\"dep:reqwest\", \"reqwest/rustls\", \"dep:tokio\"]\n\
              # DAG-CBOR: event-stream frames, CAR files and record CIDs.\n\
-             dag-cbor = [\"dep:serde_ipld_dagcbor\", \"dep:sha2\", \"dep:unsigned-varint\"]\n"
+             dag-cbor = [\"dep:serde_ipld_dagcbor\", \"dep:sha2\", \"dep:unsigned-varint\"]\n\
+             # Event streams over WebSocket (tokio-tungstenite), resumed after disconnects.\n\
+             stream = [\"dag-cbor\", \"reqwest\", \"dep:tokio-tungstenite\", \"dep:futures-util\", \"tokio/rt\", \"tokio/sync\", \"tokio/macros\"]\n"
                 .to_owned(),
         ),
         Some(runtime) => {
@@ -752,7 +808,8 @@ fn cargo_toml(options: &CrateOptions, features: &Features, layering: &Layering<'
             let transport = format!(
                 "# The client's transport is the base crate's (see its features).\n\
                  reqwest = [\"{package}/reqwest\"]\n\
-                 dag-cbor = [\"{package}/dag-cbor\"]\n"
+                 dag-cbor = [\"{package}/dag-cbor\"]\n\
+                 stream = [\"{package}/stream\"]\n"
             );
             (dependencies, transport)
         }

@@ -138,3 +138,107 @@ fn check_block(cid: &::cid::Cid, bytes: &[u8]) -> Result<(), CarError> {
     }
     Ok(())
 }
+
+// ---------------------------------------------------------------------------------------------
+// Repositories
+
+/// One record of a repository: its key (`collection/rkey`), its CID and its DAG-CBOR bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoRecord<'a> {
+    pub key: String,
+    pub cid: ::cid::Cid,
+    pub bytes: &'a [u8],
+}
+
+impl RepoRecord<'_> {
+    /// The collection part of the key.
+    pub fn collection(&self) -> &str {
+        self.key.split_once('/').map_or(&self.key[..], |(c, _)| c)
+    }
+
+    /// The record-key part of the key.
+    pub fn rkey(&self) -> &str {
+        self.key.split_once('/').map_or("", |(_, r)| r)
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct RepoCommit {
+    data: super::data::CidLink,
+}
+
+#[derive(serde::Deserialize)]
+struct TreeNode {
+    l: Option<super::data::CidLink>,
+    e: Vec<TreeEntry>,
+}
+
+#[derive(serde::Deserialize)]
+struct TreeEntry {
+    p: usize,
+    k: super::data::Bytes,
+    v: super::data::CidLink,
+    t: Option<super::data::CidLink>,
+}
+
+/// Deeper trees are refused: a real repository's tree has a few levels (its depth grows with
+/// the logarithm, base 16, of the number of records).
+const MAX_TREE_DEPTH: usize = 64;
+
+fn link(cid: &super::data::CidLink) -> Result<::cid::Cid, CarError> {
+    cid.cid().decode().map_err(|e| CarError(e.to_string()))
+}
+
+impl<'a> Car<'a> {
+    /// Every record of a repository export (`com.atproto.sync.getRepo`), walking the record
+    /// tree from the commit at the first root, in key order. A block the tree points to but
+    /// the file lacks is an error naming it.
+    pub fn repo_records(&self) -> Result<Vec<RepoRecord<'a>>, CarError> {
+        let root = self
+            .roots
+            .first()
+            .ok_or_else(|| CarError("no root: not a repository".into()))?;
+        let commit: RepoCommit = self
+            .read_block(root)?
+            .ok_or_else(|| CarError(format!("the commit block {root} is missing")))?;
+        let mut out = Vec::new();
+        self.walk(&link(&commit.data)?, 0, &mut out)?;
+        Ok(out)
+    }
+
+    fn walk(
+        &self,
+        node: &::cid::Cid,
+        depth: usize,
+        out: &mut Vec<RepoRecord<'a>>,
+    ) -> Result<(), CarError> {
+        if depth > MAX_TREE_DEPTH {
+            return Err(CarError("the record tree is nested too deep".into()));
+        }
+        let tree: TreeNode = self
+            .read_block(node)?
+            .ok_or_else(|| CarError(format!("the tree node {node} is missing")))?;
+        if let Some(left) = &tree.l {
+            self.walk(&link(left)?, depth + 1, out)?;
+        }
+        let mut key: Vec<u8> = Vec::new();
+        for entry in &tree.e {
+            if entry.p > key.len() {
+                return Err(CarError(format!("tree node {node}: a key prefix longer than the key before it")));
+            }
+            key.truncate(entry.p);
+            key.extend_from_slice(entry.k.as_slice());
+            let cid = link(&entry.v)?;
+            let bytes = self
+                .get(&cid)
+                .ok_or_else(|| CarError(format!("the record block {cid} is missing")))?;
+            let text = String::from_utf8(key.clone())
+                .map_err(|_| CarError(format!("tree node {node}: a key that is not UTF-8")))?;
+            out.push(RepoRecord { key: text, cid, bytes });
+            if let Some(right) = &entry.t {
+                self.walk(&link(right)?, depth + 1, out)?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -340,6 +340,42 @@ impl crate::runtime::cbor::FrameMessage for Message {
             _ => ::std::option::Option::None,
         }
     }
+    fn seq(&self) -> ::std::option::Option<i64> {
+        #[allow(unreachable_patterns)]
+        match self {
+            Self::Commit(message) => ::std::option::Option::Some(message.seq),
+            Self::Sync(message) => ::std::option::Option::Some(message.seq),
+            Self::Identity(message) => ::std::option::Option::Some(message.seq),
+            Self::Account(message) => ::std::option::Option::Some(message.seq),
+            _ => ::std::option::Option::None,
+        }
+    }
+}
+
+#[cfg(feature = "stream")]
+impl<T: crate::runtime::client::Transport + ?Sized> super::Service<'_, T> {
+    /// `com.atproto.sync.subscribeRepos`: the event stream over WebSocket, decoded frame by frame and resumed from the last cursor after a disconnect (see [`crate::runtime::stream`]).
+    pub fn subscribe_repos(
+        &self,
+        params: &Params,
+    ) -> crate::runtime::stream::Subscription<Message, Error> {
+        self.subscribe_repos_with(params, ::std::default::Default::default())
+    }
+    /// The same, with buffering and reconnection options.
+    pub fn subscribe_repos_with(
+        &self,
+        params: &Params,
+        options: crate::runtime::stream::SubscribeOptions,
+    ) -> crate::runtime::stream::Subscription<Message, Error> {
+        let mut query = crate::runtime::client::Query::default();
+        crate::runtime::client::QueryParams::push_to(params, &mut query);
+        crate::runtime::stream::subscribe(
+            self.0.base_url(),
+            "com.atproto.sync.subscribeRepos",
+            query,
+            options,
+        )
+    }
 }
 
 /// A commit to a repository: its operations, with the blocks that changed as a CAR slice.
