@@ -301,3 +301,152 @@ async fn the_firehose_delivers_every_commit_with_its_typed_records() {
         assert!(typed.collection().is_some(), "{} reads typed", record.key);
     }
 }
+
+/// A TCP proxy on 127.0.0.1 in front of the PDS whose live connections can be cut, to drop a
+/// subscription's WebSocket under it.
+struct Proxy {
+    url: String,
+    connections: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    async fn start(target_port: u16) -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let connections = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let live = connections.clone();
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let task = tokio::spawn(async move {
+                    let Ok(mut outbound) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", target_port)).await
+                    else {
+                        return;
+                    };
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                });
+                live.lock().unwrap().push(task);
+            }
+        });
+        Proxy { url, connections }
+    }
+
+    /// Drops every connection open now.
+    fn cut(&self) {
+        for task in self.connections.lock().unwrap().drain(..) {
+            task.abort();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_connection_resumes_from_the_last_cursor_without_loss_or_repeats() {
+    let pds = Pds::start().unwrap_or_else(|e| panic!("cannot start the PDS: {e}"));
+    let proxy = Proxy::start(pds.port()).await;
+    let client = Client::with_reqwest(pds.url());
+    let session = account(&client, "resume").await;
+    // The stream goes through the proxy; the writes go straight to the PDS.
+    let through_proxy = Client::with_reqwest(proxy.url.clone());
+    let mut params = subscribe_repos::Params::new();
+    params.cursor = Some(0);
+    let mut stream = through_proxy
+        .com()
+        .atproto()
+        .sync()
+        .subscribe_repos(&params);
+
+    let mut written = Vec::new();
+    let mut seqs = Vec::new();
+    let mut disconnects = 0;
+    let mut delivered = Vec::new();
+    for round in 0..3 {
+        for i in 0..5 {
+            let post = post::Record::new(format!("round {round}, post {i}"), Datetime::now());
+            written.push(
+                create(&client, &session, post::Record::NSID, &post)
+                    .await
+                    .uri,
+            );
+        }
+        // Read until every post written so far has come through.
+        let pending: Vec<String> = written
+            .iter()
+            .map(|uri| format!("{}/{}", uri.collection().unwrap(), uri.rkey().unwrap()))
+            .collect();
+        while pending.iter().any(|p| !delivered.contains(p)) {
+            let item = tokio::time::timeout(Duration::from_secs(60), stream.next())
+                .await
+                .expect("a frame within a minute")
+                .expect("the stream goes on");
+            match item {
+                Ok(Frame::Message(subscribe_repos::Message::Commit(commit))) => {
+                    seqs.push(commit.seq);
+                    delivered.extend(commit.ops.iter().map(|op| op.path.clone()));
+                }
+                Ok(Frame::Message(message)) => {
+                    if let subscribe_repos::Message::Identity(m) = &message {
+                        seqs.push(m.seq);
+                    }
+                }
+                Ok(other) => panic!("unexpected frame {other:?}"),
+                Err(atproto_api::runtime::stream::StreamError::Disconnected { .. }) => {
+                    disconnects += 1;
+                }
+                Err(error) => panic!("{error}"),
+            }
+        }
+        // Cut the stream's connection between rounds.
+        proxy.cut();
+    }
+    assert!(
+        disconnects >= 2,
+        "the stream saw its connection dropped ({disconnects})"
+    );
+    let mut sorted = seqs.clone();
+    sorted.dedup();
+    assert_eq!(sorted, seqs, "no event twice");
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "in order: {seqs:?}");
+    let mut paths = delivered.clone();
+    paths.sort();
+    paths.dedup();
+    assert_eq!(paths.len(), delivered.len(), "no record delivered twice");
+    assert_eq!(paths.len(), written.len(), "every record written, delivered");
+    stream.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_repo_after_hundreds_of_records_walks_to_each_of_them() {
+    const RECORDS: usize = 300;
+    let pds = Pds::start().unwrap_or_else(|e| panic!("cannot start the PDS: {e}"));
+    let client = Client::with_reqwest(pds.url());
+    let session = account(&client, "many").await;
+    let mut expected = BTreeMap::new();
+    for i in 0..RECORDS {
+        let post = post::Record::new(format!("post number {i}"), Datetime::now());
+        let created = create(&client, &session, post::Record::NSID, &post).await;
+        expected.insert(
+            format!("{}/{}", post::Record::NSID, created.uri.rkey().unwrap()),
+            (created.cid, post),
+        );
+    }
+    let export = client
+        .com()
+        .atproto()
+        .sync()
+        .get_repo(&get_repo::Params::new(session.did.clone()))
+        .await
+        .unwrap();
+    let car = Car::read(&export.bytes).unwrap();
+    let records = car.repo_records().unwrap();
+    assert_eq!(records.len(), RECORDS, "every record, and nothing else");
+    for record in &records {
+        let (cid, post) = &expected[&record.key];
+        assert_eq!(record.cid.to_string(), cid.as_str());
+        match AnyRecord::from_cbor(record.collection(), record.bytes).unwrap() {
+            AnyRecord::AppBskyFeedPost(read) => assert_eq!(&*read, post),
+            other => panic!("{}: expected a post, got {other:?}", record.key),
+        }
+    }
+    let keys: Vec<&String> = records.iter().map(|r| &r.key).collect();
+    assert_eq!(keys, expected.keys().collect::<Vec<_>>(), "in key order");
+}
