@@ -410,7 +410,11 @@ async fn a_dropped_connection_resumes_from_the_last_cursor_without_loss_or_repea
     paths.sort();
     paths.dedup();
     assert_eq!(paths.len(), delivered.len(), "no record delivered twice");
-    assert_eq!(paths.len(), written.len(), "every record written, delivered");
+    assert_eq!(
+        paths.len(),
+        written.len(),
+        "every record written, delivered"
+    );
     stream.close().await;
 }
 

@@ -1,12 +1,19 @@
-//! The README's example of the generated client is `examples/login_and_post.rs`, which
-//! `cargo test` builds: this checks that the README shows that file's code, unchanged.
+//! The README's examples of the generated crate are `examples/login_and_post.rs` and
+//! `examples/firehose.rs`, which `cargo test` builds: this checks that the README shows each
+//! file's code, unchanged.
 
 use integration_tests::repo_root;
 
 #[test]
-fn the_readme_shows_the_built_example() {
+fn the_readme_shows_the_built_examples() {
+    for example in ["login_and_post.rs", "firehose.rs"] {
+        shows(example);
+    }
+}
+
+fn shows(file: &str) {
     let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("README.md");
-    let example = std::fs::read_to_string(repo_root().join("tests/examples/login_and_post.rs"))
+    let example = std::fs::read_to_string(repo_root().join("tests/examples").join(file))
         .expect("the example");
     // The README leaves out the file's leading `//!` comment.
     let code: String = example
@@ -17,7 +24,7 @@ fn the_readme_shows_the_built_example() {
     let block = format!("```rust\n{code}```");
     assert!(
         readme.contains(&block),
-        "README.md must show tests/examples/login_and_post.rs (without its `//!` lines) in a \
-         ```rust block; expected:\n{block}"
+        "README.md must show tests/examples/{file} (without its `//!` lines) in a ```rust \
+         block; expected:\n{block}"
     );
 }

@@ -96,6 +96,11 @@ impl<'a> Car<'a> {
         self.blocks.get(cid).copied()
     }
 
+    /// The bytes of the block a link (a commit op's `cid`) points to, if the file has it.
+    pub fn get_link(&self, link: &super::data::CidLink) -> Option<&'a [u8]> {
+        self.get(&link.cid().decode().ok()?)
+    }
+
     /// The block `cid` read as `T` (a record, a commit, a tree node).
     pub fn read_block<T: serde::Deserialize<'a>>(
         &self,
