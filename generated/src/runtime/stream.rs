@@ -92,6 +92,11 @@ impl<M, E> Subscription<M, E> {
         self.receiver.recv().await
     }
 
+    /// How many frames are decoded and waiting to be read (at most `SubscribeOptions::buffer`).
+    pub fn waiting(&self) -> usize {
+        self.receiver.len()
+    }
+
     /// Closes the connection and waits until it is closed.
     pub async fn close(mut self) {
         if let Some(stop) = self.stop.take() {
