@@ -185,11 +185,21 @@ fn frames_from_the_official_encoder_decode_to_their_types() {
         }
         other => panic!("expected an unknown message, got {other:?}"),
     }
-    // A label stream's frame read by the repository stream is unknown there, not a failure.
+    // A label stream's frame read by the repository stream is unknown there, not a failure;
+    // read by the label stream, it is its typed labels.
     assert!(matches!(
         Message::read_frame(frame("labels")).unwrap(),
         Read::Unknown { .. }
     ));
+    use atproto_api::com::atproto::label::subscribe_labels;
+    match subscribe_labels::Message::read_frame(frame("labels")).unwrap() {
+        Frame::Message(subscribe_labels::Message::Labels(labels)) => {
+            assert_eq!(labels.seq, 11);
+            assert_eq!(labels.labels[0].val, "spam");
+            assert_eq!(labels.labels[0].src.as_str(), "did:plc:lab");
+        }
+        other => panic!("expected labels, got {other:?}"),
+    }
 }
 
 #[test]

@@ -91,7 +91,11 @@ async fn a_slow_consumer_holds_the_server_back() {
         Some(Ok(Frame::Message(Message::Info(_))))
     ));
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(stream.waiting() <= 4, "{} frames buffered", stream.waiting());
+    assert!(
+        stream.waiting() <= 4,
+        "{} frames buffered",
+        stream.waiting()
+    );
     let while_paused = sent.load(Ordering::SeqCst);
     assert!(
         while_paused < FRAMES,
@@ -113,7 +117,10 @@ async fn a_slow_consumer_holds_the_server_back() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("the server sent {} of {FRAMES} frames", sent.load(Ordering::SeqCst));
+    panic!(
+        "the server sent {} of {FRAMES} frames",
+        sent.load(Ordering::SeqCst)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
