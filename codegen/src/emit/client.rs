@@ -70,15 +70,21 @@ pub fn subscribe(s: &crate::ir::Subscription, from: &[String]) -> TokenStream {
     let method = ident(&crate::naming::field(name));
     let method_with = format_ident!("{}_with", crate::naming::unraw(&method.to_string()));
     let nsid = &s.nsid;
-    let (params, push) = match &s.params {
+    let (params, query) = match &s.params {
         Some(path) => {
             let ty = type_path(path, from);
             (
                 quote!(params: &#ty,),
-                quote!(crate::runtime::client::QueryParams::push_to(params, &mut query);),
+                quote! {
+                    let mut query = crate::runtime::client::Query::default();
+                    crate::runtime::client::QueryParams::push_to(params, &mut query);
+                },
             )
         }
-        None => (TokenStream::new(), TokenStream::new()),
+        None => (
+            TokenStream::new(),
+            quote!(let query = crate::runtime::client::Query::default();),
+        ),
     };
     let args = s.params.as_ref().map(|_| quote!(params,));
     let message = match &s.message {
@@ -98,8 +104,7 @@ pub fn subscribe(s: &crate::ir::Subscription, from: &[String]) -> TokenStream {
             }
             /// The same, with buffering and reconnection options.
             pub fn #method_with(&self, #params options: crate::runtime::stream::SubscribeOptions) -> crate::runtime::stream::Subscription<#message, #error> {
-                let mut query = crate::runtime::client::Query::default();
-                #push
+                #query
                 crate::runtime::stream::subscribe(self.0.base_url(), #nsid, query, options)
             }
         }

@@ -621,19 +621,25 @@ fn item_tokens(item: &Item, items: &[Item], from: &[String], parent_is_base: boo
                     }
                 };
                 let error = types::ident(&s.error.name);
-                let seq_arms = seq_variants(s, items).into_iter().map(|variant| {
-                    let variant = types::ident(&variant);
-                    quote!(Self::#variant(message) => ::std::option::Option::Some(message.seq),)
-                });
-                let seq = quote! {
-                    fn seq(&self) -> ::std::option::Option<i64> {
-                        #[allow(unreachable_patterns)]
-                        match self {
-                            #(#seq_arms)*
-                            _ => ::std::option::Option::None,
+                let seq_arms: Vec<TokenStream> = seq_variants(s, items)
+                    .into_iter()
+                    .map(|variant| {
+                        let variant = types::ident(&variant);
+                        quote!(Self::#variant(message) => ::std::option::Option::Some(message.seq),)
+                    })
+                    .collect();
+                // Without a `seq` anywhere, the trait's default (no cursor) stands.
+                let seq = (!seq_arms.is_empty()).then(|| {
+                    quote! {
+                        fn seq(&self) -> ::std::option::Option<i64> {
+                            #[allow(unreachable_patterns)]
+                            match self {
+                                #(#seq_arms)*
+                                _ => ::std::option::Option::None,
+                            }
                         }
                     }
-                };
+                });
                 quote! {
                     impl #name {
                         /// Reads an event-stream payload, which carries no `$type`, by the frame
