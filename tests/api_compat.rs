@@ -32,10 +32,8 @@ fn generate_side(rule: &str, side: &str, sources: &[codegen::SourceFile], out: &
     };
     let generated = codegen::generate_with(&[sources], &options)
         .unwrap_or_else(|d| panic!("{rule}/{side} does not generate:\n{d}"));
-    let _ = std::fs::remove_dir_all(out);
-    for (path, contents) in &generated.files {
-        write(&out.join(path), contents);
-    }
+    let plan = codegen::sync::plan(&generated.files, out).unwrap();
+    codegen::sync::apply(&plan, &generated.files, out).unwrap();
 }
 
 /// A crate `{kind}-{side}-{rule}` whose library is `program`, using the `side` crate as `api`.

@@ -7,7 +7,7 @@
 //! arm that `#[non_exhaustive]` asks for), names every constant and alias, and calls every
 //! client method with its argument types, naming each declared error. It is only compiled.
 
-use codegen::ir::{Body, Field, Ir, Item, StringFormat, Type, TypePath};
+use codegen::ir::{Body, Field, Ir, Item, Type, TypePath};
 use std::fmt::Write as _;
 
 /// The source of a crate root that uses every item of `ir` from the crate named `api`.
@@ -242,7 +242,7 @@ fn rust_type(ty: &Type) -> String {
         Type::Bool => "bool".into(),
         Type::Integer => "i64".into(),
         Type::String => "String".into(),
-        Type::Format(format) => format!("api::runtime::{}", format_name(*format)),
+        Type::Format(format) => format!("api::runtime::{}", format.runtime_type()),
         Type::Bytes => "api::runtime::Bytes".into(),
         Type::CidLink => "api::runtime::CidLink".into(),
         Type::Blob => "api::runtime::Blob".into(),
@@ -255,20 +255,4 @@ fn rust_type(ty: &Type) -> String {
 
 fn type_path(path: &TypePath) -> String {
     format!("api::{}::{}", path.module.join("::"), path.name)
-}
-
-fn format_name(format: StringFormat) -> &'static str {
-    match format {
-        StringFormat::AtIdentifier => "AtIdentifier",
-        StringFormat::AtUri => "AtUri",
-        StringFormat::Cid => "Cid",
-        StringFormat::Datetime => "Datetime",
-        StringFormat::Did => "Did",
-        StringFormat::Handle => "Handle",
-        StringFormat::Nsid => "Nsid",
-        StringFormat::Tid => "Tid",
-        StringFormat::RecordKey => "RecordKey",
-        StringFormat::Uri => "Uri",
-        StringFormat::Language => "Language",
-    }
 }

@@ -347,7 +347,7 @@ fn third_party(root: &Path, corpus: &Path, tally: &mut Tally) -> Result<(), Stri
 }
 
 /// Writes a generated crate into `out`, removing files it no longer has.
-fn write_files(files: &codegen::Files, out: &Path) -> Result<(), String> {
+pub(crate) fn write_files(files: &codegen::Files, out: &Path) -> Result<(), String> {
     let plan = codegen::sync::plan(files, out).map_err(|e| e.to_string())?;
     codegen::sync::apply(&plan, files, out)
 }

@@ -126,12 +126,7 @@ fn generate(
         version: "0.1.0".into(),
     };
     let files = codegen::generate(sources, &options).map_err(|d| d.to_string())?;
-    let _ = std::fs::remove_dir_all(out);
-    for (path, contents) in &files {
-        let path = out.join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).map_err(|e| e.to_string())?;
-        std::fs::write(&path, contents).map_err(|e| e.to_string())?;
-    }
+    crate::conformance::write_files(&files, out)?;
     let manifest = files
         .get(Path::new(codegen::manifest::FILE_NAME))
         .ok_or("the crate has no manifest")?;

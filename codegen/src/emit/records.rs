@@ -2,7 +2,7 @@
 //! meets records of many collections (a firehose commit, a repository export).
 
 use super::features::Features;
-use super::types::{ident, type_path};
+use super::types::type_path;
 use crate::ir::{Ir, Item, TypePath};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
@@ -63,7 +63,6 @@ pub fn any_record(ir: &Ir, features: &Features) -> TokenStream {
     let serialize_arms = records.iter().map(|(_, variant, _, cfg)| {
         quote!(#cfg Self::#variant(record) => ::serde::Serialize::serialize(record, serializer),)
     });
-    let unknown = ident("Unknown");
     quote! {
         /// Any record of a collection this crate knows, read by its collection; a record of
         /// another collection (or of a namespace whose feature is off) is kept whole.
@@ -72,7 +71,7 @@ pub fn any_record(ir: &Ir, features: &Features) -> TokenStream {
         pub enum AnyRecord {
             #(#variants)*
             /// A record of a collection this crate does not know, kept whole.
-            #unknown(crate::runtime::Unknown),
+            Unknown(crate::runtime::Unknown),
         }
 
         impl AnyRecord {

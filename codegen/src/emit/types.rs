@@ -35,7 +35,7 @@ pub fn rust_type(ty: &Type, from: &[String]) -> TokenStream {
         Type::Integer => quote!(i64),
         Type::String => quote!(::std::string::String),
         Type::Format(format) => {
-            let name = format_ident!("{}", format_type_name(*format));
+            let name = format_ident!("{}", format.runtime_type());
             quote!(crate::runtime::#name)
         }
         Type::Bytes => quote!(crate::runtime::Bytes),
@@ -54,23 +54,6 @@ pub fn rust_type(ty: &Type, from: &[String]) -> TokenStream {
                 path
             }
         }
-    }
-}
-
-/// The runtime newtype of a string format.
-pub fn format_type_name(format: StringFormat) -> &'static str {
-    match format {
-        StringFormat::AtIdentifier => "AtIdentifier",
-        StringFormat::AtUri => "AtUri",
-        StringFormat::Cid => "Cid",
-        StringFormat::Datetime => "Datetime",
-        StringFormat::Did => "Did",
-        StringFormat::Handle => "Handle",
-        StringFormat::Nsid => "Nsid",
-        StringFormat::Tid => "Tid",
-        StringFormat::RecordKey => "RecordKey",
-        StringFormat::Uri => "Uri",
-        StringFormat::Language => "Language",
     }
 }
 

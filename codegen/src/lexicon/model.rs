@@ -164,6 +164,23 @@ pub enum StringFormat {
 }
 
 impl StringFormat {
+    /// The runtime newtype that holds values of the format (`Did`, `AtUri`, ...).
+    pub fn runtime_type(self) -> &'static str {
+        match self {
+            StringFormat::AtIdentifier => "AtIdentifier",
+            StringFormat::AtUri => "AtUri",
+            StringFormat::Cid => "Cid",
+            StringFormat::Datetime => "Datetime",
+            StringFormat::Did => "Did",
+            StringFormat::Handle => "Handle",
+            StringFormat::Nsid => "Nsid",
+            StringFormat::Tid => "Tid",
+            StringFormat::RecordKey => "RecordKey",
+            StringFormat::Uri => "Uri",
+            StringFormat::Language => "Language",
+        }
+    }
+
     pub const ALL: [StringFormat; 11] = [
         StringFormat::AtIdentifier,
         StringFormat::AtUri,
