@@ -6,8 +6,9 @@ use atproto_api::app::bsky::feed::post;
 use atproto_api::com::atproto::sync::subscribe_repos::{
     AccountStatus, Error as StreamError, Message,
 };
-use atproto_api::runtime::car::Car;
+use atproto_api::runtime::car::{Car, CarFile};
 use atproto_api::runtime::cbor::{self, Frame};
+use atproto_api::runtime::repo::RepoRecord;
 use atproto_api::runtime::{Bytes, CidLink, Unknown};
 use serde_json::{Value, json};
 
@@ -336,4 +337,178 @@ fn any_record_reads_by_collection_and_keeps_other_collections_whole() {
     )
     .unwrap();
     assert_eq!(like.collection(), Some("app.bsky.feed.like"));
+}
+
+/// A block of the data model's JSON form, as DAG-CBOR with its CID.
+fn block(value: Value) -> (atproto_api::runtime::cid::Cid, Vec<u8>) {
+    let bytes = cbor::to_vec(&Unknown::try_from(value).unwrap()).unwrap();
+    (cbor::cid_of(cbor::DAG_CBOR, &bytes), bytes)
+}
+
+/// A tree entry: prefix length, key suffix, record, right subtree.
+fn entry(p: usize, suffix: &str, v: &Cid, t: Option<&Cid>) -> Value {
+    let k = serde_json::to_value(Bytes::new(suffix.as_bytes())).unwrap();
+    json!({ "p": p, "k": k, "v": { "$link": v.to_string() },
+            "t": t.map(|t| json!({ "$link": t.to_string() })) })
+}
+
+type Cid = atproto_api::runtime::cid::Cid;
+
+/// The commit and the CAR file of a repository whose tree root is `root`, the other blocks in
+/// the order given (the PDS sends them in an order unrelated to the tree).
+fn repo_file(root: &(Cid, Vec<u8>), mut blocks: Vec<(Cid, Vec<u8>)>) -> Vec<u8> {
+    let commit = block(json!({
+        "did": "did:plc:abc", "version": 3, "data": { "$link": root.0.to_string() },
+        "rev": "3kaaaaaaaaaaa", "prev": null, "sig": { "$bytes": "AAAA" }
+    }));
+    blocks.insert(blocks.len() / 2, commit.clone());
+    blocks.push(root.clone());
+    car(&[&commit.0.to_string()], &blocks)
+}
+
+/// A small repository: a root node with a left subtree (its entries made by `left`, from the
+/// record CIDs) and one entry whose right subtree holds the last record, keys written with
+/// shared prefixes as the tree stores them. Returns the file and the keys with their record
+/// CIDs in key order; `without` leaves one record block out.
+fn small_repo(
+    left: fn(&[Cid]) -> Vec<Value>,
+    without: Option<usize>,
+) -> (Vec<u8>, Vec<(String, Cid)>) {
+    let mut records = Vec::new();
+    let mut keys = Vec::new();
+    for (i, rkey) in ["3kaa", "3kab", "3kac", "3kad"].iter().enumerate() {
+        let (cid, bytes) = block(json!({
+            "$type": "app.bsky.feed.post", "text": format!("post {i}"),
+            "createdAt": "2024-05-01T12:00:00.000Z"
+        }));
+        keys.push((format!("app.bsky.feed.post/{rkey}"), cid));
+        if without != Some(i) {
+            records.push((cid, bytes));
+        }
+    }
+    let c: Vec<Cid> = keys.iter().map(|(_, cid)| *cid).collect();
+    let left = block(json!({ "l": null, "e": left(&c) }));
+    let right =
+        block(json!({ "l": null, "e": [entry(0, "app.bsky.feed.post/3kad", &c[3], None)] }));
+    let root = block(json!({ "l": { "$link": left.0.to_string() }, "e": [
+        entry(0, "app.bsky.feed.post/3kac", &c[2], Some(&right.0)),
+    ]}));
+    records.extend([right, left]);
+    records.reverse();
+    (repo_file(&root, records), keys)
+}
+
+/// The left subtree of a well-formed [`small_repo`]: `3kab` written as 22 bytes of `3kaa` and `b`.
+fn in_order(c: &[Cid]) -> Vec<Value> {
+    vec![
+        entry(0, "app.bsky.feed.post/3kaa", &c[0], None),
+        entry(22, "b", &c[1], None),
+    ]
+}
+
+type Keys = Result<Vec<(String, Cid)>, String>;
+
+/// The keys a file walks to, read in memory ([`Car`]) and from a reader ([`CarFile`]).
+fn read_both(file: &[u8]) -> [Keys; 2] {
+    fn keys<B>(record: RepoRecord<B>) -> (String, Cid) {
+        (record.key, record.cid)
+    }
+    let in_memory = Car::read(file)
+        .and_then(|car| car.repo_records())
+        .map(|records| records.into_iter().map(keys).collect())
+        .map_err(|e| e.to_string());
+    let from_reader = CarFile::open(std::io::Cursor::new(file))
+        .and_then(|mut car| car.repo_records()?.map(|r| r.map(keys)).collect())
+        .map_err(|e| e.to_string());
+    [in_memory, from_reader]
+}
+
+#[test]
+fn a_repository_walks_to_every_record_in_key_order_from_memory_and_from_a_reader() {
+    let (file, keys) = small_repo(in_order, None);
+    for read in read_both(&file) {
+        assert_eq!(read.unwrap(), keys);
+    }
+    let mut car = CarFile::open(std::io::Cursor::new(&file)).unwrap();
+    assert_eq!(car.len(), 8);
+    let records: Vec<_> = car.repo_records().unwrap().map(Result::unwrap).collect();
+    for (i, record) in records.iter().enumerate() {
+        assert_eq!(record.collection(), "app.bsky.feed.post");
+        match atproto_api::AnyRecord::from_cbor(record.collection(), &record.bytes).unwrap() {
+            atproto_api::AnyRecord::AppBskyFeedPost(post) => {
+                assert_eq!(post.text, format!("post {i}"))
+            }
+            other => panic!("expected a post, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_broken_repository_is_an_error_that_says_what_is_wrong() {
+    let expect = |file: &[u8], words: &[&str]| {
+        for read in read_both(file) {
+            let error = read.unwrap_err();
+            assert!(words.iter().all(|w| error.contains(w)), "{error}");
+        }
+    };
+    // A record block the tree points to is not in the file.
+    let (file, keys) = small_repo(in_order, Some(1));
+    expect(&file, &["missing", &keys[1].1.to_string(), &keys[1].0]);
+    // Keys out of order, which is also what a subtree linked twice looks like: refused, so a
+    // hostile file cannot make the walk repeat itself.
+    let (file, _) = small_repo(
+        |c| {
+            vec![
+                entry(0, "app.bsky.feed.post/3kab", &c[1], None),
+                entry(0, "app.bsky.feed.post/3kaa", &c[0], None),
+            ]
+        },
+        None,
+    );
+    expect(&file, &["out of order", "app.bsky.feed.post/3kaa"]);
+    // A prefix longer than the key before it.
+    let (file, _) = small_repo(|c| vec![entry(30, "x", &c[0], None)], None);
+    expect(&file, &["prefix longer"]);
+    // A tree 100 levels deep (each node's left subtree the next).
+    let (leaf_record, leaf_bytes) = block(json!({ "text": "deep" }));
+    let mut blocks = vec![(leaf_record, leaf_bytes)];
+    let mut node = block(json!({ "l": null, "e": [entry(0, "a/b", &leaf_record, None)] }));
+    for _ in 0..100 {
+        blocks.push(node.clone());
+        node = block(json!({ "l": { "$link": node.0.to_string() }, "e": [] }));
+    }
+    expect(&repo_file(&node, blocks), &["too deep"]);
+    // A file that is no repository.
+    let (cid, bytes) = block(json!({ "text": "not a commit" }));
+    expect(
+        &car(&[&cid.to_string()], &[(cid, bytes)]),
+        &["commit block"],
+    );
+}
+
+#[test]
+fn a_car_file_from_a_reader_refuses_truncation_tampering_and_huge_lengths() {
+    let (file, _) = small_repo(in_order, None);
+    // Cut anywhere: an error when opening, or (cut between blocks, which leaves a valid CAR
+    // file) when walking, since the tree's root is the last block.
+    for len in 0..file.len() - 1 {
+        let walked = CarFile::open(std::io::Cursor::new(&file[..len]))
+            .and_then(|mut car| car.repo_records()?.collect::<Result<Vec<_>, _>>());
+        assert!(walked.is_err(), "cut at {len}");
+    }
+    let mut tampered = file.clone();
+    let at = tampered.len() - 1;
+    tampered[at] ^= 1;
+    let error = CarFile::open(std::io::Cursor::new(&tampered))
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("hash to"), "{error}");
+    // A length of 2^62 after the header: refused before anything is allocated for it.
+    let header_len = file[0] as usize + 1;
+    let mut huge = file[..header_len].to_vec();
+    huge.extend([0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x40]);
+    let error = CarFile::open(std::io::Cursor::new(&huge))
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("more than the"), "{error}");
 }

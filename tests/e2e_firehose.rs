@@ -14,7 +14,7 @@ use atproto_api::app::bsky::graph::follow;
 use atproto_api::com::atproto::repo::{create_record, delete_record, put_record, strong_ref};
 use atproto_api::com::atproto::server::create_account;
 use atproto_api::com::atproto::sync::{get_repo, subscribe_repos};
-use atproto_api::runtime::car::Car;
+use atproto_api::runtime::car::{Car, CarFile};
 use atproto_api::runtime::cbor::{self, Frame};
 use atproto_api::runtime::client::{Client, ReqwestTransport, Session};
 use atproto_api::runtime::stream::Subscription;
@@ -446,4 +446,29 @@ async fn get_repo_after_hundreds_of_records_walks_to_each_of_them() {
     }
     let keys: Vec<&String> = records.iter().map(|r| &r.key).collect();
     assert_eq!(keys, expected.keys().collect::<Vec<_>>(), "in key order");
+
+    // The same export streamed to a file and walked from there, one record at a time.
+    let mut body = client
+        .com()
+        .atproto()
+        .sync()
+        .get_repo_stream(&get_repo::Params::new(session.did.clone()))
+        .await
+        .unwrap()
+        .body;
+    let path = pds.data_dir().join("export.car");
+    let mut file = std::fs::File::create(&path).unwrap();
+    while let Some(chunk) = body.chunk().await.unwrap() {
+        std::io::Write::write_all(&mut file, &chunk).unwrap();
+    }
+    let file = std::io::BufReader::new(std::fs::File::open(&path).unwrap());
+    let mut car = CarFile::open(file).unwrap();
+    let from_file: Vec<_> = car.repo_records().unwrap().map(Result::unwrap).collect();
+    assert_eq!(from_file.len(), records.len());
+    for (read, walked) in from_file.iter().zip(&records) {
+        assert_eq!(
+            (&read.key, read.cid, &read.bytes[..]),
+            (&walked.key, walked.cid, walked.bytes)
+        );
+    }
 }

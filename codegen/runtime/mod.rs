@@ -9,6 +9,8 @@ pub mod cbor;
 pub mod client;
 pub mod data;
 pub mod formats;
+#[cfg(feature = "dag-cbor")]
+pub mod repo;
 #[cfg(feature = "stream")]
 pub mod stream;
 mod object;

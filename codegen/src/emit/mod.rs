@@ -50,6 +50,7 @@ const RUNTIME: &[(&str, &str)] = &[
     ("data.rs", include_str!("../../runtime/data.rs")),
     ("formats.rs", include_str!("../../runtime/formats.rs")),
     ("object.rs", include_str!("../../runtime/object.rs")),
+    ("repo.rs", include_str!("../../runtime/repo.rs")),
     ("stream.rs", include_str!("../../runtime/stream.rs")),
     ("validate.rs", include_str!("../../runtime/validate.rs")),
 ];

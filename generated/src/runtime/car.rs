@@ -2,13 +2,18 @@
 //! CAR (version 1) files: the `blocks` of a firehose commit and a repository export
 //! (`com.atproto.sync.getRepo`). Every block's CID is checked against its bytes.
 //!
+//! [`Car`] reads a file that is in memory (a commit's blocks) and borrows from it;
+//! [`CarFile`] reads one from disk (a large repository) and keeps only an index in memory.
+//!
 //! Read here rather than with `iroh-car`: that crate reads from an async stream only, and a
 //! commit's blocks are already in memory; the framing is a varint length, a CID and the bytes,
 //! read with the `unsigned-varint` and `cid` crates.
 
 use super::cbor::{self, CborError};
+use super::repo::{BlockSource, RepoRecord, RepoRecords};
 use std::collections::HashMap;
 use std::fmt;
+use std::io::{Read, Seek, SeekFrom};
 
 /// A CAR file read from memory: its roots and its blocks by CID, borrowed from the input.
 #[derive(Debug, Clone)]
@@ -21,6 +26,12 @@ pub struct Car<'a> {
 /// A CAR file that cannot be read, or a block whose bytes do not match its CID.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CarError(String);
+
+impl CarError {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
+        CarError(message.into())
+    }
+}
 
 impl fmt::Display for CarError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -42,6 +53,26 @@ struct Header {
     roots: Vec<super::data::CidLink>,
 }
 
+impl Header {
+    /// The roots of a version 1 header.
+    fn read(bytes: &[u8]) -> Result<Vec<::cid::Cid>, CarError> {
+        let header: Header =
+            cbor::from_slice(bytes).map_err(|e| CarError(format!("header: {e}")))?;
+        if header.version != 1 {
+            return Err(CarError(format!("version {} (only 1 is read)", header.version)));
+        }
+        header
+            .roots
+            .iter()
+            .map(|root| {
+                root.cid()
+                    .decode()
+                    .map_err(|e| CarError(format!("root: {e}")))
+            })
+            .collect()
+    }
+}
+
 /// Reads a varint length and the `len` bytes after it.
 fn section<'a>(input: &mut &'a [u8], what: &str) -> Result<&'a [u8], CarError> {
     let (len, rest) = unsigned_varint::decode::u64(input)
@@ -58,20 +89,7 @@ fn section<'a>(input: &mut &'a [u8], what: &str) -> Result<&'a [u8], CarError> {
 impl<'a> Car<'a> {
     /// Reads a whole CAR file, checking every block against its CID.
     pub fn read(mut input: &'a [u8]) -> Result<Car<'a>, CarError> {
-        let header: Header = cbor::from_slice(section(&mut input, "header")?)
-            .map_err(|e| CarError(format!("header: {e}")))?;
-        if header.version != 1 {
-            return Err(CarError(format!("version {} (only 1 is read)", header.version)));
-        }
-        let roots = header
-            .roots
-            .iter()
-            .map(|root| {
-                root.cid()
-                    .decode()
-                    .map_err(|e| CarError(format!("root: {e}")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let roots = Header::read(section(&mut input, "header")?)?;
         let mut blocks = HashMap::new();
         let mut order = Vec::new();
         while !input.is_empty() {
@@ -111,6 +129,13 @@ impl<'a> Car<'a> {
             .transpose()
     }
 
+    /// Every record of a repository export (`com.atproto.sync.getRepo`) in key order, walking
+    /// the record tree from the commit at the first root (see [`repo`](super::repo)).
+    pub fn repo_records(&self) -> Result<Vec<RepoRecord<&'a [u8]>>, CarError> {
+        let mut source = self;
+        RepoRecords::new(&mut source, self.roots.first())?.collect()
+    }
+
     /// The blocks in file order.
     pub fn blocks(&self) -> impl Iterator<Item = (&::cid::Cid, &'a [u8])> + '_ {
         self.order.iter().map(|cid| (cid, self.blocks[cid]))
@@ -124,6 +149,13 @@ impl<'a> Car<'a> {
     /// Whether the file has no blocks.
     pub fn is_empty(&self) -> bool {
         self.order.is_empty()
+    }
+}
+
+impl<'a> BlockSource for &Car<'a> {
+    type Bytes = &'a [u8];
+    fn block(&mut self, cid: &::cid::Cid) -> Result<Option<&'a [u8]>, CarError> {
+        Ok(self.get(cid))
     }
 }
 
@@ -144,106 +176,144 @@ fn check_block(cid: &::cid::Cid, bytes: &[u8]) -> Result<(), CarError> {
     Ok(())
 }
 
+
 // ---------------------------------------------------------------------------------------------
-// Repositories
+// From a reader
 
-/// One record of a repository: its key (`collection/rkey`), its CID and its DAG-CBOR bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RepoRecord<'a> {
-    pub key: String,
-    pub cid: ::cid::Cid,
-    pub bytes: &'a [u8],
+/// The largest block [`CarFile`] reads: records are at most 1 MB, tree nodes far smaller, so a
+/// larger length is a broken or hostile file, not a block to allocate for.
+pub const MAX_BLOCK: usize = 4 * 1024 * 1024;
+
+/// A CAR file read from a seekable reader (a repository export saved to disk), for files too
+/// large to hold in memory. Opening it reads the file once, checking every block against its
+/// CID and keeping only where each block is (about 50 bytes per block); blocks are read again
+/// when asked for.
+#[derive(Debug)]
+pub struct CarFile<R> {
+    pub roots: Vec<::cid::Cid>,
+    reader: R,
+    /// Where each block's bytes are, by the SHA-256 digest of its CID.
+    index: HashMap<[u8; 32], (u64, u32)>,
 }
 
-impl RepoRecord<'_> {
-    /// The collection part of the key.
-    pub fn collection(&self) -> &str {
-        self.key.split_once('/').map_or(&self.key[..], |(c, _)| c)
-    }
-
-    /// The record-key part of the key.
-    pub fn rkey(&self) -> &str {
-        self.key.split_once('/').map_or("", |(_, r)| r)
-    }
+/// The SHA-256 digest of a CID, the key of a [`CarFile`]'s index (every block in it was
+/// checked to hash with SHA-256).
+fn digest(cid: &::cid::Cid) -> Option<[u8; 32]> {
+    (cid.hash().code() == 0x12)
+        .then(|| cid.hash().digest().try_into().ok())
+        .flatten()
 }
 
-#[derive(serde::Deserialize)]
-struct RepoCommit {
-    data: super::data::CidLink,
-}
-
-#[derive(serde::Deserialize)]
-struct TreeNode {
-    l: Option<super::data::CidLink>,
-    e: Vec<TreeEntry>,
-}
-
-#[derive(serde::Deserialize)]
-struct TreeEntry {
-    p: usize,
-    k: super::data::Bytes,
-    v: super::data::CidLink,
-    t: Option<super::data::CidLink>,
-}
-
-/// Deeper trees are refused: a real repository's tree has a few levels (its depth grows with
-/// the logarithm, base 16, of the number of records).
-const MAX_TREE_DEPTH: usize = 64;
-
-fn link(cid: &super::data::CidLink) -> Result<::cid::Cid, CarError> {
-    cid.cid().decode().map_err(|e| CarError(e.to_string()))
-}
-
-impl<'a> Car<'a> {
-    /// Every record of a repository export (`com.atproto.sync.getRepo`), walking the record
-    /// tree from the commit at the first root, in key order. A block the tree points to but
-    /// the file lacks is an error naming it.
-    pub fn repo_records(&self) -> Result<Vec<RepoRecord<'a>>, CarError> {
-        let root = self
-            .roots
-            .first()
-            .ok_or_else(|| CarError("no root: not a repository".into()))?;
-        let commit: RepoCommit = self
-            .read_block(root)?
-            .ok_or_else(|| CarError(format!("the commit block {root} is missing")))?;
-        let mut out = Vec::new();
-        self.walk(&link(&commit.data)?, 0, &mut out)?;
-        Ok(out)
-    }
-
-    fn walk(
-        &self,
-        node: &::cid::Cid,
-        depth: usize,
-        out: &mut Vec<RepoRecord<'a>>,
-    ) -> Result<(), CarError> {
-        if depth > MAX_TREE_DEPTH {
-            return Err(CarError("the record tree is nested too deep".into()));
+impl<R: Read + Seek> CarFile<R> {
+    /// Reads the file from its start, checking every block. A [`std::io::BufReader`] around a
+    /// `File` makes this one sequential read.
+    pub fn open(mut reader: R) -> Result<CarFile<R>, CarError> {
+        let io = |e: std::io::Error| CarError(format!("reading: {e}"));
+        reader.seek(SeekFrom::Start(0)).map_err(io)?;
+        let mut offset = 0u64;
+        let mut buffer = Vec::new();
+        let header = read_section(&mut reader, &mut offset, &mut buffer, "header")?
+            .ok_or_else(|| CarError("empty file".into()))?;
+        let roots = Header::read(header)?;
+        let mut index = HashMap::new();
+        loop {
+            let number = index.len();
+            let what = format!("block {number}");
+            let Some(block) = read_section(&mut reader, &mut offset, &mut buffer, &what)? else {
+                break;
+            };
+            let mut rest = block;
+            let cid = ::cid::Cid::read_bytes(&mut rest)
+                .map_err(|e| CarError(format!("block {number}: bad CID: {e}")))?;
+            check_block(&cid, rest)?;
+            let key = digest(&cid).expect("a checked block hashes with SHA-256");
+            let start = offset - rest.len() as u64;
+            index.entry(key).or_insert((start, rest.len() as u32));
         }
-        let tree: TreeNode = self
-            .read_block(node)?
-            .ok_or_else(|| CarError(format!("the tree node {node} is missing")))?;
-        if let Some(left) = &tree.l {
-            self.walk(&link(left)?, depth + 1, out)?;
-        }
-        let mut key: Vec<u8> = Vec::new();
-        for entry in &tree.e {
-            if entry.p > key.len() {
-                return Err(CarError(format!("tree node {node}: a key prefix longer than the key before it")));
+        Ok(CarFile {
+            roots,
+            reader,
+            index,
+        })
+    }
+
+    /// The bytes of the block `cid`, if the file has it (read again from the reader).
+    pub fn get(&mut self, cid: &::cid::Cid) -> Result<Option<Vec<u8>>, CarError> {
+        let Some(&(start, len)) = digest(cid).and_then(|key| self.index.get(&key)) else {
+            return Ok(None);
+        };
+        let io = |e: std::io::Error| CarError(format!("reading block {cid}: {e}"));
+        self.reader.seek(SeekFrom::Start(start)).map_err(io)?;
+        let mut bytes = vec![0; len as usize];
+        self.reader.read_exact(&mut bytes).map_err(io)?;
+        // The file may have changed since it was checked.
+        check_block(cid, &bytes)?;
+        Ok(Some(bytes))
+    }
+
+    /// How many distinct blocks the file has.
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// Whether the file has no blocks.
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    /// Every record of a repository export, one at a time in key order, walking the record
+    /// tree from the commit at the first root. Memory stays bounded by the tree's depth, not
+    /// the repository's size.
+    pub fn repo_records(&mut self) -> Result<RepoRecords<'_, Self>, CarError> {
+        let root = self.roots.first().copied();
+        RepoRecords::new(self, root.as_ref())
+    }
+}
+
+impl<R: Read + Seek> BlockSource for CarFile<R> {
+    type Bytes = Vec<u8>;
+    fn block(&mut self, cid: &::cid::Cid) -> Result<Option<Vec<u8>>, CarError> {
+        self.get(cid)
+    }
+}
+
+/// Reads one varint-length section into `buffer`; `None` at a clean end of the file.
+fn read_section<'b>(
+    reader: &mut impl Read,
+    offset: &mut u64,
+    buffer: &'b mut Vec<u8>,
+    what: &str,
+) -> Result<Option<&'b [u8]>, CarError> {
+    let io = |e: std::io::Error| CarError(format!("{what}: {e}"));
+    let mut varint = [0u8; 10];
+    let mut used = 0;
+    loop {
+        let mut byte = [0u8];
+        if reader.read(&mut byte).map_err(io)? == 0 {
+            if used == 0 {
+                return Ok(None);
             }
-            key.truncate(entry.p);
-            key.extend_from_slice(entry.k.as_slice());
-            let cid = link(&entry.v)?;
-            let bytes = self
-                .get(&cid)
-                .ok_or_else(|| CarError(format!("the record block {cid} is missing")))?;
-            let text = String::from_utf8(key.clone())
-                .map_err(|_| CarError(format!("tree node {node}: a key that is not UTF-8")))?;
-            out.push(RepoRecord { key: text, cid, bytes });
-            if let Some(right) = &entry.t {
-                self.walk(&link(right)?, depth + 1, out)?;
-            }
+            return Err(CarError(format!("{what}: truncated length")));
         }
-        Ok(())
+        varint[used] = byte[0];
+        used += 1;
+        if byte[0] & 0x80 == 0 || used == varint.len() {
+            break;
+        }
     }
+    let (len, _) = unsigned_varint::decode::u64(&varint[..used])
+        .map_err(|e| CarError(format!("{what}: bad length: {e}")))?;
+    let len = usize::try_from(len)
+        .ok()
+        .filter(|len| *len <= MAX_BLOCK)
+        .ok_or_else(|| CarError(format!("{what}: {len} bytes, more than the {MAX_BLOCK} read")))?;
+    buffer.resize(len, 0);
+    reader.read_exact(buffer).map_err(|e| match e.kind() {
+        std::io::ErrorKind::UnexpectedEof => {
+            CarError(format!("{what}: truncated ({len} bytes announced)"))
+        }
+        _ => io(e),
+    })?;
+    *offset += (used + len) as u64;
+    Ok(Some(buffer))
 }
