@@ -313,7 +313,7 @@ fn the_example_apps_crates_are_fresh() {
         "note: lexicons/package.json: skipped: it has no `lexicon` key",
         "note: lexicons/vendor/strongRef.json: com.atproto.repo.strongRef: skipped: `com.atproto.repo.strongRef` is provided by the base crate atproto-api; this copy differs, breaking on the wire",
         "linkboard-api: 3 documents, 1 warnings",
-        "linkboard-polls-api: 2 documents, 0 warnings",
+        "linkboard-polls-api: 3 documents, 0 warnings",
     ] {
         assert!(said.contains(expected), "missing {expected:?} in:\n{said}");
     }
@@ -379,4 +379,73 @@ fn the_example_records_round_trip_losslessly() {
     .expect("reading is lenient");
     let violations = too_few.validate().expect_err("one option is too few");
     assert_eq!(violations.0[0].path, "/options");
+}
+
+/// A layered crate's `AnyRecord` reads its own records and, through their `AnyRecord`s, its
+/// bases' (each base in its own variant), from JSON and DAG-CBOR; other collections stay whole.
+#[test]
+fn a_layered_any_record_reads_its_own_and_its_bases_records() {
+    use atproto_api::runtime::cbor;
+    use linkboard_polls_api::AnyRecord;
+    let records = [
+        (
+            "app.bsky.feed.post",
+            serde_json::json!({
+                "$type": "app.bsky.feed.post", "text": "hi", "createdAt": "2026-11-30T12:00:00.000Z"
+            }),
+        ),
+        (
+            "com.example.linkboard.link",
+            serde_json::json!({
+                "$type": "com.example.linkboard.link", "url": "https://example.com/a", "title": "A link",
+                "createdAt": "2026-11-30T12:00:00.000Z"
+            }),
+        ),
+        (
+            "com.example.linkboard.polls.poll",
+            serde_json::json!({
+                "$type": "com.example.linkboard.polls.poll",
+                "subject": {"uri": "at://did:plc:alice/com.example.linkboard.link/3l2", "cid": "bafyreidfayvfuwqa7qlnopdjiqrxzs6blmoeu4rujcjtnci5beludirz2a"},
+                "question": "Worth reading?", "options": ["yes", "no"], "createdAt": "2026-11-30T12:00:00.000Z"
+            }),
+        ),
+        (
+            "com.example.other",
+            serde_json::json!({ "$type": "com.example.other", "n": 1 }),
+        ),
+    ];
+    for (collection, json) in records {
+        let bytes =
+            cbor::to_vec(&atproto_api::runtime::Unknown::try_from(json.clone()).unwrap()).unwrap();
+        for read in [
+            AnyRecord::from_json(collection, json.clone()).unwrap(),
+            AnyRecord::from_cbor(collection, &bytes).unwrap(),
+        ] {
+            let known = match &read {
+                AnyRecord::AtprotoApi(atproto_api::AnyRecord::AppBskyFeedPost(post)) => {
+                    post.text == "hi"
+                }
+                AnyRecord::LinkboardApi(linkboard_api::AnyRecord::ComExampleLinkboardLink(
+                    link,
+                )) => link.title == "A link",
+                AnyRecord::ComExampleLinkboardPollsPoll(poll) => poll.options.len() == 2,
+                AnyRecord::Unknown(_) => collection == "com.example.other",
+                other => panic!("{collection}: read as {other:?}"),
+            };
+            assert!(known, "{collection}: {read:?}");
+            let expected = (collection != "com.example.other").then_some(collection);
+            assert_eq!(read.collection(), expected);
+            assert_eq!(
+                serde_json::to_value(&read).unwrap(),
+                json,
+                "written back whole"
+            );
+            assert_eq!(cbor::to_vec(&read).unwrap(), bytes);
+        }
+    }
+    assert!(AnyRecord::owns("com.example.linkboard.polls.poll"));
+    assert!(
+        !AnyRecord::owns("com.example.linkboard.link"),
+        "a base's, not its own"
+    );
 }

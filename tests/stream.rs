@@ -196,3 +196,58 @@ async fn dropping_the_subscription_closes_the_connection() {
         .expect("the server saw the connection close")
         .unwrap();
 }
+
+/// A layered crate's subscription (the polls plugin adds `subscribePolls` to linkboard's
+/// namespace, so its client method is on an extension trait of the base's service): the path
+/// and cursor it asks for, and its typed messages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::result_large_err)] // tungstenite's handshake callback returns its response type
+async fn a_layered_crates_subscription_reads_its_own_messages() {
+    use linkboard_api::prelude::*;
+    use linkboard_polls_api::com::example::linkboard::subscribe_polls;
+    use linkboard_polls_api::prelude::*;
+
+    let (path_tx, path_rx) = tokio::sync::oneshot::channel::<String>();
+    let path_tx = Arc::new(std::sync::Mutex::new(Some(path_tx)));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let record_path = |request: &tokio_tungstenite::tungstenite::handshake::server::Request,
+                           response| {
+            let sent = request.uri().to_string();
+            if let Some(tx) = path_tx.lock().unwrap().take() {
+                let _ = tx.send(sent);
+            }
+            Ok(response)
+        };
+        let mut socket = tokio_tungstenite::accept_hdr_async(tcp, record_path)
+            .await
+            .unwrap();
+        let vote = frame(
+            json!({ "op": 1, "t": "#vote" }),
+            json!({ "seq": 8, "poll": "at://did:plc:alice/com.example.linkboard.polls.poll/3l2",
+                    "voter": "did:plc:bob", "option": 1 }),
+        );
+        let _ = socket.send(WsMessage::Binary(vote.into())).await;
+        tokio::time::sleep(Duration::from_secs(10)).await;
+    });
+    let client = Client::with_reqwest(url);
+    let mut params = subscribe_polls::Params::new();
+    params.cursor = Some(7);
+    let mut stream = client.com().example().linkboard().subscribe_polls(&params);
+    match stream.next().await {
+        Some(Ok(Frame::Message(subscribe_polls::Message::Vote(vote)))) => {
+            assert_eq!(
+                (vote.seq, vote.option, vote.voter.as_str()),
+                (8, 1, "did:plc:bob")
+            );
+        }
+        other => panic!("expected a vote, got {other:?}"),
+    }
+    assert_eq!(
+        path_rx.await.unwrap(),
+        "/xrpc/com.example.linkboard.subscribePolls?cursor=7"
+    );
+    stream.close().await;
+}

@@ -22,7 +22,8 @@ impl<T: ?Sized> crate::runtime::client::Client<T> {
     }
 }
 
-/// Any record of a collection this crate knows, read by its collection; a record of
+/// Any record of a collection this crate knows, read by its collection (a layered
+/// crate's also reads its base crates' records, as their `AnyRecord`); a record of
 /// another collection (or of a namespace whose feature is off) is kept whole.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -141,6 +142,27 @@ impl AnyRecord {
                     .map(|r| Self::AppBskyGraphFollow(::std::boxed::Box::new(r)))
             }
             _ => crate::runtime::cbor::from_slice(bytes).map(Self::Unknown),
+        }
+    }
+    /// Whether `collection` is one of this crate's own (not a base crate's), with the
+    /// features that are on.
+    pub fn owns(collection: &str) -> bool {
+        match collection {
+            #[cfg(feature = "app-bsky")]
+            "app.bsky.actor.profile" => true,
+            #[cfg(feature = "app-bsky")]
+            "app.bsky.feed.like" => true,
+            #[cfg(feature = "app-bsky")]
+            "app.bsky.feed.post" => true,
+            #[cfg(feature = "app-bsky")]
+            "app.bsky.feed.postgate" => true,
+            #[cfg(feature = "app-bsky")]
+            "app.bsky.feed.repost" => true,
+            #[cfg(feature = "app-bsky")]
+            "app.bsky.feed.threadgate" => true,
+            #[cfg(feature = "app-bsky")]
+            "app.bsky.graph.follow" => true,
+            _ => false,
         }
     }
     /// The collection of a known record; `None` for one kept whole.

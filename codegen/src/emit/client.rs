@@ -44,69 +44,33 @@ pub fn params(s: &Struct) -> TokenStream {
     }
 }
 
-/// The client method of a query or procedure, on the service of its parent namespace.
+/// The client methods of a query or procedure, on the service of its parent namespace.
 pub fn endpoint(e: &Endpoint, from: &[String]) -> TokenStream {
-    let methods = EndpointMethod::all(e, from, from)
-        .into_iter()
-        .map(|method| {
-            let (attrs, signature, body) = (method.attrs, method.signature, method.body);
-            quote! {
-                #attrs
-                pub #signature {
-                    #body
-                }
+    inherent(EndpointMethod::all(e, from, from))
+}
+
+/// The client methods of a subscription (feature `stream`), on the service of its parent
+/// namespace.
+pub fn subscribe(s: &crate::ir::Subscription, from: &[String]) -> TokenStream {
+    inherent(EndpointMethod::subscription(s, from, from))
+}
+
+/// Methods in an inherent impl of the parent namespace's service.
+fn inherent(methods: Vec<EndpointMethod>) -> TokenStream {
+    let methods = methods.into_iter().map(|method| {
+        let (attrs, cfg, signature, body) =
+            (method.attrs, method.cfg, method.signature, method.body);
+        quote! {
+            #attrs
+            #cfg
+            pub #signature {
+                #body
             }
-        });
+        }
+    });
     quote! {
         impl<T: crate::runtime::client::Transport + ?Sized> super::Service<'_, T> {
             #(#methods)*
-        }
-    }
-}
-
-/// The client method of a subscription (feature `stream`): the event stream over WebSocket.
-pub fn subscribe(s: &crate::ir::Subscription, from: &[String]) -> TokenStream {
-    let name = s.nsid.rsplit('.').next().unwrap_or(&s.nsid);
-    let method = ident(&crate::naming::field(name));
-    let method_with = format_ident!("{}_with", crate::naming::unraw(&method.to_string()));
-    let nsid = &s.nsid;
-    let (params, query) = match &s.params {
-        Some(path) => {
-            let ty = type_path(path, from);
-            (
-                quote!(params: &#ty,),
-                quote! {
-                    let mut query = crate::runtime::client::Query::default();
-                    crate::runtime::client::QueryParams::push_to(params, &mut query);
-                },
-            )
-        }
-        None => (
-            TokenStream::new(),
-            quote!(let query = crate::runtime::client::Query::default();),
-        ),
-    };
-    let args = s.params.as_ref().map(|_| quote!(params,));
-    let message = match &s.message {
-        Some(path) => type_path(path, from),
-        None => return TokenStream::new(),
-    };
-    let error = ident(&s.error.name);
-    let doc = format!(
-        " `{nsid}`: the event stream over WebSocket, decoded frame by frame and resumed from the last cursor after a disconnect (see [`crate::runtime::stream`])."
-    );
-    quote! {
-        #[cfg(feature = "stream")]
-        impl<T: crate::runtime::client::Transport + ?Sized> super::Service<'_, T> {
-            #[doc = #doc]
-            pub fn #method(&self, #params) -> crate::runtime::stream::Subscription<#message, #error> {
-                self.#method_with(#args ::std::default::Default::default())
-            }
-            /// The same, with buffering and reconnection options.
-            pub fn #method_with(&self, #params options: crate::runtime::stream::SubscribeOptions) -> crate::runtime::stream::Subscription<#message, #error> {
-                #query
-                crate::runtime::stream::subscribe(self.0.base_url(), #nsid, query, options)
-            }
         }
     }
 }
@@ -115,6 +79,8 @@ pub fn subscribe(s: &crate::ir::Subscription, from: &[String]) -> TokenStream {
 pub struct EndpointMethod {
     /// Doc comment and deprecation.
     pub attrs: TokenStream,
+    /// The feature the method needs (`stream`), on its declaration and its body alike.
+    pub cfg: TokenStream,
     /// `async fn name(&self, ..) -> Result<..>`.
     pub signature: TokenStream,
     pub body: TokenStream,
@@ -129,6 +95,72 @@ impl EndpointMethod {
             methods.push(EndpointMethod::streaming(e, module, from));
         }
         methods
+    }
+
+    /// The two methods of a subscription: the event stream over WebSocket, and the same with
+    /// [`SubscribeOptions`]; none when the lexicon gives it no message type.
+    pub fn subscription(s: &Subscription, module: &[String], from: &[String]) -> Vec<Self> {
+        let Some(message) = &s.message else {
+            return Vec::new();
+        };
+        let message = type_path(message, from);
+        let error = type_path(
+            &TypePath {
+                external: None,
+                module: module.to_vec(),
+                name: s.error.name.clone(),
+            },
+            from,
+        );
+        let name = s.nsid.rsplit('.').next().unwrap_or(&s.nsid);
+        let method = ident(&crate::naming::field(name));
+        let method_with = format_ident!("{}_with", crate::naming::unraw(&method.to_string()));
+        let nsid = &s.nsid;
+        let (params, query, args) = match &s.params {
+            Some(path) => {
+                let ty = type_path(path, from);
+                (
+                    quote!(params: &#ty,),
+                    quote! {
+                        let mut query = crate::runtime::client::Query::default();
+                        crate::runtime::client::QueryParams::push_to(params, &mut query);
+                    },
+                    quote!(params,),
+                )
+            }
+            None => (
+                TokenStream::new(),
+                quote!(let query = crate::runtime::client::Query::default();),
+                TokenStream::new(),
+            ),
+        };
+        let doc = docs::attrs_with_lead(
+            &format!(
+                "`{nsid}`: the event stream over WebSocket, decoded frame by frame and resumed \
+                 from the last cursor after a disconnect (see [`crate::runtime::stream`])."
+            ),
+            None,
+        );
+        let subscription = quote!(crate::runtime::stream::Subscription<#message, #error>);
+        vec![
+            EndpointMethod {
+                attrs: doc,
+                cfg: quote!(#[cfg(feature = "stream")]),
+                signature: quote!(fn #method(&self, #params) -> #subscription),
+                body: quote!(self.#method_with(#args ::std::default::Default::default())),
+            },
+            EndpointMethod {
+                attrs: quote!(#[doc = " The same, with buffering and reconnection options."]),
+                cfg: quote!(#[cfg(feature = "stream")]),
+                signature: quote! {
+                    fn #method_with(&self, #params options: crate::runtime::stream::SubscribeOptions) -> #subscription
+                },
+                body: quote! {
+                    #query
+                    crate::runtime::stream::subscribe(self.0.base_url(), #nsid, query, options)
+                },
+            },
+        ]
     }
 
     /// The `*_stream` method of an endpoint with a binary output.
@@ -146,6 +178,7 @@ impl EndpointMethod {
         let deprecated = docs::deprecation(e.doc.as_deref());
         EndpointMethod {
             attrs: quote!(#doc #deprecated),
+            cfg: TokenStream::new(),
             signature: quote! {
                 async fn #method(&self, #(#args),*) -> ::std::result::Result<crate::runtime::client::StreamingResponse, crate::runtime::client::Error<#error>>
             },
@@ -181,6 +214,7 @@ impl EndpointMethod {
         let nsid = &e.nsid;
         EndpointMethod {
             attrs: quote!(#doc #deprecated),
+            cfg: TokenStream::new(),
             signature: quote! {
                 async fn #method(&self, #(#args),*) -> ::std::result::Result<#output, crate::runtime::client::Error<#error>>
             },
@@ -279,13 +313,15 @@ pub fn extension(ext: &Extension<'_>) -> TokenStream {
             )
         })
         .chain(ext.methods.iter().map(|m| {
-            let (attrs, signature, body) = (&m.attrs, &m.signature, &m.body);
+            let (attrs, cfg, signature, body) = (&m.attrs, &m.cfg, &m.signature, &m.body);
             (
                 quote! {
                     #attrs
+                    #cfg
                     #signature;
                 },
                 quote! {
+                    #cfg
                     #signature {
                         #body
                     }

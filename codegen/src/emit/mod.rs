@@ -96,7 +96,7 @@ pub fn emit_layered(
     let extensions = extension_names(&tree, &layering);
     for (path, node) in &tree.nodes {
         let tokens = if path.is_empty() {
-            let any_record = records::any_record(ir, &features);
+            let any_record = records::any_record(ir, &features, &layering.libs_with_records(ir));
             crate_root(&tree, node, &features, &layering, &extensions, any_record)
         } else {
             node_module(&tree, path, node, &features, &layering)
@@ -171,6 +171,22 @@ impl<'a> Layering<'a> {
         !self.bases.is_empty()
     }
 
+    /// The libraries of the base crates that have records (and so an `AnyRecord`), in order.
+    fn libs_with_records(&self, ir: &Ir) -> Vec<String> {
+        self.bases
+            .iter()
+            .map(|b| b.manifest.lib.clone())
+            .filter(|lib| {
+                ir.modules.iter().any(|m| {
+                    m.external.as_ref() == Some(lib)
+                        && m.items
+                            .iter()
+                            .any(|i| matches!(i, Item::Struct(s) if s.record.is_some()))
+                })
+            })
+            .collect()
+    }
+
     /// The library whose service this crate extends at a namespace node, if a base has one.
     fn base_service(&self, path: &[String]) -> Option<&str> {
         self.services.get(path).map(String::as_str)
@@ -186,7 +202,7 @@ fn extension_names(tree: &Tree<'_>, layering: &Layering<'_>) -> BTreeMap<Vec<Str
             continue;
         }
         let empty = own_namespaces(tree, path, node, layering).is_empty()
-            && endpoints_below(tree, path, node).next().is_none();
+            && methods_below(tree, path, node).is_empty();
         if empty {
             continue;
         }
@@ -204,25 +220,26 @@ fn extension_name(nsid: &str) -> String {
     format!("{}Ext", crate::naming::unraw(&name))
 }
 
-/// The endpoints of the documents directly below a node, with their module paths.
-fn endpoints_below<'t>(
-    tree: &'t Tree<'_>,
-    path: &'t [String],
-    node: &'t Node<'_>,
-) -> impl Iterator<Item = (&'t [String], &'t crate::ir::Endpoint)> {
+/// The client methods of the endpoints and subscriptions of the documents directly below a
+/// node, written for the node's module.
+fn methods_below(tree: &Tree<'_>, path: &[String], node: &Node<'_>) -> Vec<client::EndpointMethod> {
     node.children
         .iter()
-        .filter_map(move |child| {
+        .filter_map(|child| {
             let mut child_path = path.to_vec();
             child_path.push(child.clone());
             tree.nodes.get(&child_path)?.module
         })
         .flat_map(|module| {
-            module.items.iter().filter_map(move |item| match item {
-                Item::Endpoint(e) => Some((module.path.as_slice(), e)),
-                _ => None,
+            module.items.iter().flat_map(move |item| match item {
+                Item::Endpoint(e) => client::EndpointMethod::all(e, &module.path, path),
+                Item::Subscription(s) => {
+                    client::EndpointMethod::subscription(s, &module.path, path)
+                }
+                _ => Vec::new(),
             })
         })
+        .collect()
 }
 
 /// The child namespaces of a node that this crate defines the service of.
@@ -493,9 +510,7 @@ fn node_module(
             Some(lib) => {
                 let lib = types::ident(lib);
                 let segments = path.iter().map(|s| types::ident(s));
-                let methods: Vec<client::EndpointMethod> = endpoints_below(tree, path, node)
-                    .flat_map(|(module, e)| client::EndpointMethod::all(e, module, path))
-                    .collect();
+                let methods = methods_below(tree, path, node);
                 if namespaces.is_empty() && methods.is_empty() {
                     return TokenStream::new();
                 }
@@ -811,12 +826,27 @@ fn cargo_toml(options: &CrateOptions, features: &Features, layering: &Layering<'
                 "serde = { version = \"1.0.228\", features = [\"derive\"] }\n\
                  serde_json = \"1.0.145\"\n",
             );
-            let package = &runtime.manifest.package;
+            // Every base gets the feature: each has runtime-dependent code of its own (its
+            // `AnyRecord::from_cbor`, its subscriptions' client methods).
+            let forward = |feature: &str, own: &[&str]| {
+                let all: Vec<String> = own
+                    .iter()
+                    .map(|f| format!("\"{f}\""))
+                    .chain(
+                        layering
+                            .bases
+                            .iter()
+                            .map(|b| format!("\"{}/{feature}\"", b.manifest.package)),
+                    )
+                    .collect();
+                format!("{feature} = [{}]\n", all.join(", "))
+            };
             let transport = format!(
-                "# The client's transport is the base crate's (see its features).\n\
-                 reqwest = [\"{package}/reqwest\"]\n\
-                 dag-cbor = [\"{package}/dag-cbor\"]\n\
-                 stream = [\"{package}/stream\"]\n"
+                "# The client's transport is the base crates' ({} has the runtime).\n{}{}{}",
+                runtime.manifest.package,
+                forward("reqwest", &[]),
+                forward("dag-cbor", &[]),
+                forward("stream", &["dag-cbor", "reqwest"]),
             );
             (dependencies, transport)
         }

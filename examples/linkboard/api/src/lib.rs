@@ -16,7 +16,8 @@ pub mod prelude {
     pub use crate::com::ComExt;
 }
 
-/// Any record of a collection this crate knows, read by its collection; a record of
+/// Any record of a collection this crate knows, read by its collection (a layered
+/// crate's also reads its base crates' records, as their `AnyRecord`); a record of
 /// another collection (or of a namespace whose feature is off) is kept whole.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -26,6 +27,8 @@ pub enum AnyRecord {
     ComExampleLinkboardLink(
         ::std::boxed::Box<crate::com::example::linkboard::link::Record>,
     ),
+    /// A record of a collection of the base crate `atproto_api`.
+    AtprotoApi(::atproto_api::AnyRecord),
     /// A record of a collection this crate does not know, kept whole.
     Unknown(crate::runtime::Unknown),
 }
@@ -41,6 +44,10 @@ impl AnyRecord {
             "com.example.linkboard.link" => {
                 ::serde_json::from_value(record)
                     .map(|r| Self::ComExampleLinkboardLink(::std::boxed::Box::new(r)))
+            }
+            _ if ::atproto_api::AnyRecord::owns(collection) => {
+                ::atproto_api::AnyRecord::from_json(collection, record)
+                    .map(Self::AtprotoApi)
             }
             _ => ::serde_json::from_value(record).map(Self::Unknown),
         }
@@ -58,7 +65,20 @@ impl AnyRecord {
                 crate::runtime::cbor::from_slice(bytes)
                     .map(|r| Self::ComExampleLinkboardLink(::std::boxed::Box::new(r)))
             }
+            _ if ::atproto_api::AnyRecord::owns(collection) => {
+                ::atproto_api::AnyRecord::from_cbor(collection, bytes)
+                    .map(Self::AtprotoApi)
+            }
             _ => crate::runtime::cbor::from_slice(bytes).map(Self::Unknown),
+        }
+    }
+    /// Whether `collection` is one of this crate's own (not a base crate's), with the
+    /// features that are on.
+    pub fn owns(collection: &str) -> bool {
+        match collection {
+            #[cfg(feature = "com-example")]
+            "com.example.linkboard.link" => true,
+            _ => false,
         }
     }
     /// The collection of a known record; `None` for one kept whole.
@@ -68,6 +88,7 @@ impl AnyRecord {
             Self::ComExampleLinkboardLink(_) => {
                 ::std::option::Option::Some("com.example.linkboard.link")
             }
+            Self::AtprotoApi(record) => record.collection(),
             Self::Unknown(_) => ::std::option::Option::None,
         }
     }
@@ -83,6 +104,7 @@ impl ::serde::Serialize for AnyRecord {
             Self::ComExampleLinkboardLink(record) => {
                 ::serde::Serialize::serialize(record, serializer)
             }
+            Self::AtprotoApi(record) => ::serde::Serialize::serialize(record, serializer),
             Self::Unknown(record) => ::serde::Serialize::serialize(record, serializer),
         }
     }

@@ -16,7 +16,8 @@ pub mod prelude {
     pub use crate::com::example::linkboard::ComExampleLinkboardExt;
 }
 
-/// Any record of a collection this crate knows, read by its collection; a record of
+/// Any record of a collection this crate knows, read by its collection (a layered
+/// crate's also reads its base crates' records, as their `AnyRecord`); a record of
 /// another collection (or of a namespace whose feature is off) is kept whole.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -26,6 +27,10 @@ pub enum AnyRecord {
     ComExampleLinkboardPollsPoll(
         ::std::boxed::Box<crate::com::example::linkboard::polls::poll::Record>,
     ),
+    /// A record of a collection of the base crate `atproto_api`.
+    AtprotoApi(::atproto_api::AnyRecord),
+    /// A record of a collection of the base crate `linkboard_api`.
+    LinkboardApi(::linkboard_api::AnyRecord),
     /// A record of a collection this crate does not know, kept whole.
     Unknown(crate::runtime::Unknown),
 }
@@ -43,6 +48,14 @@ impl AnyRecord {
                     .map(|r| Self::ComExampleLinkboardPollsPoll(
                         ::std::boxed::Box::new(r),
                     ))
+            }
+            _ if ::atproto_api::AnyRecord::owns(collection) => {
+                ::atproto_api::AnyRecord::from_json(collection, record)
+                    .map(Self::AtprotoApi)
+            }
+            _ if ::linkboard_api::AnyRecord::owns(collection) => {
+                ::linkboard_api::AnyRecord::from_json(collection, record)
+                    .map(Self::LinkboardApi)
             }
             _ => ::serde_json::from_value(record).map(Self::Unknown),
         }
@@ -62,7 +75,24 @@ impl AnyRecord {
                         ::std::boxed::Box::new(r),
                     ))
             }
+            _ if ::atproto_api::AnyRecord::owns(collection) => {
+                ::atproto_api::AnyRecord::from_cbor(collection, bytes)
+                    .map(Self::AtprotoApi)
+            }
+            _ if ::linkboard_api::AnyRecord::owns(collection) => {
+                ::linkboard_api::AnyRecord::from_cbor(collection, bytes)
+                    .map(Self::LinkboardApi)
+            }
             _ => crate::runtime::cbor::from_slice(bytes).map(Self::Unknown),
+        }
+    }
+    /// Whether `collection` is one of this crate's own (not a base crate's), with the
+    /// features that are on.
+    pub fn owns(collection: &str) -> bool {
+        match collection {
+            #[cfg(feature = "com-example")]
+            "com.example.linkboard.polls.poll" => true,
+            _ => false,
         }
     }
     /// The collection of a known record; `None` for one kept whole.
@@ -72,6 +102,8 @@ impl AnyRecord {
             Self::ComExampleLinkboardPollsPoll(_) => {
                 ::std::option::Option::Some("com.example.linkboard.polls.poll")
             }
+            Self::AtprotoApi(record) => record.collection(),
+            Self::LinkboardApi(record) => record.collection(),
             Self::Unknown(_) => ::std::option::Option::None,
         }
     }
@@ -85,6 +117,10 @@ impl ::serde::Serialize for AnyRecord {
         match self {
             #[cfg(feature = "com-example")]
             Self::ComExampleLinkboardPollsPoll(record) => {
+                ::serde::Serialize::serialize(record, serializer)
+            }
+            Self::AtprotoApi(record) => ::serde::Serialize::serialize(record, serializer),
+            Self::LinkboardApi(record) => {
                 ::serde::Serialize::serialize(record, serializer)
             }
             Self::Unknown(record) => ::serde::Serialize::serialize(record, serializer),

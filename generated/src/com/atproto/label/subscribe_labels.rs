@@ -273,9 +273,9 @@ impl crate::runtime::cbor::FrameMessage for Message {
     }
 }
 
-#[cfg(feature = "stream")]
 impl<T: crate::runtime::client::Transport + ?Sized> super::Service<'_, T> {
     /// `com.atproto.label.subscribeLabels`: the event stream over WebSocket, decoded frame by frame and resumed from the last cursor after a disconnect (see [`crate::runtime::stream`]).
+    #[cfg(feature = "stream")]
     pub fn subscribe_labels(
         &self,
         params: &Params,
@@ -283,6 +283,7 @@ impl<T: crate::runtime::client::Transport + ?Sized> super::Service<'_, T> {
         self.subscribe_labels_with(params, ::std::default::Default::default())
     }
     /// The same, with buffering and reconnection options.
+    #[cfg(feature = "stream")]
     pub fn subscribe_labels_with(
         &self,
         params: &Params,

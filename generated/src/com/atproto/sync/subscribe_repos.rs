@@ -352,9 +352,9 @@ impl crate::runtime::cbor::FrameMessage for Message {
     }
 }
 
-#[cfg(feature = "stream")]
 impl<T: crate::runtime::client::Transport + ?Sized> super::Service<'_, T> {
     /// `com.atproto.sync.subscribeRepos`: the event stream over WebSocket, decoded frame by frame and resumed from the last cursor after a disconnect (see [`crate::runtime::stream`]).
+    #[cfg(feature = "stream")]
     pub fn subscribe_repos(
         &self,
         params: &Params,
@@ -362,6 +362,7 @@ impl<T: crate::runtime::client::Transport + ?Sized> super::Service<'_, T> {
         self.subscribe_repos_with(params, ::std::default::Default::default())
     }
     /// The same, with buffering and reconnection options.
+    #[cfg(feature = "stream")]
     pub fn subscribe_repos_with(
         &self,
         params: &Params,
