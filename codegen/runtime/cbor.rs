@@ -18,7 +18,7 @@ const SHA2_256: u64 = 0x12;
 pub struct CborError(String);
 
 impl CborError {
-    pub(crate) fn new(message: impl fmt::Display) -> Self {
+    pub fn new(message: impl fmt::Display) -> Self {
         CborError(message.to_string())
     }
 }
@@ -113,6 +113,42 @@ pub trait FrameMessage: Sized {
     fn seq(&self) -> Option<i64> {
         None
     }
+
+    /// The message as a binary frame (a server sends these): the header with its `t`, then
+    /// the body with no `$type`.
+    fn write_frame(&self) -> Result<Vec<u8>, CborError>;
+}
+
+#[derive(serde::Serialize)]
+struct MessageHeader<'a> {
+    op: i64,
+    t: &'a str,
+}
+
+/// A message frame: the header `{op: 1, t}` and the body, two DAG-CBOR values back to back.
+pub fn message_frame<T: serde::Serialize + ?Sized>(t: &str, body: &T) -> Result<Vec<u8>, CborError> {
+    let mut frame = to_vec(&MessageHeader { op: 1, t })?;
+    frame.extend(to_vec(body)?);
+    Ok(frame)
+}
+
+#[derive(serde::Serialize)]
+struct ErrorHeader {
+    op: i64,
+}
+
+#[derive(serde::Serialize)]
+struct ErrorFrameBody<'a> {
+    error: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'a str>,
+}
+
+/// An error frame: the header `{op: -1}` and the body `{error, message}`.
+pub fn error_frame(error: &str, message: Option<&str>) -> Vec<u8> {
+    let mut frame = to_vec(&ErrorHeader { op: -1 }).expect("a header always writes");
+    frame.extend(to_vec(&ErrorFrameBody { error, message }).expect("two strings always write"));
+    frame
 }
 
 /// Reads one binary frame: a DAG-CBOR header (`{op, t}`) and a DAG-CBOR body, two values back

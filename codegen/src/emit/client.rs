@@ -15,10 +15,7 @@ pub fn params(s: &Struct) -> TokenStream {
         let rust_name = ident(&field.rust_name);
         let json_name = &field.json_name;
         let default = field.default.as_ref().map(|value| {
-            let text = match value {
-                serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
+            let text = wire_default(value);
             quote! {
                 if self.#rust_name.is_none() {
                     query.push(#json_name, #text);
@@ -41,6 +38,14 @@ pub fn params(s: &Struct) -> TokenStream {
                 #(#pushes)*
             }
         }
+    }
+}
+
+/// A parameter's lexicon default as the query string carries it.
+pub fn wire_default(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
     }
 }
 

@@ -7,6 +7,7 @@ mod client;
 mod docs;
 mod features;
 mod records;
+mod server;
 mod types;
 mod validate;
 
@@ -48,9 +49,16 @@ const RUNTIME: &[(&str, &str)] = &[
     ("cbor.rs", include_str!("../../runtime/cbor.rs")),
     ("client.rs", include_str!("../../runtime/client.rs")),
     ("data.rs", include_str!("../../runtime/data.rs")),
+    ("did.rs", include_str!("../../runtime/did.rs")),
     ("formats.rs", include_str!("../../runtime/formats.rs")),
     ("object.rs", include_str!("../../runtime/object.rs")),
+    ("params.rs", include_str!("../../runtime/params.rs")),
     ("repo.rs", include_str!("../../runtime/repo.rs")),
+    ("server.rs", include_str!("../../runtime/server.rs")),
+    (
+        "service_auth.rs",
+        include_str!("../../runtime/service_auth.rs"),
+    ),
     ("stream.rs", include_str!("../../runtime/stream.rs")),
     ("validate.rs", include_str!("../../runtime/validate.rs")),
 ];
@@ -590,7 +598,8 @@ fn item_tokens(item: &Item, items: &[Item], from: &[String], parent_is_base: boo
         Item::Endpoint(e) => {
             let error = types::error_enum(&e.error);
             let method = (!parent_is_base).then(|| client::endpoint(e, from));
-            quote! { #error #method }
+            let marker = server::endpoint(e, items, from);
+            quote! { #error #method #marker }
         }
         Item::Subscription(s) => {
             let error = types::error_enum(&s.error);
@@ -656,6 +665,21 @@ fn item_tokens(item: &Item, items: &[Item], from: &[String], parent_is_base: boo
                         }
                     }
                 });
+                let write_arms = s.frames.iter().map(|(t, variant)| {
+                    let variant = types::ident(variant);
+                    quote!(Self::#variant(message) => crate::runtime::cbor::message_frame(#t, message),)
+                });
+                let write_frame = quote! {
+                    fn write_frame(&self) -> ::std::result::Result<::std::vec::Vec<u8>, crate::runtime::cbor::CborError> {
+                        #[allow(unreachable_patterns)]
+                        match self {
+                            #(#write_arms)*
+                            _ => ::std::result::Result::Err(crate::runtime::cbor::CborError::new(
+                                "a message of a type this version does not know cannot be written",
+                            )),
+                        }
+                    }
+                };
                 quote! {
                     impl #name {
                         /// Reads an event-stream payload, which carries no `$type`, by the frame
@@ -678,16 +702,19 @@ fn item_tokens(item: &Item, items: &[Item], from: &[String], parent_is_base: boo
                             #binary_body
                         }
                         #seq
+                        #write_frame
                     }
                 }
             });
             let subscribe = (!parent_is_base).then(|| client::subscribe(s, from));
+            let marker = server::subscription(s, items, from);
             quote! {
                 #doc
                 pub const SUBSCRIPTION: &str = #nsid;
                 #error
                 #frames
                 #subscribe
+                #marker
             }
         }
         Item::PermissionSet(p) => permission_set(p),
@@ -796,11 +823,15 @@ fn cargo_toml(options: &CrateOptions, features: &Features, layering: &Layering<'
              unicode-segmentation = \"1.12\"\n\
              reqwest = { version = \"0.13\", default-features = false, optional = true }\n\
              tokio = { version = \"1\", default-features = false, features = [\"time\"], optional = true }\n\
-             tokio-tungstenite = { version = \"0.30\", default-features = false, features = [\"connect\", \"rustls-tls-native-roots\"], optional = true }\n\
+             tokio-tungstenite = { version = \"0.29\", default-features = false, features = [\"connect\", \"rustls-tls-native-roots\"], optional = true }\n\
              futures-util = { version = \"0.3\", default-features = false, optional = true }\n\
              serde_ipld_dagcbor = { version = \"0.7\", optional = true }\n\
              sha2 = { version = \"0.10\", optional = true }\n\
-             unsigned-varint = { version = \"0.8\", optional = true }\n"
+             unsigned-varint = { version = \"0.8\", optional = true }\n\
+             k256 = { version = \"0.14\", default-features = false, features = [\"ecdsa\"], optional = true }\n\
+             p256 = { version = \"0.14\", default-features = false, features = [\"ecdsa\"], optional = true }\n\
+             axum = { version = \"0.8\", default-features = false, features = [\"http1\", \"tokio\", \"ws\"], optional = true }\n\
+             serde_path_to_error = { version = \"0.1\", optional = true }\n"
                 .to_owned(),
             "# The default XRPC transport, on reqwest: HTTP and HTTPS (rustls, with reqwest's\n\
              # default crypto provider, aws-lc-rs), and tokio's timer (reqwest runs on tokio) to\n\
@@ -809,7 +840,12 @@ fn cargo_toml(options: &CrateOptions, features: &Features, layering: &Layering<'
              # DAG-CBOR: event-stream frames, CAR files and record CIDs.\n\
              dag-cbor = [\"dep:serde_ipld_dagcbor\", \"dep:sha2\", \"dep:unsigned-varint\"]\n\
              # Event streams over WebSocket (tokio-tungstenite), resumed after disconnects.\n\
-             stream = [\"dag-cbor\", \"reqwest\", \"dep:tokio-tungstenite\", \"dep:futures-util\", \"tokio/rt\", \"tokio/sync\", \"tokio/macros\"]\n"
+             stream = [\"dag-cbor\", \"reqwest\", \"dep:tokio-tungstenite\", \"dep:futures-util\", \"tokio/rt\", \"tokio/sync\", \"tokio/macros\"]\n\
+             # Serving lexicons: typed XRPC handlers and subscriptions on axum (HTTP/1 and\n\
+             # WebSocket). Service-auth JWTs are checked against the issuer's DID document,\n\
+             # fetched with the reqwest transport: ES256K and ES256 on RustCrypto's k256 and\n\
+             # p256, pure Rust and constant-time.\n\
+             server = [\"dag-cbor\", \"reqwest\", \"dep:axum\", \"dep:serde_path_to_error\", \"dep:futures-util\", \"dep:k256\", \"dep:p256\", \"tokio/macros\"]\n"
                 .to_owned(),
         ),
         Some(runtime) => {
@@ -842,11 +878,12 @@ fn cargo_toml(options: &CrateOptions, features: &Features, layering: &Layering<'
                 format!("{feature} = [{}]\n", all.join(", "))
             };
             let transport = format!(
-                "# The client's transport is the base crates' ({} has the runtime).\n{}{}{}",
+                "# The client's transport is the base crates' ({} has the runtime).\n{}{}{}{}",
                 runtime.manifest.package,
                 forward("reqwest", &[]),
                 forward("dag-cbor", &[]),
                 forward("stream", &["dag-cbor", "reqwest"]),
+                forward("server", &["dag-cbor", "reqwest"]),
             );
             (dependencies, transport)
         }

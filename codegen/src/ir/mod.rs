@@ -196,6 +196,8 @@ pub struct Endpoint {
     pub doc: Option<String>,
     /// The client method's name.
     pub method: String,
+    /// The name of the server's marker type (`Endpoint`).
+    pub marker: String,
     pub params: Option<TypePath>,
     pub input: Option<Body>,
     pub output: Option<Body>,
@@ -221,6 +223,8 @@ pub struct ErrorEnum {
 pub struct Subscription {
     pub nsid: String,
     pub doc: Option<String>,
+    /// The name of the server's marker type (`Endpoint`).
+    pub marker: String,
     pub params: Option<TypePath>,
     pub message: Option<TypePath>,
     /// `(frame header t, variant name)` of each message type: `#commit` for a local def,

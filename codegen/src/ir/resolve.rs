@@ -55,7 +55,7 @@ pub fn resolve_layered(documents: &[Document], bases: &BTreeMap<String, Layer>) 
                 }
                 // The documented names of an endpoint's types win over same-named defs.
                 Schema::Query(_) | Schema::Procedure(_) => {
-                    for wanted in ["Params", "Input", "Output", "Error"] {
+                    for wanted in ["Params", "Input", "Output", "Error", "Endpoint"] {
                         reserved.insert(
                             (document.id.as_str(), wanted),
                             types.claim(wanted.to_owned()),
@@ -63,7 +63,7 @@ pub fn resolve_layered(documents: &[Document], bases: &BTreeMap<String, Layer>) 
                     }
                 }
                 Schema::Subscription(_) => {
-                    for wanted in ["Params", "Message", "Error"] {
+                    for wanted in ["Params", "Message", "Error", "Endpoint"] {
                         reserved.insert(
                             (document.id.as_str(), wanted),
                             types.claim(wanted.to_owned()),
@@ -291,11 +291,13 @@ impl<'a> ModuleBuilder<'a> {
                     .map(|body| self.body("Output", body));
                 let error = self.error_enum(&endpoint.errors);
                 let method = naming::module(self.nsid().rsplit('.').next().unwrap_or_default());
+                let marker = self.reserved_name("Endpoint");
                 self.items.push(Item::Endpoint(Endpoint {
                     kind,
                     nsid: self.nsid().to_owned(),
                     doc,
                     method,
+                    marker,
                     params,
                     input,
                     output,
@@ -336,9 +338,11 @@ impl<'a> ModuleBuilder<'a> {
                             .collect()
                     })
                     .unwrap_or_default();
+                let marker = self.reserved_name("Endpoint");
                 self.items.push(Item::Subscription(Subscription {
                     nsid: self.nsid().to_owned(),
                     doc,
+                    marker,
                     params,
                     message,
                     frames,

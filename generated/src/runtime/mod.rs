@@ -9,12 +9,20 @@ pub mod car;
 pub mod cbor;
 pub mod client;
 pub mod data;
+#[cfg(feature = "server")]
+pub mod did;
 pub mod formats;
 #[cfg(feature = "dag-cbor")]
 pub mod repo;
+#[cfg(feature = "server")]
+pub mod server;
+#[cfg(feature = "server")]
+pub mod service_auth;
 #[cfg(feature = "stream")]
 pub mod stream;
 mod object;
+#[cfg(feature = "server")]
+pub mod params;
 pub mod validate;
 
 /// The `cid` crate that [`Cid::decode`] answers with, re-exported so that its version always

@@ -271,6 +271,24 @@ impl crate::runtime::cbor::FrameMessage for Message {
             _ => ::std::option::Option::None,
         }
     }
+    fn write_frame(
+        &self,
+    ) -> ::std::result::Result<::std::vec::Vec<u8>, crate::runtime::cbor::CborError> {
+        #[allow(unreachable_patterns)]
+        match self {
+            Self::Labels(message) => {
+                crate::runtime::cbor::message_frame("#labels", message)
+            }
+            Self::Info(message) => crate::runtime::cbor::message_frame("#info", message),
+            _ => {
+                ::std::result::Result::Err(
+                    crate::runtime::cbor::CborError::new(
+                        "a message of a type this version does not know cannot be written",
+                    ),
+                )
+            }
+        }
+    }
 }
 
 impl<T: crate::runtime::client::Transport + ?Sized> super::Service<'_, T> {
@@ -298,6 +316,20 @@ impl<T: crate::runtime::client::Transport + ?Sized> super::Service<'_, T> {
             options,
         )
     }
+}
+
+/// `com.atproto.label.subscribeLabels`, to serve: `XrpcRouter::subscribe(Endpoint, handler)` (see [`crate::runtime::server`]).
+#[cfg(feature = "server")]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Endpoint;
+
+#[cfg(feature = "server")]
+impl crate::runtime::server::SubscriptionEndpoint for Endpoint {
+    const NSID: &'static str = "com.atproto.label.subscribeLabels";
+    const DEFAULTS: &'static [(&'static str, &'static str)] = &[];
+    type Params = Params;
+    type Message = Message;
+    type Error = Error;
 }
 
 /// Labels issued (or negated) together.

@@ -477,3 +477,25 @@ impl<T: crate::runtime::client::Transport + ?Sized> super::Service<'_, T> {
             .json()
     }
 }
+
+/// `com.atproto.repo.putRecord`, to serve: `XrpcRouter::handle(Endpoint, handler)` (see [`crate::runtime::server`]).
+#[cfg(feature = "server")]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Endpoint;
+
+#[cfg(feature = "server")]
+impl crate::runtime::server::Endpoint for Endpoint {
+    const NSID: &'static str = "com.atproto.repo.putRecord";
+    const KIND: crate::runtime::server::Kind = crate::runtime::server::Kind::Procedure;
+    const DEFAULTS: &'static [(&'static str, &'static str)] = &[];
+    const INPUT_ENCODING: ::std::option::Option<&'static str> = ::std::option::Option::Some(
+        "application/json",
+    );
+    const OUTPUT_ENCODING: ::std::option::Option<&'static str> = ::std::option::Option::Some(
+        "application/json",
+    );
+    type Params = crate::runtime::server::NoParams;
+    type Input = crate::runtime::server::Json<Input>;
+    type Output = crate::runtime::server::Json<Output>;
+    type Error = Error;
+}

@@ -319,3 +319,23 @@ impl<T: crate::runtime::client::Transport + ?Sized> super::Service<'_, T> {
         self.0.query("com.atproto.server.getSession").send::<Error>().await?.json()
     }
 }
+
+/// `com.atproto.server.getSession`, to serve: `XrpcRouter::handle(Endpoint, handler)` (see [`crate::runtime::server`]).
+#[cfg(feature = "server")]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Endpoint;
+
+#[cfg(feature = "server")]
+impl crate::runtime::server::Endpoint for Endpoint {
+    const NSID: &'static str = "com.atproto.server.getSession";
+    const KIND: crate::runtime::server::Kind = crate::runtime::server::Kind::Query;
+    const DEFAULTS: &'static [(&'static str, &'static str)] = &[];
+    const INPUT_ENCODING: ::std::option::Option<&'static str> = ::std::option::Option::None;
+    const OUTPUT_ENCODING: ::std::option::Option<&'static str> = ::std::option::Option::Some(
+        "application/json",
+    );
+    type Params = crate::runtime::server::NoParams;
+    type Input = crate::runtime::server::NoBody;
+    type Output = crate::runtime::server::Json<Output>;
+    type Error = Error;
+}

@@ -192,3 +192,23 @@ impl<T: crate::runtime::client::Transport + ?Sized> super::Service<'_, T> {
             .await
     }
 }
+
+/// `com.atproto.sync.getRepo`, to serve: `XrpcRouter::handle(Endpoint, handler)` (see [`crate::runtime::server`]).
+#[cfg(feature = "server")]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Endpoint;
+
+#[cfg(feature = "server")]
+impl crate::runtime::server::Endpoint for Endpoint {
+    const NSID: &'static str = "com.atproto.sync.getRepo";
+    const KIND: crate::runtime::server::Kind = crate::runtime::server::Kind::Query;
+    const DEFAULTS: &'static [(&'static str, &'static str)] = &[];
+    const INPUT_ENCODING: ::std::option::Option<&'static str> = ::std::option::Option::None;
+    const OUTPUT_ENCODING: ::std::option::Option<&'static str> = ::std::option::Option::Some(
+        "application/vnd.ipld.car",
+    );
+    type Params = Params;
+    type Input = crate::runtime::server::NoBody;
+    type Output = crate::runtime::server::Binary;
+    type Error = Error;
+}

@@ -270,6 +270,38 @@ impl crate::runtime::cbor::FrameMessage for Message {
             _ => ::std::option::Option::None,
         }
     }
+    fn write_frame(
+        &self,
+    ) -> ::std::result::Result<::std::vec::Vec<u8>, crate::runtime::cbor::CborError> {
+        #[allow(unreachable_patterns)]
+        match self {
+            Self::Opened(message) => {
+                crate::runtime::cbor::message_frame("#opened", message)
+            }
+            Self::Vote(message) => crate::runtime::cbor::message_frame("#vote", message),
+            _ => {
+                ::std::result::Result::Err(
+                    crate::runtime::cbor::CborError::new(
+                        "a message of a type this version does not know cannot be written",
+                    ),
+                )
+            }
+        }
+    }
+}
+
+/// `com.example.linkboard.subscribePolls`, to serve: `XrpcRouter::subscribe(Endpoint, handler)` (see [`crate::runtime::server`]).
+#[cfg(feature = "server")]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Endpoint;
+
+#[cfg(feature = "server")]
+impl crate::runtime::server::SubscriptionEndpoint for Endpoint {
+    const NSID: &'static str = "com.example.linkboard.subscribePolls";
+    const DEFAULTS: &'static [(&'static str, &'static str)] = &[];
+    type Params = Params;
+    type Message = Message;
+    type Error = Error;
 }
 
 #[derive(Debug, Clone, PartialEq)]

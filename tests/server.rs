@@ -1,0 +1,376 @@
+//! Our generated server (feature `server`, on axum) against our generated client, for every
+//! construct of the fixtures crate: parameters of every kind with their defaults, typed
+//! errors, a JSON procedure with a union output, raw bytes in and out, a subscription with
+//! its cursor, error frame and end; and a table of bad requests, each answered with its
+//! status and a message that says what is wrong.
+
+use lexicon_fixtures::com::example::fixture::{procedure, query, subscription, r#union, upload};
+use lexicon_fixtures::runtime::cbor::Frame;
+use lexicon_fixtures::runtime::client::{Client, Error, RawBody};
+use lexicon_fixtures::runtime::server::{NoParams, Request, XrpcRouter, axum};
+use std::sync::{Arc, Mutex};
+
+/// What the handlers saw, for the test to check.
+#[derive(Clone, Default)]
+struct Seen(Arc<Mutex<Vec<String>>>);
+
+impl Seen {
+    fn push(&self, what: String) {
+        self.0.lock().unwrap().push(what);
+    }
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut self.0.lock().unwrap())
+    }
+}
+
+async fn query_handler(
+    request: Request<Seen, query::Params>,
+) -> Result<query::Output, query::Error> {
+    let p = &request.params;
+    request.state.push(format!(
+        "actor={} limit={:?} reverse={:?} tags={:?} sort={:?} cursor={:?} extra={}",
+        p.actor.as_str(),
+        p.limit,
+        p.reverse,
+        p.tags,
+        p.sort.as_ref().map(|s| s.as_str().to_owned()),
+        p.cursor,
+        serde_json::to_string(&p.extra.0).unwrap()
+    ));
+    match p.actor.as_str() {
+        "nobody.test" => Err(query::Error::NotFound {
+            message: Some("no such actor".into()),
+        }),
+        "limited.test" => Err(
+            <query::Error as lexicon_fixtures::runtime::client::XrpcErrorKind>::from_parts(
+                "RateLimitExceeded".into(),
+                None,
+            ),
+        ),
+        _ => {
+            let items = (0..p.limit.unwrap_or(0))
+                .map(r#union::Square::new)
+                .collect();
+            let mut output = query::Output::new(items);
+            output.cursor = Some("next".into());
+            Ok(output)
+        }
+    }
+}
+
+async fn procedure_handler(
+    request: Request<Seen, NoParams, procedure::Input>,
+) -> Result<procedure::Output, procedure::Error> {
+    let side = request.input.side;
+    Ok(procedure::Output::UnionCircle(Box::new(
+        r#union::Circle::new(side * 2),
+    )))
+}
+
+async fn upload_handler(
+    request: Request<Seen, NoParams, RawBody>,
+) -> Result<RawBody, upload::Error> {
+    let mut bytes = request.input.bytes;
+    bytes.reverse();
+    request
+        .state
+        .push(format!("content type {:?}", request.input.content_type));
+    Ok(RawBody {
+        content_type: None,
+        bytes,
+    })
+}
+
+/// Ticks from the cursor on (0 without one), up to 5; a cursor past 5 is `FutureCursor`.
+async fn subscription_handler(
+    request: Request<Seen, subscription::Params>,
+) -> Result<
+    impl futures_util::Stream<Item = Result<subscription::Message, subscription::Error>>,
+    subscription::Error,
+> {
+    let from = request.params.cursor.unwrap_or(0);
+    if from > 5 {
+        return Err(subscription::Error::FutureCursor {
+            message: Some(format!("{from} is ahead of 5")),
+        });
+    }
+    let info = subscription::Message::Info(Box::new(subscription::Info::new("hello")));
+    let ticks = (from + 1..=5).map(|seq| {
+        Ok(subscription::Message::Tick(Box::new(
+            subscription::Tick::new(seq),
+        )))
+    });
+    Ok(futures_util::stream::iter(
+        std::iter::once(Ok(info)).chain(ticks),
+    ))
+}
+
+/// Serves the fixtures' endpoints on 127.0.0.1 and gives the base URL.
+async fn serve(seen: Seen) -> String {
+    let router = XrpcRouter::new(seen)
+        .body_limit(64 * 1024)
+        .handle(query::Endpoint, query_handler)
+        .handle(procedure::Endpoint, procedure_handler)
+        .handle(upload::Endpoint, upload_handler)
+        .subscribe(subscription::Endpoint, subscription_handler)
+        .into_router();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_client_and_our_server_agree_on_every_construct() {
+    let seen = Seen::default();
+    let url = serve(seen.clone()).await;
+    let client = Client::with_reqwest(url.as_str());
+    let fixture = client.com().example().fixture();
+
+    // Parameters of every kind; the defaults the client sends are the server's defaults too.
+    let mut params = query::Params::new("alice.test".parse().unwrap());
+    params.tags = Some(vec!["a b".into(), "c&d".into()]);
+    params.sort = Some(query::ParamsSort::from("top"));
+    params.limit = Some(3);
+    let output = fixture.query(&params).await.unwrap();
+    assert_eq!(output.items.len(), 3);
+    assert_eq!(output.cursor.as_deref(), Some("next"));
+    assert_eq!(
+        seen.take(),
+        [
+            r#"actor=alice.test limit=Some(3) reverse=Some(false) tags=Some(["a b", "c&d"]) sort=Some("top") cursor=None extra={}"#
+        ]
+    );
+
+    // Typed errors, with the status their name has.
+    let error = fixture
+        .query(&query::Params::new("nobody.test".parse().unwrap()))
+        .await
+        .unwrap_err();
+    match error {
+        Error::Xrpc {
+            status: 400,
+            error: query::Error::NotFound { message },
+        } => assert_eq!(message.as_deref(), Some("no such actor")),
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+    let error = fixture
+        .query(&query::Params::new("limited.test".parse().unwrap()))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (error.status(), error.error_name()),
+        (Some(429), Some("RateLimitExceeded"))
+    );
+    seen.take();
+
+    // A JSON procedure whose output is a union.
+    let output = fixture.procedure(&r#union::Square::new(21)).await.unwrap();
+    match output {
+        procedure::Output::UnionCircle(circle) => assert_eq!(circle.radius, 42),
+        other => panic!("expected a circle, got {other:?}"),
+    }
+
+    // Raw bytes in and out, with their content types.
+    let output = fixture.upload(b"abc".to_vec(), "text/plain").await.unwrap();
+    assert_eq!(output.bytes, b"cba");
+    assert_eq!(
+        output.content_type.as_deref(),
+        Some("application/octet-stream")
+    );
+    assert_eq!(seen.take(), [r#"content type Some("text/plain")"#]);
+
+    // A subscription: every message from the cursor on, then the end of the stream.
+    let mut params = subscription::Params::new();
+    params.cursor = Some(2);
+    let mut stream = fixture.subscription(&params);
+    let mut seqs = Vec::new();
+    while let Some(frame) = stream.next().await {
+        match frame.unwrap() {
+            Frame::Message(subscription::Message::Tick(tick)) => seqs.push(tick.seq),
+            Frame::Message(subscription::Message::Info(info)) => assert_eq!(info.name, "hello"),
+            other => panic!("unexpected {other:?}"),
+        }
+        if seqs.last() == Some(&5) {
+            break;
+        }
+    }
+    assert_eq!(seqs, [3, 4, 5]);
+    stream.close().await;
+
+    // A cursor ahead of the stream: the typed error frame, and the stream ends.
+    params.cursor = Some(9);
+    let mut stream = fixture.subscription(&params);
+    match stream.next().await {
+        Some(Ok(Frame::Error(subscription::Error::FutureCursor { message }))) => {
+            assert_eq!(message.as_deref(), Some("9 is ahead of 5"));
+        }
+        other => panic!("expected FutureCursor, got {other:?}"),
+    }
+}
+
+/// Bad requests, sent as raw HTTP: each answered with its status and `{error, message}`, the
+/// message naming what is wrong; never a panic or a 500.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_are_answered_with_what_is_wrong() {
+    let url = serve(Seen::default()).await;
+    let http = reqwest::Client::new();
+    let query = |q: &str| format!("{url}/xrpc/com.example.fixture.query?{q}");
+    let procedure = format!("{url}/xrpc/com.example.fixture.procedure");
+    let upload = format!("{url}/xrpc/com.example.fixture.upload");
+    let big = vec![b'x'; 65 * 1024];
+    type Case = (
+        &'static str,
+        reqwest::RequestBuilder,
+        u16,
+        &'static str,
+        &'static str,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "missing required parameter",
+            http.get(query("limit=2")),
+            400,
+            "InvalidRequest",
+            "actor",
+        ),
+        (
+            "integer that is not one",
+            http.get(query("actor=a.test&limit=ten")),
+            400,
+            "InvalidRequest",
+            "`ten` is not an integer",
+        ),
+        (
+            "integer above the maximum",
+            http.get(query("actor=a.test&limit=500")),
+            400,
+            "InvalidRequest",
+            "limit",
+        ),
+        (
+            "boolean that is not one",
+            http.get(query("actor=a.test&reverse=yes")),
+            400,
+            "InvalidRequest",
+            "`yes` is not `true` or `false`",
+        ),
+        (
+            "scalar given twice",
+            http.get(query("actor=a.test&limit=1&limit=2")),
+            400,
+            "InvalidRequest",
+            "given 2 times",
+        ),
+        (
+            "bad format",
+            http.get(query("actor=not%20a%20handle")),
+            400,
+            "InvalidRequest",
+            "actor",
+        ),
+        (
+            "bad percent-encoding",
+            http.get(query("actor=%FF")),
+            400,
+            "InvalidRequest",
+            "UTF-8",
+        ),
+        (
+            "query with POST",
+            http.post(query("actor=a.test")),
+            400,
+            "InvalidRequest",
+            "call it with GET",
+        ),
+        (
+            "procedure with GET",
+            http.get(&procedure),
+            400,
+            "InvalidRequest",
+            "call it with POST",
+        ),
+        (
+            "no content type",
+            http.post(&procedure).body("{}"),
+            400,
+            "InvalidRequest",
+            "application/json",
+        ),
+        (
+            "wrong content type",
+            http.post(&procedure)
+                .header("content-type", "text/plain")
+                .body("{}"),
+            400,
+            "InvalidRequest",
+            "`text/plain`",
+        ),
+        (
+            "body that is not JSON",
+            http.post(&procedure)
+                .header("content-type", "application/json")
+                .body("{"),
+            400,
+            "InvalidRequest",
+            "does not read",
+        ),
+        (
+            "body missing a field",
+            http.post(&procedure)
+                .header("content-type", "application/json")
+                .body("{}"),
+            400,
+            "InvalidRequest",
+            "side",
+        ),
+        (
+            "body of the wrong type",
+            http.post(&procedure)
+                .header("content-type", "application/json")
+                .body(r#"{"side": "big"}"#),
+            400,
+            "InvalidRequest",
+            "side",
+        ),
+        (
+            "body over the limit",
+            http.post(&upload)
+                .header("content-type", "text/plain")
+                .body(big),
+            413,
+            "PayloadTooLarge",
+            "65536",
+        ),
+        (
+            "binary without a content type",
+            http.post(&upload).body("x"),
+            400,
+            "InvalidRequest",
+            "content type",
+        ),
+        (
+            "unknown method",
+            http.get(format!("{url}/xrpc/com.example.fixture.nothing")),
+            501,
+            "MethodNotImplemented",
+            "com.example.fixture.nothing",
+        ),
+    ];
+    for (what, request, status, error, words) in cases {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status().as_u16(), status, "{what}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/json",
+            "{what}"
+        );
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"], error, "{what}: {body}");
+        let message = body["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains(words),
+            "{what}: {message:?} should say {words:?}"
+        );
+    }
+}
