@@ -374,3 +374,89 @@ async fn bad_requests_are_answered_with_what_is_wrong() {
         );
     }
 }
+
+/// The official TypeScript client (`@atproto/xrpc`, pinned in the tests' Node project),
+/// loaded with the fixtures' lexicons, calls our server: every response must pass its
+/// lexicon check, and errors must arrive with their names and statuses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_typescript_client_accepts_our_server() {
+    const SCRIPT: &str = r#"
+const fs = require('fs');
+const path = require('path');
+const { XrpcClient } = require('@atproto/xrpc');
+const { Lexicons } = require('@atproto/lexicon');
+const [url, dir] = process.argv.slice(1);
+const docs = [];
+const walk = (d) => { for (const f of fs.readdirSync(d)) { const p = path.join(d, f); if (fs.statSync(p).isDirectory()) walk(p); else if (f.endsWith('.json')) docs.push(JSON.parse(fs.readFileSync(p, 'utf8'))); } };
+walk(dir);
+// A method the server does not mount, so the client will call it.
+docs.push({ lexicon: 1, id: 'com.example.fixture.nothing', defs: { main: { type: 'query' } } });
+const lex = new Lexicons(docs);
+const client = new XrpcClient(url, lex);
+const results = {};
+const run = async (name, call) => {
+  try {
+    const res = await call();
+    const data = res.data instanceof Uint8Array ? { bytes: Buffer.from(res.data).toString('utf8') } : res.data;
+    results[name] = { ok: true, data, type: res.headers['content-type'] };
+  } catch (e) {
+    results[name] = { ok: false, status: e.status, error: e.error, message: e.message };
+  }
+};
+(async () => {
+  const params = { actor: 'alice.test', limit: 3, tags: ['a b', 'c&d'], sort: 'top', reverse: true };
+  lex.assertValidXrpcParams('com.example.fixture.query', params);
+  await run('query', () => client.call('com.example.fixture.query', params));
+  await run('defaults', () => client.call('com.example.fixture.query', { actor: 'alice.test' }));
+  await run('notFound', () => client.call('com.example.fixture.query', { actor: 'nobody.test' }));
+  await run('rateLimited', () => client.call('com.example.fixture.query', { actor: 'limited.test' }));
+  await run('missingParam', () => client.call('com.example.fixture.query', {}));
+  const input = { side: 21 };
+  lex.assertValidXrpcInput('com.example.fixture.procedure', input);
+  await run('procedure', () => client.call('com.example.fixture.procedure', {}, input));
+  await run('badInput', () => client.call('com.example.fixture.procedure', {}, { side: 'big' }));
+  await run('upload', () => client.call('com.example.fixture.upload', {}, new TextEncoder().encode('hello'), { encoding: 'text/plain' }));
+  await run('unknown', () => client.call('com.example.fixture.nothing', {}));
+  console.log(JSON.stringify(results));
+})().catch((e) => { console.error(e); process.exit(1); });
+"#;
+    let url = serve(Seen::default()).await;
+    let dir = integration_tests::repo_root().join("tests/fixtures/lexicons");
+    let output = tokio::task::spawn_blocking(move || {
+        integration_tests::pds::run_node_script(SCRIPT, &[&url, dir.to_str().unwrap()])
+    })
+    .await
+    .unwrap()
+    .unwrap_or_else(|e| panic!("the official client: {e}"));
+    let results: serde_json::Value = serde_json::from_str(&output).unwrap();
+    let ok = |name: &str| {
+        let result = &results[name];
+        assert_eq!(result["ok"], true, "{name}: {result}");
+        result["data"].clone()
+    };
+    let failed = |name: &str, status: u16, error: &str| {
+        let result = &results[name];
+        assert_eq!(result["ok"], false, "{name}: {result}");
+        assert_eq!(
+            (result["status"].as_u64(), result["error"].as_str()),
+            (Some(status.into()), Some(error)),
+            "{name}: {result}"
+        );
+        result["message"].as_str().unwrap_or_default().to_owned()
+    };
+    // Output checked against the lexicon by the client; 3 squares as asked.
+    assert_eq!(ok("query")["items"].as_array().map(Vec::len), Some(3));
+    // The lexicon default `limit: 50` applied by our server.
+    assert_eq!(ok("defaults")["items"].as_array().map(Vec::len), Some(50));
+    assert_eq!(failed("notFound", 400, "NotFound"), "no such actor");
+    failed("rateLimited", 429, "RateLimitExceeded");
+    assert!(failed("missingParam", 400, "InvalidRequest").contains("actor"));
+    // A union output carries its member's `$type`, which the client's check requires.
+    assert_eq!(
+        ok("procedure"),
+        serde_json::json!({ "$type": "com.example.fixture.union#circle", "radius": 42 })
+    );
+    assert!(failed("badInput", 400, "InvalidRequest").contains("side"));
+    assert_eq!(ok("upload"), serde_json::json!({ "bytes": "olleh" }));
+    assert!(failed("unknown", 501, "MethodNotImplemented").contains("com.example.fixture.nothing"));
+}
