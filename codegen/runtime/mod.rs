@@ -1,6 +1,6 @@
 //! The runtime of the generated crate: string formats, data-model values, serde support for
-//! generated types, and the XRPC client. Written once by hand and copied in by the generator,
-//! so the crate builds on its own.
+//! generated types, the XRPC client and, for servers, service auth. Written once by hand and
+//! copied in by the generator, so the crate builds on its own.
 
 #[cfg(feature = "dag-cbor")]
 pub mod car;
@@ -8,12 +8,16 @@ pub mod car;
 pub mod cbor;
 pub mod client;
 pub mod data;
+#[cfg(feature = "server")]
+pub mod did;
 pub mod formats;
 #[cfg(feature = "dag-cbor")]
 pub mod repo;
 #[cfg(feature = "stream")]
 pub mod stream;
 mod object;
+#[cfg(feature = "server")]
+pub mod service_auth;
 pub mod validate;
 
 /// The `cid` crate that [`Cid::decode`] answers with, re-exported so that its version always

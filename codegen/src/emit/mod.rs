@@ -48,9 +48,14 @@ const RUNTIME: &[(&str, &str)] = &[
     ("cbor.rs", include_str!("../../runtime/cbor.rs")),
     ("client.rs", include_str!("../../runtime/client.rs")),
     ("data.rs", include_str!("../../runtime/data.rs")),
+    ("did.rs", include_str!("../../runtime/did.rs")),
     ("formats.rs", include_str!("../../runtime/formats.rs")),
     ("object.rs", include_str!("../../runtime/object.rs")),
     ("repo.rs", include_str!("../../runtime/repo.rs")),
+    (
+        "service_auth.rs",
+        include_str!("../../runtime/service_auth.rs"),
+    ),
     ("stream.rs", include_str!("../../runtime/stream.rs")),
     ("validate.rs", include_str!("../../runtime/validate.rs")),
 ];
@@ -799,8 +804,10 @@ fn cargo_toml(options: &CrateOptions, features: &Features, layering: &Layering<'
              tokio-tungstenite = { version = \"0.30\", default-features = false, features = [\"connect\", \"rustls-tls-native-roots\"], optional = true }\n\
              futures-util = { version = \"0.3\", default-features = false, optional = true }\n\
              serde_ipld_dagcbor = { version = \"0.7\", optional = true }\n\
-             sha2 = { version = \"0.10\", optional = true }\n\
-             unsigned-varint = { version = \"0.8\", optional = true }\n"
+             sha2 = { version = \"0.11\", optional = true }\n\
+             unsigned-varint = { version = \"0.8\", optional = true }\n\
+             k256 = { version = \"0.14\", default-features = false, features = [\"ecdsa\"], optional = true }\n\
+             p256 = { version = \"0.14\", default-features = false, features = [\"ecdsa\"], optional = true }\n"
                 .to_owned(),
             "# The default XRPC transport, on reqwest: HTTP and HTTPS (rustls, with reqwest's\n\
              # default crypto provider, aws-lc-rs), and tokio's timer (reqwest runs on tokio) to\n\
@@ -809,7 +816,12 @@ fn cargo_toml(options: &CrateOptions, features: &Features, layering: &Layering<'
              # DAG-CBOR: event-stream frames, CAR files and record CIDs.\n\
              dag-cbor = [\"dep:serde_ipld_dagcbor\", \"dep:sha2\", \"dep:unsigned-varint\"]\n\
              # Event streams over WebSocket (tokio-tungstenite), resumed after disconnects.\n\
-             stream = [\"dag-cbor\", \"reqwest\", \"dep:tokio-tungstenite\", \"dep:futures-util\", \"tokio/rt\", \"tokio/sync\", \"tokio/macros\"]\n"
+             stream = [\"dag-cbor\", \"reqwest\", \"dep:tokio-tungstenite\", \"dep:futures-util\", \"tokio/rt\", \"tokio/sync\", \"tokio/macros\"]\n\
+             # Servers: service-auth JWTs checked against the issuer's DID document, fetched\n\
+             # with the reqwest transport. ES256K and ES256 on the RustCrypto project's k256 and\n\
+             # p256: pure Rust (no C toolchain), one shared ecdsa core for both curves. Multibase\n\
+             # keys decode with the multibase crate that cid already brings.\n\
+             server = [\"reqwest\", \"dep:k256\", \"dep:p256\"]\n"
                 .to_owned(),
         ),
         Some(runtime) => {
@@ -842,11 +854,12 @@ fn cargo_toml(options: &CrateOptions, features: &Features, layering: &Layering<'
                 format!("{feature} = [{}]\n", all.join(", "))
             };
             let transport = format!(
-                "# The client's transport is the base crates' ({} has the runtime).\n{}{}{}",
+                "# The client's transport is the base crates' ({} has the runtime).\n{}{}{}{}",
                 runtime.manifest.package,
                 forward("reqwest", &[]),
                 forward("dag-cbor", &[]),
                 forward("stream", &["dag-cbor", "reqwest"]),
+                forward("server", &["reqwest"]),
             );
             (dependencies, transport)
         }
