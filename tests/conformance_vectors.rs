@@ -1,12 +1,14 @@
-//! Conformance of the runtime's string formats and data-model checks against the atproto
-//! interop vectors in `../shared/corpus` (not part of the default run: the corpus lives outside
+//! Conformance of the runtime's string formats, data-model checks and signature keys against
+//! the atproto interop vectors in `../shared/corpus` (not part of the default run: the corpus lives outside
 //! this repository). Run with `cargo xtask conformance`, or set `ATPROTO_CORPUS` to the corpus
 //! folder and pass `--ignored`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use atproto_api::runtime::did::{KeyType, PublicKey, SignatureError, k256, p256};
 use atproto_api::runtime::{Blob, Bytes, CidLink, Unknown, check_data_model, check_format};
+use base64::Engine as _;
 use serde_json::Value;
 
 const IGNORE_REASON: &str = "needs ../shared/corpus: run through cargo xtask conformance";
@@ -194,19 +196,16 @@ fn json_file(dir: &Path, name: &str) -> Vec<Value> {
     }
 }
 
-fn label(case: &Value, index: usize) -> String {
-    match case.get("note").and_then(Value::as_str) {
-        Some(note) => format!("#{index} {note:?}"),
-        None => format!("#{index}"),
-    }
+/// Passed and failed cases over the files of one set of vectors; each file's line
+/// (`name: N passed, M failed`) and each failure are printed for the conformance run.
+#[derive(Default)]
+struct Counts {
+    passed: usize,
+    failed: usize,
 }
 
-#[test]
-#[ignore = "needs ../shared/corpus: run through cargo xtask conformance"]
-fn data_model_vectors() {
-    let dir = corpus().join("interop-tests").join("data-model");
-    let (mut passed, mut failed) = (0usize, 0usize);
-    let mut tally = |name: &str, results: Vec<Result<(), String>>| {
+impl Counts {
+    fn file(&mut self, name: &str, results: Vec<Result<(), String>>) {
         let (mut file_passed, mut file_failed) = (0usize, 0usize);
         for result in results {
             match result {
@@ -218,9 +217,23 @@ fn data_model_vectors() {
             }
         }
         println!("{name}: {file_passed} passed, {file_failed} failed");
-        passed += file_passed;
-        failed += file_failed;
-    };
+        self.passed += file_passed;
+        self.failed += file_failed;
+    }
+}
+
+fn label(case: &Value, index: usize) -> String {
+    match case.get("note").and_then(Value::as_str) {
+        Some(note) => format!("#{index} {note:?}"),
+        None => format!("#{index}"),
+    }
+}
+
+#[test]
+#[ignore = "needs ../shared/corpus: run through cargo xtask conformance"]
+fn data_model_vectors() {
+    let dir = corpus().join("interop-tests").join("data-model");
+    let mut counts = Counts::default();
 
     // Valid: the plain-JSON check accepts it, and every special object in it reads into its
     // runtime type and re-encodes to the same JSON; the whole reads and re-encodes as Unknown.
@@ -242,7 +255,7 @@ fn data_model_vectors() {
             .map_err(|e| format!("{label}: {e}"))
         })
         .collect();
-    tally("data-model-valid.json", results);
+    counts.file("data-model-valid.json", results);
 
     // Invalid: the plain-JSON check rejects it; and where it holds special objects, reading
     // them into the runtime types (then `check()`) fails too.
@@ -262,7 +275,7 @@ fn data_model_vectors() {
             }
         })
         .collect();
-    tally("data-model-invalid.json", results);
+    counts.file("data-model-invalid.json", results);
 
     // Fixtures: the JSON side only (no CBOR codec here): valid, typed round trips, Unknown.
     let fixtures = json_file(&dir, "data-model-fixtures.json");
@@ -284,11 +297,144 @@ fn data_model_vectors() {
             .map_err(|e| format!("{label}: {e}"))
         })
         .collect();
-    tally("data-model-fixtures.json", results);
+    counts.file("data-model-fixtures.json", results);
 
+    let Counts { passed, failed } = counts;
     println!("data-model: {passed} passed, {failed} failed");
     assert_eq!(
         failed, 0,
         "{failed} data-model vectors failed (listed above)"
     );
+}
+
+/// The crypto vectors: signatures (valid low-S, high-S and DER, on both curves) checked with
+/// `PublicKey::verify`, keys read from `did:key` and from the legacy multibase form, and
+/// private keys whose `did:key` the runtime must write the same.
+#[test]
+#[ignore = "needs ../shared/corpus: run through cargo xtask conformance"]
+fn crypto_vectors() {
+    let dir = corpus().join("interop-tests").join("crypto");
+    let mut counts = Counts::default();
+    // The fixtures write standard base64, unpadded.
+    let base64 = |text: &str| {
+        base64::engine::general_purpose::STANDARD_NO_PAD
+            .decode(text)
+            .map_err(|e| format!("not base64: {e}"))
+    };
+
+    let signatures = json_file(&dir, "signature-fixtures.json");
+    let results = signatures
+        .iter()
+        .enumerate()
+        .map(|(index, case)| {
+            let text = |name: &str| case[name].as_str().unwrap_or_default();
+            let label = format!("#{index} {:?}", text("comment"));
+            let key = PublicKey::from_did_key(text("publicKeyDid"))
+                .map_err(|e| format!("{label}: did:key not read: {e}"))?;
+            let kind = match text("didDocSuite") {
+                "EcdsaSecp256k1VerificationKey2019" => KeyType::Secp256k1,
+                "EcdsaSecp256r1VerificationKey2019" => KeyType::P256,
+                other => return Err(format!("{label}: unknown suite {other}")),
+            };
+            let legacy = PublicKey::from_legacy(kind, text("publicKeyMultibase"))
+                .map_err(|e| format!("{label}: legacy multibase not read: {e}"))?;
+            if legacy != key {
+                return Err(format!("{label}: the did:key and the multibase differ"));
+            }
+            if key.jwt_alg() != text("algorithm") {
+                return Err(format!("{label}: read as {}", key.jwt_alg()));
+            }
+            let message = base64(text("messageBase64")).map_err(|e| format!("{label}: {e}"))?;
+            let signature = base64(text("signatureBase64")).map_err(|e| format!("{label}: {e}"))?;
+            let verdict = key.verify(&message, &signature);
+            let valid = case["validSignature"].as_bool() == Some(true);
+            if verdict.is_ok() != valid {
+                return Err(format!("{label}: verify said {verdict:?}"));
+            }
+            let tags: Vec<&str> = case["tags"]
+                .as_array()
+                .map(|tags| tags.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            // Each invalid case fails for its own reason, and a high-S one is otherwise right.
+            if tags.contains(&"high-s") {
+                if verdict != Err(SignatureError::HighS) {
+                    return Err(format!("{label}: expected HighS, got {verdict:?}"));
+                }
+                key.verify_allowing_high_s(&message, &signature)
+                    .map_err(|e| {
+                        format!("{label}: the high-S signature is not otherwise valid: {e}")
+                    })?;
+            }
+            if tags.contains(&"der-encoded") && !matches!(verdict, Err(SignatureError::Length(_))) {
+                return Err(format!("{label}: expected a length error, got {verdict:?}"));
+            }
+            Ok(())
+        })
+        .collect();
+    counts.file("signature-fixtures.json", results);
+
+    // Private keys, and the did:key of their public halves.
+    let k256_key = |case: &Value| {
+        let private = hex(case["privateKeyBytesHex"].as_str().unwrap_or_default())
+            .ok_or("the private key is not hex")?;
+        let signing = k256::ecdsa::SigningKey::from_slice(&private).map_err(|e| e.to_string())?;
+        Ok(PublicKey::Secp256k1(*signing.verifying_key()))
+    };
+    let p256_key = |case: &Value| {
+        let private = atproto_api::runtime::cid::multibase::Base::Base58Btc
+            .decode(case["privateKeyBytesBase58"].as_str().unwrap_or_default())
+            .map_err(|e| e.to_string())?;
+        let signing = p256::ecdsa::SigningKey::from_slice(&private).map_err(|e| e.to_string())?;
+        Ok(PublicKey::P256(*signing.verifying_key()))
+    };
+    let did_key_file = |name: &str, key: &dyn Fn(&Value) -> Result<PublicKey, String>| {
+        json_file(&dir, name)
+            .iter()
+            .enumerate()
+            .map(|(index, case)| {
+                let key = key(case).map_err(|e| format!("#{index}: {e}"))?;
+                did_key_matches(
+                    &format!("#{index}"),
+                    key,
+                    case["publicDidKey"].as_str().unwrap_or_default(),
+                )
+            })
+            .collect()
+    };
+    counts.file(
+        "w3c_didkey_K256.json",
+        did_key_file("w3c_didkey_K256.json", &k256_key),
+    );
+    counts.file(
+        "w3c_didkey_P256.json",
+        did_key_file("w3c_didkey_P256.json", &p256_key),
+    );
+
+    let Counts { passed, failed } = counts;
+    println!("crypto: {passed} passed, {failed} failed");
+    assert_eq!(failed, 0, "{failed} crypto vectors failed (listed above)");
+}
+
+/// The runtime writes `key` as `expected` and reads `expected` back as `key`.
+fn did_key_matches(label: &str, key: PublicKey, expected: &str) -> Result<(), String> {
+    if key.to_did_key() != expected {
+        return Err(format!(
+            "{label}: written as {}, expected {expected}",
+            key.to_did_key()
+        ));
+    }
+    match PublicKey::from_did_key(expected) {
+        Ok(read) if read == key => Ok(()),
+        other => Err(format!("{label}: {expected} read as {other:?}")),
+    }
+}
+
+fn hex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
 }

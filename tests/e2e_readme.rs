@@ -1,12 +1,12 @@
-//! The README's examples of the generated crate are `examples/login_and_post.rs` and
-//! `examples/firehose.rs`, which `cargo test` builds: this checks that the README shows each
-//! file's code, unchanged.
+//! The README's examples of the generated crate are `examples/login_and_post.rs`,
+//! `examples/firehose.rs` and `examples/service_auth.rs`, which `cargo test` builds: this checks
+//! that the README shows each file's code, unchanged.
 
 use integration_tests::repo_root;
 
 #[test]
 fn the_readme_shows_the_built_examples() {
-    for example in ["login_and_post.rs", "firehose.rs"] {
+    for example in ["login_and_post.rs", "firehose.rs", "service_auth.rs"] {
         shows(example);
     }
 }

@@ -1,6 +1,6 @@
 //! The runtime of the generated crate: string formats, data-model values, serde support for
-//! generated types, and the XRPC client. Written once by hand and copied in by the generator,
-//! so the crate builds on its own.
+//! generated types, the XRPC client, event streams and, for servers, typed handlers and service
+//! auth. Written once by hand and copied in by the generator, so the crate builds on its own.
 
 #[cfg(feature = "dag-cbor")]
 pub mod car;

@@ -53,7 +53,12 @@ pub struct Listener {
 
 impl Listener {
     pub fn start(responses: Vec<Canned>) -> std::io::Result<Listener> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
+        Listener::serve(TcpListener::bind("127.0.0.1:0")?, responses)
+    }
+
+    /// Serves on a socket bound by the caller, who may need its port before choosing the
+    /// responses (a `did:web:localhost%3APORT` document names it).
+    pub fn serve(listener: TcpListener, responses: Vec<Canned>) -> std::io::Result<Listener> {
         let url = format!("http://{}", listener.local_addr()?);
         let (sender, requests) = mpsc::channel();
         thread::spawn(move || {

@@ -487,7 +487,8 @@ fn count_lines(output: &std::process::Output, labels: &[&str], tally: &mut Tally
     }
 }
 
-/// The runtime's vectors (string formats, data model), run as ignored tests of the tests package.
+/// The runtime's vectors (string formats, data model, signatures and keys), run as ignored tests
+/// of the tests package.
 fn runtime_vectors(root: &Path, corpus: &Path, tally: &mut Tally) -> Result<(), String> {
     let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args([
@@ -505,7 +506,7 @@ fn runtime_vectors(root: &Path, corpus: &Path, tally: &mut Tally) -> Result<(), 
         .env("ATPROTO_CORPUS", corpus)
         .output()
         .map_err(|e| format!("cannot run cargo test: {e}"))?;
-    count_lines(&output, &["syntax", "data-model"], tally);
+    count_lines(&output, &["syntax", "data-model", "crypto"], tally);
     Ok(())
 }
 

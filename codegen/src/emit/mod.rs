@@ -826,7 +826,7 @@ fn cargo_toml(options: &CrateOptions, features: &Features, layering: &Layering<'
              tokio-tungstenite = { version = \"0.29\", default-features = false, features = [\"connect\", \"rustls-tls-native-roots\"], optional = true }\n\
              futures-util = { version = \"0.3\", default-features = false, optional = true }\n\
              serde_ipld_dagcbor = { version = \"0.7\", optional = true }\n\
-             sha2 = { version = \"0.10\", optional = true }\n\
+             sha2 = { version = \"0.11\", optional = true }\n\
              unsigned-varint = { version = \"0.8\", optional = true }\n\
              k256 = { version = \"0.14\", default-features = false, features = [\"ecdsa\"], optional = true }\n\
              p256 = { version = \"0.14\", default-features = false, features = [\"ecdsa\"], optional = true }\n\
@@ -844,7 +844,8 @@ fn cargo_toml(options: &CrateOptions, features: &Features, layering: &Layering<'
              # Serving lexicons: typed XRPC handlers and subscriptions on axum (HTTP/1 and\n\
              # WebSocket). Service-auth JWTs are checked against the issuer's DID document,\n\
              # fetched with the reqwest transport: ES256K and ES256 on RustCrypto's k256 and\n\
-             # p256, pure Rust and constant-time.\n\
+             # p256, pure Rust. Multibase keys decode with the multibase crate that cid\n\
+             # already brings.\n\
              server = [\"dag-cbor\", \"reqwest\", \"dep:axum\", \"dep:serde_path_to_error\", \"dep:futures-util\", \"dep:k256\", \"dep:p256\", \"tokio/macros\"]\n"
                 .to_owned(),
         ),

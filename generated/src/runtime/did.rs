@@ -353,33 +353,33 @@ impl PublicKey {
             return Err(SignatureError::Length(signature.len()));
         }
         // Both curves: the signature is checked in its low-S form, and refused before that
-        // when it was high-S and that is not allowed. (k256 alone refuses high-S by itself;
-        // p256 accepts both, so the rule is applied here, the same for both.)
-        match self {
+        // when it was high-S and that is not allowed. (k256 refuses high-S by itself, p256
+        // takes both: the rule is applied here, the same for both.) The two crates share one
+        // `signature` crate, so one import of its trait and one error type serve both.
+        use k256::ecdsa::signature::Verifier as _;
+        let checked = match self {
             PublicKey::Secp256k1(key) => {
-                use k256::ecdsa::signature::Verifier as _;
                 let parsed = k256::ecdsa::Signature::from_slice(signature)
                     .map_err(|_| SignatureError::OutOfRange)?;
-                let low = parsed.normalize_s();
-                if low != parsed && !allow_high_s {
-                    return Err(SignatureError::HighS);
-                }
-                key.verify(message, &low)
-                    .map_err(|_| SignatureError::Mismatch)
+                key.verify(message, &low_s(parsed, parsed.normalize_s(), allow_high_s)?)
             }
             PublicKey::P256(key) => {
-                use p256::ecdsa::signature::Verifier as _;
                 let parsed = p256::ecdsa::Signature::from_slice(signature)
                     .map_err(|_| SignatureError::OutOfRange)?;
-                let low = parsed.normalize_s();
-                if low != parsed && !allow_high_s {
-                    return Err(SignatureError::HighS);
-                }
-                key.verify(message, &low)
-                    .map_err(|_| SignatureError::Mismatch)
+                key.verify(message, &low_s(parsed, parsed.normalize_s(), allow_high_s)?)
             }
-        }
+        };
+        checked.map_err(|_| SignatureError::Mismatch)
     }
+}
+
+/// The low-S form of a signature to verify, or [`SignatureError::HighS`] when the signature
+/// was high-S (`low` differs from it) and that is not allowed.
+fn low_s<S: PartialEq>(signature: S, low: S, allow_high_s: bool) -> Result<S, SignatureError> {
+    if low != signature && !allow_high_s {
+        return Err(SignatureError::HighS);
+    }
+    Ok(low)
 }
 
 impl fmt::Display for PublicKey {
@@ -556,19 +556,6 @@ impl<R: DidResolver + ?Sized> DidResolver for Arc<R> {
     }
 }
 
-impl<R: DidResolver + ?Sized> DidResolver for Box<R> {
-    fn resolve<'a>(&'a self, did: &'a Did) -> BoxFuture<'a, Result<DidDocument, ResolveError>> {
-        (**self).resolve(did)
-    }
-
-    fn resolve_fresh<'a>(
-        &'a self,
-        did: &'a Did,
-    ) -> BoxFuture<'a, Result<DidDocument, ResolveError>> {
-        (**self).resolve_fresh(did)
-    }
-}
-
 /// The PLC directory of the public network.
 pub const DEFAULT_PLC_URL: &str = "https://plc.directory";
 
@@ -576,14 +563,20 @@ pub const DEFAULT_PLC_URL: &str = "https://plc.directory";
 /// `/.well-known/did.json`, over HTTP with a [`Transport`]. No cache: put a
 /// [`CachingResolver`] in front of it.
 ///
-/// `did:web` follows atproto's profile of it: a hostname only (no path), fetched over HTTPS;
-/// `localhost`, for development, over plain HTTP and with a port (`did:web:localhost%3A8080`).
+/// `did:web` follows atproto's profile of it: a hostname only (no path, no port), fetched over
+/// HTTPS. `localhost`, the spec's exception for development (plain HTTP, any port:
+/// `did:web:localhost%3A8080`), is refused unless [`HttpResolver::with_localhost`] allows it:
+/// the DID comes from a stranger's token, and a server should not send requests to its own
+/// loopback because a token said so. IP addresses and one-label names are refused likewise.
+/// Other hostnames that lead into a private network cannot be told apart by their name: on
+/// such a network, give the resolver a transport that refuses private addresses.
 #[derive(Debug, Clone)]
 pub struct HttpResolver<T> {
     transport: T,
     plc_url: String,
     timeout: Duration,
     response_limit: u64,
+    localhost: bool,
 }
 
 /// How long one lookup may take when [`HttpResolver::with_timeout`] does not say.
@@ -593,9 +586,19 @@ const DOCUMENT_LIMIT: u64 = 256 * 1024;
 
 #[cfg(feature = "reqwest")]
 impl HttpResolver<super::client::ReqwestTransport> {
-    /// A resolver on the default reqwest transport and the public PLC directory.
+    /// A resolver on reqwest and the public PLC directory. Its client follows no redirects:
+    /// a PLC directory answers directly, and a `did:web` host that redirects could send the
+    /// request anywhere (the document must be at the host's own well-known path).
     pub fn new() -> Self {
-        HttpResolver::with_transport(super::client::ReqwestTransport::new())
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build();
+        let transport = match client {
+            Ok(client) => super::client::ReqwestTransport::from_client(client),
+            // The default transport meets the same failure and says why on every call.
+            Err(_) => super::client::ReqwestTransport::new(),
+        };
+        HttpResolver::with_transport(transport)
     }
 }
 
@@ -614,6 +617,7 @@ impl<T: Transport> HttpResolver<T> {
             plc_url: DEFAULT_PLC_URL.to_owned(),
             timeout: DEFAULT_RESOLVE_TIMEOUT,
             response_limit: DOCUMENT_LIMIT,
+            localhost: false,
         }
     }
 
@@ -626,6 +630,13 @@ impl<T: Transport> HttpResolver<T> {
     /// Gives up on one lookup after this long (10 seconds by default).
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// Resolves `did:web:localhost…` (over plain HTTP, any port), for development and tests.
+    /// Off by default.
+    pub fn with_localhost(mut self, allow: bool) -> Self {
+        self.localhost = allow;
         self
     }
 
@@ -653,7 +664,7 @@ impl<T: Transport> HttpResolver<T> {
             return Ok(format!("{}/{text}", self.plc_url));
         }
         if let Some(id) = text.strip_prefix("did:web:") {
-            return did_web_url(id).map_err(unsupported);
+            return did_web_url(id, self.localhost).map_err(unsupported);
         }
         Err(unsupported(format!(
             "the DID method {:?} is not one atproto uses (plc, web)",
@@ -711,7 +722,7 @@ impl<T: Transport> HttpResolver<T> {
 }
 
 /// `https://{host}/.well-known/did.json` for the part of a `did:web` after `did:web:`.
-fn did_web_url(id: &str) -> Result<String, String> {
+fn did_web_url(id: &str, localhost_allowed: bool) -> Result<String, String> {
     if id.contains(':') {
         return Err("atproto uses did:web for hostnames only, without a path".to_owned());
     }
@@ -734,7 +745,25 @@ fn did_web_url(id: &str) -> Result<String, String> {
     if name.len() > 253 || !name.split('.').all(label_ok) {
         return Err(format!("{name:?} is not a hostname"));
     }
-    let localhost = name.eq_ignore_ascii_case("localhost");
+    let lower = name.to_ascii_lowercase();
+    let localhost = lower == "localhost";
+    // Names under `.localhost` lead to the loopback too (RFC 6761).
+    if lower.ends_with(".localhost") {
+        return Err(format!("{name:?} is a loopback name"));
+    }
+    if localhost && !localhost_allowed {
+        return Err(
+            "did:web:localhost is for development (see HttpResolver::with_localhost)".to_owned(),
+        );
+    }
+    // As for handles: at least two labels, the last starting with a letter (so no IPv4
+    // address and no bare intranet name).
+    let top = name.rsplit('.').next().unwrap_or_default();
+    if !localhost && (!name.contains('.') || !top.starts_with(|c: char| c.is_ascii_alphabetic())) {
+        return Err(format!(
+            "{name:?} is not a public hostname (two labels or more, the last starting with a letter)"
+        ));
+    }
     if let Some(port) = port {
         if !localhost {
             return Err("a did:web may only carry a port for localhost".to_owned());

@@ -3,6 +3,7 @@
 pub mod create_account;
 pub mod create_session;
 pub mod describe_server;
+pub mod get_service_auth;
 pub mod get_session;
 pub mod refresh_session;
 /// The XRPC methods of the `com.atproto.server` namespace.
