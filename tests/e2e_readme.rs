@@ -1,12 +1,17 @@
 //! The README's examples of the generated crate are `examples/login_and_post.rs`,
-//! `examples/firehose.rs` and `examples/service_auth.rs`, which `cargo test` builds: this checks
-//! that the README shows each file's code, unchanged.
+//! `examples/firehose.rs`, `examples/serve.rs` and `examples/service_auth.rs`, which
+//! `cargo test` builds: this checks that the README shows each file's code, unchanged.
 
 use integration_tests::repo_root;
 
 #[test]
 fn the_readme_shows_the_built_examples() {
-    for example in ["login_and_post.rs", "firehose.rs", "service_auth.rs"] {
+    for example in [
+        "login_and_post.rs",
+        "firehose.rs",
+        "serve.rs",
+        "service_auth.rs",
+    ] {
         shows(example);
     }
 }
