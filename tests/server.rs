@@ -4,6 +4,7 @@
 //! its cursor, error frame and end; and a table of bad requests, each answered with its
 //! status and a message that says what is wrong.
 
+use futures_util::StreamExt as _;
 use lexicon_fixtures::com::example::fixture::{procedure, query, subscription, r#union, upload};
 use lexicon_fixtures::runtime::cbor::Frame;
 use lexicon_fixtures::runtime::client::{Client, Error, RawBody};
@@ -459,4 +460,164 @@ const run = async (name, call) => {
     assert!(failed("badInput", 400, "InvalidRequest").contains("side"));
     assert_eq!(ok("upload"), serde_json::json!({ "bytes": "olleh" }));
     assert!(failed("unknown", 501, "MethodNotImplemented").contains("com.example.fixture.nothing"));
+}
+
+/// Sets its flag when dropped: the server dropped the handler's stream.
+struct DropFlag(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A subscriber that reads slowly holds the server's stream back (messages are made only as
+/// fast as they are sent), and when it goes away the stream is dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_slow_subscriber_holds_the_servers_stream_back() {
+    use lexicon_fixtures::runtime::stream::SubscribeOptions;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let produced = Arc::new(AtomicUsize::new(0));
+    let dropped = Arc::new(AtomicBool::new(false));
+    let (count, flag) = (produced.clone(), dropped.clone());
+    let router = XrpcRouter::new(())
+        .subscribe(
+            subscription::Endpoint,
+            move |_: Request<(), subscription::Params>| {
+                let (count, guard) = (count.clone(), DropFlag(flag.clone()));
+                async move {
+                    // Endless kilobyte messages, each made when the server asks for the next.
+                    let messages = futures_util::stream::iter(0..).map(move |n: usize| {
+                        let _ = &guard;
+                        count.fetch_add(1, Ordering::SeqCst);
+                        let name = format!("{n:08}{}", "x".repeat(1000));
+                        Ok(subscription::Message::Info(Box::new(
+                            subscription::Info::new(name),
+                        )))
+                    });
+                    Ok::<_, subscription::Error>(messages)
+                }
+            },
+        )
+        .into_router();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+
+    let client = Client::with_reqwest(url.as_str());
+    let options = SubscribeOptions {
+        buffer: 4,
+        ..SubscribeOptions::default()
+    };
+    let mut stream = client
+        .com()
+        .example()
+        .fixture()
+        .subscription_with(&subscription::Params::new(), options);
+    let mut number = async || match stream.next().await {
+        Some(Ok(Frame::Message(subscription::Message::Info(info)))) => {
+            info.name[..8].parse::<usize>().unwrap()
+        }
+        other => panic!("expected a message, got {other:?}"),
+    };
+    assert_eq!(number().await, 0);
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    // Unbounded, the server would have made millions by now; held back, only what the socket
+    // buffers and the client's 4 frames hold (well under 40 MB).
+    let made = produced.load(Ordering::SeqCst);
+    assert!(
+        made < 40_000,
+        "the server made {made} messages for a client that read one"
+    );
+    // Reading again lets it go on, every message in order.
+    for expected in 1..=100 {
+        assert_eq!(number().await, expected);
+    }
+    drop(stream);
+    for _ in 0..50 {
+        if dropped.load(Ordering::SeqCst) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the handler's stream was not dropped after the client went away");
+}
+
+/// A layered crate's methods are served the same way, on the base's runtime: linkboard's query
+/// and the polls plugin's subscription (placed in linkboard's namespace), called by the
+/// extension traits of the base's client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_layered_crate_serves_its_methods_on_the_base_runtime() {
+    use atproto_api::runtime::server::{Request as BaseRequest, XrpcRouter as BaseRouter};
+    use linkboard_api::com::example::linkboard::get_board;
+    use linkboard_api::prelude::*;
+    use linkboard_polls_api::com::example::linkboard::subscribe_polls;
+    use linkboard_polls_api::prelude::*;
+
+    let router = BaseRouter::new(())
+        .handle(
+            get_board::Endpoint,
+            |request: BaseRequest<(), get_board::Params>| async move {
+                let params = request.params;
+                if params.board == "nowhere" {
+                    return Err(get_board::Error::UnknownBoard { message: None });
+                }
+                let mut output = get_board::Output::new(Vec::new());
+                output.cursor = Some(format!("{}:{:?}", params.board, params.limit));
+                Ok(output)
+            },
+        )
+        .subscribe(
+            subscribe_polls::Endpoint,
+            |request: BaseRequest<(), subscribe_polls::Params>| async move {
+                let vote = subscribe_polls::Vote::new(
+                    request.params.cursor.unwrap_or(0) + 1,
+                    "at://did:plc:alice/com.example.linkboard.polls.poll/3l2"
+                        .parse()
+                        .unwrap(),
+                    "did:plc:bob".parse().unwrap(),
+                    1,
+                );
+                let message = subscribe_polls::Message::Vote(Box::new(vote));
+                Ok::<_, subscribe_polls::Error>(futures_util::stream::iter([Ok(message)]))
+            },
+        )
+        .into_router();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        atproto_api::runtime::server::axum::serve(listener, router)
+            .await
+            .unwrap()
+    });
+
+    let client = atproto_api::runtime::client::Client::with_reqwest(url.as_str());
+    let linkboard = client.com().example().linkboard();
+    let board = linkboard
+        .get_board(&get_board::Params::new("front"))
+        .await
+        .unwrap();
+    assert_eq!(
+        board.cursor.as_deref(),
+        Some("front:Some(50)"),
+        "the default applied"
+    );
+    let error = linkboard
+        .get_board(&get_board::Params::new("nowhere"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (error.status(), error.error_name()),
+        (Some(400), Some("UnknownBoard"))
+    );
+
+    let mut params = subscribe_polls::Params::new();
+    params.cursor = Some(7);
+    let mut stream = linkboard.subscribe_polls(&params);
+    match stream.next().await {
+        Some(Ok(atproto_api::runtime::cbor::Frame::Message(subscribe_polls::Message::Vote(
+            vote,
+        )))) => assert_eq!(vote.seq, 8),
+        other => panic!("expected a vote, got {other:?}"),
+    }
 }
