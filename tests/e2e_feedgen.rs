@@ -1,18 +1,28 @@
 //! The example feed generator (`examples/feedgen`) against the official PDS: it follows the
 //! PDS's firehose, and accounts' posts that mention its word show up in its feed, newest first,
 //! page by page, for a caller holding a service-auth token the PDS minted for it. Calls
-//! without a token, with a token for another method or another service, and for another feed
-//! are refused.
+//! without a token, with a token for another method or another service, re-signed by another
+//! key or expired, for another feed, or with a bad cursor are refused, each with its reason.
 
 use atproto_api::app::bsky::feed::{describe_feed_generator, get_feed_skeleton, post};
 use atproto_api::com::atproto::repo::create_record;
 use atproto_api::com::atproto::server::{create_account, get_service_auth};
 use atproto_api::runtime::client::{Client, ReqwestTransport, Session};
+use atproto_api::runtime::did::k256;
 use atproto_api::runtime::did::{CachingResolver, HttpResolver};
 use atproto_api::runtime::service_auth::ServiceAuth;
 use atproto_api::runtime::{AtUri, Datetime, Did, Handle, Nsid, Unknown};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use integration_tests::pds::Pds;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
 
 const SERVICE: &str = "did:web:feeds.example.test";
 const FEED: &str = "at://did:plc:publisher/app.bsky.feed.generator/rust";
@@ -82,10 +92,12 @@ async fn the_feed_generator_serves_matching_posts_to_authenticated_callers() {
         AtUri::new(FEED).unwrap(),
         "Rust",
     );
+    // No leeway, so that a token expires when it says.
     let auth = ServiceAuth::new(
         Did::new(SERVICE).unwrap(),
         CachingResolver::new(HttpResolver::new().with_plc_url(pds.plc_url())),
-    );
+    )
+    .with_leeway(Duration::ZERO);
     let router = feedgen::router(feed.clone(), auth, "https://feeds.example.test");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -179,6 +191,41 @@ async fn the_feed_generator_serves_matching_posts_to_authenticated_callers() {
     assert_eq!(
         (status, body["error"].as_str()),
         (401, Some("BadJwtAudience")),
+        "{body}"
+    );
+    // The viewer's token re-signed by a key that is not the account's.
+    let (signed, _) = viewer.rsplit_once('.').unwrap();
+    let forger = k256::ecdsa::SigningKey::from_slice(&[42; 32]).unwrap();
+    let signature: k256::ecdsa::Signature =
+        k256::ecdsa::signature::Signer::sign(&forger, signed.as_bytes());
+    let forged = format!(
+        "{signed}.{}",
+        B64.encode(signature.normalize_s().to_bytes())
+    );
+    let (status, body) = call(&url, &query(2, None), Some(&forged)).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("BadJwtSignature")),
+        "{body}"
+    );
+    // A token that expires in 2 s, used after it did.
+    let mut params = get_service_auth::Params::new(SERVICE);
+    params.lxm = Some(Nsid::new(get_feed_skeleton::NSID).unwrap());
+    params.exp = Some(unix_now() + 2);
+    let short = client
+        .com()
+        .atproto()
+        .server()
+        .get_service_auth(&params)
+        .await
+        .unwrap()
+        .token;
+    assert_eq!(call(&url, &query(2, None), Some(&short)).await.0, 200);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (status, body) = call(&url, &query(2, None), Some(&short)).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("JwtExpired")),
         "{body}"
     );
     let other_feed = format!(
