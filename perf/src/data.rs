@@ -216,12 +216,12 @@ const EMOJI: &[&str] = &[
     "👨‍👩‍👧",
     "❤️",
 ];
-const NAMES: &[&str] = &[
+pub(crate) const NAMES: &[&str] = &[
     "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory",
     "niaj", "olivia", "peggy", "rupert", "sybil", "trent", "victor", "walter", "yuki", "hanna",
     "joao", "marta", "kenji", "aiko", "lukas", "sofia", "mateus",
 ];
-const DISPLAY: &[&str] = &[
+pub(crate) const DISPLAY: &[&str] = &[
     "Alice 🦋",
     "Bob the Builder",
     "Carol Nguyen",
@@ -310,7 +310,7 @@ const DESCRIPTIONS: &[&str] = &[
     "",
 ];
 const BASE32: &[u8] = b"abcdefghijklmnopqrstuvwxyz234567";
-const TID_CHARS: &[u8] = b"234567abcdefghijklmnopqrstuvwxyz";
+pub(crate) const TID_CHARS: &[u8] = b"234567abcdefghijklmnopqrstuvwxyz";
 
 /// A piece of post text with what its facet (if any) points at.
 enum Piece {
@@ -320,14 +320,16 @@ enum Piece {
     Tag(String),
 }
 
-struct Gen {
-    rng: Rng,
+/// The generator behind [`posts`] and [`timeline`], shared with [`crate::firehose`] for
+/// record content.
+pub(crate) struct Gen {
+    pub(crate) rng: Rng,
     /// Seconds since the Unix epoch of "now" (2026-08-20T12:00:00Z), going back as we go.
     clock: u64,
 }
 
 impl Gen {
-    fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         Gen {
             rng: Rng::new(seed),
             clock: 1_787_227_200,
@@ -340,7 +342,7 @@ impl Gen {
             .collect()
     }
 
-    fn did(&mut self) -> String {
+    pub(crate) fn did(&mut self) -> String {
         format!("did:plc:{}", self.base32(24))
     }
 
@@ -387,7 +389,7 @@ impl Gen {
         format_datetime(self.clock, millis)
     }
 
-    fn handle(&mut self, name: &str) -> String {
+    pub(crate) fn handle(&mut self, name: &str) -> String {
         if self.rng.chance(20) {
             format!("{name}.{}", self.rng.pick(&["com", "dev", "net", "social"]))
         } else {
@@ -395,7 +397,7 @@ impl Gen {
         }
     }
 
-    fn blob(&mut self, mime: &str, low: u64, high: u64) -> Value {
+    pub(crate) fn blob(&mut self, mime: &str, low: u64, high: u64) -> Value {
         let cid = self.cid(0x55);
         obj(vec![
             ("$type", "blob".into()),
@@ -416,13 +418,13 @@ impl Gen {
         obj(vec![("width", w.into()), ("height", h.into())])
     }
 
-    fn strong_ref(&mut self, collection: &str) -> Value {
+    pub(crate) fn strong_ref(&mut self, collection: &str) -> Value {
         let did = self.did();
         let uri = self.at_uri(&did, collection);
         obj(vec![("uri", uri.into()), ("cid", self.cid(0x71).into())])
     }
 
-    fn words(&mut self, lang: &str, n: u64) -> String {
+    pub(crate) fn words(&mut self, lang: &str, n: u64) -> String {
         let list = match lang {
             "ja" => WORDS_JA,
             "de" => WORDS_DE,
@@ -435,9 +437,9 @@ impl Gen {
             if i > 0 {
                 out.push_str(sep);
             }
-            out.push_str(*self.rng.pick(list));
+            out.push_str(self.rng.pick::<&str>(list));
             if self.rng.chance(4) {
-                out.push_str(*self.rng.pick(EMOJI));
+                out.push_str(self.rng.pick::<&str>(EMOJI));
             }
         }
         out
@@ -604,7 +606,7 @@ impl Gen {
     }
 
     /// One post record; `i` spreads the embed kinds evenly over the set.
-    fn post(&mut self, i: usize) -> Value {
+    pub(crate) fn post(&mut self, i: usize) -> Value {
         let lang = *self.rng.pick(LANGS);
         let (text, facets) = self.text_and_facets(lang[0]);
         let mut fields = vec![
@@ -906,7 +908,7 @@ impl Gen {
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` of Unix seconds.
-fn format_datetime(seconds: u64, millis: u64) -> String {
+pub(crate) fn format_datetime(seconds: u64, millis: u64) -> String {
     let days = (seconds / 86_400) as i64;
     let rem = seconds % 86_400;
     // Howard Hinnant's civil_from_days.

@@ -40,6 +40,8 @@ pub(crate) const USAGE: &str = "usage:
       target/perf/generated (with this tree's generator, or COMMIT's) for the benches.
   cargo xtask bench-parse [--rev COMMIT] [CRITERION ARGS]
       Parse benches (perf/): ours vs atrium-api 0.26.0 vs serde_json::Value, in MB/s.
+  cargo xtask bench-frames [--rev COMMIT] [CRITERION ARGS]
+      Firehose frames (perf/): typed messages and records vs ipld_core's Ipld, frames/s, MB/s.
   cargo xtask bench-instructions [--rev COMMIT]
       The same parses counted in instructions (callgrind): stable on a busy machine.
   cargo xtask bench-compile [--rev COMMIT] [--release] [--runs N] [--rustc-flags FLAGS]
@@ -71,8 +73,8 @@ fn main() -> ExitCode {
             Gen::parse(&preset).and_then(|g| g.run())
         }
         Some(
-            command @ ("perf-gen" | "bench-parse" | "bench-instructions" | "bench-compile"
-            | "bench-codegen" | "bench-all"),
+            command @ ("perf-gen" | "bench-parse" | "bench-frames" | "bench-instructions"
+            | "bench-compile" | "bench-codegen" | "bench-all"),
         ) => perf::run(command, &args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
