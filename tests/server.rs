@@ -621,3 +621,13 @@ async fn a_layered_crate_serves_its_methods_on_the_base_runtime() {
         other => panic!("expected a vote, got {other:?}"),
     }
 }
+
+/// A handler is a plain async function: a unit test calls it with `Request::new`.
+#[tokio::test]
+async fn a_handler_can_be_called_directly() {
+    let request = Request::new(Seen::default(), NoParams, r#union::Square::new(5));
+    match procedure_handler(request).await.unwrap() {
+        procedure::Output::UnionCircle(circle) => assert_eq!(circle.radius, 10),
+        other => panic!("expected a circle, got {other:?}"),
+    }
+}

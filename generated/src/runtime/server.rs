@@ -93,6 +93,24 @@ pub struct Request<S, P = NoParams, I = ()> {
 }
 
 impl<S, P, I> Request<S, P, I> {
+    /// A request as the router would make it, with no caller and no headers: to call a
+    /// handler directly (in a unit test, say).
+    pub fn new(state: S, params: P, input: I) -> Self {
+        Request {
+            params,
+            input,
+            caller: None,
+            headers: HeaderMap::new(),
+            state,
+        }
+    }
+
+    /// The same request from a verified caller.
+    pub fn with_caller(mut self, caller: Caller) -> Self {
+        self.caller = Some(caller);
+        self
+    }
+
     /// The verified caller, or the `AuthenticationRequired` error (401) for a handler that
     /// needs one.
     pub fn require_caller<E: XrpcErrorKind>(&self) -> Result<&Caller, E> {
