@@ -104,6 +104,167 @@ fn a_link_that_is_no_cid_cannot_be_written_as_dag_cbor() {
     assert!(error.to_string().contains("cid"), "{error}");
 }
 
+// --- CidLink: the form a link was read in is kept -----------------------------------------------
+
+/// A link alone in DAG-CBOR: tag 42 (0xd8 0x2a), a byte string, the multibase zero byte, then
+/// the CID's bytes.
+fn link_cbor(cid: &atproto_api::runtime::cid::Cid) -> Vec<u8> {
+    let bytes = cid.to_bytes();
+    let mut cbor = vec![
+        0xd8,
+        0x2a,
+        0x58,
+        u8::try_from(bytes.len() + 1).unwrap(),
+        0x00,
+    ];
+    cbor.extend(bytes);
+    cbor
+}
+
+fn hash_of(link: &CidLink) -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    thread_local!(static STATE: RandomState = RandomState::new());
+    STATE.with(|state| state.hash_one(link))
+}
+
+#[test]
+fn a_link_read_from_dag_cbor_writes_the_same_bytes_and_its_canonical_text() {
+    let cid: atproto_api::runtime::cid::Cid = RECORD_CID.parse().unwrap();
+    let cbor_bytes = link_cbor(&cid);
+    let link: CidLink = cbor::from_slice(&cbor_bytes).unwrap();
+    assert_eq!(link.decode().unwrap(), cid);
+    assert!(link.is_valid());
+    assert_eq!(cbor::to_vec(&link).unwrap(), cbor_bytes);
+    // Display writes the text without keeping it; the JSON form is the canonical base32 text.
+    assert_eq!(link.to_string(), RECORD_CID);
+    assert_eq!(
+        serde_json::to_value(&link).unwrap(),
+        json!({ "$link": RECORD_CID })
+    );
+    assert_eq!(link.as_str(), RECORD_CID);
+    assert_eq!(link.cid().as_str(), RECORD_CID);
+    assert_eq!(format!("{link:?}"), format!("CidLink({RECORD_CID:?})"));
+    assert_eq!(link.clone().into_cid().as_str(), RECORD_CID);
+    assert_eq!(CidLink::from_cid(cid).into_cid().as_str(), RECORD_CID);
+
+    // Equal to the same link read from JSON or built from text, with the same hash and order.
+    let text: CidLink = serde_json::from_value(json!({ "$link": RECORD_CID })).unwrap();
+    for other in [
+        text,
+        CidLink::try_from(RECORD_CID).unwrap(),
+        CidLink::from(cid),
+    ] {
+        assert_eq!(link, other);
+        assert_eq!(other, link);
+        assert_eq!(link.cmp(&other), std::cmp::Ordering::Equal);
+        assert_eq!(hash_of(&link), hash_of(&other));
+        assert_eq!(cbor::to_vec(&other).unwrap(), cbor_bytes);
+    }
+    // A key of a set. The text cache is a `OnceLock` that hashing never reads, which
+    // `mutable_key_type` cannot know.
+    #[allow(clippy::mutable_key_type)]
+    let set: std::collections::HashSet<CidLink> = [link.clone()].into();
+    assert!(set.contains(&CidLink::try_from(RECORD_CID).unwrap()));
+    let blob: CidLink = BLOB_CID.try_into().unwrap();
+    assert_ne!(link, blob);
+    assert_ne!(link, CidLink::from(blob.decode().unwrap()));
+}
+
+#[test]
+fn a_link_read_from_json_writes_back_the_text_it_was_read_with() {
+    use atproto_api::runtime::cid::{self, multibase::Base};
+    let cid: cid::Cid = RECORD_CID.parse().unwrap();
+    // The same CID in other multibases: kept as read, equal to the canonical link (as the
+    // data model and DAG-CBOR cannot tell them apart), and the same bytes in DAG-CBOR.
+    let canonical = CidLink::from_cid(cid);
+    for base in [Base::Base32Upper, Base::Base58Btc, Base::Base36Lower] {
+        let text = cid.to_string_of_base(base).unwrap();
+        let json = json!({ "$link": text });
+        let link: CidLink = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&link).unwrap(), json, "{text}");
+        assert_eq!(link.as_str(), text);
+        assert_eq!(link.to_string(), text);
+        assert!(link.is_valid(), "{text}");
+        assert_eq!(link.decode().unwrap(), cid);
+        assert_eq!(link, canonical, "{text}");
+        assert_eq!(hash_of(&link), hash_of(&canonical), "{text}");
+        assert_eq!(cbor::to_vec(&link).unwrap(), link_cbor(&cid), "{text}");
+    }
+
+    // A CIDv0 (atproto links are CIDv1) and text that is no CID: read and written back
+    // unchanged, reported by check(), never equal to a link that decodes.
+    let v0 = cid::Cid::new_v0(cid::multihash::Multihash::wrap(0x12, &[7; 32]).unwrap()).unwrap();
+    let qm = v0.to_string();
+    assert!(qm.starts_with("Qm"));
+    for text in [qm.as_str(), ".", "bafyNOTACID"] {
+        let json = json!({ "$link": text });
+        let link: CidLink = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&link).unwrap(), json);
+        assert_eq!(link.as_str(), text);
+        assert!(!link.is_valid(), "{text}");
+        assert!(link.check().is_err(), "{text}");
+        assert!(link.decode().is_err(), "{text}");
+        assert_ne!(link, canonical);
+        assert_eq!(link, link.clone());
+        assert_eq!(hash_of(&link), hash_of(&link.clone()));
+        assert!(cbor::to_vec(&link).is_err(), "{text}");
+    }
+    // Links that decode sort before those that do not; those by CID, these by text.
+    let mut links = [
+        CidLink::new(atproto_api::runtime::Cid::from_unchecked(".")),
+        CidLink::from_cid(cid),
+        CidLink::new(atproto_api::runtime::Cid::from_unchecked("..")),
+    ];
+    links.sort();
+    assert_eq!(links[0], canonical);
+    assert_eq!(links[1].as_str(), ".");
+
+    // A binary CIDv0 is kept too: its text is the Qm... form, equal to that text read from
+    // JSON, invalid for atproto like it, and it writes back the bytes it was read from.
+    let v0_bytes = link_cbor(&v0);
+    let binary_v0: CidLink = cbor::from_slice(&v0_bytes).unwrap();
+    assert_eq!(binary_v0.as_str(), qm);
+    assert!(!binary_v0.is_valid());
+    let text_v0: CidLink = serde_json::from_value(json!({ "$link": qm })).unwrap();
+    assert_eq!(binary_v0, text_v0);
+    assert_eq!(hash_of(&binary_v0), hash_of(&text_v0));
+    assert_eq!(cbor::to_vec(&binary_v0).unwrap(), v0_bytes);
+}
+
+#[test]
+fn a_record_read_from_dag_cbor_equals_it_read_from_json_and_its_blocks_are_found_by_link() {
+    let json = post_with_everything();
+    let from_json: post::Record = serde_json::from_value(json.clone()).unwrap();
+    let bytes = cbor::to_vec(&from_json).unwrap();
+    let from_cbor: post::Record = cbor::from_slice(&bytes).unwrap();
+    assert_eq!(from_cbor, from_json);
+    assert_eq!(serde_json::to_value(&from_cbor).unwrap(), json);
+    assert_eq!(
+        cbor::record_cid(&from_cbor).unwrap(),
+        cbor::record_cid(&from_json).unwrap()
+    );
+    assert_eq!(
+        cbor::record_cid(&from_json).unwrap().to_string(),
+        // As `@ipld/dag-cbor` and `multiformats` compute it from the same data.
+        "bafyreihbeakiiruo4clvs2z7lsuqt7nkjbf7gib72dmyulol4gnjz6aoe4",
+        "the record CID does not depend on how links are held"
+    );
+
+    // A CAR file finds a block by a link in either form.
+    let cid = cbor::cid_of(cbor::DAG_CBOR, &bytes);
+    let file = car(&[], &[(cid, bytes.clone())]);
+    let car = Car::read(&file).unwrap();
+    let text = CidLink::try_from(cid.to_string().as_str()).unwrap();
+    let binary: CidLink = cbor::from_slice(&link_cbor(&cid)).unwrap();
+    assert_eq!(car.get_link(&text), Some(&bytes[..]));
+    assert_eq!(car.get_link(&binary), Some(&bytes[..]));
+}
+
+#[test]
+fn a_link_is_as_small_as_a_string() {
+    assert!(std::mem::size_of::<CidLink>() <= std::mem::size_of::<String>());
+}
+
 /// Makes event-stream frames with `@ipld/dag-cbor` and `multiformats`, as a PDS does.
 fn official_frames() -> Vec<(String, Vec<u8>)> {
     const SCRIPT: &str = r#"

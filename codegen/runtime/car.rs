@@ -63,11 +63,7 @@ impl Header {
         header
             .roots
             .iter()
-            .map(|root| {
-                root.cid()
-                    .decode()
-                    .map_err(|e| CarError(format!("root: {e}")))
-            })
+            .map(|root| root.decode().map_err(|e| CarError(format!("root: {e}"))))
             .collect()
     }
 }
@@ -113,9 +109,10 @@ impl<'a> Car<'a> {
         self.blocks.get(cid).copied()
     }
 
-    /// The bytes of the block a link (a commit op's `cid`) points to, if the file has it.
+    /// The bytes of the block a link (a commit op's `cid`) points to, if the file has it. A
+    /// link read from DAG-CBOR is looked up as it is, with no decoding.
     pub fn get_link(&self, link: &super::data::CidLink) -> Option<&'a [u8]> {
-        self.get(&link.cid().decode().ok()?)
+        self.get(&link.decode().ok()?)
     }
 
     /// The block `cid` read as `T` (a record, a commit, a tree node).

@@ -1,12 +1,15 @@
 //! The atproto data model in JSON: bytes, CID links, blobs, and Lexicon `unknown` values, plus
 //! a check that any JSON value is valid data-model JSON.
 //!
-//! Only the JSON forms are covered (`{"$bytes": …}`, `{"$link": …}`, the blob object); the CBOR
-//! forms belong to a CBOR codec. As with string formats, the text of a CID is read as is and
-//! checked by `check()`, so one bad CID does not fail a whole response; a wrong JSON shape (a
-//! `$bytes` that is not a string, extra keys, a blob without `ref`) is an error when reading.
+//! The JSON forms are `{"$bytes": …}`, `{"$link": …}` and the blob object; the same types read
+//! and write the DAG-CBOR forms (byte strings, tag-42 links) when the serde format is binary.
+//! As with string formats, the text of a CID is read as is and checked by `check()`, so one bad
+//! CID does not fail a whole response (a link read from DAG-CBOR keeps its binary CID instead);
+//! a wrong JSON shape (a `$bytes` that is not a string, extra keys, a blob without `ref`) is an
+//! error when reading.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use serde::de::{self, DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
@@ -323,47 +326,200 @@ impl<'de> de::Deserialize<'de> for Bytes {
 // ---------------------------------------------------------------------------------------------
 // CidLink
 
-/// Lexicon `cid-link`: a link to other content, `{"$link": "<cid>"}` in JSON.
+/// Lexicon `cid-link`: a link to other content, `{"$link": "<cid>"}` in JSON and a binary CID
+/// (tag 42) in DAG-CBOR.
 ///
-/// The CID text is kept as read; `check()` says whether it is a valid CID.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CidLink(Cid);
+/// A link keeps the form it was read in, so that writing it back loses nothing:
+/// - read from JSON (or made with [`new`](Self::new) or `TryFrom<&str>`), it holds the CID
+///   text as given and writes it back unchanged, even a non-canonical multibase or text that is
+///   no CID at all (read leniently, as string formats are: [`check`](Self::check) says so);
+/// - read from DAG-CBOR (or made with [`from_cid`](Self::from_cid)), it holds the binary CID
+///   and writes back the same bytes, and in JSON its canonical text (base32; base58 for a
+///   CIDv0). That text is made only when asked for ([`cid`](Self::cid),
+///   [`as_str`](Self::as_str), `Display`, `Debug`, JSON) and then kept, so that reading a
+///   firehose commit and fetching its blocks by link ([`decode`](Self::decode)) never
+///   formats a CID.
+///
+/// Equality, hashing and ordering are those of the linked CID, as DAG-CBOR sees it: two links
+/// are equal when they decode to the same CID, whatever form or multibase they were read in
+/// (so equal links write the same DAG-CBOR, and records holding them have the same CID); a
+/// link that does not decode is equal only to one with the same text. Links that decode sort
+/// first, by CID, then the others by text. Comparing or hashing a link held as text decodes
+/// it (links with the same text compare equal without that); links read from DAG-CBOR compare
+/// and hash their binary CIDs.
+///
+/// The text of a binary link is kept in a `OnceLock` (`cid()` and `as_str()` return references
+/// to it, so it must live in the link), which clippy's `mutable_key_type` sees as mutability in
+/// a map or set keyed by links. Hashing and equality never read it, so that lint is a false
+/// positive here: allow it, or key by [`decode`](Self::decode)'s binary CID.
+#[derive(Clone)]
+pub struct CidLink(Link);
+
+#[derive(Clone)]
+enum Link {
+    /// As read from JSON, or given as text.
+    Text(Cid),
+    /// As read from DAG-CBOR, or given as a binary CID. Boxed, so that a link (and every blob
+    /// and message holding one) stays the size of a `String`.
+    Binary(Box<BinaryCid>),
+}
+
+#[derive(Clone)]
+struct BinaryCid {
+    cid: ::cid::Cid,
+    /// The canonical text, made the first time it is asked for: [`CidLink::cid`] and
+    /// [`CidLink::as_str`] hand out references to it, so it has to be kept somewhere.
+    text: OnceLock<Cid>,
+}
+
+impl BinaryCid {
+    fn text(&self) -> &Cid {
+        self.text
+            .get_or_init(|| Cid::from_unchecked(self.cid.to_string()))
+    }
+
+    /// What [`Cid::decode`] would say of the text: atproto links are CIDv1, and the text of a
+    /// CIDv1 always passes the syntax check and decodes back to it.
+    fn decode(&self) -> Result<::cid::Cid, FormatError> {
+        match self.cid.version() {
+            ::cid::Version::V1 => Ok(self.cid),
+            ::cid::Version::V0 => Err(FormatError::new(
+                "cid",
+                self.text().as_str(),
+                "CIDv0 is not supported",
+            )),
+        }
+    }
+}
+
+/// What links are compared and hashed by: the CID when the link decodes, else its text.
+#[derive(PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum LinkIdentity<'a> {
+    Cid(std::borrow::Cow<'a, ::cid::Cid>),
+    Text(&'a str),
+}
 
 impl CidLink {
-    /// A link to `cid`.
+    /// A link to the CID text `cid`, kept as given.
     pub fn new(cid: Cid) -> Self {
-        Self(cid)
+        Self(Link::Text(cid))
     }
 
-    /// The linked CID.
+    /// A link to a binary CID, as DAG-CBOR carries it; its text is made only when asked for.
+    pub fn from_cid(cid: ::cid::Cid) -> Self {
+        Self(Link::Binary(Box::new(BinaryCid {
+            cid,
+            text: OnceLock::new(),
+        })))
+    }
+
+    /// The linked CID as text: as read for a link read from text, the canonical text
+    /// (made once, then kept) for a link read from DAG-CBOR.
     pub fn cid(&self) -> &Cid {
-        &self.0
+        match &self.0 {
+            Link::Text(cid) => cid,
+            Link::Binary(binary) => binary.text(),
+        }
     }
 
-    /// The linked CID.
+    /// The linked CID as text (see [`cid`](Self::cid)).
     pub fn into_cid(self) -> Cid {
-        self.0
+        match self.0 {
+            Link::Text(cid) => cid,
+            Link::Binary(binary) => {
+                let BinaryCid { cid, text } = *binary;
+                text.into_inner()
+                    .unwrap_or_else(|| Cid::from_unchecked(cid.to_string()))
+            }
+        }
     }
 
-    /// The CID text.
+    /// The CID text (see [`cid`](Self::cid)).
     pub fn as_str(&self) -> &str {
-        self.0.as_str()
+        self.cid().as_str()
     }
 
-    /// Whether the CID text decodes to a CID (see [`Cid::decode`]).
+    /// The linked CID in binary, to look a block up by (as `Car::get_link` does). Free for a
+    /// link read from DAG-CBOR; a link held as text is decoded, as [`Cid::decode`] does. An
+    /// error when the link is not a CID, or is a CIDv0 (which atproto does not use).
+    pub fn decode(&self) -> Result<::cid::Cid, FormatError> {
+        match &self.0 {
+            Link::Text(cid) => cid.decode(),
+            Link::Binary(binary) => binary.decode(),
+        }
+    }
+
+    /// Whether the link is a CID (see [`decode`](Self::decode)).
     pub fn check(&self) -> Result<(), FormatError> {
-        self.0.decode().map(drop)
+        self.decode().map(drop)
     }
 
-    /// Whether the CID text decodes to a CID.
+    /// Whether the link is a CID (see [`decode`](Self::decode)).
     pub fn is_valid(&self) -> bool {
-        self.check().is_ok()
+        match &self.0 {
+            Link::Text(cid) => cid.decode().is_ok(),
+            Link::Binary(binary) => binary.cid.version() == ::cid::Version::V1,
+        }
+    }
+
+    fn identity(&self) -> LinkIdentity<'_> {
+        use std::borrow::Cow;
+        match &self.0 {
+            Link::Binary(binary) if binary.cid.version() == ::cid::Version::V1 => {
+                LinkIdentity::Cid(Cow::Borrowed(&binary.cid))
+            }
+            Link::Binary(binary) => LinkIdentity::Text(binary.text().as_str()),
+            Link::Text(text) => match text.decode() {
+                Ok(cid) => LinkIdentity::Cid(Cow::Owned(cid)),
+                Err(_) => LinkIdentity::Text(text.as_str()),
+            },
+        }
+    }
+}
+
+impl PartialEq for CidLink {
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.0, &other.0) {
+            (Link::Text(a), Link::Text(b)) if a == b => true,
+            // The text of a CID is one-to-one with it, CIDv0 or not.
+            (Link::Binary(a), Link::Binary(b)) => a.cid == b.cid,
+            _ => self.identity() == other.identity(),
+        }
+    }
+}
+
+impl Eq for CidLink {}
+
+impl std::hash::Hash for CidLink {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.identity().hash(state);
+    }
+}
+
+impl PartialOrd for CidLink {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for CidLink {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        match (&self.0, &other.0) {
+            (Link::Text(a), Link::Text(b)) if a == b => std::cmp::Ordering::Equal,
+            _ => self.identity().cmp(&other.identity()),
+        }
     }
 }
 
 impl From<Cid> for CidLink {
     fn from(cid: Cid) -> Self {
-        Self(cid)
+        Self::new(cid)
+    }
+}
+
+impl From<::cid::Cid> for CidLink {
+    fn from(cid: ::cid::Cid) -> Self {
+        Self::from_cid(cid)
     }
 }
 
@@ -371,30 +527,54 @@ impl TryFrom<&str> for CidLink {
     type Error = FormatError;
 
     fn try_from(cid: &str) -> Result<Self, FormatError> {
-        Cid::new(cid).map(Self)
+        Cid::new(cid).map(Self::new)
     }
 }
 
 impl fmt::Debug for CidLink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("CidLink").field(&self.0).finish()
+        f.debug_tuple("CidLink").field(self.cid()).finish()
     }
 }
 
 impl fmt::Display for CidLink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
+        match &self.0 {
+            Link::Text(cid) => f.write_str(cid.as_str()),
+            Link::Binary(binary) => match binary.text.get() {
+                Some(text) => f.write_str(text.as_str()),
+                None => fmt::Display::fmt(&binary.cid, f),
+            },
+        }
     }
 }
 
 impl serde::Serialize for CidLink {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         if !serializer.is_human_readable() {
-            return serialize_binary_link(self.as_str(), serializer);
+            return match &self.0 {
+                Link::Text(text) => serialize_binary_link(text.as_str(), serializer),
+                Link::Binary(binary) => serialize_cid(&binary.cid, serializer),
+            };
         }
         let mut map = serializer.serialize_map(Some(1))?;
-        map.serialize_entry("$link", &self.0)?;
+        map.serialize_entry("$link", &LinkText(self))?;
         map.end()
+    }
+}
+
+/// The text of a link, written without keeping it.
+struct LinkText<'a>(&'a CidLink);
+
+impl serde::Serialize for LinkText<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match &self.0.0 {
+            Link::Text(text) => serializer.serialize_str(text.as_str()),
+            Link::Binary(binary) => match binary.text.get() {
+                Some(text) => serializer.serialize_str(text.as_str()),
+                None => serializer.collect_str(&binary.cid),
+            },
+        }
     }
 }
 
@@ -411,31 +591,44 @@ impl serde::Serialize for CidBytes<'_> {
     }
 }
 
+/// More than the longest CID the `cid` crate holds: three 10-byte varints, a one-byte digest
+/// length and a 64-byte digest.
+const MAX_CID_BYTES: usize = 128;
+
+/// Writes a binary link (the serializer adds the tag and the leading zero byte).
+fn serialize_cid<S: Serializer>(cid: &::cid::Cid, serializer: S) -> Result<S::Ok, S::Error> {
+    let mut buffer = [0u8; MAX_CID_BYTES];
+    let len = cid
+        .write_bytes(&mut buffer[..])
+        .map_err(<S::Error as serde::ser::Error>::custom)?;
+    serializer.serialize_newtype_struct(BINARY_CID, &CidBytes(&buffer[..len]))
+}
+
 /// Writes the CID `text` as a binary link; text that is not a CID cannot be written so.
 fn serialize_binary_link<S: Serializer>(text: &str, serializer: S) -> Result<S::Ok, S::Error> {
     let cid = Cid::from_unchecked(text)
         .decode()
         .map_err(<S::Error as serde::ser::Error>::custom)?;
-    serializer.serialize_newtype_struct(BINARY_CID, &CidBytes(&cid.to_bytes()))
+    serialize_cid(&cid, serializer)
 }
 
-/// Reads a binary link (CBOR tag 42) as the text of its CID.
+/// Reads a binary link (CBOR tag 42) as its CID.
 struct BinaryLink;
 
 impl<'de> Visitor<'de> for BinaryLink {
-    type Value = String;
+    type Value = ::cid::Cid;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a CID link")
     }
-    fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+    fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<::cid::Cid, D::Error> {
         d.deserialize_bytes(self)
     }
-    fn visit_bytes<E: de::Error>(self, bytes: &[u8]) -> Result<String, E> {
+    fn visit_bytes<E: de::Error>(self, bytes: &[u8]) -> Result<::cid::Cid, E> {
         ::cid::Cid::try_from(bytes)
-            .map(|cid| cid.to_string())
             .map_err(|e| E::custom(format_args!("a link that is not a CID: {e}")))
     }
 }
+
 impl<'de> de::Deserialize<'de> for CidLink {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct LinkVisitor;
@@ -453,7 +646,7 @@ impl<'de> de::Deserialize<'de> for CidLink {
                         _ => return Err(de::Error::custom("a $link object has one key only")),
                     }
                 }
-                cid.map(CidLink)
+                cid.map(CidLink::new)
                     .ok_or_else(|| de::Error::missing_field("$link"))
             }
         }
@@ -462,7 +655,7 @@ impl<'de> de::Deserialize<'de> for CidLink {
         } else {
             deserializer
                 .deserialize_newtype_struct(BINARY_CID, BinaryLink)
-                .map(|text| CidLink(Cid::from_unchecked(text)))
+                .map(CidLink::from_cid)
         }
     }
 }
@@ -595,7 +788,7 @@ impl<'de> de::Deserialize<'de> for Blob {
                 }
                 match legacy_cid {
                     Some(cid) => Ok(Blob {
-                        r#ref: CidLink(cid),
+                        r#ref: CidLink::new(cid),
                         mime_type,
                         legacy: if size.is_some() { Legacy::WithSize } else { Legacy::Plain },
                         size: size.unwrap_or(0),
@@ -783,9 +976,9 @@ pub(crate) fn bytes_value(bytes: &[u8]) -> Value {
 
 /// Reads a binary link into its JSON form, `{"$link": "<cid>"}`.
 pub(crate) fn link_value<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
-    let text = d.deserialize_bytes(BinaryLink)?;
+    let cid = d.deserialize_bytes(BinaryLink)?;
     let mut map = Map::new();
-    map.insert("$link".to_owned(), Value::String(text));
+    map.insert("$link".to_owned(), Value::String(cid.to_string()));
     Ok(Value::Object(map))
 }
 

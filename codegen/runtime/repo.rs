@@ -59,8 +59,9 @@ struct TreeEntry {
 /// the logarithm, base 4, of the number of records).
 const MAX_TREE_DEPTH: usize = 64;
 
+/// The binary CID of a link read from a block: no text in between.
 fn link(cid: &CidLink) -> Result<::cid::Cid, CarError> {
-    cid.cid().decode().map_err(|e| CarError::new(e.to_string()))
+    cid.decode().map_err(|e| CarError::new(e.to_string()))
 }
 
 /// A tree node being walked: its entries, the next one, the subtree to visit before it, and
