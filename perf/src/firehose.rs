@@ -7,7 +7,8 @@
 //! search tree and sends what a PDS sends: the ops, and a CAR v1 slice whose root is the signed
 //! commit object, with the new records and every tree node that the change made new (the path
 //! from the root to each changed key, and any node a split or merge produced). A few
-//! `#identity` and `#account` frames are mixed in.
+//! `#identity` and `#account` frames are mixed in. The tree builder and the records serve the
+//! repository export too ([`crate::export`]).
 //!
 //! Everything is encoded as generic [`Ipld`] values with `serde_ipld_dagcbor`, not with the
 //! generated types, so the bench does not read back what its own writer wrote.
@@ -32,7 +33,7 @@ const SHA2_256: u64 = 0x12;
 /// The first `seq`: the size of the real firehose's sequence numbers.
 const FIRST_SEQ: i128 = 9_200_000_000;
 /// "Now" at the first frame, in microseconds (2026-11-30T12:00:00Z).
-const START_MICROS: u64 = 1_795_089_600_000_000;
+pub(crate) const START_MICROS: u64 = 1_795_089_600_000_000;
 
 /// The frames, ready to decode, and what they hold.
 pub struct Firehose {
@@ -159,12 +160,12 @@ fn cid_from_digest(digest: &[u8]) -> Cid {
     Cid::new_v1(DAG_CBOR, hash)
 }
 
-fn encode(value: &Ipld) -> Vec<u8> {
+pub(crate) fn encode(value: &Ipld) -> Vec<u8> {
     serde_ipld_dagcbor::to_vec(value).expect("Ipld values encode")
 }
 
 /// A TID: 53 bits of microseconds and 10 bits of clock id, in sortable base32.
-fn tid(micros: u64, clock: u64) -> String {
+pub(crate) fn tid(micros: u64, clock: u64) -> String {
     let mut v = ((micros << 10) | (clock & 1023)) & ((1 << 63) - 1);
     let mut chars = [0u8; 13];
     for c in chars.iter_mut().rev() {
@@ -198,11 +199,11 @@ fn ipld(value: &Value) -> Ipld {
     }
 }
 
-fn map<const N: usize>(fields: [(&str, Ipld); N]) -> Ipld {
+pub(crate) fn map<const N: usize>(fields: [(&str, Ipld); N]) -> Ipld {
     Ipld::Map(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
 }
 
-fn text(s: impl Into<String>) -> Ipld {
+pub(crate) fn text(s: impl Into<String>) -> Ipld {
     Ipld::String(s.into())
 }
 
@@ -211,7 +212,7 @@ fn link_or_null(cid: Option<Cid>) -> Ipld {
 }
 
 /// Appends a CAR section: the varint length, then the bytes.
-fn car_section(out: &mut Vec<u8>, parts: &[&[u8]]) {
+pub(crate) fn car_section(out: &mut Vec<u8>, parts: &[&[u8]]) {
     let mut len = parts.iter().map(|p| p.len()).sum::<usize>() as u64;
     loop {
         let byte = (len & 0x7f) as u8;
@@ -232,14 +233,14 @@ fn car_section(out: &mut Vec<u8>, parts: &[&[u8]]) {
 
 /// A record's place in the tree: its layer (from its key) and its CID.
 #[derive(Clone, Copy)]
-struct Leaf {
-    layer: u32,
-    cid: Cid,
+pub(crate) struct Leaf {
+    pub(crate) layer: u32,
+    pub(crate) cid: Cid,
 }
 
 /// The tree layer of a key: the leading zero bits of SHA-256(key), counted in 2-bit chunks
 /// (a fanout of 4 on average, as atproto repositories have).
-fn layer(key: &str) -> u32 {
+pub(crate) fn layer(key: &str) -> u32 {
     let digest = Sha256::digest(key.as_bytes());
     let mut zeros = 0;
     for byte in digest {
@@ -252,24 +253,24 @@ fn layer(key: &str) -> u32 {
 }
 
 /// A tree: its root, every node in it and its shape.
-struct Tree {
-    root: Cid,
-    nodes: HashSet<Cid>,
-    levels: usize,
-    entries: usize,
+pub(crate) struct Tree {
+    pub(crate) root: Cid,
+    pub(crate) nodes: HashSet<Cid>,
+    pub(crate) levels: usize,
+    pub(crate) entries: usize,
 }
 
 /// Every tree node built so far, keyed by its content (child CIDs and keys), so that rebuilding
 /// a tree after a commit encodes and hashes only the nodes that changed.
 #[derive(Default)]
-struct Nodes {
+pub(crate) struct Nodes {
     by_content: HashMap<Vec<u8>, Cid>,
-    bytes: HashMap<Cid, Vec<u8>>,
+    pub(crate) bytes: HashMap<Cid, Vec<u8>>,
 }
 
 impl Nodes {
     /// The tree over `records`, built from scratch: the MST is a function of its keys.
-    fn tree(&mut self, records: &BTreeMap<String, Leaf>) -> Tree {
+    pub(crate) fn tree(&mut self, records: &BTreeMap<String, Leaf>) -> Tree {
         let items: Vec<(&str, Leaf)> = records.iter().map(|(k, l)| (k.as_str(), *l)).collect();
         let top = items.iter().map(|(_, l)| l.layer).max().unwrap_or(0);
         let mut tree = Tree {
@@ -357,14 +358,71 @@ fn encode_node(left: Option<Cid>, entries: &[(&str, Cid, Option<Cid>)]) -> Vec<u
 }
 
 // ---------------------------------------------------------------------------------------------
+// Records (shared with the repository export, [`crate::export`])
+
+/// A like or a repost of someone's post, sometimes of a repost of it (`via`), made at `micros`.
+pub(crate) fn like(g: &mut Gen, micros: u64, collection: &str) -> Ipld {
+    let mut fields = vec![
+        ("$type", Value::from(collection)),
+        ("subject", g.strong_ref(POST)),
+        ("createdAt", datetime(micros).into()),
+    ];
+    if g.rng.chance(8) {
+        fields.push(("via", g.strong_ref(REPOST)));
+    }
+    ipld(&Value::Object(
+        fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+    ))
+}
+
+pub(crate) fn follow(g: &mut Gen, micros: u64) -> Ipld {
+    map([
+        ("$type", text(FOLLOW)),
+        ("subject", text(g.did())),
+        ("createdAt", text(datetime(micros))),
+    ])
+}
+
+/// A post of [`crate::data::posts`]' kind (text with facets, embeds of every kind, replies,
+/// langs), written at `micros`.
+pub(crate) fn post(g: &mut Gen, micros: u64) -> Ipld {
+    let i = g.rng.below(1000) as usize;
+    let mut post = g.post(i);
+    post["createdAt"] = datetime(micros).into();
+    ipld(&post)
+}
+
+pub(crate) fn profile(g: &mut Gen) -> Ipld {
+    let name = *g.rng.pick(DISPLAY);
+    let words = g.rng.range(5, 30);
+    let description = g.words("en", words);
+    let mut fields = vec![
+        ("$type", Value::from(PROFILE)),
+        ("displayName", name.into()),
+        ("description", description.into()),
+        ("avatar", g.blob("image/jpeg", 20_000, 900_000)),
+        ("createdAt", "2024-02-01T10:20:30.000Z".into()),
+    ];
+    if g.rng.chance(70) {
+        fields.push(("banner", g.blob("image/jpeg", 50_000, 990_000)));
+    }
+    if g.rng.chance(30) {
+        fields.push(("pinnedPost", g.strong_ref(POST)));
+    }
+    ipld(&Value::Object(
+        fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
 // Repositories and the stream
 
-const POST: &str = "app.bsky.feed.post";
-const LIKE: &str = "app.bsky.feed.like";
-const REPOST: &str = "app.bsky.feed.repost";
-const FOLLOW: &str = "app.bsky.graph.follow";
-const PROFILE: &str = "app.bsky.actor.profile";
-const PROFILE_KEY: &str = "app.bsky.actor.profile/self";
+pub(crate) const POST: &str = "app.bsky.feed.post";
+pub(crate) const LIKE: &str = "app.bsky.feed.like";
+pub(crate) const REPOST: &str = "app.bsky.feed.repost";
+pub(crate) const FOLLOW: &str = "app.bsky.graph.follow";
+pub(crate) const PROFILE: &str = "app.bsky.actor.profile";
+pub(crate) const PROFILE_KEY: &str = "app.bsky.actor.profile/self";
 
 struct Repo {
     did: String,
@@ -460,20 +518,25 @@ impl World {
         self.seq += 1;
         let repo = self.g.rng.below(REPOS as u64) as usize;
         let changes = match self.g.rng.below(100) {
-            0..=37 => vec![Change::Create(LIKE, self.like(LIKE))],
-            38..=55 => vec![Change::Create(POST, self.post())],
+            0..=37 => vec![Change::Create(LIKE, like(&mut self.g, self.micros, LIKE))],
+            38..=55 => vec![Change::Create(POST, post(&mut self.g, self.micros))],
             56..=59 => {
                 let n = self.g.rng.range(2, 4) as usize;
-                (0..n).map(|_| Change::Create(POST, self.post())).collect()
+                (0..n)
+                    .map(|_| Change::Create(POST, post(&mut self.g, self.micros)))
+                    .collect()
             }
-            60..=71 => vec![Change::Create(FOLLOW, self.follow())],
+            60..=71 => vec![Change::Create(FOLLOW, follow(&mut self.g, self.micros))],
             72..=73 => {
                 let n = self.g.rng.range(3, 8) as usize;
                 (0..n)
-                    .map(|_| Change::Create(FOLLOW, self.follow()))
+                    .map(|_| Change::Create(FOLLOW, follow(&mut self.g, self.micros)))
                     .collect()
             }
-            74..=83 => vec![Change::Create(REPOST, self.like(REPOST))],
+            74..=83 => vec![Change::Create(
+                REPOST,
+                like(&mut self.g, self.micros, REPOST),
+            )],
             84..=91 => vec![Change::Delete(self.deletable(repo))],
             92 => {
                 let n = self.g.rng.range(2, 5) as usize;
@@ -481,7 +544,7 @@ impl World {
                     .map(|_| Change::Delete(self.deletable(repo)))
                     .collect()
             }
-            93..=95 => vec![Change::Update(PROFILE_KEY.to_owned(), self.profile())],
+            93..=95 => vec![Change::Update(PROFILE_KEY.to_owned(), profile(&mut self.g))],
             96..=97 => return self.identity(repo),
             _ => return self.account(repo),
         };
@@ -526,60 +589,6 @@ impl World {
             fields.insert("status".into(), text("deactivated"));
         }
         self.frame("#account", &body)
-    }
-
-    /// A like or a repost of someone's post, sometimes of a repost of it (`via`).
-    fn like(&mut self, collection: &str) -> Ipld {
-        let mut fields = vec![
-            ("$type", Value::from(collection)),
-            ("subject", self.g.strong_ref(POST)),
-            ("createdAt", datetime(self.micros).into()),
-        ];
-        if self.g.rng.chance(8) {
-            fields.push(("via", self.g.strong_ref(REPOST)));
-        }
-        ipld(&Value::Object(
-            fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
-        ))
-    }
-
-    fn follow(&mut self) -> Ipld {
-        map([
-            ("$type", text(FOLLOW)),
-            ("subject", text(self.g.did())),
-            ("createdAt", self.now()),
-        ])
-    }
-
-    /// A post of [`crate::data::posts`]' kind (text with facets, embeds of every kind, replies,
-    /// langs), written now.
-    fn post(&mut self) -> Ipld {
-        let i = self.g.rng.below(1000) as usize;
-        let mut post = self.g.post(i);
-        post["createdAt"] = datetime(self.micros).into();
-        ipld(&post)
-    }
-
-    fn profile(&mut self) -> Ipld {
-        let name = *self.g.rng.pick(DISPLAY);
-        let words = self.g.rng.range(5, 30);
-        let description = self.g.words("en", words);
-        let mut fields = vec![
-            ("$type", Value::from(PROFILE)),
-            ("displayName", name.into()),
-            ("description", description.into()),
-            ("avatar", self.g.blob("image/jpeg", 20_000, 900_000)),
-            ("createdAt", "2024-02-01T10:20:30.000Z".into()),
-        ];
-        if self.g.rng.chance(70) {
-            fields.push(("banner", self.g.blob("image/jpeg", 50_000, 990_000)));
-        }
-        if self.g.rng.chance(30) {
-            fields.push(("pinnedPost", self.g.strong_ref(POST)));
-        }
-        ipld(&Value::Object(
-            fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
-        ))
     }
 
     fn deletable(&mut self, repo: usize) -> String {

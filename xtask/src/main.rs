@@ -42,6 +42,10 @@ pub(crate) const USAGE: &str = "usage:
       Parse benches (perf/): ours vs atrium-api 0.26.0 vs serde_json::Value, in MB/s.
   cargo xtask bench-frames [--rev COMMIT] [CRITERION ARGS]
       Firehose frames (perf/): typed messages and records vs ipld_core's Ipld, frames/s, MB/s.
+  cargo xtask bench-repo [--rev COMMIT] [--runs N] [--sizes N,N,...]
+      A repository export (getRepo's CAR file, 10k/100k/300k records, made once under
+      target/perf/data) read to every typed record in memory (Car) and from the file
+      (CarFile): peak heap and time; the table goes to target/perf/results/repo.md.
   cargo xtask bench-instructions [--rev COMMIT]
       The same parses counted in instructions (callgrind): stable on a busy machine.
   cargo xtask bench-compile [--rev COMMIT] [--release] [--runs N] [--rustc-flags FLAGS]
@@ -73,8 +77,8 @@ fn main() -> ExitCode {
             Gen::parse(&preset).and_then(|g| g.run())
         }
         Some(
-            command @ ("perf-gen" | "bench-parse" | "bench-frames" | "bench-instructions"
-            | "bench-compile" | "bench-codegen" | "bench-all"),
+            command @ ("perf-gen" | "bench-parse" | "bench-frames" | "bench-repo"
+            | "bench-instructions" | "bench-compile" | "bench-codegen" | "bench-all"),
         ) => perf::run(command, &args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
