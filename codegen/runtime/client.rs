@@ -1,7 +1,7 @@
 //! The XRPC client: requests built by the generated methods, sent through a [`Transport`].
 //!
 //! Bring your own HTTP stack by implementing [`Transport`]; the `reqwest` feature provides
-//! [`ReqwestTransport`] (HTTP and HTTPS). Errors keep apart what failed: the transport, the
+//! `ReqwestTransport` (HTTP and HTTPS). Errors keep apart what failed: the transport, the
 //! endpoint (its typed error, with the HTTP status), or a response body that does not match the
 //! lexicon.
 //!

@@ -669,15 +669,29 @@ fn item_tokens(item: &Item, items: &[Item], from: &[String], parent_is_base: boo
                     let variant = types::ident(variant);
                     quote!(Self::#variant(message) => crate::runtime::cbor::message_frame(#t, message),)
                 });
-                let write_frame = quote! {
-                    fn write_frame(&self) -> ::std::result::Result<::std::vec::Vec<u8>, crate::runtime::cbor::CborError> {
+                let unknown = quote! {
+                    ::std::result::Result::Err(crate::runtime::cbor::CborError::new(
+                        "a message of a type this version does not know cannot be written",
+                    ))
+                };
+                // A message union whose members all were left out has nothing to write.
+                let write_body = if s.frames.is_empty() {
+                    quote! {
+                        let _ = self;
+                        #unknown
+                    }
+                } else {
+                    quote! {
                         #[allow(unreachable_patterns)]
                         match self {
                             #(#write_arms)*
-                            _ => ::std::result::Result::Err(crate::runtime::cbor::CborError::new(
-                                "a message of a type this version does not know cannot be written",
-                            )),
+                            _ => #unknown,
                         }
+                    }
+                };
+                let write_frame = quote! {
+                    fn write_frame(&self) -> ::std::result::Result<::std::vec::Vec<u8>, crate::runtime::cbor::CborError> {
+                        #write_body
                     }
                 };
                 quote! {
