@@ -19,6 +19,7 @@ macro_rules! fixture_snapshots {
 fixture_snapshots! {
     record => "record.rs",
     object_optional_nullable => "object.rs",
+    optional_objects_boxed_when_large => "boxing.rs",
     unions => "union.rs",
     tokens => "token.rs",
     strings => "strings.rs",

@@ -212,6 +212,26 @@ async fn our_client_and_our_server_agree_on_every_construct() {
 
 /// Bad requests, sent as raw HTTP: each answered with its status and `{error, message}`, the
 /// message naming what is wrong; never a panic or a 500.
+/// A query string as a browser or another client writes it: an array's keys apart from each
+/// other, `+` and percent escapes, parameters the lexicon does not define (kept, one text or
+/// a list), and a lexicon default only where the parameter is absent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_string_reads_whatever_order_and_escaping_it_comes_in() {
+    let seen = Seen::default();
+    let url = serve(seen.clone()).await;
+    let query = "tags=x&actor=a.test&note=hello+there&tags=y+z%26w&flag=1&flag=2&tags=%E2%9C%93&reverse=true";
+    let response = reqwest::get(format!("{url}/xrpc/com.example.fixture.query?{query}"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        seen.take(),
+        [
+            r#"actor=a.test limit=Some(50) reverse=Some(true) tags=Some(["x", "y z&w", "✓"]) sort=None cursor=None extra={"flag":["1","2"],"note":"hello there"}"#
+        ]
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_are_answered_with_what_is_wrong() {
     let url = serve(Seen::default()).await;

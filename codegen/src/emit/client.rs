@@ -34,6 +34,7 @@ pub fn params(s: &Struct) -> TokenStream {
     };
     quote! {
         impl crate::runtime::client::QueryParams for #name {
+            #[inline]
             fn push_to(&self, #query: &mut crate::runtime::client::Query) {
                 #(#pushes)*
             }

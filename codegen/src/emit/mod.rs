@@ -845,7 +845,8 @@ fn cargo_toml(options: &CrateOptions, features: &Features, layering: &Layering<'
              k256 = { version = \"0.14\", default-features = false, features = [\"ecdsa\"], optional = true }\n\
              p256 = { version = \"0.14\", default-features = false, features = [\"ecdsa\"], optional = true }\n\
              axum = { version = \"0.8\", default-features = false, features = [\"http1\", \"tokio\", \"ws\"], optional = true }\n\
-             serde_path_to_error = { version = \"0.1\", optional = true }\n"
+             serde_path_to_error = { version = \"0.1\", optional = true }\n\
+             bytes = { version = \"1\", optional = true }\n"
                 .to_owned(),
             "# The default XRPC transport, on reqwest: HTTP and HTTPS (rustls, with reqwest's\n\
              # default crypto provider, aws-lc-rs), and tokio's timer (reqwest runs on tokio) to\n\
@@ -860,7 +861,7 @@ fn cargo_toml(options: &CrateOptions, features: &Features, layering: &Layering<'
              # fetched with the reqwest transport: ES256K and ES256 on RustCrypto's k256 and\n\
              # p256, pure Rust. Multibase keys decode with the multibase crate that cid\n\
              # already brings.\n\
-             server = [\"dag-cbor\", \"reqwest\", \"dep:axum\", \"dep:serde_path_to_error\", \"dep:futures-util\", \"dep:k256\", \"dep:p256\", \"tokio/macros\"]\n"
+             server = [\"dag-cbor\", \"reqwest\", \"dep:axum\", \"dep:bytes\", \"dep:serde_path_to_error\", \"dep:futures-util\", \"dep:k256\", \"dep:p256\", \"tokio/macros\"]\n"
                 .to_owned(),
         ),
         Some(runtime) => {

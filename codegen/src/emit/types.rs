@@ -211,6 +211,7 @@ pub fn structure(s: &Struct, from: &[String]) -> TokenStream {
                 #(#writes)*
                 crate::runtime::ser::extra(map, &self.extra, &[#(#field_names),*])
             }
+            #[inline]
             fn extra_fields(&self) -> &crate::runtime::Extra {
                 &self.extra
             }
@@ -362,6 +363,7 @@ fn default_accessors(s: &Struct) -> TokenStream {
             };
             Some(quote! {
                 #[doc = #doc]
+                #[inline]
                 pub fn #rust_name(&self) -> #ty {
                     #body
                 }
@@ -405,6 +407,7 @@ fn constructor(s: &Struct, from: &[String]) -> TokenStream {
         impl #name {
             /// Builds a value from its required fields; the optional ones start unset.
             #many
+            #[inline]
             pub fn new(#(#params),*) -> Self {
                 Self { #(#inits)* extra: ::std::default::Default::default() }
             }
@@ -603,6 +606,7 @@ pub fn strings(s: &Strings) -> TokenStream {
             }
         }
         impl ::std::fmt::Display for #name {
+            #[inline]
             fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
             }
@@ -613,6 +617,7 @@ pub fn strings(s: &Strings) -> TokenStream {
             }
         }
         impl crate::runtime::client::QueryValue for #name {
+            #[inline]
             fn push_to(&self, name: &'static str, query: &mut crate::runtime::client::Query) {
                 query.push(name, self.as_str());
             }
@@ -687,14 +692,17 @@ pub fn error_enum(e: &ErrorEnum) -> TokenStream {
             Other { error: ::std::string::String, message: ::std::option::Option<::std::string::String> },
         }
         impl crate::runtime::client::XrpcErrorKind for #name {
+            #[inline]
             fn from_parts(error: ::std::string::String, message: ::std::option::Option<::std::string::String>) -> Self {
                 #from_parts
             }
+            #[inline]
             fn parts(&self) -> (&str, ::std::option::Option<&str>) {
                 #parts
             }
         }
         impl ::std::fmt::Display for #name {
+            #[inline]
             fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 crate::runtime::client::display_error(self, f)
             }

@@ -128,6 +128,7 @@ pub fn resolve_layered(documents: &[Document], bases: &BTreeMap<String, Layer>) 
     }
     let mut ir = Ir { modules };
     box_cycles(&mut ir);
+    box_optional_objects(&mut ir);
     ir
 }
 
@@ -711,6 +712,139 @@ fn box_cycles(ir: &mut Ir) {
                     && component.get(&from) == component.get(path)
                 {
                     *boxed = true;
+                }
+            }
+        }
+    }
+}
+
+/// An optional object field is boxed when the object is larger than this (by
+/// [`ObjectSizes`]' estimate): small ones (a strong ref, 72 bytes) stay inline and cost no
+/// allocation, large ones cost a pointer while absent.
+const INLINE_OPTIONAL_OBJECT_BYTES: usize = 128;
+
+/// Boxes the optional fields whose type is a large object. Without it, a timeline item holds
+/// every optional viewer state, reply ref and profile part inline, kilobytes that are mostly
+/// `None` and are moved whole as the item is read.
+fn box_optional_objects(ir: &mut Ir) {
+    let mut sizes = ObjectSizes::new(ir);
+    let mut boxed = Vec::new();
+    for (m, module) in ir.modules.iter().enumerate() {
+        for (i, item) in module.items.iter().enumerate() {
+            let Item::Struct(s) = item else { continue };
+            for (f, field) in s.fields.iter().enumerate() {
+                if sizes.boxes(field) {
+                    boxed.push((m, i, f));
+                }
+            }
+        }
+    }
+    for (m, i, f) in boxed {
+        if let Item::Struct(s) = &mut ir.modules[m].items[i]
+            && let Type::Named { boxed, .. } = &mut s.fields[f].ty
+        {
+            *boxed = true;
+        }
+    }
+}
+
+/// Estimated sizes in bytes of the generated structs, once their own large optional objects
+/// are boxed. The same lexicons give the same estimates on every machine (they are not
+/// `size_of`), so the output stays deterministic.
+struct ObjectSizes<'a> {
+    structs: BTreeMap<TypePath, &'a Struct>,
+    /// Aliases, so that a field typed by an alias of an object is sized as that object.
+    aliases: BTreeMap<TypePath, &'a Type>,
+    known: BTreeMap<TypePath, usize>,
+}
+
+impl<'a> ObjectSizes<'a> {
+    fn new(ir: &'a Ir) -> Self {
+        let mut structs = BTreeMap::new();
+        let mut aliases = BTreeMap::new();
+        for module in &ir.modules {
+            for item in &module.items {
+                let path = |name: &str| TypePath {
+                    external: module.external.clone(),
+                    module: module.path.clone(),
+                    name: name.to_owned(),
+                };
+                match item {
+                    Item::Struct(s) => {
+                        structs.insert(path(&s.name), s);
+                    }
+                    Item::Alias(a) => {
+                        aliases.insert(path(&a.name), &a.ty);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        ObjectSizes {
+            structs,
+            aliases,
+            known: BTreeMap::new(),
+        }
+    }
+
+    /// Whether `field` is an optional object large enough to box.
+    fn boxes(&mut self, field: &Field) -> bool {
+        match &field.ty {
+            Type::Named { path, boxed: false }
+                if !field.required && self.structs.contains_key(path) =>
+            {
+                self.of_struct(path) > INLINE_OPTIONAL_OBJECT_BYTES
+            }
+            _ => false,
+        }
+    }
+
+    /// The fields as laid out (boxing applied), and the map of unknown fields.
+    fn of_struct(&mut self, path: &TypePath) -> usize {
+        if let Some(size) = self.known.get(path) {
+            return *size;
+        }
+        let Some(s) = self.structs.get(path).copied() else {
+            return 0;
+        };
+        // A cycle only passes through fields `box_cycles` boxed, which are not followed, so
+        // this recursion ends.
+        let mut size = 24;
+        for field in &s.fields {
+            size += if self.boxes(field) {
+                8
+            } else {
+                let inner = self.of_type(&field.ty);
+                // `Option` of a bool or an integer needs its own tag; other types have room
+                // for `None`.
+                let tag = !field.required && matches!(field.ty, Type::Bool | Type::Integer);
+                inner + if tag { 8 } else { 0 }
+            };
+        }
+        self.known.insert(path.clone(), size);
+        size
+    }
+
+    fn of_type(&mut self, ty: &Type) -> usize {
+        match ty {
+            Type::Bool => 1,
+            Type::Integer => 8,
+            Type::String
+            | Type::Format(_)
+            | Type::Bytes
+            | Type::CidLink
+            | Type::Unknown
+            | Type::Array(_) => 24,
+            Type::Blob => 64,
+            Type::Named { boxed: true, .. } => 8,
+            Type::Named { path, boxed: false } => {
+                if self.structs.contains_key(path) {
+                    self.of_struct(path)
+                } else if let Some(ty) = self.aliases.get(path).copied() {
+                    self.of_type(ty)
+                } else {
+                    // A union (a boxed member and its tag) or a string enum.
+                    24
                 }
             }
         }

@@ -8,33 +8,28 @@ use serde::de::{self, DeserializeSeed, Deserializer, IntoDeserializer, MapAccess
 use std::borrow::Cow;
 use std::fmt;
 
-/// The parameters of a query string, grouped by key in the order each key first appears.
+/// The parameters of a query string, as `(key, value)` pairs in their order. Texts that need
+/// no decoding are borrowed from the query, so a plain query string allocates one vector.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct QueryPairs(Vec<(String, Vec<String>)>);
+pub struct QueryPairs<'q>(Vec<(Cow<'q, str>, Cow<'q, str>)>);
 
-impl QueryPairs {
+impl<'q> QueryPairs<'q> {
     /// Reads `a=1&b=x&a=2` (percent-decoded, `+` as a space, as HTML forms and
     /// `URLSearchParams` write it).
-    pub fn parse(query: &str) -> Result<QueryPairs, ParamError> {
-        let mut pairs = QueryPairs(Vec::new());
-        for part in query.split('&').filter(|p| !p.is_empty()) {
+    pub fn parse(query: &'q str) -> Result<QueryPairs<'q>, ParamError> {
+        let parts = query.split('&').filter(|p| !p.is_empty());
+        let mut pairs = Vec::with_capacity(query.bytes().filter(|&b| b == b'&').count() + 1);
+        for part in parts {
             let (key, value) = part.split_once('=').unwrap_or((part, ""));
-            pairs.push(decode(key)?, decode(value)?);
+            pairs.push((decode(key)?, decode(value)?));
         }
-        Ok(pairs)
-    }
-
-    fn push(&mut self, key: String, value: String) {
-        match self.0.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, values)) => values.push(value),
-            None => self.0.push((key, vec![value])),
-        }
+        Ok(QueryPairs(pairs))
     }
 
     /// Adds `key=value` unless the query has `key`: a lexicon default for an absent parameter.
-    pub fn or_default(&mut self, key: &str, value: &str) {
+    pub fn or_default(&mut self, key: &'q str, value: &'q str) {
         if !self.0.iter().any(|(k, _)| k == key) {
-            self.0.push((key.to_owned(), vec![value.to_owned()]));
+            self.0.push((key.into(), value.into()));
         }
     }
 
@@ -44,15 +39,14 @@ impl QueryPairs {
     }
 }
 
-fn decode(text: &str) -> Result<String, ParamError> {
-    let spaced: Cow<'_, str> = if text.contains('+') {
-        text.replace('+', " ").into()
-    } else {
-        text.into()
-    };
+fn decode(text: &str) -> Result<Cow<'_, str>, ParamError> {
+    if !text.contains(['+', '%']) {
+        return Ok(text.into());
+    }
+    let spaced = text.replace('+', " ");
     percent_encoding::percent_decode_str(&spaced)
         .decode_utf8()
-        .map(Cow::into_owned)
+        .map(|decoded| Cow::Owned(decoded.into_owned()))
         .map_err(|_| ParamError(format!("`{text}` is not UTF-8 once percent-decoded")))
 }
 
@@ -74,16 +68,20 @@ impl de::Error for ParamError {
     }
 }
 
-/// The whole query string, as a map.
-struct Params<'q>(&'q [(String, Vec<String>)]);
+type Pair<'q> = (Cow<'q, str>, Cow<'q, str>);
 
-impl<'de> Deserializer<'de> for Params<'_> {
+/// The whole query string, as a map: each key once, where it first appears, with all its
+/// values.
+struct Params<'p, 'q>(&'p [Pair<'q>]);
+
+impl<'de> Deserializer<'de> for Params<'_, '_> {
     type Error = ParamError;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamError> {
         visitor.visit_map(Entries {
-            entries: self.0.iter(),
-            values: None,
+            pairs: self.0,
+            next: 0,
+            current: None,
         })
     }
 
@@ -94,54 +92,76 @@ impl<'de> Deserializer<'de> for Params<'_> {
     }
 }
 
-struct Entries<'q, I> {
-    entries: I,
-    values: Option<(&'q str, &'q [String])>,
+struct Entries<'p, 'q> {
+    pairs: &'p [Pair<'q>],
+    /// The index of the next pair to look at for a key not seen before.
+    next: usize,
+    /// The key just read, and the index of its first pair.
+    current: Option<usize>,
 }
 
-impl<'de, 'q, I: Iterator<Item = &'q (String, Vec<String>)>> MapAccess<'de> for Entries<'q, I> {
+impl<'de> MapAccess<'de> for Entries<'_, '_> {
     type Error = ParamError;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, ParamError> {
-        let Some((key, values)) = self.entries.next() else {
-            return Ok(None);
-        };
-        self.values = Some((key, values));
-        seed.deserialize(key.as_str().into_deserializer()).map(Some)
+        while let Some((key, _)) = self.pairs.get(self.next) {
+            let index = self.next;
+            self.next += 1;
+            if self.pairs[..index].iter().all(|(k, _)| k != key) {
+                self.current = Some(index);
+                return seed.deserialize(key.as_ref().into_deserializer()).map(Some);
+            }
+        }
+        Ok(None)
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, ParamError> {
-        let (key, values) = self
-            .values
+        let index = self
+            .current
             .take()
             .ok_or_else(|| ParamError("a value without its key".into()))?;
-        seed.deserialize(Value { key, values })
-            .map_err(|e| ParamError(format!("parameter `{key}`: {e}")))
+        let key = &self.pairs[index].0;
+        seed.deserialize(Value {
+            key,
+            pairs: &self.pairs[index..],
+        })
+        .map_err(|e| ParamError(format!("parameter `{key}`: {e}")))
     }
 }
 
 /// The values of one key: one text for a scalar, all of them for an array.
-struct Value<'q> {
-    key: &'q str,
-    values: &'q [String],
+#[derive(Clone, Copy)]
+struct Value<'p, 'q> {
+    key: &'p str,
+    /// The pairs from the key's first one on; those of other keys are skipped.
+    pairs: &'p [Pair<'q>],
 }
 
-impl<'q> Value<'q> {
+impl<'p> Value<'p, '_> {
+    fn values(self) -> impl Iterator<Item = &'p str> {
+        let key = self.key;
+        self.pairs
+            .iter()
+            .filter(move |(k, _)| k == key)
+            .map(|(_, v)| v.as_ref())
+    }
+
     /// The one text of a scalar parameter.
-    fn single(&self) -> Result<&'q str, ParamError> {
-        match self.values {
-            [one] => Ok(one),
+    fn single(self) -> Result<&'p str, ParamError> {
+        let mut values = self.values();
+        match (values.next(), values.next()) {
+            (Some(one), None) => Ok(one),
             _ => Err(ParamError(format!(
                 "given {} times, but it is not an array",
-                self.values.len()
+                self.values().count()
             ))),
         }
     }
 
-    fn parse<T: std::str::FromStr>(&self, what: &str) -> Result<T, ParamError> {
+    fn parse<T: std::str::FromStr>(self, what: &str) -> Result<T, ParamError> {
         let text = self.single()?;
         text.parse()
             .map_err(|_| ParamError(format!("`{text}` is not {what}")))
@@ -156,15 +176,15 @@ macro_rules! parsed {
     )*};
 }
 
-impl<'de> Deserializer<'de> for Value<'_> {
+impl<'de> Deserializer<'de> for Value<'_, '_> {
     type Error = ParamError;
 
     /// A type that takes anything (a parameter the lexicon does not define) gets the text, or
     /// the texts when the key was given more than once.
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamError> {
-        match self.values {
-            [one] => visitor.visit_str(one),
-            _ => self.deserialize_seq(visitor),
+        match self.single() {
+            Ok(one) => visitor.visit_str(one),
+            Err(_) => self.deserialize_seq(visitor),
         }
     }
 
@@ -195,7 +215,7 @@ impl<'de> Deserializer<'de> for Value<'_> {
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamError> {
         visitor.visit_seq(Items {
             key: self.key,
-            items: self.values.iter(),
+            items: self.values(),
         })
     }
 
@@ -222,12 +242,12 @@ impl<'de> Deserializer<'de> for Value<'_> {
 }
 
 /// The values of an array parameter, one element each.
-struct Items<'q, I> {
-    key: &'q str,
+struct Items<'p, I> {
+    key: &'p str,
     items: I,
 }
 
-impl<'de, 'q, I: Iterator<Item = &'q String>> SeqAccess<'de> for Items<'q, I> {
+impl<'de, 'p, I: Iterator<Item = &'p str>> SeqAccess<'de> for Items<'p, I> {
     type Error = ParamError;
 
     fn next_element_seed<T: DeserializeSeed<'de>>(
@@ -237,9 +257,10 @@ impl<'de, 'q, I: Iterator<Item = &'q String>> SeqAccess<'de> for Items<'q, I> {
         self.items
             .next()
             .map(|item| {
+                let pair = (Cow::Borrowed(self.key), Cow::Borrowed(item));
                 seed.deserialize(Value {
                     key: self.key,
-                    values: std::slice::from_ref(item),
+                    pairs: std::slice::from_ref(&pair),
                 })
             })
             .transpose()

@@ -30,7 +30,8 @@ use super::client::{RawBody, XrpcErrorKind};
 use super::params::QueryPairs;
 use super::service_auth::{Caller, ServiceAuth};
 use super::validate::Validate;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
+use bytes::BufMut as _;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::{Stream, StreamExt as _};
@@ -128,12 +129,12 @@ impl<S, P, I> Request<S, P, I> {
 
 /// Parameters read from a query string.
 pub trait FromQuery: Sized + Send + 'static {
-    fn from_query(pairs: QueryPairs) -> Result<Self, String>;
+    fn from_query(pairs: QueryPairs<'_>) -> Result<Self, String>;
 }
 
 /// Every generated `Params` type: read by its lexicon, then checked.
 impl<T: serde::de::DeserializeOwned + Validate + Send + 'static> FromQuery for T {
-    fn from_query(pairs: QueryPairs) -> Result<Self, String> {
+    fn from_query(pairs: QueryPairs<'_>) -> Result<Self, String> {
         let params: T = pairs.read().map_err(|e| e.to_string())?;
         params.validate().map_err(|v| format!("invalid parameters: {v}"))?;
         Ok(params)
@@ -145,7 +146,7 @@ impl<T: serde::de::DeserializeOwned + Validate + Send + 'static> FromQuery for T
 pub struct NoParams;
 
 impl FromQuery for NoParams {
-    fn from_query(_: QueryPairs) -> Result<Self, String> {
+    fn from_query(_: QueryPairs<'_>) -> Result<Self, String> {
         Ok(NoParams)
     }
 }
@@ -153,7 +154,7 @@ impl FromQuery for NoParams {
 /// How a request body is read.
 pub trait BodyIn: Send + 'static {
     type Value: Send + 'static;
-    fn read(content_type: Option<&str>, encoding: Option<&str>, body: Vec<u8>) -> Result<Self::Value, String>;
+    fn read(content_type: Option<&str>, encoding: Option<&str>, body: Bytes) -> Result<Self::Value, String>;
 }
 
 /// How a response body is written.
@@ -167,7 +168,7 @@ pub struct NoBody;
 
 impl BodyIn for NoBody {
     type Value = ();
-    fn read(_: Option<&str>, _: Option<&str>, _: Vec<u8>) -> Result<(), String> {
+    fn read(_: Option<&str>, _: Option<&str>, _: Bytes) -> Result<(), String> {
         Ok(())
     }
 }
@@ -184,7 +185,7 @@ pub struct Json<T>(PhantomData<fn() -> T>);
 
 impl<T: serde::de::DeserializeOwned + Validate + Send + 'static> BodyIn for Json<T> {
     type Value = T;
-    fn read(content_type: Option<&str>, _: Option<&str>, body: Vec<u8>) -> Result<T, String> {
+    fn read(content_type: Option<&str>, _: Option<&str>, body: Bytes) -> Result<T, String> {
         if content_type.is_none_or(|c| media_type(c) != "application/json") {
             return Err(format!(
                 "the body must be `application/json`, not {}",
@@ -209,8 +210,15 @@ impl<T: serde::de::DeserializeOwned + Validate + Send + 'static> BodyIn for Json
 impl<T: serde::Serialize + Send + 'static> BodyOut for Json<T> {
     type Value = T;
     fn write(value: T, _: Option<&str>) -> Response {
-        match serde_json::to_vec(&value) {
-            Ok(bytes) => ([(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
+        // Written into a `BytesMut` that becomes the body as it is, as axum's `Json` does (a
+        // `Vec` would need one more allocation to become `Bytes`).
+        let mut body = bytes::BytesMut::with_capacity(128).writer();
+        match serde_json::to_writer(&mut body, &value) {
+            Ok(()) => (
+                [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+                body.into_inner().freeze(),
+            )
+                .into_response(),
             Err(e) => error_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "InternalServerError",
@@ -226,12 +234,12 @@ pub struct Binary;
 
 impl BodyIn for Binary {
     type Value = RawBody;
-    fn read(content_type: Option<&str>, encoding: Option<&str>, body: Vec<u8>) -> Result<RawBody, String> {
+    fn read(content_type: Option<&str>, encoding: Option<&str>, body: Bytes) -> Result<RawBody, String> {
         let accepted = encoding.unwrap_or("*/*");
         match content_type {
             Some(given) if encoding_accepts(accepted, given) => Ok(RawBody {
                 content_type: Some(given.to_owned()),
-                bytes: body,
+                bytes: body.into(),
             }),
             Some(given) => Err(format!("the body must be `{accepted}`, not `{given}`")),
             None => Err(format!("the body needs a content type (`{accepted}`)")),
@@ -401,9 +409,18 @@ impl<S: Clone + Send + Sync + 'static> XrpcRouter<S> {
                       request: axum::extract::Request| {
                     let (shared, handler) = (shared.clone(), handler.clone());
                     async move {
-                        let request = match prepare::<S, E::Params>(&shared, E::NSID, E::DEFAULTS, request).await {
-                            Ok((request, _)) => request,
-                            Err(response) => return response,
+                        let (parts, _) = request.into_parts();
+                        let (caller, params) =
+                            match prepare::<E::Params>(shared.auth.as_ref(), E::NSID, E::DEFAULTS, &parts).await {
+                                Ok(prepared) => prepared,
+                                Err(response) => return response,
+                            };
+                        let request = Request {
+                            params,
+                            input: (),
+                            caller,
+                            headers: parts.headers,
+                            state: shared.state.clone(),
                         };
                         upgrade.on_upgrade(move |socket| pump::<E, Fut, St>(socket, handler(request)))
                     }
@@ -440,29 +457,17 @@ impl<S: Clone + Send + Sync + 'static> XrpcRouter<S> {
     }
 }
 
-/// What every request goes through before its body: the caller's token and the parameters.
-/// Gives the request (its input still `()`) and the body.
-async fn prepare<S: Clone, P: FromQuery>(
-    shared: &Shared<S>,
+/// What every request goes through before its body: the caller's token, then the parameters.
+/// Only a request with a token to check waits (on its issuer's DID document); the rest is
+/// synchronous, so that a plain query's future stays small.
+async fn prepare<P: FromQuery>(
+    auth: Option<&ServiceAuth>,
     nsid: &str,
-    defaults: &[(&str, &str)],
-    request: axum::extract::Request,
-) -> Result<(Request<S, P>, Body), Response> {
-    let (parts, body) = request.into_parts();
-    let caller = match (&shared.auth, parts.headers.get(header::AUTHORIZATION)) {
-        (Some(auth), Some(value)) => {
-            let value = value.to_str().unwrap_or("");
-            match auth.verify(value, nsid).await {
-                Ok(caller) => Some(caller),
-                Err(e) => {
-                    return Err(error_response(
-                        StatusCode::UNAUTHORIZED,
-                        e.error_name(),
-                        Some(&e.to_string()),
-                    ));
-                }
-            }
-        }
+    defaults: &'static [(&'static str, &'static str)],
+    parts: &axum::http::request::Parts,
+) -> Result<(Option<Caller>, P), Response> {
+    let caller = match (auth, parts.headers.get(header::AUTHORIZATION)) {
+        (Some(auth), Some(value)) => Some(Box::pin(verify_token(auth, value, nsid)).await?),
         _ => None,
     };
     let mut pairs = QueryPairs::parse(parts.uri.query().unwrap_or(""))
@@ -471,16 +476,48 @@ async fn prepare<S: Clone, P: FromQuery>(
         pairs.or_default(key, value);
     }
     let params = P::from_query(pairs).map_err(|e| invalid_request(&e))?;
-    Ok((
-        Request {
-            params,
-            input: (),
-            caller,
-            headers: parts.headers,
-            state: shared.state.clone(),
-        },
-        body,
-    ))
+    Ok((caller, params))
+}
+
+/// The verified caller of an `Authorization` header, or the `401` that says why not.
+async fn verify_token(auth: &ServiceAuth, value: &HeaderValue, nsid: &str) -> Result<Caller, Response> {
+    auth.verify(value.to_str().unwrap_or(""), nsid)
+        .await
+        .map_err(|e| error_response(StatusCode::UNAUTHORIZED, e.error_name(), Some(&e.to_string())))
+}
+
+/// `400 InvalidRequest` for a request that does not use the endpoint's HTTP method (GET or
+/// HEAD for a query, POST for a procedure).
+fn wrong_method<E: Endpoint>(method: &Method) -> Option<Response> {
+    let (expected, kind) = match E::KIND {
+        Kind::Query => (Method::GET, "a query"),
+        Kind::Procedure => (Method::POST, "a procedure"),
+    };
+    if *method == expected || (E::KIND == Kind::Query && *method == Method::HEAD) {
+        return None;
+    }
+    Some(invalid_request(&format!(
+        "`{}` is {kind}: call it with {expected}, not {method}",
+        E::NSID
+    )))
+}
+
+/// A procedure's body, read whole up to the router's limit and checked against the lexicon's
+/// encoding.
+async fn read_input<E: Endpoint>(
+    body: Body,
+    limit: usize,
+    headers: &HeaderMap,
+) -> Result<InputOf<E>, Response> {
+    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+        return Err(error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PayloadTooLarge",
+            Some(&format!("the body is larger than {limit} bytes")),
+        ));
+    };
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    E::Input::read(content_type, E::INPUT_ENCODING, bytes).map_err(|message| invalid_request(&message))
 }
 
 /// One query or procedure call, from the request to the response.
@@ -491,56 +528,31 @@ where
     F: Fn(Request<S, E::Params, InputOf<E>>) -> Fut,
     Fut: Future<Output = Result<OutputOf<E>, E::Error>>,
 {
-    let expected = match E::KIND {
-        Kind::Query => Method::GET,
-        Kind::Procedure => Method::POST,
-    };
-    if request.method() != expected && !(E::KIND == Kind::Query && request.method() == Method::HEAD) {
-        let kind = match E::KIND {
-            Kind::Query => "a query",
-            Kind::Procedure => "a procedure",
-        };
-        return invalid_request(&format!(
-            "`{}` is {kind}: call it with {expected}, not {}",
-            E::NSID,
-            request.method()
-        ));
+    let (parts, body) = request.into_parts();
+    if let Some(response) = wrong_method::<E>(&parts.method) {
+        return response;
     }
-    let (request, body) = match prepare::<S, E::Params>(shared, E::NSID, E::DEFAULTS, request).await {
+    let (caller, params) = match prepare::<E::Params>(shared.auth.as_ref(), E::NSID, E::DEFAULTS, &parts).await {
         Ok(prepared) => prepared,
         Err(response) => return response,
     };
     let input = if E::INPUT_ENCODING.is_some() {
-        let bytes = match axum::body::to_bytes(body, shared.body_limit).await {
-            Ok(bytes) => bytes,
-            Err(_) => {
-                return error_response(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "PayloadTooLarge",
-                    Some(&format!("the body is larger than {} bytes", shared.body_limit)),
-                );
-            }
-        };
-        let content_type = request
-            .headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok());
-        match E::Input::read(content_type, E::INPUT_ENCODING, bytes.to_vec()) {
-            Ok(input) => input,
-            Err(message) => return invalid_request(&message),
-        }
+        // Boxed: only procedures with a body pay for this future's room.
+        Box::pin(read_input::<E>(body, shared.body_limit, &parts.headers)).await
     } else {
-        match E::Input::read(None, None, Vec::new()) {
-            Ok(input) => input,
-            Err(message) => return invalid_request(&message),
-        }
+        drop(body);
+        E::Input::read(None, None, Bytes::new()).map_err(|message| invalid_request(&message))
+    };
+    let input = match input {
+        Ok(input) => input,
+        Err(response) => return response,
     };
     let request = Request {
-        params: request.params,
+        params,
         input,
-        caller: request.caller,
-        headers: request.headers,
-        state: request.state,
+        caller,
+        headers: parts.headers,
+        state: shared.state.clone(),
     };
     match handler(request).await {
         Ok(output) => E::Output::write(output, E::OUTPUT_ENCODING),

@@ -11,14 +11,14 @@ pub struct ProfileViewBasic {
     pub display_name: ::std::option::Option<::std::string::String>,
     pub pronouns: ::std::option::Option<::std::string::String>,
     pub avatar: ::std::option::Option<crate::runtime::Uri>,
-    pub associated: ::std::option::Option<ProfileAssociated>,
-    pub viewer: ::std::option::Option<ViewerState>,
+    pub associated: ::std::option::Option<::std::boxed::Box<ProfileAssociated>>,
+    pub viewer: ::std::option::Option<::std::boxed::Box<ViewerState>>,
     pub labels: ::std::option::Option<
         ::std::vec::Vec<crate::com::atproto::label::defs::Label>,
     >,
     pub created_at: ::std::option::Option<crate::runtime::Datetime>,
     pub verification: ::std::option::Option<VerificationState>,
-    pub status: ::std::option::Option<StatusView>,
+    pub status: ::std::option::Option<::std::boxed::Box<StatusView>>,
     pub debug: ::std::option::Option<crate::runtime::Unknown>,
     /// Fields this version of the lexicon does not define, kept so that writing the
     /// value back loses nothing.
@@ -27,6 +27,7 @@ pub struct ProfileViewBasic {
 
 impl ProfileViewBasic {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(did: crate::runtime::Did, handle: crate::runtime::Handle) -> Self {
         Self {
             did,
@@ -102,6 +103,7 @@ impl crate::runtime::ser::Fields for ProfileViewBasic {
             ],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -118,14 +120,16 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileViewBasic {
         let mut f_display_name: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut f_pronouns: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut f_avatar: ::std::option::Option<crate::runtime::Uri> = ::std::option::Option::None;
-        let mut f_associated: ::std::option::Option<ProfileAssociated> = ::std::option::Option::None;
-        let mut f_viewer: ::std::option::Option<ViewerState> = ::std::option::Option::None;
+        let mut f_associated: ::std::option::Option<
+            ::std::boxed::Box<ProfileAssociated>,
+        > = ::std::option::Option::None;
+        let mut f_viewer: ::std::option::Option<::std::boxed::Box<ViewerState>> = ::std::option::Option::None;
         let mut f_labels: ::std::option::Option<
             ::std::vec::Vec<crate::com::atproto::label::defs::Label>,
         > = ::std::option::Option::None;
         let mut f_created_at: ::std::option::Option<crate::runtime::Datetime> = ::std::option::Option::None;
         let mut f_verification: ::std::option::Option<VerificationState> = ::std::option::Option::None;
-        let mut f_status: ::std::option::Option<StatusView> = ::std::option::Option::None;
+        let mut f_status: ::std::option::Option<::std::boxed::Box<StatusView>> = ::std::option::Option::None;
         let mut f_debug: ::std::option::Option<crate::runtime::Unknown> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
         while let ::std::option::Option::Some(key) = map
@@ -294,15 +298,15 @@ pub struct ProfileView {
     pub pronouns: ::std::option::Option<::std::string::String>,
     pub description: ::std::option::Option<::std::string::String>,
     pub avatar: ::std::option::Option<crate::runtime::Uri>,
-    pub associated: ::std::option::Option<ProfileAssociated>,
+    pub associated: ::std::option::Option<::std::boxed::Box<ProfileAssociated>>,
     pub indexed_at: ::std::option::Option<crate::runtime::Datetime>,
     pub created_at: ::std::option::Option<crate::runtime::Datetime>,
-    pub viewer: ::std::option::Option<ViewerState>,
+    pub viewer: ::std::option::Option<::std::boxed::Box<ViewerState>>,
     pub labels: ::std::option::Option<
         ::std::vec::Vec<crate::com::atproto::label::defs::Label>,
     >,
     pub verification: ::std::option::Option<VerificationState>,
-    pub status: ::std::option::Option<StatusView>,
+    pub status: ::std::option::Option<::std::boxed::Box<StatusView>>,
     pub debug: ::std::option::Option<crate::runtime::Unknown>,
     /// Fields this version of the lexicon does not define, kept so that writing the
     /// value back loses nothing.
@@ -311,6 +315,7 @@ pub struct ProfileView {
 
 impl ProfileView {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(did: crate::runtime::Did, handle: crate::runtime::Handle) -> Self {
         Self {
             did,
@@ -396,6 +401,7 @@ impl crate::runtime::ser::Fields for ProfileView {
             ],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -413,15 +419,17 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileView {
         let mut f_pronouns: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut f_description: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut f_avatar: ::std::option::Option<crate::runtime::Uri> = ::std::option::Option::None;
-        let mut f_associated: ::std::option::Option<ProfileAssociated> = ::std::option::Option::None;
+        let mut f_associated: ::std::option::Option<
+            ::std::boxed::Box<ProfileAssociated>,
+        > = ::std::option::Option::None;
         let mut f_indexed_at: ::std::option::Option<crate::runtime::Datetime> = ::std::option::Option::None;
         let mut f_created_at: ::std::option::Option<crate::runtime::Datetime> = ::std::option::Option::None;
-        let mut f_viewer: ::std::option::Option<ViewerState> = ::std::option::Option::None;
+        let mut f_viewer: ::std::option::Option<::std::boxed::Box<ViewerState>> = ::std::option::Option::None;
         let mut f_labels: ::std::option::Option<
             ::std::vec::Vec<crate::com::atproto::label::defs::Label>,
         > = ::std::option::Option::None;
         let mut f_verification: ::std::option::Option<VerificationState> = ::std::option::Option::None;
-        let mut f_status: ::std::option::Option<StatusView> = ::std::option::Option::None;
+        let mut f_status: ::std::option::Option<::std::boxed::Box<StatusView>> = ::std::option::Option::None;
         let mut f_debug: ::std::option::Option<crate::runtime::Unknown> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
         while let ::std::option::Option::Some(key) = map
@@ -626,19 +634,19 @@ pub struct ProfileViewDetailed {
     pub followers_count: ::std::option::Option<i64>,
     pub follows_count: ::std::option::Option<i64>,
     pub posts_count: ::std::option::Option<i64>,
-    pub associated: ::std::option::Option<ProfileAssociated>,
+    pub associated: ::std::option::Option<::std::boxed::Box<ProfileAssociated>>,
     pub joined_via_starter_pack: ::std::option::Option<
-        crate::app::bsky::graph::defs::StarterPackViewBasic,
+        ::std::boxed::Box<crate::app::bsky::graph::defs::StarterPackViewBasic>,
     >,
     pub indexed_at: ::std::option::Option<crate::runtime::Datetime>,
     pub created_at: ::std::option::Option<crate::runtime::Datetime>,
-    pub viewer: ::std::option::Option<ViewerState>,
+    pub viewer: ::std::option::Option<::std::boxed::Box<ViewerState>>,
     pub labels: ::std::option::Option<
         ::std::vec::Vec<crate::com::atproto::label::defs::Label>,
     >,
     pub pinned_post: ::std::option::Option<crate::com::atproto::repo::strong_ref::Main>,
     pub verification: ::std::option::Option<VerificationState>,
-    pub status: ::std::option::Option<StatusView>,
+    pub status: ::std::option::Option<::std::boxed::Box<StatusView>>,
     pub debug: ::std::option::Option<crate::runtime::Unknown>,
     /// Fields this version of the lexicon does not define, kept so that writing the
     /// value back loses nothing.
@@ -647,6 +655,7 @@ pub struct ProfileViewDetailed {
 
 impl ProfileViewDetailed {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(did: crate::runtime::Did, handle: crate::runtime::Handle) -> Self {
         Self {
             did,
@@ -766,6 +775,7 @@ impl crate::runtime::ser::Fields for ProfileViewDetailed {
             ],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -788,13 +798,15 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileViewDetailed {
         let mut f_followers_count: ::std::option::Option<i64> = ::std::option::Option::None;
         let mut f_follows_count: ::std::option::Option<i64> = ::std::option::Option::None;
         let mut f_posts_count: ::std::option::Option<i64> = ::std::option::Option::None;
-        let mut f_associated: ::std::option::Option<ProfileAssociated> = ::std::option::Option::None;
+        let mut f_associated: ::std::option::Option<
+            ::std::boxed::Box<ProfileAssociated>,
+        > = ::std::option::Option::None;
         let mut f_joined_via_starter_pack: ::std::option::Option<
-            crate::app::bsky::graph::defs::StarterPackViewBasic,
+            ::std::boxed::Box<crate::app::bsky::graph::defs::StarterPackViewBasic>,
         > = ::std::option::Option::None;
         let mut f_indexed_at: ::std::option::Option<crate::runtime::Datetime> = ::std::option::Option::None;
         let mut f_created_at: ::std::option::Option<crate::runtime::Datetime> = ::std::option::Option::None;
-        let mut f_viewer: ::std::option::Option<ViewerState> = ::std::option::Option::None;
+        let mut f_viewer: ::std::option::Option<::std::boxed::Box<ViewerState>> = ::std::option::Option::None;
         let mut f_labels: ::std::option::Option<
             ::std::vec::Vec<crate::com::atproto::label::defs::Label>,
         > = ::std::option::Option::None;
@@ -802,7 +814,7 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileViewDetailed {
             crate::com::atproto::repo::strong_ref::Main,
         > = ::std::option::Option::None;
         let mut f_verification: ::std::option::Option<VerificationState> = ::std::option::Option::None;
-        let mut f_status: ::std::option::Option<StatusView> = ::std::option::Option::None;
+        let mut f_status: ::std::option::Option<::std::boxed::Box<StatusView>> = ::std::option::Option::None;
         let mut f_debug: ::std::option::Option<crate::runtime::Unknown> = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
         while let ::std::option::Option::Some(key) = map
@@ -1076,6 +1088,7 @@ pub struct ProfileAssociated {
 
 impl ProfileAssociated {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new() -> Self {
         Self {
             lists: ::std::option::Option::None,
@@ -1135,6 +1148,7 @@ impl crate::runtime::ser::Fields for ProfileAssociated {
             ],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -1283,6 +1297,7 @@ impl ProfileAssociatedChatAllowIncoming {
 }
 
 impl ::std::fmt::Display for ProfileAssociatedChatAllowIncoming {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -1298,6 +1313,7 @@ impl ::serde::Serialize for ProfileAssociatedChatAllowIncoming {
 }
 
 impl crate::runtime::client::QueryValue for ProfileAssociatedChatAllowIncoming {
+    #[inline]
     fn push_to(&self, name: &'static str, query: &mut crate::runtime::client::Query) {
         query.push(name, self.as_str());
     }
@@ -1364,6 +1380,7 @@ impl ProfileAssociatedChatAllowGroupInvites {
 }
 
 impl ::std::fmt::Display for ProfileAssociatedChatAllowGroupInvites {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -1379,6 +1396,7 @@ impl ::serde::Serialize for ProfileAssociatedChatAllowGroupInvites {
 }
 
 impl crate::runtime::client::QueryValue for ProfileAssociatedChatAllowGroupInvites {
+    #[inline]
     fn push_to(&self, name: &'static str, query: &mut crate::runtime::client::Query) {
         query.push(name, self.as_str());
     }
@@ -1426,6 +1444,7 @@ pub struct ProfileAssociatedChat {
 
 impl ProfileAssociatedChat {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(allow_incoming: ProfileAssociatedChatAllowIncoming) -> Self {
         Self {
             allow_incoming,
@@ -1463,6 +1482,7 @@ impl crate::runtime::ser::Fields for ProfileAssociatedChat {
             &["allowIncoming", "allowGroupInvites"],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -1567,6 +1587,7 @@ impl ProfileAssociatedGermShowButtonTo {
 }
 
 impl ::std::fmt::Display for ProfileAssociatedGermShowButtonTo {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -1582,6 +1603,7 @@ impl ::serde::Serialize for ProfileAssociatedGermShowButtonTo {
 }
 
 impl crate::runtime::client::QueryValue for ProfileAssociatedGermShowButtonTo {
+    #[inline]
     fn push_to(&self, name: &'static str, query: &mut crate::runtime::client::Query) {
         query.push(name, self.as_str());
     }
@@ -1626,6 +1648,7 @@ pub struct ProfileAssociatedGerm {
 
 impl ProfileAssociatedGerm {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         message_me_url: crate::runtime::Uri,
         show_button_to: ProfileAssociatedGermShowButtonTo,
@@ -1656,6 +1679,7 @@ impl crate::runtime::ser::Fields for ProfileAssociatedGerm {
         crate::runtime::tri!(map.serialize_entry("showButtonTo", & self.show_button_to));
         crate::runtime::ser::extra(map, &self.extra, &["messageMeUrl", "showButtonTo"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -1760,6 +1784,7 @@ impl ProfileAssociatedActivitySubscriptionAllowSubscriptions {
 }
 
 impl ::std::fmt::Display for ProfileAssociatedActivitySubscriptionAllowSubscriptions {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -1776,6 +1801,7 @@ impl ::serde::Serialize for ProfileAssociatedActivitySubscriptionAllowSubscripti
 
 impl crate::runtime::client::QueryValue
 for ProfileAssociatedActivitySubscriptionAllowSubscriptions {
+    #[inline]
     fn push_to(&self, name: &'static str, query: &mut crate::runtime::client::Query) {
         query.push(name, self.as_str());
     }
@@ -1823,6 +1849,7 @@ pub struct ProfileAssociatedActivitySubscription {
 
 impl ProfileAssociatedActivitySubscription {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         allow_subscriptions: ProfileAssociatedActivitySubscriptionAllowSubscriptions,
     ) -> Self {
@@ -1852,6 +1879,7 @@ impl crate::runtime::ser::Fields for ProfileAssociatedActivitySubscription {
         );
         crate::runtime::ser::extra(map, &self.extra, &["allowSubscriptions"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -1914,12 +1942,12 @@ pub struct ViewerState {
     pub muted_only_reposts: ::std::option::Option<bool>,
     pub muted_only_quoteposts: ::std::option::Option<bool>,
     pub muted_by_list: ::std::option::Option<
-        crate::app::bsky::graph::defs::ListViewBasic,
+        ::std::boxed::Box<crate::app::bsky::graph::defs::ListViewBasic>,
     >,
     pub blocked_by: ::std::option::Option<bool>,
     pub blocking: ::std::option::Option<crate::runtime::AtUri>,
     pub blocking_by_list: ::std::option::Option<
-        crate::app::bsky::graph::defs::ListViewBasic,
+        ::std::boxed::Box<crate::app::bsky::graph::defs::ListViewBasic>,
     >,
     pub following: ::std::option::Option<crate::runtime::AtUri>,
     pub followed_by: ::std::option::Option<crate::runtime::AtUri>,
@@ -1934,6 +1962,7 @@ pub struct ViewerState {
 
 impl ViewerState {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new() -> Self {
         Self {
             muted: ::std::option::Option::None,
@@ -2019,6 +2048,7 @@ impl crate::runtime::ser::Fields for ViewerState {
             ],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -2034,12 +2064,12 @@ impl<'de> crate::runtime::de::Object<'de> for ViewerState {
         let mut f_muted_only_reposts: ::std::option::Option<bool> = ::std::option::Option::None;
         let mut f_muted_only_quoteposts: ::std::option::Option<bool> = ::std::option::Option::None;
         let mut f_muted_by_list: ::std::option::Option<
-            crate::app::bsky::graph::defs::ListViewBasic,
+            ::std::boxed::Box<crate::app::bsky::graph::defs::ListViewBasic>,
         > = ::std::option::Option::None;
         let mut f_blocked_by: ::std::option::Option<bool> = ::std::option::Option::None;
         let mut f_blocking: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_blocking_by_list: ::std::option::Option<
-            crate::app::bsky::graph::defs::ListViewBasic,
+            ::std::boxed::Box<crate::app::bsky::graph::defs::ListViewBasic>,
         > = ::std::option::Option::None;
         let mut f_following: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
         let mut f_followed_by: ::std::option::Option<crate::runtime::AtUri> = ::std::option::Option::None;
@@ -2196,6 +2226,7 @@ pub struct KnownFollowers {
 
 impl KnownFollowers {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(count: i64, followers: ::std::vec::Vec<ProfileViewBasic>) -> Self {
         Self {
             count,
@@ -2226,6 +2257,7 @@ impl crate::runtime::ser::Fields for KnownFollowers {
         );
         crate::runtime::ser::extra(map, &self.extra, &["count", "followers"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -2328,6 +2360,7 @@ impl VerificationStateVerifiedStatus {
 }
 
 impl ::std::fmt::Display for VerificationStateVerifiedStatus {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -2343,6 +2376,7 @@ impl ::serde::Serialize for VerificationStateVerifiedStatus {
 }
 
 impl crate::runtime::client::QueryValue for VerificationStateVerifiedStatus {
+    #[inline]
     fn push_to(&self, name: &'static str, query: &mut crate::runtime::client::Query) {
         query.push(name, self.as_str());
     }
@@ -2409,6 +2443,7 @@ impl VerificationStateTrustedVerifierStatus {
 }
 
 impl ::std::fmt::Display for VerificationStateTrustedVerifierStatus {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -2424,6 +2459,7 @@ impl ::serde::Serialize for VerificationStateTrustedVerifierStatus {
 }
 
 impl crate::runtime::client::QueryValue for VerificationStateTrustedVerifierStatus {
+    #[inline]
     fn push_to(&self, name: &'static str, query: &mut crate::runtime::client::Query) {
         query.push(name, self.as_str());
     }
@@ -2470,6 +2506,7 @@ pub struct VerificationState {
 
 impl VerificationState {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         verifications: ::std::vec::Vec<VerificationView>,
         verified_status: VerificationStateVerifiedStatus,
@@ -2514,6 +2551,7 @@ impl crate::runtime::ser::Fields for VerificationState {
             &["verifications", "verifiedStatus", "trustedVerifierStatus"],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -2625,6 +2663,7 @@ pub struct VerificationView {
 
 impl VerificationView {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         issuer: crate::runtime::Did,
         uri: crate::runtime::AtUri,
@@ -2682,6 +2721,7 @@ impl crate::runtime::ser::Fields for VerificationView {
             ],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -3103,6 +3143,7 @@ pub struct AdultContentPref {
 
 impl AdultContentPref {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(enabled: bool) -> Self {
         Self {
             enabled,
@@ -3128,6 +3169,7 @@ impl crate::runtime::ser::Fields for AdultContentPref {
         crate::runtime::tri!(map.serialize_entry("enabled", & self.enabled));
         crate::runtime::ser::extra(map, &self.extra, &["enabled"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -3210,6 +3252,7 @@ impl ContentLabelPrefVisibility {
 }
 
 impl ::std::fmt::Display for ContentLabelPrefVisibility {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -3225,6 +3268,7 @@ impl ::serde::Serialize for ContentLabelPrefVisibility {
 }
 
 impl crate::runtime::client::QueryValue for ContentLabelPrefVisibility {
+    #[inline]
     fn push_to(&self, name: &'static str, query: &mut crate::runtime::client::Query) {
         query.push(name, self.as_str());
     }
@@ -3270,6 +3314,7 @@ pub struct ContentLabelPref {
 
 impl ContentLabelPref {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         label: impl ::std::convert::Into<::std::string::String>,
         visibility: ContentLabelPrefVisibility,
@@ -3309,6 +3354,7 @@ impl crate::runtime::ser::Fields for ContentLabelPref {
             &["labelerDid", "label", "visibility"],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -3415,6 +3461,7 @@ impl SavedFeedType {
 }
 
 impl ::std::fmt::Display for SavedFeedType {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -3430,6 +3477,7 @@ impl ::serde::Serialize for SavedFeedType {
 }
 
 impl crate::runtime::client::QueryValue for SavedFeedType {
+    #[inline]
     fn push_to(&self, name: &'static str, query: &mut crate::runtime::client::Query) {
         query.push(name, self.as_str());
     }
@@ -3476,6 +3524,7 @@ pub struct SavedFeed {
 
 impl SavedFeed {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         id: impl ::std::convert::Into<::std::string::String>,
         r#type: SavedFeedType,
@@ -3512,6 +3561,7 @@ impl crate::runtime::ser::Fields for SavedFeed {
         crate::runtime::tri!(map.serialize_entry("pinned", & self.pinned));
         crate::runtime::ser::extra(map, &self.extra, &["id", "type", "value", "pinned"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -3590,6 +3640,7 @@ pub struct SavedFeedsPrefV2 {
 
 impl SavedFeedsPrefV2 {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(items: ::std::vec::Vec<SavedFeed>) -> Self {
         Self {
             items,
@@ -3616,6 +3667,7 @@ impl crate::runtime::ser::Fields for SavedFeedsPrefV2 {
         crate::runtime::tri!(map.list_entry("items", & self.items, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["items"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -3680,6 +3732,7 @@ pub struct SavedFeedsPref {
 
 impl SavedFeedsPref {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         pinned: ::std::vec::Vec<crate::runtime::AtUri>,
         saved: ::std::vec::Vec<crate::runtime::AtUri>,
@@ -3719,6 +3772,7 @@ impl crate::runtime::ser::Fields for SavedFeedsPref {
             &["pinned", "saved", "timelineIndex"],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -3808,6 +3862,7 @@ pub struct PersonalDetailsPref {
 
 impl PersonalDetailsPref {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new() -> Self {
         Self {
             birth_date: ::std::option::Option::None,
@@ -3836,6 +3891,7 @@ impl crate::runtime::ser::Fields for PersonalDetailsPref {
         );
         crate::runtime::ser::extra(map, &self.extra, &["birthDate"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -3900,6 +3956,7 @@ pub struct DeclaredAgePref {
 
 impl DeclaredAgePref {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new() -> Self {
         Self {
             is_over_age13: ::std::option::Option::None,
@@ -3940,6 +3997,7 @@ impl crate::runtime::ser::Fields for DeclaredAgePref {
             &["isOverAge13", "isOverAge16", "isOverAge18"],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -4025,6 +4083,7 @@ pub struct FeedViewPref {
 
 impl FeedViewPref {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(feed: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self {
             feed: feed.into(),
@@ -4040,6 +4099,7 @@ impl FeedViewPref {
 
 impl FeedViewPref {
     /// `hideRepliesByUnfollowed`, or its lexicon default when absent.
+    #[inline]
     pub fn hide_replies_by_unfollowed(&self) -> bool {
         self.hide_replies_by_unfollowed.unwrap_or(true)
     }
@@ -4091,6 +4151,7 @@ impl crate::runtime::ser::Fields for FeedViewPref {
             ],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -4234,6 +4295,7 @@ impl ThreadViewPrefSort {
 }
 
 impl ::std::fmt::Display for ThreadViewPrefSort {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -4249,6 +4311,7 @@ impl ::serde::Serialize for ThreadViewPrefSort {
 }
 
 impl crate::runtime::client::QueryValue for ThreadViewPrefSort {
+    #[inline]
     fn push_to(&self, name: &'static str, query: &mut crate::runtime::client::Query) {
         query.push(name, self.as_str());
     }
@@ -4292,6 +4355,7 @@ pub struct ThreadViewPref {
 
 impl ThreadViewPref {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new() -> Self {
         Self {
             sort: ::std::option::Option::None,
@@ -4318,6 +4382,7 @@ impl crate::runtime::ser::Fields for ThreadViewPref {
         crate::runtime::tri!(map.optional_entry("sort", & self.sort, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["sort"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -4377,6 +4442,7 @@ pub struct InterestsPref {
 
 impl InterestsPref {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(tags: ::std::vec::Vec<::std::string::String>) -> Self {
         Self {
             tags,
@@ -4403,6 +4469,7 @@ impl crate::runtime::ser::Fields for InterestsPref {
         crate::runtime::tri!(map.list_entry("tags", & self.tags, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["tags"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -4503,6 +4570,7 @@ impl MutedWordTarget {
 }
 
 impl ::std::fmt::Display for MutedWordTarget {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -4518,6 +4586,7 @@ impl ::serde::Serialize for MutedWordTarget {
 }
 
 impl crate::runtime::client::QueryValue for MutedWordTarget {
+    #[inline]
     fn push_to(&self, name: &'static str, query: &mut crate::runtime::client::Query) {
         query.push(name, self.as_str());
     }
@@ -4580,6 +4649,7 @@ impl MutedWordActorTarget {
 }
 
 impl ::std::fmt::Display for MutedWordActorTarget {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -4595,6 +4665,7 @@ impl ::serde::Serialize for MutedWordActorTarget {
 }
 
 impl crate::runtime::client::QueryValue for MutedWordActorTarget {
+    #[inline]
     fn push_to(&self, name: &'static str, query: &mut crate::runtime::client::Query) {
         query.push(name, self.as_str());
     }
@@ -4642,6 +4713,7 @@ pub struct MutedWord {
 
 impl MutedWord {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         value: impl ::std::convert::Into<::std::string::String>,
         targets: ::std::vec::Vec<MutedWordTarget>,
@@ -4687,6 +4759,7 @@ impl crate::runtime::ser::Fields for MutedWord {
             &["id", "value", "targets", "actorTarget", "expiresAt"],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -4802,6 +4875,7 @@ pub struct MutedWordsPref {
 
 impl MutedWordsPref {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(items: ::std::vec::Vec<MutedWord>) -> Self {
         Self {
             items,
@@ -4828,6 +4902,7 @@ impl crate::runtime::ser::Fields for MutedWordsPref {
         crate::runtime::tri!(map.list_entry("items", & self.items, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["items"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -4890,6 +4965,7 @@ pub struct HiddenPostsPref {
 
 impl HiddenPostsPref {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(items: ::std::vec::Vec<crate::runtime::AtUri>) -> Self {
         Self {
             items,
@@ -4916,6 +4992,7 @@ impl crate::runtime::ser::Fields for HiddenPostsPref {
         crate::runtime::tri!(map.list_entry("items", & self.items, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["items"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -4978,6 +5055,7 @@ pub struct LabelersPref {
 
 impl LabelersPref {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(labelers: ::std::vec::Vec<LabelerPrefItem>) -> Self {
         Self {
             labelers,
@@ -5004,6 +5082,7 @@ impl crate::runtime::ser::Fields for LabelersPref {
         crate::runtime::tri!(map.list_entry("labelers", & self.labelers, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["labelers"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -5066,6 +5145,7 @@ pub struct LabelerPrefItem {
 
 impl LabelerPrefItem {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(did: crate::runtime::Did) -> Self {
         Self {
             did,
@@ -5091,6 +5171,7 @@ impl crate::runtime::ser::Fields for LabelerPrefItem {
         crate::runtime::tri!(map.serialize_entry("did", & self.did));
         crate::runtime::ser::extra(map, &self.extra, &["did"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -5151,6 +5232,7 @@ pub struct BskyAppStatePref {
 
 impl BskyAppStatePref {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new() -> Self {
         Self {
             active_progress_guide: ::std::option::Option::None,
@@ -5194,6 +5276,7 @@ impl crate::runtime::ser::Fields for BskyAppStatePref {
             &["activeProgressGuide", "isBetaUser", "queuedNudges", "nuxs"],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -5317,6 +5400,7 @@ pub struct BskyAppProgressGuide {
 
 impl BskyAppProgressGuide {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(guide: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self {
             guide: guide.into(),
@@ -5342,6 +5426,7 @@ impl crate::runtime::ser::Fields for BskyAppProgressGuide {
         crate::runtime::tri!(map.serialize_entry("guide", & self.guide));
         crate::runtime::ser::extra(map, &self.extra, &["guide"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -5409,6 +5494,7 @@ pub struct Nux {
 
 impl Nux {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         id: impl ::std::convert::Into<::std::string::String>,
         completed: bool,
@@ -5450,6 +5536,7 @@ impl crate::runtime::ser::Fields for Nux {
             &["id", "completed", "data", "expiresAt"],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -5559,6 +5646,7 @@ pub struct VerificationPrefs {
 
 impl VerificationPrefs {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new() -> Self {
         Self {
             hide_badges: ::std::option::Option::None,
@@ -5569,6 +5657,7 @@ impl VerificationPrefs {
 
 impl VerificationPrefs {
     /// `hideBadges`, or its lexicon default when absent.
+    #[inline]
     pub fn hide_badges(&self) -> bool {
         self.hide_badges.unwrap_or(false)
     }
@@ -5594,6 +5683,7 @@ impl crate::runtime::ser::Fields for VerificationPrefs {
         );
         crate::runtime::ser::extra(map, &self.extra, &["hideBadges"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -5654,6 +5744,7 @@ pub struct LiveEventPreferences {
 
 impl LiveEventPreferences {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new() -> Self {
         Self {
             hidden_feed_ids: ::std::option::Option::None,
@@ -5665,6 +5756,7 @@ impl LiveEventPreferences {
 
 impl LiveEventPreferences {
     /// `hideAllFeeds`, or its lexicon default when absent.
+    #[inline]
     pub fn hide_all_feeds(&self) -> bool {
         self.hide_all_feeds.unwrap_or(false)
     }
@@ -5693,6 +5785,7 @@ impl crate::runtime::ser::Fields for LiveEventPreferences {
         );
         crate::runtime::ser::extra(map, &self.extra, &["hiddenFeedIds", "hideAllFeeds"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -5964,6 +6057,7 @@ pub struct PostInteractionSettingsPref {
 
 impl PostInteractionSettingsPref {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new() -> Self {
         Self {
             threadgate_allow_rules: ::std::option::Option::None,
@@ -6002,6 +6096,7 @@ impl crate::runtime::ser::Fields for PostInteractionSettingsPref {
             &["threadgateAllowRules", "postgateEmbeddingRules"],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -6115,6 +6210,7 @@ impl StatusViewStatus {
 }
 
 impl ::std::fmt::Display for StatusViewStatus {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -6130,6 +6226,7 @@ impl ::serde::Serialize for StatusViewStatus {
 }
 
 impl crate::runtime::client::QueryValue for StatusViewStatus {
+    #[inline]
     fn push_to(&self, name: &'static str, query: &mut crate::runtime::client::Query) {
         query.push(name, self.as_str());
     }
@@ -6244,6 +6341,7 @@ pub struct StatusView {
 
 impl StatusView {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(status: StatusViewStatus, record: crate::runtime::Unknown) -> Self {
         Self {
             uri: ::std::option::Option::None,
@@ -6306,6 +6404,7 @@ impl crate::runtime::ser::Fields for StatusView {
             ],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }

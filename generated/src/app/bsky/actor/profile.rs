@@ -107,6 +107,7 @@ impl crate::runtime::Collection for Record {
 
 impl Record {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new() -> Self {
         Self {
             display_name: ::std::option::Option::None,
@@ -185,6 +186,7 @@ impl crate::runtime::ser::Fields for Record {
             ],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }

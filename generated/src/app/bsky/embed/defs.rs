@@ -15,6 +15,7 @@ pub struct AspectRatio {
 
 impl AspectRatio {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(width: i64, height: i64) -> Self {
         Self {
             width,
@@ -42,6 +43,7 @@ impl crate::runtime::ser::Fields for AspectRatio {
         crate::runtime::tri!(map.serialize_entry("height", & self.height));
         crate::runtime::ser::extra(map, &self.extra, &["width", "height"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }

@@ -14,6 +14,7 @@ pub struct Main {
 
 impl Main {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(external: External) -> Self {
         Self {
             external,
@@ -39,6 +40,7 @@ impl crate::runtime::ser::Fields for Main {
         crate::runtime::tri!(map.serialize_entry("external", & self.external));
         crate::runtime::ser::extra(map, &self.extra, &["external"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -104,6 +106,7 @@ pub struct External {
 
 impl External {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         uri: crate::runtime::Uri,
         title: impl ::std::convert::Into<::std::string::String>,
@@ -148,6 +151,7 @@ impl crate::runtime::ser::Fields for External {
             &["uri", "title", "description", "thumb", "associatedRefs"],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -258,6 +262,7 @@ pub struct View {
 
 impl View {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(external: ViewExternal) -> Self {
         Self {
             external,
@@ -283,6 +288,7 @@ impl crate::runtime::ser::Fields for View {
         crate::runtime::tri!(map.serialize_entry("external", & self.external));
         crate::runtime::ser::extra(map, &self.extra, &["external"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -358,6 +364,7 @@ pub struct ViewExternal {
 
 impl ViewExternal {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         uri: crate::runtime::Uri,
         title: impl ::std::convert::Into<::std::string::String>,
@@ -435,6 +442,7 @@ impl crate::runtime::ser::Fields for ViewExternal {
             ],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -606,7 +614,7 @@ pub struct ViewExternalSource {
     pub icon: ::std::option::Option<crate::runtime::Uri>,
     pub title: ::std::string::String,
     pub description: ::std::option::Option<::std::string::String>,
-    pub theme: ::std::option::Option<ViewExternalSourceTheme>,
+    pub theme: ::std::option::Option<::std::boxed::Box<ViewExternalSourceTheme>>,
     /// Fields this version of the lexicon does not define, kept so that writing the
     /// value back loses nothing.
     pub extra: crate::runtime::Extra,
@@ -614,6 +622,7 @@ pub struct ViewExternalSource {
 
 impl ViewExternalSource {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         uri: crate::runtime::Uri,
         title: impl ::std::convert::Into<::std::string::String>,
@@ -657,6 +666,7 @@ impl crate::runtime::ser::Fields for ViewExternalSource {
             &["uri", "icon", "title", "description", "theme"],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -672,7 +682,9 @@ impl<'de> crate::runtime::de::Object<'de> for ViewExternalSource {
         let mut f_icon: ::std::option::Option<crate::runtime::Uri> = ::std::option::Option::None;
         let mut f_title: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
         let mut f_description: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
-        let mut f_theme: ::std::option::Option<ViewExternalSourceTheme> = ::std::option::Option::None;
+        let mut f_theme: ::std::option::Option<
+            ::std::boxed::Box<ViewExternalSourceTheme>,
+        > = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
@@ -761,6 +773,7 @@ pub struct ViewExternalSourceTheme {
 
 impl ViewExternalSourceTheme {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new() -> Self {
         Self {
             background_rgb: ::std::option::Option::None,
@@ -806,6 +819,7 @@ impl crate::runtime::ser::Fields for ViewExternalSourceTheme {
             &["backgroundRGB", "foregroundRGB", "accentRGB", "accentForegroundRGB"],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -911,6 +925,7 @@ pub struct ColorRgb {
 
 impl ColorRgb {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(r: i64, g: i64, b: i64) -> Self {
         Self {
             r,
@@ -940,6 +955,7 @@ impl crate::runtime::ser::Fields for ColorRgb {
         crate::runtime::tri!(map.serialize_entry("b", & self.b));
         crate::runtime::ser::extra(map, &self.extra, &["r", "g", "b"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }

@@ -73,6 +73,7 @@ pub struct Main {
 
 impl Main {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(items: ::std::vec::Vec<MainItemsItem>) -> Self {
         Self {
             items,
@@ -99,6 +100,7 @@ impl crate::runtime::ser::Fields for Main {
         crate::runtime::tri!(map.list_entry("items", & self.items, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["items"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -169,6 +171,7 @@ pub struct Image {
 
 impl Image {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         image: crate::runtime::Blob,
         alt: impl ::std::convert::Into<::std::string::String>,
@@ -202,6 +205,7 @@ impl crate::runtime::ser::Fields for Image {
         crate::runtime::tri!(map.serialize_entry("aspectRatio", & self.aspect_ratio));
         crate::runtime::ser::extra(map, &self.extra, &["image", "alt", "aspectRatio"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -343,6 +347,7 @@ pub struct View {
 
 impl View {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(items: ::std::vec::Vec<ViewItemsItem>) -> Self {
         Self {
             items,
@@ -369,6 +374,7 @@ impl crate::runtime::ser::Fields for View {
         crate::runtime::tri!(map.list_entry("items", & self.items, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["items"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -434,6 +440,7 @@ pub struct ViewImage {
 
 impl ViewImage {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         thumbnail: crate::runtime::Uri,
         fullsize: crate::runtime::Uri,
@@ -474,6 +481,7 @@ impl crate::runtime::ser::Fields for ViewImage {
             &["thumbnail", "fullsize", "alt", "aspectRatio"],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }

@@ -14,6 +14,7 @@ pub struct Main {
 
 impl Main {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(images: ::std::vec::Vec<Image>) -> Self {
         Self {
             images,
@@ -40,6 +41,7 @@ impl crate::runtime::ser::Fields for Main {
         crate::runtime::tri!(map.list_entry("images", & self.images, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["images"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -110,6 +112,7 @@ pub struct Image {
 
 impl Image {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         image: crate::runtime::Blob,
         alt: impl ::std::convert::Into<::std::string::String>,
@@ -145,6 +148,7 @@ impl crate::runtime::ser::Fields for Image {
         );
         crate::runtime::ser::extra(map, &self.extra, &["image", "alt", "aspectRatio"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -226,6 +230,7 @@ pub struct View {
 
 impl View {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(images: ::std::vec::Vec<ViewImage>) -> Self {
         Self {
             images,
@@ -252,6 +257,7 @@ impl crate::runtime::ser::Fields for View {
         crate::runtime::tri!(map.list_entry("images", & self.images, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["images"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -323,6 +329,7 @@ pub struct ViewImage {
 
 impl ViewImage {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         thumb: crate::runtime::Uri,
         fullsize: crate::runtime::Uri,
@@ -365,6 +372,7 @@ impl crate::runtime::ser::Fields for ViewImage {
             &["thumb", "fullsize", "alt", "aspectRatio"],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }

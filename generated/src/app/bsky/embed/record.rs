@@ -14,6 +14,7 @@ pub struct Main {
 
 impl Main {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(record: crate::com::atproto::repo::strong_ref::Main) -> Self {
         Self {
             record,
@@ -39,6 +40,7 @@ impl crate::runtime::ser::Fields for Main {
         crate::runtime::tri!(map.serialize_entry("record", & self.record));
         crate::runtime::ser::extra(map, &self.extra, &["record"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -273,6 +275,7 @@ pub struct View {
 
 impl View {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(record: ViewRecord2) -> Self {
         Self {
             record,
@@ -298,6 +301,7 @@ impl crate::runtime::ser::Fields for View {
         crate::runtime::tri!(map.serialize_entry("record", & self.record));
         crate::runtime::ser::extra(map, &self.extra, &["record"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -506,6 +510,7 @@ pub struct ViewRecord {
 
 impl ViewRecord {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         uri: crate::runtime::AtUri,
         cid: crate::runtime::Cid,
@@ -582,6 +587,7 @@ impl crate::runtime::ser::Fields for ViewRecord {
             ],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -743,6 +749,7 @@ pub struct ViewNotFound {
 
 impl ViewNotFound {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(uri: crate::runtime::AtUri, not_found: bool) -> Self {
         Self {
             uri,
@@ -770,6 +777,7 @@ impl crate::runtime::ser::Fields for ViewNotFound {
         crate::runtime::tri!(map.serialize_entry("notFound", & self.not_found));
         crate::runtime::ser::extra(map, &self.extra, &["uri", "notFound"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -840,6 +848,7 @@ pub struct ViewBlocked {
 
 impl ViewBlocked {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         uri: crate::runtime::AtUri,
         blocked: bool,
@@ -873,6 +882,7 @@ impl crate::runtime::ser::Fields for ViewBlocked {
         crate::runtime::tri!(map.serialize_entry("author", & self.author));
         crate::runtime::ser::extra(map, &self.extra, &["uri", "blocked", "author"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -954,6 +964,7 @@ pub struct ViewDetached {
 
 impl ViewDetached {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(uri: crate::runtime::AtUri, detached: bool) -> Self {
         Self {
             uri,
@@ -981,6 +992,7 @@ impl crate::runtime::ser::Fields for ViewDetached {
         crate::runtime::tri!(map.serialize_entry("detached", & self.detached));
         crate::runtime::ser::extra(map, &self.extra, &["uri", "detached"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }

@@ -116,6 +116,7 @@ pub struct Main {
 
 impl Main {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(record: crate::app::bsky::embed::record::Main, media: MainMedia) -> Self {
         Self {
             record,
@@ -143,6 +144,7 @@ impl crate::runtime::ser::Fields for Main {
         crate::runtime::tri!(map.serialize_entry("media", & self.media));
         crate::runtime::ser::extra(map, &self.extra, &["record", "media"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -316,6 +318,7 @@ pub struct View {
 
 impl View {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(record: crate::app::bsky::embed::record::View, media: ViewMedia) -> Self {
         Self {
             record,
@@ -343,6 +346,7 @@ impl crate::runtime::ser::Fields for View {
         crate::runtime::tri!(map.serialize_entry("media", & self.media));
         crate::runtime::ser::extra(map, &self.extra, &["record", "media"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }

@@ -33,6 +33,7 @@ impl MainPresentation {
 }
 
 impl ::std::fmt::Display for MainPresentation {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -48,6 +49,7 @@ impl ::serde::Serialize for MainPresentation {
 }
 
 impl crate::runtime::client::QueryValue for MainPresentation {
+    #[inline]
     fn push_to(&self, name: &'static str, query: &mut crate::runtime::client::Query) {
         query.push(name, self.as_str());
     }
@@ -95,6 +97,7 @@ pub struct Main {
 
 impl Main {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(video: crate::runtime::Blob) -> Self {
         Self {
             video,
@@ -139,6 +142,7 @@ impl crate::runtime::ser::Fields for Main {
             &["video", "captions", "alt", "aspectRatio", "presentation"],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -256,6 +260,7 @@ pub struct Caption {
 
 impl Caption {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(lang: crate::runtime::Language, file: crate::runtime::Blob) -> Self {
         Self {
             lang,
@@ -283,6 +288,7 @@ impl crate::runtime::ser::Fields for Caption {
         crate::runtime::tri!(map.serialize_entry("file", & self.file));
         crate::runtime::ser::extra(map, &self.extra, &["lang", "file"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -373,6 +379,7 @@ impl ViewPresentation {
 }
 
 impl ::std::fmt::Display for ViewPresentation {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -388,6 +395,7 @@ impl ::serde::Serialize for ViewPresentation {
 }
 
 impl crate::runtime::client::QueryValue for ViewPresentation {
+    #[inline]
     fn push_to(&self, name: &'static str, query: &mut crate::runtime::client::Query) {
         query.push(name, self.as_str());
     }
@@ -436,6 +444,7 @@ pub struct View {
 
 impl View {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(cid: crate::runtime::Cid, playlist: crate::runtime::Uri) -> Self {
         Self {
             cid,
@@ -482,6 +491,7 @@ impl crate::runtime::ser::Fields for View {
             &["cid", "playlist", "thumbnail", "alt", "aspectRatio", "presentation"],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }

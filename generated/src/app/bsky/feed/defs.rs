@@ -154,7 +154,7 @@ pub struct PostView {
     pub like_count: ::std::option::Option<i64>,
     pub quote_count: ::std::option::Option<i64>,
     pub indexed_at: crate::runtime::Datetime,
-    pub viewer: ::std::option::Option<ViewerState>,
+    pub viewer: ::std::option::Option<::std::boxed::Box<ViewerState>>,
     pub labels: ::std::option::Option<
         ::std::vec::Vec<crate::com::atproto::label::defs::Label>,
     >,
@@ -167,6 +167,7 @@ pub struct PostView {
 
 impl PostView {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         uri: crate::runtime::AtUri,
         cid: crate::runtime::Cid,
@@ -259,6 +260,7 @@ impl crate::runtime::ser::Fields for PostView {
             ],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -283,7 +285,7 @@ impl<'de> crate::runtime::de::Object<'de> for PostView {
         let mut f_like_count: ::std::option::Option<i64> = ::std::option::Option::None;
         let mut f_quote_count: ::std::option::Option<i64> = ::std::option::Option::None;
         let mut f_indexed_at: ::std::option::Option<crate::runtime::Datetime> = ::std::option::Option::None;
-        let mut f_viewer: ::std::option::Option<ViewerState> = ::std::option::Option::None;
+        let mut f_viewer: ::std::option::Option<::std::boxed::Box<ViewerState>> = ::std::option::Option::None;
         let mut f_labels: ::std::option::Option<
             ::std::vec::Vec<crate::com::atproto::label::defs::Label>,
         > = ::std::option::Option::None;
@@ -468,6 +470,7 @@ pub struct ViewerState {
 
 impl ViewerState {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new() -> Self {
         Self {
             repost: ::std::option::Option::None,
@@ -532,6 +535,7 @@ impl crate::runtime::ser::Fields for ViewerState {
             ],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -664,6 +668,7 @@ pub struct KnownLikers {
 
 impl KnownLikers {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         count: i64,
         actors: ::std::vec::Vec<crate::app::bsky::actor::defs::ProfileViewBasic>,
@@ -695,6 +700,7 @@ impl crate::runtime::ser::Fields for KnownLikers {
         crate::runtime::tri!(map.list_entry("actors", & self.actors, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["count", "actors"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -772,6 +778,7 @@ pub struct ThreadContext {
 
 impl ThreadContext {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new() -> Self {
         Self {
             root_author_like: ::std::option::Option::None,
@@ -800,6 +807,7 @@ impl crate::runtime::ser::Fields for ThreadContext {
         );
         crate::runtime::ser::extra(map, &self.extra, &["rootAuthorLike"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -945,6 +953,7 @@ pub struct FeedViewPost {
 
 impl FeedViewPost {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(post: PostView) -> Self {
         Self {
             post,
@@ -985,6 +994,7 @@ impl crate::runtime::ser::Fields for FeedViewPost {
             &["post", "reply", "reason", "feedContext", "reqId"],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -1280,7 +1290,7 @@ pub struct ReplyRef {
     pub root: ReplyRefRoot,
     pub parent: ReplyRefParent,
     pub grandparent_author: ::std::option::Option<
-        crate::app::bsky::actor::defs::ProfileViewBasic,
+        ::std::boxed::Box<crate::app::bsky::actor::defs::ProfileViewBasic>,
     >,
     /// Fields this version of the lexicon does not define, kept so that writing the
     /// value back loses nothing.
@@ -1289,6 +1299,7 @@ pub struct ReplyRef {
 
 impl ReplyRef {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(root: ReplyRefRoot, parent: ReplyRefParent) -> Self {
         Self {
             root,
@@ -1326,6 +1337,7 @@ impl crate::runtime::ser::Fields for ReplyRef {
             &["root", "parent", "grandparentAuthor"],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -1340,7 +1352,7 @@ impl<'de> crate::runtime::de::Object<'de> for ReplyRef {
         let mut f_root: ::std::option::Option<ReplyRefRoot> = ::std::option::Option::None;
         let mut f_parent: ::std::option::Option<ReplyRefParent> = ::std::option::Option::None;
         let mut f_grandparent_author: ::std::option::Option<
-            crate::app::bsky::actor::defs::ProfileViewBasic,
+            ::std::boxed::Box<crate::app::bsky::actor::defs::ProfileViewBasic>,
         > = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
         while let ::std::option::Option::Some(key) = map
@@ -1417,6 +1429,7 @@ pub struct ReasonRepost {
 
 impl ReasonRepost {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         by: crate::app::bsky::actor::defs::ProfileViewBasic,
         indexed_at: crate::runtime::Datetime,
@@ -1452,6 +1465,7 @@ impl crate::runtime::ser::Fields for ReasonRepost {
         crate::runtime::tri!(map.serialize_entry("indexedAt", & self.indexed_at));
         crate::runtime::ser::extra(map, &self.extra, &["by", "uri", "cid", "indexedAt"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -1542,6 +1556,7 @@ pub struct ReasonPin {
 
 impl ReasonPin {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new() -> Self {
         Self {
             extra: ::std::default::Default::default(),
@@ -1565,6 +1580,7 @@ impl crate::runtime::ser::Fields for ReasonPin {
     ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::ser::extra(map, &self.extra, &[])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -1793,6 +1809,7 @@ pub struct ThreadViewPost {
 
 impl ThreadViewPost {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(post: PostView) -> Self {
         Self {
             post,
@@ -1833,6 +1850,7 @@ impl crate::runtime::ser::Fields for ThreadViewPost {
             &["post", "parent", "replies", "threadContext"],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -1936,6 +1954,7 @@ pub struct NotFoundPost {
 
 impl NotFoundPost {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(uri: crate::runtime::AtUri, not_found: bool) -> Self {
         Self {
             uri,
@@ -1963,6 +1982,7 @@ impl crate::runtime::ser::Fields for NotFoundPost {
         crate::runtime::tri!(map.serialize_entry("notFound", & self.not_found));
         crate::runtime::ser::extra(map, &self.extra, &["uri", "notFound"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -2033,6 +2053,7 @@ pub struct BlockedPost {
 
 impl BlockedPost {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         uri: crate::runtime::AtUri,
         blocked: bool,
@@ -2066,6 +2087,7 @@ impl crate::runtime::ser::Fields for BlockedPost {
         crate::runtime::tri!(map.serialize_entry("author", & self.author));
         crate::runtime::ser::extra(map, &self.extra, &["uri", "blocked", "author"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -2137,7 +2159,9 @@ impl crate::runtime::Validate for BlockedPost {
 #[non_exhaustive]
 pub struct BlockedAuthor {
     pub did: crate::runtime::Did,
-    pub viewer: ::std::option::Option<crate::app::bsky::actor::defs::ViewerState>,
+    pub viewer: ::std::option::Option<
+        ::std::boxed::Box<crate::app::bsky::actor::defs::ViewerState>,
+    >,
     /// Fields this version of the lexicon does not define, kept so that writing the
     /// value back loses nothing.
     pub extra: crate::runtime::Extra,
@@ -2145,6 +2169,7 @@ pub struct BlockedAuthor {
 
 impl BlockedAuthor {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(did: crate::runtime::Did) -> Self {
         Self {
             did,
@@ -2173,6 +2198,7 @@ impl crate::runtime::ser::Fields for BlockedAuthor {
         crate::runtime::tri!(map.optional_entry("viewer", & self.viewer, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["did", "viewer"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -2186,7 +2212,7 @@ impl<'de> crate::runtime::de::Object<'de> for BlockedAuthor {
         use crate::runtime::de::MapAccessExt as _;
         let mut f_did: ::std::option::Option<crate::runtime::Did> = ::std::option::Option::None;
         let mut f_viewer: ::std::option::Option<
-            crate::app::bsky::actor::defs::ViewerState,
+            ::std::boxed::Box<crate::app::bsky::actor::defs::ViewerState>,
         > = ::std::option::Option::None;
         let mut extra = crate::runtime::Extra::default();
         while let ::std::option::Option::Some(key) = map
@@ -2268,6 +2294,7 @@ impl GeneratorViewContentMode {
 }
 
 impl ::std::fmt::Display for GeneratorViewContentMode {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -2283,6 +2310,7 @@ impl ::serde::Serialize for GeneratorViewContentMode {
 }
 
 impl crate::runtime::client::QueryValue for GeneratorViewContentMode {
+    #[inline]
     fn push_to(&self, name: &'static str, query: &mut crate::runtime::client::Query) {
         query.push(name, self.as_str());
     }
@@ -2343,6 +2371,7 @@ pub struct GeneratorView {
 
 impl GeneratorView {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         uri: crate::runtime::AtUri,
         cid: crate::runtime::Cid,
@@ -2433,6 +2462,7 @@ impl crate::runtime::ser::Fields for GeneratorView {
             ],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -2654,6 +2684,7 @@ pub struct GeneratorViewerState {
 
 impl GeneratorViewerState {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new() -> Self {
         Self {
             like: ::std::option::Option::None,
@@ -2680,6 +2711,7 @@ impl crate::runtime::ser::Fields for GeneratorViewerState {
         crate::runtime::tri!(map.optional_entry("like", & self.like, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["like"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -2820,6 +2852,7 @@ pub struct SkeletonFeedPost {
 
 impl SkeletonFeedPost {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(post: crate::runtime::AtUri) -> Self {
         Self {
             post,
@@ -2852,6 +2885,7 @@ impl crate::runtime::ser::Fields for SkeletonFeedPost {
         );
         crate::runtime::ser::extra(map, &self.extra, &["post", "reason", "feedContext"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -2946,6 +2980,7 @@ pub struct SkeletonReasonRepost {
 
 impl SkeletonReasonRepost {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(repost: crate::runtime::AtUri) -> Self {
         Self {
             repost,
@@ -2971,6 +3006,7 @@ impl crate::runtime::ser::Fields for SkeletonReasonRepost {
         crate::runtime::tri!(map.serialize_entry("repost", & self.repost));
         crate::runtime::ser::extra(map, &self.extra, &["repost"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -3029,6 +3065,7 @@ pub struct SkeletonReasonPin {
 
 impl SkeletonReasonPin {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new() -> Self {
         Self {
             extra: ::std::default::Default::default(),
@@ -3052,6 +3089,7 @@ impl crate::runtime::ser::Fields for SkeletonReasonPin {
     ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::ser::extra(map, &self.extra, &[])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -3100,6 +3138,7 @@ pub struct ThreadgateView {
 
 impl ThreadgateView {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new() -> Self {
         Self {
             uri: ::std::option::Option::None,
@@ -3132,6 +3171,7 @@ impl crate::runtime::ser::Fields for ThreadgateView {
         crate::runtime::tri!(map.optional_entry("lists", & self.lists, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["uri", "cid", "record", "lists"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -3313,6 +3353,7 @@ impl InteractionEvent {
 }
 
 impl ::std::fmt::Display for InteractionEvent {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -3328,6 +3369,7 @@ impl ::serde::Serialize for InteractionEvent {
 }
 
 impl crate::runtime::client::QueryValue for InteractionEvent {
+    #[inline]
     fn push_to(&self, name: &'static str, query: &mut crate::runtime::client::Query) {
         query.push(name, self.as_str());
     }
@@ -3374,6 +3416,7 @@ pub struct Interaction {
 
 impl Interaction {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new() -> Self {
         Self {
             item: ::std::option::Option::None,
@@ -3412,6 +3455,7 @@ impl crate::runtime::ser::Fields for Interaction {
             &["item", "event", "feedContext", "reqId"],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }

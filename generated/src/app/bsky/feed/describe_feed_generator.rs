@@ -16,6 +16,7 @@ pub struct Output {
 
 impl Output {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(did: crate::runtime::Did, feeds: ::std::vec::Vec<Feed>) -> Self {
         Self {
             did,
@@ -46,6 +47,7 @@ impl crate::runtime::ser::Fields for Output {
         crate::runtime::tri!(map.optional_entry("links", & self.links, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["did", "feeds", "links"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -130,12 +132,14 @@ pub enum Error {
 }
 
 impl crate::runtime::client::XrpcErrorKind for Error {
+    #[inline]
     fn from_parts(
         error: ::std::string::String,
         message: ::std::option::Option<::std::string::String>,
     ) -> Self {
         Self::Other { error, message }
     }
+    #[inline]
     fn parts(&self) -> (&str, ::std::option::Option<&str>) {
         let Self::Other { error, message } = self;
         (error, message.as_deref())
@@ -143,6 +147,7 @@ impl crate::runtime::client::XrpcErrorKind for Error {
 }
 
 impl ::std::fmt::Display for Error {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         crate::runtime::client::display_error(self, f)
     }
@@ -191,6 +196,7 @@ pub struct Feed {
 
 impl Feed {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(uri: crate::runtime::AtUri) -> Self {
         Self {
             uri,
@@ -216,6 +222,7 @@ impl crate::runtime::ser::Fields for Feed {
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::ser::extra(map, &self.extra, &["uri"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -274,6 +281,7 @@ pub struct Links {
 
 impl Links {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new() -> Self {
         Self {
             privacy_policy: ::std::option::Option::None,
@@ -310,6 +318,7 @@ impl crate::runtime::ser::Fields for Links {
             &["privacyPolicy", "termsOfService"],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }

@@ -17,6 +17,7 @@ pub struct Params {
 
 impl Params {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(feed: crate::runtime::AtUri) -> Self {
         Self {
             feed,
@@ -29,6 +30,7 @@ impl Params {
 
 impl Params {
     /// `limit`, or its lexicon default when absent.
+    #[inline]
     pub fn limit(&self) -> i64 {
         self.limit.unwrap_or(50i64)
     }
@@ -54,6 +56,7 @@ impl crate::runtime::ser::Fields for Params {
         crate::runtime::tri!(map.optional_entry("cursor", & self.cursor, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["feed", "limit", "cursor"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -109,6 +112,7 @@ impl<'de> ::serde::Deserialize<'de> for Params {
 }
 
 impl crate::runtime::client::QueryParams for Params {
+    #[inline]
     fn push_to(&self, query: &mut crate::runtime::client::Query) {
         crate::runtime::client::QueryValue::push_to(&self.feed, "feed", query);
         crate::runtime::client::QueryValue::push_to(&self.limit, "limit", query);
@@ -156,6 +160,7 @@ pub struct Output {
 
 impl Output {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         feed: ::std::vec::Vec<crate::app::bsky::feed::defs::SkeletonFeedPost>,
     ) -> Self {
@@ -188,6 +193,7 @@ impl crate::runtime::ser::Fields for Output {
         crate::runtime::tri!(map.optional_entry("reqId", & self.req_id, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["cursor", "feed", "reqId"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -285,6 +291,7 @@ pub enum Error {
 }
 
 impl crate::runtime::client::XrpcErrorKind for Error {
+    #[inline]
     fn from_parts(
         error: ::std::string::String,
         message: ::std::option::Option<::std::string::String>,
@@ -294,6 +301,7 @@ impl crate::runtime::client::XrpcErrorKind for Error {
             _ => Self::Other { error, message },
         }
     }
+    #[inline]
     fn parts(&self) -> (&str, ::std::option::Option<&str>) {
         match self {
             Self::UnknownFeed { message } => ("UnknownFeed", message.as_deref()),
@@ -303,6 +311,7 @@ impl crate::runtime::client::XrpcErrorKind for Error {
 }
 
 impl ::std::fmt::Display for Error {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         crate::runtime::client::display_error(self, f)
     }

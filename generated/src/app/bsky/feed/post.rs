@@ -204,7 +204,7 @@ pub struct Record {
     pub facets: ::std::option::Option<
         ::std::vec::Vec<crate::app::bsky::richtext::facet::Main>,
     >,
-    pub reply: ::std::option::Option<ReplyRef>,
+    pub reply: ::std::option::Option<::std::boxed::Box<ReplyRef>>,
     pub embed: ::std::option::Option<RecordEmbed>,
     pub langs: ::std::option::Option<::std::vec::Vec<crate::runtime::Language>>,
     pub labels: ::std::option::Option<RecordLabels>,
@@ -230,6 +230,7 @@ impl crate::runtime::Collection for Record {
 
 impl Record {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         text: impl ::std::convert::Into<::std::string::String>,
         created_at: crate::runtime::Datetime,
@@ -295,6 +296,7 @@ impl crate::runtime::ser::Fields for Record {
             ],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -311,7 +313,7 @@ impl<'de> crate::runtime::de::Object<'de> for Record {
         let mut f_facets: ::std::option::Option<
             ::std::vec::Vec<crate::app::bsky::richtext::facet::Main>,
         > = ::std::option::Option::None;
-        let mut f_reply: ::std::option::Option<ReplyRef> = ::std::option::Option::None;
+        let mut f_reply: ::std::option::Option<::std::boxed::Box<ReplyRef>> = ::std::option::Option::None;
         let mut f_embed: ::std::option::Option<RecordEmbed> = ::std::option::Option::None;
         let mut f_langs: ::std::option::Option<
             ::std::vec::Vec<crate::runtime::Language>,
@@ -490,6 +492,7 @@ pub struct ReplyRef {
 
 impl ReplyRef {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         root: crate::com::atproto::repo::strong_ref::Main,
         parent: crate::com::atproto::repo::strong_ref::Main,
@@ -520,6 +523,7 @@ impl crate::runtime::ser::Fields for ReplyRef {
         crate::runtime::tri!(map.serialize_entry("parent", & self.parent));
         crate::runtime::ser::extra(map, &self.extra, &["root", "parent"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -595,6 +599,7 @@ pub struct Entity {
 
 impl Entity {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         index: TextSlice,
         r#type: impl ::std::convert::Into<::std::string::String>,
@@ -628,6 +633,7 @@ impl crate::runtime::ser::Fields for Entity {
         crate::runtime::tri!(map.serialize_entry("value", & self.value));
         crate::runtime::ser::extra(map, &self.extra, &["index", "type", "value"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -702,6 +708,7 @@ pub struct TextSlice {
 
 impl TextSlice {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(start: i64, end: i64) -> Self {
         Self {
             start,
@@ -729,6 +736,7 @@ impl crate::runtime::ser::Fields for TextSlice {
         crate::runtime::tri!(map.serialize_entry("end", & self.end));
         crate::runtime::ser::extra(map, &self.extra, &["start", "end"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }

@@ -93,6 +93,7 @@ impl crate::runtime::Collection for Record {
 
 impl Record {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         created_at: crate::runtime::Datetime,
         post: crate::runtime::AtUri,
@@ -141,6 +142,7 @@ impl crate::runtime::ser::Fields for Record {
             &["createdAt", "post", "detachedEmbeddingUris", "embeddingRules"],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -258,6 +260,7 @@ pub struct DisableRule {
 
 impl DisableRule {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new() -> Self {
         Self {
             extra: ::std::default::Default::default(),
@@ -281,6 +284,7 @@ impl crate::runtime::ser::Fields for DisableRule {
     ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::ser::extra(map, &self.extra, &[])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }

@@ -32,6 +32,7 @@ impl crate::runtime::Collection for Record {
 
 impl Record {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         subject: crate::com::atproto::repo::strong_ref::Main,
         created_at: crate::runtime::Datetime,
@@ -69,6 +70,7 @@ impl crate::runtime::ser::Fields for Record {
         crate::runtime::tri!(map.optional_entry("via", & self.via, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["subject", "createdAt", "via"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }

@@ -135,6 +135,7 @@ impl crate::runtime::Collection for Record {
 
 impl Record {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         post: crate::runtime::AtUri,
         created_at: crate::runtime::Datetime,
@@ -180,6 +181,7 @@ impl crate::runtime::ser::Fields for Record {
             &["post", "allow", "createdAt", "hiddenReplies"],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -294,6 +296,7 @@ pub struct MentionRule {
 
 impl MentionRule {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new() -> Self {
         Self {
             extra: ::std::default::Default::default(),
@@ -317,6 +320,7 @@ impl crate::runtime::ser::Fields for MentionRule {
     ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::ser::extra(map, &self.extra, &[])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -359,6 +363,7 @@ pub struct FollowerRule {
 
 impl FollowerRule {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new() -> Self {
         Self {
             extra: ::std::default::Default::default(),
@@ -382,6 +387,7 @@ impl crate::runtime::ser::Fields for FollowerRule {
     ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::ser::extra(map, &self.extra, &[])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -424,6 +430,7 @@ pub struct FollowingRule {
 
 impl FollowingRule {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new() -> Self {
         Self {
             extra: ::std::default::Default::default(),
@@ -447,6 +454,7 @@ impl crate::runtime::ser::Fields for FollowingRule {
     ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::ser::extra(map, &self.extra, &[])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -490,6 +498,7 @@ pub struct ListRule {
 
 impl ListRule {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(list: crate::runtime::AtUri) -> Self {
         Self {
             list,
@@ -515,6 +524,7 @@ impl crate::runtime::ser::Fields for ListRule {
         crate::runtime::tri!(map.serialize_entry("list", & self.list));
         crate::runtime::ser::extra(map, &self.extra, &["list"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }

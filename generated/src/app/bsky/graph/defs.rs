@@ -24,6 +24,7 @@ pub struct ListViewBasic {
 
 impl ListViewBasic {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         uri: crate::runtime::AtUri,
         cid: crate::runtime::Cid,
@@ -89,6 +90,7 @@ impl crate::runtime::ser::Fields for ListViewBasic {
             ],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -265,6 +267,7 @@ pub struct ListView {
 
 impl ListView {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         uri: crate::runtime::AtUri,
         cid: crate::runtime::Cid,
@@ -344,6 +347,7 @@ impl crate::runtime::ser::Fields for ListView {
             ],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -553,6 +557,7 @@ pub struct ListItemView {
 
 impl ListItemView {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         uri: crate::runtime::AtUri,
         subject: crate::app::bsky::actor::defs::ProfileView,
@@ -583,6 +588,7 @@ impl crate::runtime::ser::Fields for ListItemView {
         crate::runtime::tri!(map.serialize_entry("subject", & self.subject));
         crate::runtime::ser::extra(map, &self.extra, &["uri", "subject"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -648,7 +654,7 @@ pub struct StarterPackView {
     pub cid: crate::runtime::Cid,
     pub record: crate::runtime::Unknown,
     pub creator: crate::app::bsky::actor::defs::ProfileViewBasic,
-    pub list: ::std::option::Option<ListViewBasic>,
+    pub list: ::std::option::Option<::std::boxed::Box<ListViewBasic>>,
     pub list_items_sample: ::std::option::Option<::std::vec::Vec<ListItemView>>,
     pub feeds: ::std::option::Option<
         ::std::vec::Vec<crate::app::bsky::feed::defs::GeneratorView>,
@@ -666,6 +672,7 @@ pub struct StarterPackView {
 
 impl StarterPackView {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         uri: crate::runtime::AtUri,
         cid: crate::runtime::Cid,
@@ -741,6 +748,7 @@ impl crate::runtime::ser::Fields for StarterPackView {
             ],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -758,7 +766,7 @@ impl<'de> crate::runtime::de::Object<'de> for StarterPackView {
         let mut f_creator: ::std::option::Option<
             crate::app::bsky::actor::defs::ProfileViewBasic,
         > = ::std::option::Option::None;
-        let mut f_list: ::std::option::Option<ListViewBasic> = ::std::option::Option::None;
+        let mut f_list: ::std::option::Option<::std::boxed::Box<ListViewBasic>> = ::std::option::Option::None;
         let mut f_list_items_sample: ::std::option::Option<
             ::std::vec::Vec<ListItemView>,
         > = ::std::option::Option::None;
@@ -956,6 +964,7 @@ pub struct StarterPackViewBasic {
 
 impl StarterPackViewBasic {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         uri: crate::runtime::AtUri,
         cid: crate::runtime::Cid,
@@ -1025,6 +1034,7 @@ impl crate::runtime::ser::Fields for StarterPackViewBasic {
             ],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -1223,6 +1233,7 @@ impl ListPurpose {
 }
 
 impl ::std::fmt::Display for ListPurpose {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -1238,6 +1249,7 @@ impl ::serde::Serialize for ListPurpose {
 }
 
 impl crate::runtime::client::QueryValue for ListPurpose {
+    #[inline]
     fn push_to(&self, name: &'static str, query: &mut crate::runtime::client::Query) {
         query.push(name, self.as_str());
     }
@@ -1291,6 +1303,7 @@ pub struct ListViewerState {
 
 impl ListViewerState {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new() -> Self {
         Self {
             muted: ::std::option::Option::None,
@@ -1321,6 +1334,7 @@ impl crate::runtime::ser::Fields for ListViewerState {
         );
         crate::runtime::ser::extra(map, &self.extra, &["muted", "blocked"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -1394,6 +1408,7 @@ pub struct NotFoundActor {
 
 impl NotFoundActor {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(actor: crate::runtime::AtIdentifier, not_found: bool) -> Self {
         Self {
             actor,
@@ -1421,6 +1436,7 @@ impl crate::runtime::ser::Fields for NotFoundActor {
         crate::runtime::tri!(map.serialize_entry("notFound", & self.not_found));
         crate::runtime::ser::extra(map, &self.extra, &["actor", "notFound"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -1497,6 +1513,7 @@ pub struct Relationship {
 
 impl Relationship {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(did: crate::runtime::Did) -> Self {
         Self {
             did,
@@ -1559,6 +1576,7 @@ impl crate::runtime::ser::Fields for Relationship {
             ],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }

@@ -22,6 +22,7 @@ pub struct LabelerView {
 
 impl LabelerView {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         uri: crate::runtime::AtUri,
         cid: crate::runtime::Cid,
@@ -71,6 +72,7 @@ impl crate::runtime::ser::Fields for LabelerView {
             &["uri", "cid", "creator", "likeCount", "viewer", "indexedAt", "labels"],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -224,6 +226,7 @@ pub struct LabelerViewDetailed {
 
 impl LabelerViewDetailed {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         uri: crate::runtime::AtUri,
         cid: crate::runtime::Cid,
@@ -301,6 +304,7 @@ impl crate::runtime::ser::Fields for LabelerViewDetailed {
             ],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -487,6 +491,7 @@ pub struct LabelerViewerState {
 
 impl LabelerViewerState {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new() -> Self {
         Self {
             like: ::std::option::Option::None,
@@ -513,6 +518,7 @@ impl crate::runtime::ser::Fields for LabelerViewerState {
         crate::runtime::tri!(map.optional_entry("like", & self.like, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["like"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -575,6 +581,7 @@ pub struct LabelerPolicies {
 
 impl LabelerPolicies {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         label_values: ::std::vec::Vec<crate::com::atproto::label::defs::LabelValue>,
     ) -> Self {
@@ -614,6 +621,7 @@ impl crate::runtime::ser::Fields for LabelerPolicies {
             &["labelValues", "labelValueDefinitions"],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }

@@ -13,6 +13,7 @@ pub struct RecordDeleted {
 
 impl RecordDeleted {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new() -> Self {
         Self {
             extra: ::std::default::Default::default(),
@@ -36,6 +37,7 @@ impl crate::runtime::ser::Fields for RecordDeleted {
     ) -> ::std::result::Result<(), __M::Error> {
         crate::runtime::ser::extra(map, &self.extra, &[])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -98,6 +100,7 @@ impl ChatPreferenceInclude {
 }
 
 impl ::std::fmt::Display for ChatPreferenceInclude {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -113,6 +116,7 @@ impl ::serde::Serialize for ChatPreferenceInclude {
 }
 
 impl crate::runtime::client::QueryValue for ChatPreferenceInclude {
+    #[inline]
     fn push_to(&self, name: &'static str, query: &mut crate::runtime::client::Query) {
         query.push(name, self.as_str());
     }
@@ -157,6 +161,7 @@ pub struct ChatPreference {
 
 impl ChatPreference {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(include: ChatPreferenceInclude, push: bool) -> Self {
         Self {
             include,
@@ -184,6 +189,7 @@ impl crate::runtime::ser::Fields for ChatPreference {
         crate::runtime::tri!(map.serialize_entry("push", & self.push));
         crate::runtime::ser::extra(map, &self.extra, &["include", "push"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -269,6 +275,7 @@ impl FilterablePreferenceInclude {
 }
 
 impl ::std::fmt::Display for FilterablePreferenceInclude {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -284,6 +291,7 @@ impl ::serde::Serialize for FilterablePreferenceInclude {
 }
 
 impl crate::runtime::client::QueryValue for FilterablePreferenceInclude {
+    #[inline]
     fn push_to(&self, name: &'static str, query: &mut crate::runtime::client::Query) {
         query.push(name, self.as_str());
     }
@@ -329,6 +337,7 @@ pub struct FilterablePreference {
 
 impl FilterablePreference {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(include: FilterablePreferenceInclude, list: bool, push: bool) -> Self {
         Self {
             include,
@@ -358,6 +367,7 @@ impl crate::runtime::ser::Fields for FilterablePreference {
         crate::runtime::tri!(map.serialize_entry("push", & self.push));
         crate::runtime::ser::extra(map, &self.extra, &["include", "list", "push"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -432,6 +442,7 @@ pub struct Preference {
 
 impl Preference {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(list: bool, push: bool) -> Self {
         Self {
             list,
@@ -459,6 +470,7 @@ impl crate::runtime::ser::Fields for Preference {
         crate::runtime::tri!(map.serialize_entry("push", & self.push));
         crate::runtime::ser::extra(map, &self.extra, &["list", "push"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -534,6 +546,7 @@ pub struct Preferences {
 impl Preferences {
     /// Builds a value from its required fields; the optional ones start unset.
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     pub fn new(
         chat: ChatPreference,
         follow: FilterablePreference,
@@ -623,6 +636,7 @@ impl crate::runtime::ser::Fields for Preferences {
             ],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -827,6 +841,7 @@ pub struct ActivitySubscription {
 
 impl ActivitySubscription {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(post: bool, reply: bool) -> Self {
         Self {
             post,
@@ -854,6 +869,7 @@ impl crate::runtime::ser::Fields for ActivitySubscription {
         crate::runtime::tri!(map.serialize_entry("reply", & self.reply));
         crate::runtime::ser::extra(map, &self.extra, &["post", "reply"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -917,6 +933,7 @@ pub struct SubjectActivitySubscription {
 
 impl SubjectActivitySubscription {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         subject: crate::runtime::Did,
         activity_subscription: ActivitySubscription,
@@ -953,6 +970,7 @@ impl crate::runtime::ser::Fields for SubjectActivitySubscription {
             &["subject", "activitySubscription"],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }

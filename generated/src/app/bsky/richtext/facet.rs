@@ -102,6 +102,7 @@ pub struct Main {
 
 impl Main {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(index: ByteSlice, features: ::std::vec::Vec<MainFeaturesItem>) -> Self {
         Self {
             index,
@@ -130,6 +131,7 @@ impl crate::runtime::ser::Fields for Main {
         crate::runtime::tri!(map.list_entry("features", & self.features, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["index", "features"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -202,6 +204,7 @@ pub struct Mention {
 
 impl Mention {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(did: crate::runtime::Did) -> Self {
         Self {
             did,
@@ -227,6 +230,7 @@ impl crate::runtime::ser::Fields for Mention {
         crate::runtime::tri!(map.serialize_entry("did", & self.did));
         crate::runtime::ser::extra(map, &self.extra, &["did"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -284,6 +288,7 @@ pub struct Link {
 
 impl Link {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(uri: crate::runtime::Uri) -> Self {
         Self {
             uri,
@@ -309,6 +314,7 @@ impl crate::runtime::ser::Fields for Link {
         crate::runtime::tri!(map.serialize_entry("uri", & self.uri));
         crate::runtime::ser::extra(map, &self.extra, &["uri"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -366,6 +372,7 @@ pub struct Tag {
 
 impl Tag {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(tag: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self {
             tag: tag.into(),
@@ -391,6 +398,7 @@ impl crate::runtime::ser::Fields for Tag {
         crate::runtime::tri!(map.serialize_entry("tag", & self.tag));
         crate::runtime::ser::extra(map, &self.extra, &["tag"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -459,6 +467,7 @@ pub struct ByteSlice {
 
 impl ByteSlice {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(byte_start: i64, byte_end: i64) -> Self {
         Self {
             byte_start,
@@ -486,6 +495,7 @@ impl crate::runtime::ser::Fields for ByteSlice {
         crate::runtime::tri!(map.serialize_entry("byteEnd", & self.byte_end));
         crate::runtime::ser::extra(map, &self.extra, &["byteStart", "byteEnd"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }

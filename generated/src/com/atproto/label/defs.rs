@@ -22,6 +22,7 @@ pub struct Label {
 
 impl Label {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         src: crate::runtime::Did,
         uri: crate::runtime::Uri,
@@ -73,6 +74,7 @@ impl crate::runtime::ser::Fields for Label {
             &["ver", "src", "uri", "cid", "val", "neg", "cts", "exp", "sig"],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -202,6 +204,7 @@ pub struct SelfLabels {
 
 impl SelfLabels {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(values: ::std::vec::Vec<SelfLabel>) -> Self {
         Self {
             values,
@@ -228,6 +231,7 @@ impl crate::runtime::ser::Fields for SelfLabels {
         crate::runtime::tri!(map.list_entry("values", & self.values, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["values"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -296,6 +300,7 @@ pub struct SelfLabel {
 
 impl SelfLabel {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(val: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self {
             val: val.into(),
@@ -321,6 +326,7 @@ impl crate::runtime::ser::Fields for SelfLabel {
         crate::runtime::tri!(map.serialize_entry("val", & self.val));
         crate::runtime::ser::extra(map, &self.extra, &["val"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -406,6 +412,7 @@ impl LabelValueDefinitionSeverity {
 }
 
 impl ::std::fmt::Display for LabelValueDefinitionSeverity {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -421,6 +428,7 @@ impl ::serde::Serialize for LabelValueDefinitionSeverity {
 }
 
 impl crate::runtime::client::QueryValue for LabelValueDefinitionSeverity {
+    #[inline]
     fn push_to(&self, name: &'static str, query: &mut crate::runtime::client::Query) {
         query.push(name, self.as_str());
     }
@@ -487,6 +495,7 @@ impl LabelValueDefinitionBlurs {
 }
 
 impl ::std::fmt::Display for LabelValueDefinitionBlurs {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -502,6 +511,7 @@ impl ::serde::Serialize for LabelValueDefinitionBlurs {
 }
 
 impl crate::runtime::client::QueryValue for LabelValueDefinitionBlurs {
+    #[inline]
     fn push_to(&self, name: &'static str, query: &mut crate::runtime::client::Query) {
         query.push(name, self.as_str());
     }
@@ -568,6 +578,7 @@ impl LabelValueDefinitionDefaultSetting {
 }
 
 impl ::std::fmt::Display for LabelValueDefinitionDefaultSetting {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -583,6 +594,7 @@ impl ::serde::Serialize for LabelValueDefinitionDefaultSetting {
 }
 
 impl crate::runtime::client::QueryValue for LabelValueDefinitionDefaultSetting {
+    #[inline]
     fn push_to(&self, name: &'static str, query: &mut crate::runtime::client::Query) {
         query.push(name, self.as_str());
     }
@@ -631,6 +643,7 @@ pub struct LabelValueDefinition {
 
 impl LabelValueDefinition {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         identifier: impl ::std::convert::Into<::std::string::String>,
         severity: LabelValueDefinitionSeverity,
@@ -687,6 +700,7 @@ impl crate::runtime::ser::Fields for LabelValueDefinition {
             ],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -824,6 +838,7 @@ pub struct LabelValueDefinitionStrings {
 
 impl LabelValueDefinitionStrings {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         lang: crate::runtime::Language,
         name: impl ::std::convert::Into<::std::string::String>,
@@ -857,6 +872,7 @@ impl crate::runtime::ser::Fields for LabelValueDefinitionStrings {
         crate::runtime::tri!(map.serialize_entry("description", & self.description));
         crate::runtime::ser::extra(map, &self.extra, &["lang", "name", "description"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -1003,6 +1019,7 @@ impl LabelValue {
 }
 
 impl ::std::fmt::Display for LabelValue {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -1018,6 +1035,7 @@ impl ::serde::Serialize for LabelValue {
 }
 
 impl crate::runtime::client::QueryValue for LabelValue {
+    #[inline]
     fn push_to(&self, name: &'static str, query: &mut crate::runtime::client::Query) {
         query.push(name, self.as_str());
     }

@@ -15,6 +15,7 @@ pub struct Params {
 
 impl Params {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new() -> Self {
         Self {
             cursor: ::std::option::Option::None,
@@ -41,6 +42,7 @@ impl crate::runtime::ser::Fields for Params {
         crate::runtime::tri!(map.optional_entry("cursor", & self.cursor, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["cursor"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -79,6 +81,7 @@ impl<'de> ::serde::Deserialize<'de> for Params {
 }
 
 impl crate::runtime::client::QueryParams for Params {
+    #[inline]
     fn push_to(&self, query: &mut crate::runtime::client::Query) {
         crate::runtime::client::QueryValue::push_to(&self.cursor, "cursor", query);
     }
@@ -186,6 +189,7 @@ pub enum Error {
 }
 
 impl crate::runtime::client::XrpcErrorKind for Error {
+    #[inline]
     fn from_parts(
         error: ::std::string::String,
         message: ::std::option::Option<::std::string::String>,
@@ -195,6 +199,7 @@ impl crate::runtime::client::XrpcErrorKind for Error {
             _ => Self::Other { error, message },
         }
     }
+    #[inline]
     fn parts(&self) -> (&str, ::std::option::Option<&str>) {
         match self {
             Self::FutureCursor { message } => ("FutureCursor", message.as_deref()),
@@ -204,6 +209,7 @@ impl crate::runtime::client::XrpcErrorKind for Error {
 }
 
 impl ::std::fmt::Display for Error {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         crate::runtime::client::display_error(self, f)
     }
@@ -346,6 +352,7 @@ pub struct Labels {
 
 impl Labels {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         seq: i64,
         labels: ::std::vec::Vec<crate::com::atproto::label::defs::Label>,
@@ -377,6 +384,7 @@ impl crate::runtime::ser::Fields for Labels {
         crate::runtime::tri!(map.list_entry("labels", & self.labels, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["seq", "labels"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -461,6 +469,7 @@ impl InfoName {
 }
 
 impl ::std::fmt::Display for InfoName {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -476,6 +485,7 @@ impl ::serde::Serialize for InfoName {
 }
 
 impl crate::runtime::client::QueryValue for InfoName {
+    #[inline]
     fn push_to(&self, name: &'static str, query: &mut crate::runtime::client::Query) {
         query.push(name, self.as_str());
     }
@@ -521,6 +531,7 @@ pub struct Info {
 
 impl Info {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(name: InfoName) -> Self {
         Self {
             name,
@@ -551,6 +562,7 @@ impl crate::runtime::ser::Fields for Info {
         );
         crate::runtime::ser::extra(map, &self.extra, &["name", "message"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }

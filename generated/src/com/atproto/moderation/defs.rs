@@ -355,6 +355,7 @@ impl ReasonType {
 }
 
 impl ::std::fmt::Display for ReasonType {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -370,6 +371,7 @@ impl ::serde::Serialize for ReasonType {
 }
 
 impl crate::runtime::client::QueryValue for ReasonType {
+    #[inline]
     fn push_to(&self, name: &'static str, query: &mut crate::runtime::client::Query) {
         query.push(name, self.as_str());
     }
@@ -457,6 +459,7 @@ impl SubjectType {
 }
 
 impl ::std::fmt::Display for SubjectType {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -472,6 +475,7 @@ impl ::serde::Serialize for SubjectType {
 }
 
 impl crate::runtime::client::QueryValue for SubjectType {
+    #[inline]
     fn push_to(&self, name: &'static str, query: &mut crate::runtime::client::Query) {
         query.push(name, self.as_str());
     }

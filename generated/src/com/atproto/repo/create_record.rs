@@ -19,6 +19,7 @@ pub struct Input {
 
 impl Input {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         repo: crate::runtime::AtIdentifier,
         collection: crate::runtime::Nsid,
@@ -67,6 +68,7 @@ impl crate::runtime::ser::Fields for Input {
             &["repo", "collection", "rkey", "validate", "record", "swapCommit"],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -213,6 +215,7 @@ impl OutputValidationStatus {
 }
 
 impl ::std::fmt::Display for OutputValidationStatus {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -228,6 +231,7 @@ impl ::serde::Serialize for OutputValidationStatus {
 }
 
 impl crate::runtime::client::QueryValue for OutputValidationStatus {
+    #[inline]
     fn push_to(&self, name: &'static str, query: &mut crate::runtime::client::Query) {
         query.push(name, self.as_str());
     }
@@ -274,6 +278,7 @@ pub struct Output {
 
 impl Output {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(uri: crate::runtime::AtUri, cid: crate::runtime::Cid) -> Self {
         Self {
             uri,
@@ -313,6 +318,7 @@ impl crate::runtime::ser::Fields for Output {
             &["uri", "cid", "commit", "validationStatus"],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -413,6 +419,7 @@ pub enum Error {
 }
 
 impl crate::runtime::client::XrpcErrorKind for Error {
+    #[inline]
     fn from_parts(
         error: ::std::string::String,
         message: ::std::option::Option<::std::string::String>,
@@ -422,6 +429,7 @@ impl crate::runtime::client::XrpcErrorKind for Error {
             _ => Self::Other { error, message },
         }
     }
+    #[inline]
     fn parts(&self) -> (&str, ::std::option::Option<&str>) {
         match self {
             Self::InvalidSwap { message } => ("InvalidSwap", message.as_deref()),
@@ -431,6 +439,7 @@ impl crate::runtime::client::XrpcErrorKind for Error {
 }
 
 impl ::std::fmt::Display for Error {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         crate::runtime::client::display_error(self, f)
     }

@@ -15,6 +15,7 @@ pub struct CommitMeta {
 
 impl CommitMeta {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(cid: crate::runtime::Cid, rev: crate::runtime::Tid) -> Self {
         Self {
             cid,
@@ -42,6 +43,7 @@ impl crate::runtime::ser::Fields for CommitMeta {
         crate::runtime::tri!(map.serialize_entry("rev", & self.rev));
         crate::runtime::ser::extra(map, &self.extra, &["cid", "rev"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }

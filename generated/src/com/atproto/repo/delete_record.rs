@@ -18,6 +18,7 @@ pub struct Input {
 
 impl Input {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         repo: crate::runtime::AtIdentifier,
         collection: crate::runtime::Nsid,
@@ -64,6 +65,7 @@ impl crate::runtime::ser::Fields for Input {
             &["repo", "collection", "rkey", "swapRecord", "swapCommit"],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -176,6 +178,7 @@ pub struct Output {
 
 impl Output {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new() -> Self {
         Self {
             commit: ::std::option::Option::None,
@@ -202,6 +205,7 @@ impl crate::runtime::ser::Fields for Output {
         crate::runtime::tri!(map.optional_entry("commit", & self.commit, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["commit"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -266,6 +270,7 @@ pub enum Error {
 }
 
 impl crate::runtime::client::XrpcErrorKind for Error {
+    #[inline]
     fn from_parts(
         error: ::std::string::String,
         message: ::std::option::Option<::std::string::String>,
@@ -275,6 +280,7 @@ impl crate::runtime::client::XrpcErrorKind for Error {
             _ => Self::Other { error, message },
         }
     }
+    #[inline]
     fn parts(&self) -> (&str, ::std::option::Option<&str>) {
         match self {
             Self::InvalidSwap { message } => ("InvalidSwap", message.as_deref()),
@@ -284,6 +290,7 @@ impl crate::runtime::client::XrpcErrorKind for Error {
 }
 
 impl ::std::fmt::Display for Error {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         crate::runtime::client::display_error(self, f)
     }

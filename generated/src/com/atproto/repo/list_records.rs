@@ -18,6 +18,7 @@ pub struct Params {
 
 impl Params {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         repo: crate::runtime::AtIdentifier,
         collection: crate::runtime::Nsid,
@@ -35,6 +36,7 @@ impl Params {
 
 impl Params {
     /// `limit`, or its lexicon default when absent.
+    #[inline]
     pub fn limit(&self) -> i64 {
         self.limit.unwrap_or(50i64)
     }
@@ -68,6 +70,7 @@ impl crate::runtime::ser::Fields for Params {
             &["repo", "collection", "limit", "cursor", "reverse"],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -141,6 +144,7 @@ impl<'de> ::serde::Deserialize<'de> for Params {
 }
 
 impl crate::runtime::client::QueryParams for Params {
+    #[inline]
     fn push_to(&self, query: &mut crate::runtime::client::Query) {
         crate::runtime::client::QueryValue::push_to(&self.repo, "repo", query);
         crate::runtime::client::QueryValue::push_to(
@@ -199,6 +203,7 @@ pub struct Output {
 
 impl Output {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(records: ::std::vec::Vec<Record>) -> Self {
         Self {
             cursor: ::std::option::Option::None,
@@ -227,6 +232,7 @@ impl crate::runtime::ser::Fields for Output {
         crate::runtime::tri!(map.list_entry("records", & self.records, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["cursor", "records"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -303,12 +309,14 @@ pub enum Error {
 }
 
 impl crate::runtime::client::XrpcErrorKind for Error {
+    #[inline]
     fn from_parts(
         error: ::std::string::String,
         message: ::std::option::Option<::std::string::String>,
     ) -> Self {
         Self::Other { error, message }
     }
+    #[inline]
     fn parts(&self) -> (&str, ::std::option::Option<&str>) {
         let Self::Other { error, message } = self;
         (error, message.as_deref())
@@ -316,6 +324,7 @@ impl crate::runtime::client::XrpcErrorKind for Error {
 }
 
 impl ::std::fmt::Display for Error {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         crate::runtime::client::display_error(self, f)
     }
@@ -372,6 +381,7 @@ pub struct Record {
 
 impl Record {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         uri: crate::runtime::AtUri,
         cid: crate::runtime::Cid,
@@ -405,6 +415,7 @@ impl crate::runtime::ser::Fields for Record {
         crate::runtime::tri!(map.serialize_entry("value", & self.value));
         crate::runtime::ser::extra(map, &self.extra, &["uri", "cid", "value"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }

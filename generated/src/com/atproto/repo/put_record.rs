@@ -20,6 +20,7 @@ pub struct Input {
 
 impl Input {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         repo: crate::runtime::AtIdentifier,
         collection: crate::runtime::Nsid,
@@ -81,6 +82,7 @@ impl crate::runtime::ser::Fields for Input {
             ],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -237,6 +239,7 @@ impl OutputValidationStatus {
 }
 
 impl ::std::fmt::Display for OutputValidationStatus {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -252,6 +255,7 @@ impl ::serde::Serialize for OutputValidationStatus {
 }
 
 impl crate::runtime::client::QueryValue for OutputValidationStatus {
+    #[inline]
     fn push_to(&self, name: &'static str, query: &mut crate::runtime::client::Query) {
         query.push(name, self.as_str());
     }
@@ -298,6 +302,7 @@ pub struct Output {
 
 impl Output {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(uri: crate::runtime::AtUri, cid: crate::runtime::Cid) -> Self {
         Self {
             uri,
@@ -337,6 +342,7 @@ impl crate::runtime::ser::Fields for Output {
             &["uri", "cid", "commit", "validationStatus"],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -437,6 +443,7 @@ pub enum Error {
 }
 
 impl crate::runtime::client::XrpcErrorKind for Error {
+    #[inline]
     fn from_parts(
         error: ::std::string::String,
         message: ::std::option::Option<::std::string::String>,
@@ -446,6 +453,7 @@ impl crate::runtime::client::XrpcErrorKind for Error {
             _ => Self::Other { error, message },
         }
     }
+    #[inline]
     fn parts(&self) -> (&str, ::std::option::Option<&str>) {
         match self {
             Self::InvalidSwap { message } => ("InvalidSwap", message.as_deref()),
@@ -455,6 +463,7 @@ impl crate::runtime::client::XrpcErrorKind for Error {
 }
 
 impl ::std::fmt::Display for Error {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         crate::runtime::client::display_error(self, f)
     }

@@ -16,6 +16,7 @@ pub struct Main {
 
 impl Main {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(uri: crate::runtime::AtUri, cid: crate::runtime::Cid) -> Self {
         Self {
             uri,
@@ -43,6 +44,7 @@ impl crate::runtime::ser::Fields for Main {
         crate::runtime::tri!(map.serialize_entry("cid", & self.cid));
         crate::runtime::ser::extra(map, &self.extra, &["uri", "cid"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }

@@ -14,6 +14,7 @@ pub struct Output {
 
 impl Output {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(blob: crate::runtime::Blob) -> Self {
         Self {
             blob,
@@ -39,6 +40,7 @@ impl crate::runtime::ser::Fields for Output {
         crate::runtime::tri!(map.serialize_entry("blob", & self.blob));
         crate::runtime::ser::extra(map, &self.extra, &["blob"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -99,12 +101,14 @@ pub enum Error {
 }
 
 impl crate::runtime::client::XrpcErrorKind for Error {
+    #[inline]
     fn from_parts(
         error: ::std::string::String,
         message: ::std::option::Option<::std::string::String>,
     ) -> Self {
         Self::Other { error, message }
     }
+    #[inline]
     fn parts(&self) -> (&str, ::std::option::Option<&str>) {
         let Self::Other { error, message } = self;
         (error, message.as_deref())
@@ -112,6 +116,7 @@ impl crate::runtime::client::XrpcErrorKind for Error {
 }
 
 impl ::std::fmt::Display for Error {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         crate::runtime::client::display_error(self, f)
     }

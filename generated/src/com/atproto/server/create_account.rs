@@ -22,6 +22,7 @@ pub struct Input {
 
 impl Input {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(handle: crate::runtime::Handle) -> Self {
         Self {
             email: ::std::option::Option::None,
@@ -113,6 +114,7 @@ impl crate::runtime::ser::Fields for Input {
             ],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -253,6 +255,7 @@ pub struct Output {
 
 impl Output {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         access_jwt: impl ::std::convert::Into<::std::string::String>,
         refresh_jwt: impl ::std::convert::Into<::std::string::String>,
@@ -309,6 +312,7 @@ impl crate::runtime::ser::Fields for Output {
             &["accessJwt", "refreshJwt", "handle", "did", "didDoc"],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -422,6 +426,7 @@ pub enum Error {
 }
 
 impl crate::runtime::client::XrpcErrorKind for Error {
+    #[inline]
     fn from_parts(
         error: ::std::string::String,
         message: ::std::option::Option<::std::string::String>,
@@ -445,6 +450,7 @@ impl crate::runtime::client::XrpcErrorKind for Error {
             _ => Self::Other { error, message },
         }
     }
+    #[inline]
     fn parts(&self) -> (&str, ::std::option::Option<&str>) {
         match self {
             Self::InvalidHandle { message } => ("InvalidHandle", message.as_deref()),
@@ -468,6 +474,7 @@ impl crate::runtime::client::XrpcErrorKind for Error {
 }
 
 impl ::std::fmt::Display for Error {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         crate::runtime::client::display_error(self, f)
     }

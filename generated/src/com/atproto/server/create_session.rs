@@ -21,6 +21,7 @@ pub struct Input {
 
 impl Input {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         identifier: impl ::std::convert::Into<::std::string::String>,
         password: impl ::std::convert::Into<::std::string::String>,
@@ -79,6 +80,7 @@ impl crate::runtime::ser::Fields for Input {
             &["identifier", "password", "authFactorToken", "allowTakendown"],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -195,6 +197,7 @@ impl OutputStatus {
 }
 
 impl ::std::fmt::Display for OutputStatus {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -210,6 +213,7 @@ impl ::serde::Serialize for OutputStatus {
 }
 
 impl crate::runtime::client::QueryValue for OutputStatus {
+    #[inline]
     fn push_to(&self, name: &'static str, query: &mut crate::runtime::client::Query) {
         query.push(name, self.as_str());
     }
@@ -268,6 +272,7 @@ pub struct Output {
 
 impl Output {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         access_jwt: impl ::std::convert::Into<::std::string::String>,
         refresh_jwt: impl ::std::convert::Into<::std::string::String>,
@@ -354,6 +359,7 @@ impl crate::runtime::ser::Fields for Output {
             ],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -511,6 +517,7 @@ pub enum Error {
 }
 
 impl crate::runtime::client::XrpcErrorKind for Error {
+    #[inline]
     fn from_parts(
         error: ::std::string::String,
         message: ::std::option::Option<::std::string::String>,
@@ -525,6 +532,7 @@ impl crate::runtime::client::XrpcErrorKind for Error {
             _ => Self::Other { error, message },
         }
     }
+    #[inline]
     fn parts(&self) -> (&str, ::std::option::Option<&str>) {
         match self {
             Self::AccountTakedown { message } => ("AccountTakedown", message.as_deref()),
@@ -537,6 +545,7 @@ impl crate::runtime::client::XrpcErrorKind for Error {
 }
 
 impl ::std::fmt::Display for Error {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         crate::runtime::client::display_error(self, f)
     }

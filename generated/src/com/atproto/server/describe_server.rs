@@ -20,6 +20,7 @@ pub struct Output {
 
 impl Output {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         available_user_domains: ::std::vec::Vec<::std::string::String>,
         did: crate::runtime::Did,
@@ -86,6 +87,7 @@ impl crate::runtime::ser::Fields for Output {
             ],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -218,12 +220,14 @@ pub enum Error {
 }
 
 impl crate::runtime::client::XrpcErrorKind for Error {
+    #[inline]
     fn from_parts(
         error: ::std::string::String,
         message: ::std::option::Option<::std::string::String>,
     ) -> Self {
         Self::Other { error, message }
     }
+    #[inline]
     fn parts(&self) -> (&str, ::std::option::Option<&str>) {
         let Self::Other { error, message } = self;
         (error, message.as_deref())
@@ -231,6 +235,7 @@ impl crate::runtime::client::XrpcErrorKind for Error {
 }
 
 impl ::std::fmt::Display for Error {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         crate::runtime::client::display_error(self, f)
     }
@@ -280,6 +285,7 @@ pub struct Links {
 
 impl Links {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new() -> Self {
         Self {
             privacy_policy: ::std::option::Option::None,
@@ -316,6 +322,7 @@ impl crate::runtime::ser::Fields for Links {
             &["privacyPolicy", "termsOfService"],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -396,6 +403,7 @@ pub struct Contact {
 
 impl Contact {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new() -> Self {
         Self {
             email: ::std::option::Option::None,
@@ -422,6 +430,7 @@ impl crate::runtime::ser::Fields for Contact {
         crate::runtime::tri!(map.optional_entry("email", & self.email, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["email"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }

@@ -19,6 +19,7 @@ pub struct Params {
 
 impl Params {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(aud: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self {
             aud: aud.into(),
@@ -49,6 +50,7 @@ impl crate::runtime::ser::Fields for Params {
         crate::runtime::tri!(map.optional_entry("lxm", & self.lxm, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["aud", "exp", "lxm"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -98,6 +100,7 @@ impl<'de> ::serde::Deserialize<'de> for Params {
 }
 
 impl crate::runtime::client::QueryParams for Params {
+    #[inline]
     fn push_to(&self, query: &mut crate::runtime::client::Query) {
         crate::runtime::client::QueryValue::push_to(&self.aud, "aud", query);
         crate::runtime::client::QueryValue::push_to(&self.exp, "exp", query);
@@ -138,6 +141,7 @@ pub struct Output {
 
 impl Output {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(token: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self {
             token: token.into(),
@@ -172,6 +176,7 @@ impl crate::runtime::ser::Fields for Output {
         crate::runtime::tri!(map.serialize_entry("token", & self.token));
         crate::runtime::ser::extra(map, &self.extra, &["token"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -232,6 +237,7 @@ pub enum Error {
 }
 
 impl crate::runtime::client::XrpcErrorKind for Error {
+    #[inline]
     fn from_parts(
         error: ::std::string::String,
         message: ::std::option::Option<::std::string::String>,
@@ -241,6 +247,7 @@ impl crate::runtime::client::XrpcErrorKind for Error {
             _ => Self::Other { error, message },
         }
     }
+    #[inline]
     fn parts(&self) -> (&str, ::std::option::Option<&str>) {
         match self {
             Self::BadExpiration { message } => ("BadExpiration", message.as_deref()),
@@ -250,6 +257,7 @@ impl crate::runtime::client::XrpcErrorKind for Error {
 }
 
 impl ::std::fmt::Display for Error {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         crate::runtime::client::display_error(self, f)
     }

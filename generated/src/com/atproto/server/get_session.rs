@@ -37,6 +37,7 @@ impl OutputStatus {
 }
 
 impl ::std::fmt::Display for OutputStatus {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -52,6 +53,7 @@ impl ::serde::Serialize for OutputStatus {
 }
 
 impl crate::runtime::client::QueryValue for OutputStatus {
+    #[inline]
     fn push_to(&self, name: &'static str, query: &mut crate::runtime::client::Query) {
         query.push(name, self.as_str());
     }
@@ -102,6 +104,7 @@ pub struct Output {
 
 impl Output {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(handle: crate::runtime::Handle, did: crate::runtime::Did) -> Self {
         Self {
             handle,
@@ -159,6 +162,7 @@ impl crate::runtime::ser::Fields for Output {
             ],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -290,12 +294,14 @@ pub enum Error {
 }
 
 impl crate::runtime::client::XrpcErrorKind for Error {
+    #[inline]
     fn from_parts(
         error: ::std::string::String,
         message: ::std::option::Option<::std::string::String>,
     ) -> Self {
         Self::Other { error, message }
     }
+    #[inline]
     fn parts(&self) -> (&str, ::std::option::Option<&str>) {
         let Self::Other { error, message } = self;
         (error, message.as_deref())
@@ -303,6 +309,7 @@ impl crate::runtime::client::XrpcErrorKind for Error {
 }
 
 impl ::std::fmt::Display for Error {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         crate::runtime::client::display_error(self, f)
     }

@@ -15,6 +15,7 @@ pub struct Params {
 
 impl Params {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(did: crate::runtime::Did, cid: crate::runtime::Cid) -> Self {
         Self {
             did,
@@ -42,6 +43,7 @@ impl crate::runtime::ser::Fields for Params {
         crate::runtime::tri!(map.serialize_entry("cid", & self.cid));
         crate::runtime::ser::extra(map, &self.extra, &["did", "cid"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -86,6 +88,7 @@ impl<'de> ::serde::Deserialize<'de> for Params {
 }
 
 impl crate::runtime::client::QueryParams for Params {
+    #[inline]
     fn push_to(&self, query: &mut crate::runtime::client::Query) {
         crate::runtime::client::QueryValue::push_to(&self.did, "did", query);
         crate::runtime::client::QueryValue::push_to(&self.cid, "cid", query);
@@ -125,6 +128,7 @@ pub enum Error {
 }
 
 impl crate::runtime::client::XrpcErrorKind for Error {
+    #[inline]
     fn from_parts(
         error: ::std::string::String,
         message: ::std::option::Option<::std::string::String>,
@@ -138,6 +142,7 @@ impl crate::runtime::client::XrpcErrorKind for Error {
             _ => Self::Other { error, message },
         }
     }
+    #[inline]
     fn parts(&self) -> (&str, ::std::option::Option<&str>) {
         match self {
             Self::BlobNotFound { message } => ("BlobNotFound", message.as_deref()),
@@ -151,6 +156,7 @@ impl crate::runtime::client::XrpcErrorKind for Error {
 }
 
 impl ::std::fmt::Display for Error {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         crate::runtime::client::display_error(self, f)
     }

@@ -15,6 +15,7 @@ pub struct Params {
 
 impl Params {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(did: crate::runtime::Did) -> Self {
         Self {
             did,
@@ -43,6 +44,7 @@ impl crate::runtime::ser::Fields for Params {
         crate::runtime::tri!(map.optional_entry("since", & self.since, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["did", "since"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -89,6 +91,7 @@ impl<'de> ::serde::Deserialize<'de> for Params {
 }
 
 impl crate::runtime::client::QueryParams for Params {
+    #[inline]
     fn push_to(&self, query: &mut crate::runtime::client::Query) {
         crate::runtime::client::QueryValue::push_to(&self.did, "did", query);
         crate::runtime::client::QueryValue::push_to(&self.since, "since", query);
@@ -129,6 +132,7 @@ pub enum Error {
 }
 
 impl crate::runtime::client::XrpcErrorKind for Error {
+    #[inline]
     fn from_parts(
         error: ::std::string::String,
         message: ::std::option::Option<::std::string::String>,
@@ -141,6 +145,7 @@ impl crate::runtime::client::XrpcErrorKind for Error {
             _ => Self::Other { error, message },
         }
     }
+    #[inline]
     fn parts(&self) -> (&str, ::std::option::Option<&str>) {
         match self {
             Self::RepoNotFound { message } => ("RepoNotFound", message.as_deref()),
@@ -153,6 +158,7 @@ impl crate::runtime::client::XrpcErrorKind for Error {
 }
 
 impl ::std::fmt::Display for Error {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         crate::runtime::client::display_error(self, f)
     }

@@ -16,6 +16,7 @@ pub struct Params {
 
 impl Params {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new() -> Self {
         Self {
             cursor: ::std::option::Option::None,
@@ -42,6 +43,7 @@ impl crate::runtime::ser::Fields for Params {
         crate::runtime::tri!(map.optional_entry("cursor", & self.cursor, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["cursor"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -80,6 +82,7 @@ impl<'de> ::serde::Deserialize<'de> for Params {
 }
 
 impl crate::runtime::client::QueryParams for Params {
+    #[inline]
     fn push_to(&self, query: &mut crate::runtime::client::Query) {
         crate::runtime::client::QueryValue::push_to(&self.cursor, "cursor", query);
     }
@@ -233,6 +236,7 @@ pub enum Error {
 }
 
 impl crate::runtime::client::XrpcErrorKind for Error {
+    #[inline]
     fn from_parts(
         error: ::std::string::String,
         message: ::std::option::Option<::std::string::String>,
@@ -243,6 +247,7 @@ impl crate::runtime::client::XrpcErrorKind for Error {
             _ => Self::Other { error, message },
         }
     }
+    #[inline]
     fn parts(&self) -> (&str, ::std::option::Option<&str>) {
         match self {
             Self::FutureCursor { message } => ("FutureCursor", message.as_deref()),
@@ -253,6 +258,7 @@ impl crate::runtime::client::XrpcErrorKind for Error {
 }
 
 impl ::std::fmt::Display for Error {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         crate::runtime::client::display_error(self, f)
     }
@@ -459,6 +465,7 @@ pub struct Commit {
 impl Commit {
     /// Builds a value from its required fields; the optional ones start unset.
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     pub fn new(
         seq: i64,
         rebase: bool,
@@ -538,6 +545,7 @@ impl crate::runtime::ser::Fields for Commit {
             ],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -725,6 +733,7 @@ pub struct Sync {
 
 impl Sync {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         seq: i64,
         did: crate::runtime::Did,
@@ -768,6 +777,7 @@ impl crate::runtime::ser::Fields for Sync {
             &["seq", "did", "blocks", "rev", "time"],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -868,6 +878,7 @@ pub struct Identity {
 
 impl Identity {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         seq: i64,
         did: crate::runtime::Did,
@@ -904,6 +915,7 @@ impl crate::runtime::ser::Fields for Identity {
         crate::runtime::tri!(map.optional_entry("handle", & self.handle, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["seq", "did", "time", "handle"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -1025,6 +1037,7 @@ impl AccountStatus {
 }
 
 impl ::std::fmt::Display for AccountStatus {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -1040,6 +1053,7 @@ impl ::serde::Serialize for AccountStatus {
 }
 
 impl crate::runtime::client::QueryValue for AccountStatus {
+    #[inline]
     fn push_to(&self, name: &'static str, query: &mut crate::runtime::client::Query) {
         query.push(name, self.as_str());
     }
@@ -1093,6 +1107,7 @@ pub struct Account {
 
 impl Account {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         seq: i64,
         did: crate::runtime::Did,
@@ -1136,6 +1151,7 @@ impl crate::runtime::ser::Fields for Account {
             &["seq", "did", "time", "active", "status"],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -1243,6 +1259,7 @@ impl InfoName {
 }
 
 impl ::std::fmt::Display for InfoName {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -1258,6 +1275,7 @@ impl ::serde::Serialize for InfoName {
 }
 
 impl crate::runtime::client::QueryValue for InfoName {
+    #[inline]
     fn push_to(&self, name: &'static str, query: &mut crate::runtime::client::Query) {
         query.push(name, self.as_str());
     }
@@ -1303,6 +1321,7 @@ pub struct Info {
 
 impl Info {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(name: InfoName) -> Self {
         Self {
             name,
@@ -1333,6 +1352,7 @@ impl crate::runtime::ser::Fields for Info {
         );
         crate::runtime::ser::extra(map, &self.extra, &["name", "message"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -1425,6 +1445,7 @@ impl RepoOpAction {
 }
 
 impl ::std::fmt::Display for RepoOpAction {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -1440,6 +1461,7 @@ impl ::serde::Serialize for RepoOpAction {
 }
 
 impl crate::runtime::client::QueryValue for RepoOpAction {
+    #[inline]
     fn push_to(&self, name: &'static str, query: &mut crate::runtime::client::Query) {
         query.push(name, self.as_str());
     }
@@ -1490,6 +1512,7 @@ pub struct RepoOp {
 
 impl RepoOp {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         action: RepoOpAction,
         path: impl ::std::convert::Into<::std::string::String>,
@@ -1526,6 +1549,7 @@ impl crate::runtime::ser::Fields for RepoOp {
         crate::runtime::tri!(map.optional_entry("prev", & self.prev, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["action", "path", "cid", "prev"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }

@@ -35,6 +35,7 @@ impl BoardRefName {
 }
 
 impl ::std::fmt::Display for BoardRefName {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -50,6 +51,7 @@ impl ::serde::Serialize for BoardRefName {
 }
 
 impl crate::runtime::client::QueryValue for BoardRefName {
+    #[inline]
     fn push_to(&self, name: &'static str, query: &mut crate::runtime::client::Query) {
         query.push(name, self.as_str());
     }
@@ -94,6 +96,7 @@ pub struct BoardRef {
 
 impl BoardRef {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(name: BoardRefName) -> Self {
         Self {
             name,
@@ -119,6 +122,7 @@ impl crate::runtime::ser::Fields for BoardRef {
         crate::runtime::tri!(map.serialize_entry("name", & self.name));
         crate::runtime::ser::extra(map, &self.extra, &["name"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -194,6 +198,7 @@ pub struct LinkView {
 
 impl LinkView {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         uri: crate::runtime::AtUri,
         cid: crate::runtime::Cid,
@@ -237,6 +242,7 @@ impl crate::runtime::ser::Fields for LinkView {
             &["uri", "cid", "author", "link", "labels"],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }

@@ -16,6 +16,7 @@ pub struct Params {
 
 impl Params {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(board: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self {
             board: board.into(),
@@ -28,6 +29,7 @@ impl Params {
 
 impl Params {
     /// `limit`, or its lexicon default when absent.
+    #[inline]
     pub fn limit(&self) -> i64 {
         self.limit.unwrap_or(50i64)
     }
@@ -53,6 +55,7 @@ impl crate::runtime::ser::Fields for Params {
         crate::runtime::tri!(map.optional_entry("cursor", & self.cursor, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["board", "limit", "cursor"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -108,6 +111,7 @@ impl<'de> ::serde::Deserialize<'de> for Params {
 }
 
 impl crate::runtime::client::QueryParams for Params {
+    #[inline]
     fn push_to(&self, query: &mut crate::runtime::client::Query) {
         crate::runtime::client::QueryValue::push_to(&self.board, "board", query);
         crate::runtime::client::QueryValue::push_to(&self.limit, "limit", query);
@@ -158,6 +162,7 @@ pub struct Output {
 
 impl Output {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         links: ::std::vec::Vec<crate::com::example::linkboard::defs::LinkView>,
     ) -> Self {
@@ -188,6 +193,7 @@ impl crate::runtime::ser::Fields for Output {
         crate::runtime::tri!(map.list_entry("links", & self.links, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["cursor", "links"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -265,6 +271,7 @@ pub enum Error {
 }
 
 impl crate::runtime::client::XrpcErrorKind for Error {
+    #[inline]
     fn from_parts(
         error: ::std::string::String,
         message: ::std::option::Option<::std::string::String>,
@@ -274,6 +281,7 @@ impl crate::runtime::client::XrpcErrorKind for Error {
             _ => Self::Other { error, message },
         }
     }
+    #[inline]
     fn parts(&self) -> (&str, ::std::option::Option<&str>) {
         match self {
             Self::UnknownBoard { message } => ("UnknownBoard", message.as_deref()),
@@ -283,6 +291,7 @@ impl crate::runtime::client::XrpcErrorKind for Error {
 }
 
 impl ::std::fmt::Display for Error {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         crate::runtime::client::display_error(self, f)
     }

@@ -107,6 +107,7 @@ impl crate::runtime::Collection for Record {
 
 impl Record {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         url: crate::runtime::Uri,
         title: impl ::std::convert::Into<::std::string::String>,
@@ -177,6 +178,7 @@ impl crate::runtime::ser::Fields for Record {
             ],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -435,6 +437,7 @@ pub struct Card {
 
 impl Card {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(title: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self {
             title: title.into(),
@@ -463,6 +466,7 @@ impl crate::runtime::ser::Fields for Card {
         crate::runtime::tri!(map.optional_entry("thumb", & self.thumb, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["title", "thumb"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -547,6 +551,7 @@ pub struct Quote {
 
 impl Quote {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(text: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self {
             text: text.into(),
@@ -572,6 +577,7 @@ impl crate::runtime::ser::Fields for Quote {
         crate::runtime::tri!(map.serialize_entry("text", & self.text));
         crate::runtime::ser::extra(map, &self.extra, &["text"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }

@@ -15,6 +15,7 @@ pub struct Params {
 
 impl Params {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new() -> Self {
         Self {
             cursor: ::std::option::Option::None,
@@ -41,6 +42,7 @@ impl crate::runtime::ser::Fields for Params {
         crate::runtime::tri!(map.optional_entry("cursor", & self.cursor, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["cursor"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -79,6 +81,7 @@ impl<'de> ::serde::Deserialize<'de> for Params {
 }
 
 impl crate::runtime::client::QueryParams for Params {
+    #[inline]
     fn push_to(&self, query: &mut crate::runtime::client::Query) {
         crate::runtime::client::QueryValue::push_to(&self.cursor, "cursor", query);
     }
@@ -184,6 +187,7 @@ pub enum Error {
 }
 
 impl crate::runtime::client::XrpcErrorKind for Error {
+    #[inline]
     fn from_parts(
         error: ::std::string::String,
         message: ::std::option::Option<::std::string::String>,
@@ -193,6 +197,7 @@ impl crate::runtime::client::XrpcErrorKind for Error {
             _ => Self::Other { error, message },
         }
     }
+    #[inline]
     fn parts(&self) -> (&str, ::std::option::Option<&str>) {
         match self {
             Self::FutureCursor { message } => ("FutureCursor", message.as_deref()),
@@ -202,6 +207,7 @@ impl crate::runtime::client::XrpcErrorKind for Error {
 }
 
 impl ::std::fmt::Display for Error {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         crate::runtime::client::display_error(self, f)
     }
@@ -317,6 +323,7 @@ pub struct Opened {
 
 impl Opened {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         seq: i64,
         poll: crate::runtime::AtUri,
@@ -350,6 +357,7 @@ impl crate::runtime::ser::Fields for Opened {
         crate::runtime::tri!(map.serialize_entry("question", & self.question));
         crate::runtime::ser::extra(map, &self.extra, &["seq", "poll", "question"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -432,6 +440,7 @@ pub struct Vote {
 
 impl Vote {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         seq: i64,
         poll: crate::runtime::AtUri,
@@ -468,6 +477,7 @@ impl crate::runtime::ser::Fields for Vote {
         crate::runtime::tri!(map.serialize_entry("option", & self.option));
         crate::runtime::ser::extra(map, &self.extra, &["seq", "poll", "voter", "option"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }

@@ -14,6 +14,7 @@ pub struct Params {
 
 impl Params {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(poll: crate::runtime::AtUri) -> Self {
         Self {
             poll,
@@ -39,6 +40,7 @@ impl crate::runtime::ser::Fields for Params {
         crate::runtime::tri!(map.serialize_entry("poll", & self.poll));
         crate::runtime::ser::extra(map, &self.extra, &["poll"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -80,6 +82,7 @@ impl<'de> ::serde::Deserialize<'de> for Params {
 }
 
 impl crate::runtime::client::QueryParams for Params {
+    #[inline]
     fn push_to(&self, query: &mut crate::runtime::client::Query) {
         crate::runtime::client::QueryValue::push_to(&self.poll, "poll", query);
     }
@@ -105,6 +108,7 @@ pub struct Output {
 
 impl Output {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         link: ::linkboard_api::com::example::linkboard::defs::LinkView,
         counts: ::std::vec::Vec<i64>,
@@ -136,6 +140,7 @@ impl crate::runtime::ser::Fields for Output {
         crate::runtime::tri!(map.list_entry("counts", & self.counts, & self.extra));
         crate::runtime::ser::extra(map, &self.extra, &["link", "counts"])
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
@@ -220,12 +225,14 @@ pub enum Error {
 }
 
 impl crate::runtime::client::XrpcErrorKind for Error {
+    #[inline]
     fn from_parts(
         error: ::std::string::String,
         message: ::std::option::Option<::std::string::String>,
     ) -> Self {
         Self::Other { error, message }
     }
+    #[inline]
     fn parts(&self) -> (&str, ::std::option::Option<&str>) {
         let Self::Other { error, message } = self;
         (error, message.as_deref())
@@ -233,6 +240,7 @@ impl crate::runtime::client::XrpcErrorKind for Error {
 }
 
 impl ::std::fmt::Display for Error {
+    #[inline]
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         crate::runtime::client::display_error(self, f)
     }

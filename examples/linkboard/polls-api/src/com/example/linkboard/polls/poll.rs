@@ -34,6 +34,7 @@ impl crate::runtime::Collection for Record {
 
 impl Record {
     /// Builds a value from its required fields; the optional ones start unset.
+    #[inline]
     pub fn new(
         subject: ::atproto_api::com::atproto::repo::strong_ref::Main,
         question: impl ::std::convert::Into<::std::string::String>,
@@ -81,6 +82,7 @@ impl crate::runtime::ser::Fields for Record {
             &["subject", "board", "question", "options", "createdAt"],
         )
     }
+    #[inline]
     fn extra_fields(&self) -> &crate::runtime::Extra {
         &self.extra
     }
