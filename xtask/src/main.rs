@@ -51,6 +51,9 @@ pub(crate) const USAGE: &str = "usage:
   cargo xtask bench-compile [--rev COMMIT] [--release] [--runs N] [--rustc-flags FLAGS]
       Cold build of the API crate alone, ours vs atrium-api: rustc time, peak RSS, ratio
       (FLAGS, such as -Ztime-passes, go to those two rustc runs only).
+  cargo xtask bench-size [--rev COMMIT]
+      The same small client program (perf/binsize/) on our crate and on atrium-api, release
+      and stripped: both sizes and the ratio; the report goes to target/perf/results/size.md.
   cargo xtask bench-codegen [--runs N]
       Our generator vs `lex build` (@atproto/lex 0.3.12) on the 402 upstream documents.
   cargo xtask bench-all [--rev COMMIT] [--runs N]
@@ -78,7 +81,8 @@ fn main() -> ExitCode {
         }
         Some(
             command @ ("perf-gen" | "bench-parse" | "bench-frames" | "bench-repo"
-            | "bench-instructions" | "bench-compile" | "bench-codegen" | "bench-all"),
+            | "bench-instructions" | "bench-compile" | "bench-size" | "bench-codegen"
+            | "bench-all"),
         ) => perf::run(command, &args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");

@@ -15,6 +15,9 @@
 //!   the file (`CarFile`): peak heap (a counting allocator) and wall time (`perf-repo`).
 //! - `bench-compile [--release] [--runs N]`: the API crate alone, cold, ours and atrium-api,
 //!   interleaved; rustc wall time and peak RSS.
+//! - `bench-size`: the same small client program (log in, read a timeline page, write a post)
+//!   on our crate and on atrium-api over the same reqwest (`perf/binsize/`), release and
+//!   stripped at opt-level 3 and "s": both sizes, their ratio and where the bytes come from.
 //! - `bench-codegen [--runs N]`: our generator against `lex build` on the 402 upstream documents.
 //! - `bench-all`: all of the above, one after the other, and `target/perf/report.md`.
 
@@ -22,7 +25,7 @@ use crate::{USAGE, workspace_root};
 use codegen::{CrateOptions, SourceFile};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Instant;
 
 /// The namespaces both crates are built with (atrium-api: `namespace-appbsky`,
@@ -110,6 +113,15 @@ pub fn run(command: &str, args: &[String]) -> Result<(), String> {
             }
             generate(&paths, rev)?;
             let summary = bench_instructions(&paths)?;
+            println!("\n{summary}");
+            Ok(())
+        }
+        "bench-size" => {
+            if let Some(other) = args.first() {
+                return Err(format!("unknown option {other}\n{USAGE}"));
+            }
+            generate(&paths, rev)?;
+            let summary = bench_size(&paths)?;
             println!("\n{summary}");
             Ok(())
         }
@@ -1134,6 +1146,436 @@ fn source_lines_any(dir: &Path) -> usize {
         }
     }
     n
+}
+
+// ---------------------------------------------------------------------------------------------
+// bench-size
+
+/// The programs of `perf/binsize/`: binary name and package.
+const SIZE_PROGRAMS: [(&str, &str); 2] = [("ours", "binsize-ours"), ("atrium", "binsize-atrium")];
+
+/// Builds the two programs of `perf/binsize/` (log in, read a timeline page, write a post: on
+/// our crate and on atrium-api, over the same reqwest and tokio) in release, stripped, at
+/// opt-level 3 and "s", and compares their sizes. Each package is built on its own, so cargo
+/// resolves its features as in a project of its own. The final rustc also asks the linker for a
+/// map of the binary (`-Wl,-Map`; an argument of that crate only, so the dependencies are not
+/// rebuilt for it): every input section it kept, its size and the object it came from, which
+/// says where the bytes of the stripped binary come from without a second, unstripped build.
+fn bench_size(paths: &Paths) -> Result<String, String> {
+    let target = paths.perf.join("binsize-target");
+    let out = target.join("out");
+    std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+    let manifest = paths.root.join("perf/binsize/Cargo.toml");
+    // Per opt-level: (bytes, linker map) of each program, in SIZE_PROGRAMS' order.
+    let mut built: Vec<(&str, Vec<(u64, LinkMap)>)> = Vec::new();
+    for level in ["3", "s"] {
+        let mut programs = Vec::new();
+        for (bin, package) in SIZE_PROGRAMS {
+            println!("bench-size: building {bin} (release, opt-level {level}, stripped)");
+            let map = out.join(format!("{bin}-opt{level}.map"));
+            let mut command = Command::new("cargo");
+            command
+                .env("CARGO_TARGET_DIR", &target)
+                .stderr(Stdio::inherit())
+                .args(["rustc", "--quiet", "--release", "--message-format=json"])
+                .args(["--package", package, "--bin", bin])
+                .arg("--manifest-path")
+                .arg(&manifest)
+                .args(["--", "-C"])
+                .arg(format!("link-arg=-Wl,-Map={}", map.display()));
+            // The profile says nothing of opt-level: 3 is cargo's default for release.
+            if level != "3" {
+                command.env("CARGO_PROFILE_RELEASE_OPT_LEVEL", level);
+            }
+            let output = command.output().map_err(|e| format!("cargo rustc: {e}"))?;
+            if !output.status.success() {
+                return Err(format!("building {bin} failed ({})", output.status));
+            }
+            let executable = String::from_utf8_lossy(&output.stdout)
+                .lines()
+                .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+                .find_map(|message| message["executable"].as_str().map(PathBuf::from))
+                .ok_or_else(|| format!("cargo did not say where it wrote {bin}"))?;
+            // Kept under its opt-level: the next build writes over `release/{bin}`.
+            let kept = out.join(format!("{bin}-opt{level}"));
+            std::fs::copy(&executable, &kept).map_err(|e| format!("{}: {e}", kept.display()))?;
+            let bytes = std::fs::metadata(&kept)
+                .map_err(|e| format!("{}: {e}", kept.display()))?
+                .len();
+            programs.push((bytes, read_link_map(&map, bin)));
+        }
+        built.push((level, programs));
+    }
+
+    let kib = |bytes: u64| format!("{bytes} B ({:.1} KiB)", bytes as f64 / 1024.0);
+    let mut s = format!(
+        "## Binary size (`cargo xtask bench-size`)\n\n{}; ours generated by codegen {}\n\n",
+        machine(&paths.root),
+        generated_by(paths)
+    );
+    s.push_str(
+        "The program of `perf/binsize/`, written twice: log in (createSession), read one `app.bsky.feed.getTimeline` page (limit 10) and print how many items it has, create an `app.bsky.feed.post` record and print its URI; any error is printed and exits with 1. Ours: the generated crate (`target/perf/generated`, features `app-bsky`, `com-atproto`, `reqwest`) and its `Client::login`. atrium: atrium-api 0.26.0 (features `namespace-appbsky`, `agent`) and its `AtpAgent`, over a reqwest 0.13 client of its own (atrium-xrpc-client pins an older reqwest). Both: reqwest 0.13 with `rustls` and no default features, tokio with `rt` and `macros` on a current-thread runtime, `[profile.release]` with `strip = true` and nothing else, each package built alone (`target/perf/binsize-target`, the binaries kept in `out/`).\n\n| opt-level | ours | atrium | ours/atrium |\n|---|---|---|---|\n",
+    );
+    for (level, programs) in &built {
+        let (ours, atrium) = (programs[0].0, programs[1].0);
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {:.3} |",
+            if *level == "3" {
+                "3 (default)"
+            } else {
+                "\"s\""
+            },
+            kib(ours),
+            kib(atrium),
+            ours as f64 / atrium as f64
+        );
+    }
+    s.push_str("\nGoal: ours no larger than atrium's (ratio at most 1).\n");
+
+    // Where the bytes of the opt-level 3 binaries come from.
+    let [(_, ours), (_, atrium)] = [&built[0].1[0], &built[0].1[1]];
+    if ours.pieces.is_empty() || atrium.pieces.is_empty() {
+        s.push_str("\nNo breakdown: the linker maps are not in lld's format (rustc links with rust-lld by default on x86_64 Linux).\n");
+        save(paths, "size.md", &s);
+        return Ok(s);
+    }
+    s.push_str("\n### Where the bytes are (opt-level 3)\n\nFrom the linker's map of each binary. Output sections, as laid out in the file:\n\n| section | ours | atrium | difference |\n|---|---|---|---|\n");
+    let mut names: Vec<&str> = ours.sections.iter().map(|(n, _)| n.as_str()).collect();
+    for (name, _) in &atrium.sections {
+        if !names.contains(&name.as_str()) {
+            names.push(name);
+        }
+    }
+    let section = |map: &LinkMap, name: &str| {
+        map.sections
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, b)| *b as i64)
+            .sum::<i64>()
+    };
+    let mut rows: Vec<(&str, i64, i64)> = names
+        .iter()
+        .map(|name| (*name, section(ours, name), section(atrium, name)))
+        .collect();
+    rows.sort_by_key(|(_, a, b)| std::cmp::Reverse(*a.max(b)));
+    let (mut small_ours, mut small_atrium) = (0, 0);
+    for (name, a, b) in rows {
+        if a.max(b) < 16 * 1024 {
+            small_ours += a;
+            small_atrium += b;
+            continue;
+        }
+        let _ = writeln!(s, "| `{name}` | {a} | {b} | {:+} |", a - b);
+    }
+    let _ = writeln!(
+        s,
+        "| the others (each under 16 KiB) | {small_ours} | {small_atrium} | {:+} |",
+        small_ours - small_atrium
+    );
+
+    // By crate: a symbol's crate is the first path of its demangled name (an impl's self type,
+    // or its trait's for a generic one; drop glue the dropped type's), so generic code counts
+    // for the crate that wrote it wherever it was instantiated. Sections without a symbol
+    // count for the crate of their object file.
+    let by_crate = |map: &LinkMap| {
+        let mut totals: std::collections::BTreeMap<String, i64> = Default::default();
+        for piece in &map.pieces {
+            let krate = piece
+                .symbol
+                .as_deref()
+                .and_then(symbol_crate)
+                .unwrap_or(&piece.object_crate);
+            // The program's own functions count with the rest of its crate's objects.
+            let krate = if SIZE_PROGRAMS.iter().any(|(bin, _)| *bin == krate) {
+                "(main.rs)"
+            } else {
+                krate
+            };
+            *totals.entry(krate.to_owned()).or_default() += piece.bytes as i64;
+        }
+        totals
+    };
+    let (ours_crates, atrium_crates) = (by_crate(ours), by_crate(atrium));
+    let mut crates: Vec<(&String, i64, i64)> = ours_crates
+        .keys()
+        .chain(
+            atrium_crates
+                .keys()
+                .filter(|k| !ours_crates.contains_key(*k)),
+        )
+        .map(|k| {
+            let of = |t: &std::collections::BTreeMap<String, i64>| t.get(k).copied().unwrap_or(0);
+            (k, of(&ours_crates), of(&atrium_crates))
+        })
+        .collect();
+    crates.sort_by_key(|(_, a, b)| std::cmp::Reverse(*a.max(b)));
+    s.push_str("\nBy crate (code, constants, unwind and exception tables, relocated data; a generic function counts for the crate that defines it, wherever it was instantiated; `(main.rs)` is the program's own functions and what has no symbol in the objects of its crate, mostly constants of code instantiated there; `(linker)` is what the linker made: relocations, the unwind table's index, dynamic symbols):\n\n| crate | ours | atrium | difference |\n|---|---|---|---|\n");
+    let (mut rest_ours, mut rest_atrium) = (0, 0);
+    for (i, (name, a, b)) in crates.iter().enumerate() {
+        if i >= 25 {
+            rest_ours += a;
+            rest_atrium += b;
+            continue;
+        }
+        let _ = writeln!(s, "| {name} | {a} | {b} | {:+} |", a - b);
+    }
+    let total = |t: &std::collections::BTreeMap<String, i64>| t.values().sum::<i64>();
+    let _ = writeln!(
+        s,
+        "| the others | {rest_ours} | {rest_atrium} | {:+} |\n| all input sections | {} | {} | {:+} |",
+        rest_ours - rest_atrium,
+        total(&ours_crates),
+        total(&atrium_crates),
+        total(&ours_crates) - total(&atrium_crates)
+    );
+
+    // Inside our crate, by module; then our largest symbols.
+    let mut modules: std::collections::BTreeMap<String, i64> = Default::default();
+    let mut symbols: std::collections::BTreeMap<String, i64> = Default::default();
+    for piece in &ours.pieces {
+        let Some(symbol) = piece.symbol.as_deref() else {
+            continue;
+        };
+        *symbols.entry(symbol.to_owned()).or_default() += piece.bytes as i64;
+        if symbol_crate(symbol) == Some(OURS) {
+            *modules.entry(symbol_module(symbol)).or_default() += piece.bytes as i64;
+        }
+    }
+    let largest = |map: std::collections::BTreeMap<String, i64>, n: usize| {
+        let mut all: Vec<_> = map.into_iter().collect();
+        all.sort_by_key(|(_, b)| std::cmp::Reverse(*b));
+        all.truncate(n);
+        all
+    };
+    s.push_str("\nOurs, the generated crate's share by module:\n\n| module | bytes |\n|---|---|\n");
+    for (module, bytes) in largest(modules, 15) {
+        let _ = writeln!(s, "| `{module}` | {bytes} |");
+    }
+    s.push_str(
+        "\nOurs, the largest symbols (all their sections):\n\n| symbol | bytes |\n|---|---|\n",
+    );
+    for (symbol, bytes) in largest(symbols, 20) {
+        let mut shown: String = symbol.chars().take(160).collect();
+        if shown.len() < symbol.len() {
+            shown.push('…');
+        }
+        let _ = writeln!(s, "| `{}` | {bytes} |", shown.replace('|', "\\|"));
+    }
+    save(paths, "size.md", &s);
+    Ok(s)
+}
+
+/// What a linker map says about one binary.
+struct LinkMap {
+    /// The output sections that take room in the file, with their sizes.
+    sections: Vec<(String, u64)>,
+    /// The input sections in them.
+    pieces: Vec<Piece>,
+}
+
+struct Piece {
+    bytes: u64,
+    /// The crate of the object file (`(main.rs)` for the program's own, `(linker)` for what the
+    /// linker made, `(C runtime)` for the system's objects).
+    object_crate: String,
+    /// The demangled name of the function or static the section holds, without its hash.
+    symbol: Option<String>,
+}
+
+/// Reads a map in lld's format (`VMA LMA Size Align Out In Symbol`, the name indented one
+/// column past the alignment for an output section, nine for an input section, seventeen for
+/// a symbol). Another linker's map gives nothing.
+fn read_link_map(path: &Path, bin: &str) -> LinkMap {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut map = LinkMap {
+        sections: Vec::new(),
+        pieces: Vec::new(),
+    };
+    let mut mangled = Vec::new();
+    // Not in a stripped file (or no bytes in it): uninitialized data and what strip removes.
+    let counts = |name: &str| {
+        !matches!(
+            name,
+            ".bss" | ".tbss" | ".comment" | ".symtab" | ".strtab" | ".shstrtab"
+        ) && !name.starts_with(".debug")
+    };
+    let mut counting = false;
+    for line in text.lines() {
+        let mut fields = Vec::new();
+        let mut start = None;
+        for (i, c) in line.char_indices().chain([(line.len(), ' ')]) {
+            match (c == ' ', start) {
+                (false, None) => start = Some(i),
+                (true, Some(from)) if fields.len() < 4 => {
+                    fields.push((from, &line[from..i]));
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+        let (Some(name_at), [.., (at, last)]) = (start, fields.as_slice()) else {
+            continue;
+        };
+        let Some(bytes) = fields
+            .get(2)
+            .and_then(|(_, size)| u64::from_str_radix(size, 16).ok())
+        else {
+            continue;
+        };
+        let name = &line[name_at..];
+        match name_at - (at + last.len()) {
+            1 => {
+                counting = counts(name);
+                if counting {
+                    map.sections.push((name.to_owned(), bytes));
+                }
+            }
+            9 if counting && bytes > 0 => {
+                let (file, section) = name.rsplit_once(":(").unwrap_or((name, ""));
+                let section = section.trim_end_matches(')');
+                let symbol = ["._ZN", "._R"]
+                    .iter()
+                    .find_map(|prefix| section.find(prefix))
+                    .map(|i| section[i + 1..].split('+').next().unwrap_or_default());
+                if let Some(symbol) = symbol {
+                    mangled.push(symbol.to_owned());
+                }
+                map.pieces.push(Piece {
+                    bytes,
+                    object_crate: object_crate(file, bin),
+                    symbol: symbol.map(str::to_owned),
+                });
+            }
+            _ => {}
+        }
+    }
+    // Demangled all at once by c++filt (binutils knows both Rust manglings); without it the
+    // symbols stay mangled and every section counts for its object's crate.
+    let demangled = demangle(&mangled);
+    let mut names = demangled.into_iter();
+    for piece in &mut map.pieces {
+        if piece.symbol.is_some() {
+            piece.symbol = names.next();
+        }
+    }
+    map
+}
+
+/// The crate an object file of the link belongs to.
+fn object_crate(file: &str, bin: &str) -> String {
+    if file.starts_with('<') {
+        return "(linker)".into();
+    }
+    let name = file.rsplit('/').next().unwrap_or(file);
+    if let Some((archive, _)) = name
+        .strip_prefix("lib")
+        .and_then(|n| n.split_once(".rlib("))
+    {
+        return archive
+            .rsplit_once('-')
+            .map_or(archive, |(n, _)| n)
+            .to_owned();
+    }
+    if name.ends_with(".rcgu.o") && name.starts_with(&format!("{bin}-")) {
+        return "(main.rs)".into();
+    }
+    "(C runtime)".into()
+}
+
+/// `names` demangled by c++filt, hashes dropped (`::h…` of the legacy mangling, `[…]` after
+/// crate names in v0); `names` as they are when c++filt cannot be run.
+fn demangle(names: &[String]) -> Vec<String> {
+    use std::io::Write as _;
+    let run = || -> Option<Vec<String>> {
+        let mut child = Command::new("c++filt")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .ok()?;
+        let mut stdin = child.stdin.take()?;
+        let input = names.join("\n");
+        let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+        let output = child.wait_with_output().ok()?;
+        writer.join().ok()?.ok()?;
+        let lines: Vec<String> = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(|line| {
+                let mut name = String::with_capacity(line.len());
+                let mut rest = line;
+                while let Some(open) = rest.find('[') {
+                    let close = rest[open..].find(']').map(|c| open + c);
+                    match close {
+                        Some(close)
+                            if close - open > 8
+                                && rest[open + 1..close].bytes().all(|b| b.is_ascii_hexdigit()) =>
+                        {
+                            name.push_str(&rest[..open]);
+                            rest = &rest[close + 1..];
+                        }
+                        _ => {
+                            name.push_str(&rest[..=open]);
+                            rest = &rest[open + 1..];
+                        }
+                    }
+                }
+                name.push_str(rest);
+                if let Some((head, hash)) = name.rsplit_once("::h")
+                    && hash.len() == 16
+                    && hash.bytes().all(|b| b.is_ascii_hexdigit())
+                {
+                    name.truncate(head.len());
+                }
+                name
+            })
+            .collect();
+        (lines.len() == names.len()).then_some(lines)
+    };
+    run().unwrap_or_else(|| names.to_vec())
+}
+
+/// The crate a demangled symbol belongs to: the first segment of its path, looking through
+/// `<`, references, pointers, `dyn` and drop glue (`core::ptr::drop_in_place<T>` is `T`'s); for
+/// `<T as Trait>` with a generic or primitive `T`, the trait's crate.
+fn symbol_crate(symbol: &str) -> Option<&str> {
+    let path = symbol_path(symbol);
+    let head = path
+        .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .unwrap_or(path.len());
+    if head > 0 && path[head..].starts_with("::") {
+        return Some(&path[..head]);
+    }
+    symbol_crate(path.split_once(" as ")?.1)
+}
+
+/// `symbol` without what comes before its first path (see `symbol_crate`).
+fn symbol_path(symbol: &str) -> &str {
+    let mut s = symbol;
+    loop {
+        let before = s.len();
+        s = s.strip_prefix("core::ptr::drop_in_place<").unwrap_or(s);
+        s = s.trim_start_matches(['<', '&', '*', '(', '[', ' ']);
+        for prefix in ["mut ", "const ", "dyn "] {
+            s = s.strip_prefix(prefix).unwrap_or(s);
+        }
+        if s.len() == before {
+            return s;
+        }
+    }
+}
+
+/// The module of a symbol: the lower-case segments of its path before the item.
+fn symbol_module(symbol: &str) -> String {
+    let segments: Vec<&str> = symbol_path(symbol).split("::").collect();
+    let module: Vec<&str> = segments[..segments.len() - 1]
+        .iter()
+        .take_while(|s| {
+            s.starts_with(|c: char| c.is_ascii_lowercase())
+                && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+        .copied()
+        .collect();
+    module.join("::")
 }
 
 // ---------------------------------------------------------------------------------------------
