@@ -246,9 +246,9 @@ fn deserialize_object(s: &Struct, from: &[String]) -> TokenStream {
         let local = local(field);
         let json_name = &field.json_name;
         if field.nullable {
-            quote!(#json_name => crate::runtime::tri!(map.read_nullable(&mut #local, #json_name)),)
+            quote!(#json_name => map.read_nullable(&mut #local, #json_name),)
         } else {
-            quote!(#json_name => crate::runtime::tri!(map.read_field(&mut #local, #json_name, &mut extra)),)
+            quote!(#json_name => map.read_field(&mut #local, #json_name, &mut extra),)
         }
     });
     let keep_type = s.record.is_none();
@@ -260,11 +260,14 @@ fn deserialize_object(s: &Struct, from: &[String]) -> TokenStream {
     let dispatch = if s.fields.is_empty() {
         quote!(crate::runtime::de::other_field(&mut map, key, &mut extra, #keep_type)?;)
     } else {
+        // One early return for the whole match rather than one per field: each return drops
+        // every field read so far, so this keeps the body linear in its fields.
         quote! {
-            match key.as_str() {
+            let read = match key.as_str() {
                 #(#arms)*
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, #keep_type)?,
-            }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, #keep_type),
+            };
+            crate::runtime::tri!(read);
         }
     };
     let inits = s.fields.iter().map(|field| {

@@ -135,67 +135,28 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileViewBasic {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "did" => {
-                    crate::runtime::tri!(map.read_field(& mut f_did, "did", & mut extra))
-                }
-                "handle" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_handle, "handle", & mut extra)
-                    )
-                }
+            let read = match key.as_str() {
+                "did" => map.read_field(&mut f_did, "did", &mut extra),
+                "handle" => map.read_field(&mut f_handle, "handle", &mut extra),
                 "displayName" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_display_name, "displayName", & mut extra)
-                    )
+                    map.read_field(&mut f_display_name, "displayName", &mut extra)
                 }
-                "pronouns" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_pronouns, "pronouns", & mut extra)
-                    )
-                }
-                "avatar" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_avatar, "avatar", & mut extra)
-                    )
-                }
+                "pronouns" => map.read_field(&mut f_pronouns, "pronouns", &mut extra),
+                "avatar" => map.read_field(&mut f_avatar, "avatar", &mut extra),
                 "associated" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_associated, "associated", & mut extra)
-                    )
+                    map.read_field(&mut f_associated, "associated", &mut extra)
                 }
-                "viewer" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_viewer, "viewer", & mut extra)
-                    )
-                }
-                "labels" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_labels, "labels", & mut extra)
-                    )
-                }
-                "createdAt" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_created_at, "createdAt", & mut extra)
-                    )
-                }
+                "viewer" => map.read_field(&mut f_viewer, "viewer", &mut extra),
+                "labels" => map.read_field(&mut f_labels, "labels", &mut extra),
+                "createdAt" => map.read_field(&mut f_created_at, "createdAt", &mut extra),
                 "verification" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_verification, "verification", & mut extra)
-                    )
+                    map.read_field(&mut f_verification, "verification", &mut extra)
                 }
-                "status" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_status, "status", & mut extra)
-                    )
-                }
-                "debug" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_debug, "debug", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                "status" => map.read_field(&mut f_status, "status", &mut extra),
+                "debug" => map.read_field(&mut f_debug, "debug", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             did: crate::runtime::de::required(f_did, "did", &extra)?,
@@ -435,77 +396,32 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileView {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "did" => {
-                    crate::runtime::tri!(map.read_field(& mut f_did, "did", & mut extra))
-                }
-                "handle" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_handle, "handle", & mut extra)
-                    )
-                }
+            let read = match key.as_str() {
+                "did" => map.read_field(&mut f_did, "did", &mut extra),
+                "handle" => map.read_field(&mut f_handle, "handle", &mut extra),
                 "displayName" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_display_name, "displayName", & mut extra)
-                    )
+                    map.read_field(&mut f_display_name, "displayName", &mut extra)
                 }
-                "pronouns" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_pronouns, "pronouns", & mut extra)
-                    )
-                }
+                "pronouns" => map.read_field(&mut f_pronouns, "pronouns", &mut extra),
                 "description" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_description, "description", & mut extra)
-                    )
+                    map.read_field(&mut f_description, "description", &mut extra)
                 }
-                "avatar" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_avatar, "avatar", & mut extra)
-                    )
-                }
+                "avatar" => map.read_field(&mut f_avatar, "avatar", &mut extra),
                 "associated" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_associated, "associated", & mut extra)
-                    )
+                    map.read_field(&mut f_associated, "associated", &mut extra)
                 }
-                "indexedAt" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_indexed_at, "indexedAt", & mut extra)
-                    )
-                }
-                "createdAt" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_created_at, "createdAt", & mut extra)
-                    )
-                }
-                "viewer" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_viewer, "viewer", & mut extra)
-                    )
-                }
-                "labels" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_labels, "labels", & mut extra)
-                    )
-                }
+                "indexedAt" => map.read_field(&mut f_indexed_at, "indexedAt", &mut extra),
+                "createdAt" => map.read_field(&mut f_created_at, "createdAt", &mut extra),
+                "viewer" => map.read_field(&mut f_viewer, "viewer", &mut extra),
+                "labels" => map.read_field(&mut f_labels, "labels", &mut extra),
                 "verification" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_verification, "verification", & mut extra)
-                    )
+                    map.read_field(&mut f_verification, "verification", &mut extra)
                 }
-                "status" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_status, "status", & mut extra)
-                    )
-                }
-                "debug" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_debug, "debug", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                "status" => map.read_field(&mut f_status, "status", &mut extra),
+                "debug" => map.read_field(&mut f_debug, "debug", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             did: crate::runtime::de::required(f_did, "did", &extra)?,
@@ -820,115 +736,53 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileViewDetailed {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "did" => {
-                    crate::runtime::tri!(map.read_field(& mut f_did, "did", & mut extra))
-                }
-                "handle" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_handle, "handle", & mut extra)
-                    )
-                }
+            let read = match key.as_str() {
+                "did" => map.read_field(&mut f_did, "did", &mut extra),
+                "handle" => map.read_field(&mut f_handle, "handle", &mut extra),
                 "displayName" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_display_name, "displayName", & mut extra)
-                    )
+                    map.read_field(&mut f_display_name, "displayName", &mut extra)
                 }
                 "description" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_description, "description", & mut extra)
-                    )
+                    map.read_field(&mut f_description, "description", &mut extra)
                 }
-                "pronouns" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_pronouns, "pronouns", & mut extra)
-                    )
-                }
-                "website" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_website, "website", & mut extra)
-                    )
-                }
-                "avatar" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_avatar, "avatar", & mut extra)
-                    )
-                }
-                "banner" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_banner, "banner", & mut extra)
-                    )
-                }
+                "pronouns" => map.read_field(&mut f_pronouns, "pronouns", &mut extra),
+                "website" => map.read_field(&mut f_website, "website", &mut extra),
+                "avatar" => map.read_field(&mut f_avatar, "avatar", &mut extra),
+                "banner" => map.read_field(&mut f_banner, "banner", &mut extra),
                 "followersCount" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_followers_count, "followersCount", & mut
-                        extra)
-                    )
+                    map.read_field(&mut f_followers_count, "followersCount", &mut extra)
                 }
                 "followsCount" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_follows_count, "followsCount", & mut
-                        extra)
-                    )
+                    map.read_field(&mut f_follows_count, "followsCount", &mut extra)
                 }
                 "postsCount" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_posts_count, "postsCount", & mut extra)
-                    )
+                    map.read_field(&mut f_posts_count, "postsCount", &mut extra)
                 }
                 "associated" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_associated, "associated", & mut extra)
-                    )
+                    map.read_field(&mut f_associated, "associated", &mut extra)
                 }
                 "joinedViaStarterPack" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_joined_via_starter_pack,
-                        "joinedViaStarterPack", & mut extra)
+                    map.read_field(
+                        &mut f_joined_via_starter_pack,
+                        "joinedViaStarterPack",
+                        &mut extra,
                     )
                 }
-                "indexedAt" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_indexed_at, "indexedAt", & mut extra)
-                    )
-                }
-                "createdAt" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_created_at, "createdAt", & mut extra)
-                    )
-                }
-                "viewer" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_viewer, "viewer", & mut extra)
-                    )
-                }
-                "labels" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_labels, "labels", & mut extra)
-                    )
-                }
+                "indexedAt" => map.read_field(&mut f_indexed_at, "indexedAt", &mut extra),
+                "createdAt" => map.read_field(&mut f_created_at, "createdAt", &mut extra),
+                "viewer" => map.read_field(&mut f_viewer, "viewer", &mut extra),
+                "labels" => map.read_field(&mut f_labels, "labels", &mut extra),
                 "pinnedPost" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_pinned_post, "pinnedPost", & mut extra)
-                    )
+                    map.read_field(&mut f_pinned_post, "pinnedPost", &mut extra)
                 }
                 "verification" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_verification, "verification", & mut extra)
-                    )
+                    map.read_field(&mut f_verification, "verification", &mut extra)
                 }
-                "status" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_status, "status", & mut extra)
-                    )
-                }
-                "debug" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_debug, "debug", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                "status" => map.read_field(&mut f_status, "status", &mut extra),
+                "debug" => map.read_field(&mut f_debug, "debug", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             did: crate::runtime::de::required(f_did, "did", &extra)?,
@@ -1173,46 +1027,25 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileAssociated {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "lists" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_lists, "lists", & mut extra)
-                    )
-                }
-                "feedgens" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_feedgens, "feedgens", & mut extra)
-                    )
-                }
+            let read = match key.as_str() {
+                "lists" => map.read_field(&mut f_lists, "lists", &mut extra),
+                "feedgens" => map.read_field(&mut f_feedgens, "feedgens", &mut extra),
                 "starterPacks" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_starter_packs, "starterPacks", & mut
-                        extra)
-                    )
+                    map.read_field(&mut f_starter_packs, "starterPacks", &mut extra)
                 }
-                "labeler" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_labeler, "labeler", & mut extra)
-                    )
-                }
-                "chat" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_chat, "chat", & mut extra)
-                    )
-                }
+                "labeler" => map.read_field(&mut f_labeler, "labeler", &mut extra),
+                "chat" => map.read_field(&mut f_chat, "chat", &mut extra),
                 "activitySubscription" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_activity_subscription,
-                        "activitySubscription", & mut extra)
+                    map.read_field(
+                        &mut f_activity_subscription,
+                        "activitySubscription",
+                        &mut extra,
                     )
                 }
-                "germ" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_germ, "germ", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                "germ" => map.read_field(&mut f_germ, "germ", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             lists: f_lists,
@@ -1504,21 +1337,20 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileAssociatedChat {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
+            let read = match key.as_str() {
                 "allowIncoming" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_allow_incoming, "allowIncoming", & mut
-                        extra)
-                    )
+                    map.read_field(&mut f_allow_incoming, "allowIncoming", &mut extra)
                 }
                 "allowGroupInvites" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_allow_group_invites, "allowGroupInvites",
-                        & mut extra)
+                    map.read_field(
+                        &mut f_allow_group_invites,
+                        "allowGroupInvites",
+                        &mut extra,
                     )
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             allow_incoming: crate::runtime::de::required(
@@ -1699,21 +1531,16 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileAssociatedGerm {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
+            let read = match key.as_str() {
                 "messageMeUrl" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_message_me_url, "messageMeUrl", & mut
-                        extra)
-                    )
+                    map.read_field(&mut f_message_me_url, "messageMeUrl", &mut extra)
                 }
                 "showButtonTo" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_show_button_to, "showButtonTo", & mut
-                        extra)
-                    )
+                    map.read_field(&mut f_show_button_to, "showButtonTo", &mut extra)
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             message_me_url: crate::runtime::de::required(
@@ -1898,15 +1725,17 @@ impl<'de> crate::runtime::de::Object<'de> for ProfileAssociatedActivitySubscript
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
+            let read = match key.as_str() {
                 "allowSubscriptions" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_allow_subscriptions, "allowSubscriptions",
-                        & mut extra)
+                    map.read_field(
+                        &mut f_allow_subscriptions,
+                        "allowSubscriptions",
+                        &mut extra,
                     )
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             allow_subscriptions: crate::runtime::de::required(
@@ -2081,69 +1910,47 @@ impl<'de> crate::runtime::de::Object<'de> for ViewerState {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "muted" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_muted, "muted", & mut extra)
-                    )
-                }
+            let read = match key.as_str() {
+                "muted" => map.read_field(&mut f_muted, "muted", &mut extra),
                 "mutedOnlyReposts" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_muted_only_reposts, "mutedOnlyReposts", &
-                        mut extra)
+                    map.read_field(
+                        &mut f_muted_only_reposts,
+                        "mutedOnlyReposts",
+                        &mut extra,
                     )
                 }
                 "mutedOnlyQuoteposts" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_muted_only_quoteposts,
-                        "mutedOnlyQuoteposts", & mut extra)
+                    map.read_field(
+                        &mut f_muted_only_quoteposts,
+                        "mutedOnlyQuoteposts",
+                        &mut extra,
                     )
                 }
                 "mutedByList" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_muted_by_list, "mutedByList", & mut extra)
-                    )
+                    map.read_field(&mut f_muted_by_list, "mutedByList", &mut extra)
                 }
-                "blockedBy" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_blocked_by, "blockedBy", & mut extra)
-                    )
-                }
-                "blocking" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_blocking, "blocking", & mut extra)
-                    )
-                }
+                "blockedBy" => map.read_field(&mut f_blocked_by, "blockedBy", &mut extra),
+                "blocking" => map.read_field(&mut f_blocking, "blocking", &mut extra),
                 "blockingByList" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_blocking_by_list, "blockingByList", & mut
-                        extra)
-                    )
+                    map.read_field(&mut f_blocking_by_list, "blockingByList", &mut extra)
                 }
-                "following" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_following, "following", & mut extra)
-                    )
-                }
+                "following" => map.read_field(&mut f_following, "following", &mut extra),
                 "followedBy" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_followed_by, "followedBy", & mut extra)
-                    )
+                    map.read_field(&mut f_followed_by, "followedBy", &mut extra)
                 }
                 "knownFollowers" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_known_followers, "knownFollowers", & mut
-                        extra)
-                    )
+                    map.read_field(&mut f_known_followers, "knownFollowers", &mut extra)
                 }
                 "activitySubscription" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_activity_subscription,
-                        "activitySubscription", & mut extra)
+                    map.read_field(
+                        &mut f_activity_subscription,
+                        "activitySubscription",
+                        &mut extra,
                     )
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             muted: f_muted,
@@ -2275,19 +2082,12 @@ impl<'de> crate::runtime::de::Object<'de> for KnownFollowers {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "count" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_count, "count", & mut extra)
-                    )
-                }
-                "followers" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_followers, "followers", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "count" => map.read_field(&mut f_count, "count", &mut extra),
+                "followers" => map.read_field(&mut f_followers, "followers", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             count: crate::runtime::de::required(f_count, "count", &extra)?,
@@ -2576,27 +2376,23 @@ impl<'de> crate::runtime::de::Object<'de> for VerificationState {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
+            let read = match key.as_str() {
                 "verifications" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_verifications, "verifications", & mut
-                        extra)
-                    )
+                    map.read_field(&mut f_verifications, "verifications", &mut extra)
                 }
                 "verifiedStatus" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_verified_status, "verifiedStatus", & mut
-                        extra)
-                    )
+                    map.read_field(&mut f_verified_status, "verifiedStatus", &mut extra)
                 }
                 "trustedVerifierStatus" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_trusted_verifier_status,
-                        "trustedVerifierStatus", & mut extra)
+                    map.read_field(
+                        &mut f_trusted_verifier_status,
+                        "trustedVerifierStatus",
+                        &mut extra,
                     )
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             verifications: crate::runtime::de::required_list(
@@ -2743,39 +2539,24 @@ impl<'de> crate::runtime::de::Object<'de> for VerificationView {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "issuer" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_issuer, "issuer", & mut extra)
-                    )
-                }
+            let read = match key.as_str() {
+                "issuer" => map.read_field(&mut f_issuer, "issuer", &mut extra),
                 "issuerDisplayName" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_issuer_display_name, "issuerDisplayName",
-                        & mut extra)
+                    map.read_field(
+                        &mut f_issuer_display_name,
+                        "issuerDisplayName",
+                        &mut extra,
                     )
                 }
                 "issuerHandle" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_issuer_handle, "issuerHandle", & mut
-                        extra)
-                    )
+                    map.read_field(&mut f_issuer_handle, "issuerHandle", &mut extra)
                 }
-                "uri" => {
-                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
-                }
-                "isValid" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_is_valid, "isValid", & mut extra)
-                    )
-                }
-                "createdAt" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_created_at, "createdAt", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                "uri" => map.read_field(&mut f_uri, "uri", &mut extra),
+                "isValid" => map.read_field(&mut f_is_valid, "isValid", &mut extra),
+                "createdAt" => map.read_field(&mut f_created_at, "createdAt", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             issuer: crate::runtime::de::required(f_issuer, "issuer", &extra)?,
@@ -3186,14 +2967,11 @@ impl<'de> crate::runtime::de::Object<'de> for AdultContentPref {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "enabled" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_enabled, "enabled", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "enabled" => map.read_field(&mut f_enabled, "enabled", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             enabled: crate::runtime::de::required(f_enabled, "enabled", &extra)?,
@@ -3373,24 +3151,17 @@ impl<'de> crate::runtime::de::Object<'de> for ContentLabelPref {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
+            let read = match key.as_str() {
                 "labelerDid" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_labeler_did, "labelerDid", & mut extra)
-                    )
+                    map.read_field(&mut f_labeler_did, "labelerDid", &mut extra)
                 }
-                "label" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_label, "label", & mut extra)
-                    )
-                }
+                "label" => map.read_field(&mut f_label, "label", &mut extra),
                 "visibility" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_visibility, "visibility", & mut extra)
-                    )
+                    map.read_field(&mut f_visibility, "visibility", &mut extra)
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             labeler_did: f_labeler_did,
@@ -3581,27 +3352,14 @@ impl<'de> crate::runtime::de::Object<'de> for SavedFeed {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "id" => {
-                    crate::runtime::tri!(map.read_field(& mut f_id, "id", & mut extra))
-                }
-                "type" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_type, "type", & mut extra)
-                    )
-                }
-                "value" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_value, "value", & mut extra)
-                    )
-                }
-                "pinned" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_pinned, "pinned", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "id" => map.read_field(&mut f_id, "id", &mut extra),
+                "type" => map.read_field(&mut f_type, "type", &mut extra),
+                "value" => map.read_field(&mut f_value, "value", &mut extra),
+                "pinned" => map.read_field(&mut f_pinned, "pinned", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             id: crate::runtime::de::required(f_id, "id", &extra)?,
@@ -3684,14 +3442,11 @@ impl<'de> crate::runtime::de::Object<'de> for SavedFeedsPrefV2 {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "items" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_items, "items", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "items" => map.read_field(&mut f_items, "items", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             items: crate::runtime::de::required_list(f_items, "items", &extra)?,
@@ -3793,25 +3548,15 @@ impl<'de> crate::runtime::de::Object<'de> for SavedFeedsPref {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "pinned" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_pinned, "pinned", & mut extra)
-                    )
-                }
-                "saved" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_saved, "saved", & mut extra)
-                    )
-                }
+            let read = match key.as_str() {
+                "pinned" => map.read_field(&mut f_pinned, "pinned", &mut extra),
+                "saved" => map.read_field(&mut f_saved, "saved", &mut extra),
                 "timelineIndex" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_timeline_index, "timelineIndex", & mut
-                        extra)
-                    )
+                    map.read_field(&mut f_timeline_index, "timelineIndex", &mut extra)
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             pinned: crate::runtime::de::required_list(f_pinned, "pinned", &extra)?,
@@ -3908,14 +3653,11 @@ impl<'de> crate::runtime::de::Object<'de> for PersonalDetailsPref {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "birthDate" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_birth_date, "birthDate", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "birthDate" => map.read_field(&mut f_birth_date, "birthDate", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             birth_date: f_birth_date,
@@ -4016,24 +3758,19 @@ impl<'de> crate::runtime::de::Object<'de> for DeclaredAgePref {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
+            let read = match key.as_str() {
                 "isOverAge13" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_is_over_age13, "isOverAge13", & mut extra)
-                    )
+                    map.read_field(&mut f_is_over_age13, "isOverAge13", &mut extra)
                 }
                 "isOverAge16" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_is_over_age16, "isOverAge16", & mut extra)
-                    )
+                    map.read_field(&mut f_is_over_age16, "isOverAge16", &mut extra)
                 }
                 "isOverAge18" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_is_over_age18, "isOverAge18", & mut extra)
-                    )
+                    map.read_field(&mut f_is_over_age18, "isOverAge18", &mut extra)
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             is_over_age13: f_is_over_age13,
@@ -4173,42 +3910,34 @@ impl<'de> crate::runtime::de::Object<'de> for FeedViewPref {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "feed" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_feed, "feed", & mut extra)
-                    )
-                }
+            let read = match key.as_str() {
+                "feed" => map.read_field(&mut f_feed, "feed", &mut extra),
                 "hideReplies" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_hide_replies, "hideReplies", & mut extra)
-                    )
+                    map.read_field(&mut f_hide_replies, "hideReplies", &mut extra)
                 }
                 "hideRepliesByUnfollowed" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_hide_replies_by_unfollowed,
-                        "hideRepliesByUnfollowed", & mut extra)
+                    map.read_field(
+                        &mut f_hide_replies_by_unfollowed,
+                        "hideRepliesByUnfollowed",
+                        &mut extra,
                     )
                 }
                 "hideRepliesByLikeCount" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_hide_replies_by_like_count,
-                        "hideRepliesByLikeCount", & mut extra)
+                    map.read_field(
+                        &mut f_hide_replies_by_like_count,
+                        "hideRepliesByLikeCount",
+                        &mut extra,
                     )
                 }
                 "hideReposts" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_hide_reposts, "hideReposts", & mut extra)
-                    )
+                    map.read_field(&mut f_hide_reposts, "hideReposts", &mut extra)
                 }
                 "hideQuotePosts" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_hide_quote_posts, "hideQuotePosts", & mut
-                        extra)
-                    )
+                    map.read_field(&mut f_hide_quote_posts, "hideQuotePosts", &mut extra)
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             feed: crate::runtime::de::required(f_feed, "feed", &extra)?,
@@ -4399,14 +4128,11 @@ impl<'de> crate::runtime::de::Object<'de> for ThreadViewPref {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "sort" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_sort, "sort", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "sort" => map.read_field(&mut f_sort, "sort", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self { sort: f_sort, extra })
     }
@@ -4486,14 +4212,11 @@ impl<'de> crate::runtime::de::Object<'de> for InterestsPref {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "tags" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_tags, "tags", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "tags" => map.read_field(&mut f_tags, "tags", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             tags: crate::runtime::de::required_list(f_tags, "tags", &extra)?,
@@ -4780,32 +4503,17 @@ impl<'de> crate::runtime::de::Object<'de> for MutedWord {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "id" => {
-                    crate::runtime::tri!(map.read_field(& mut f_id, "id", & mut extra))
-                }
-                "value" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_value, "value", & mut extra)
-                    )
-                }
-                "targets" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_targets, "targets", & mut extra)
-                    )
-                }
+            let read = match key.as_str() {
+                "id" => map.read_field(&mut f_id, "id", &mut extra),
+                "value" => map.read_field(&mut f_value, "value", &mut extra),
+                "targets" => map.read_field(&mut f_targets, "targets", &mut extra),
                 "actorTarget" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_actor_target, "actorTarget", & mut extra)
-                    )
+                    map.read_field(&mut f_actor_target, "actorTarget", &mut extra)
                 }
-                "expiresAt" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_expires_at, "expiresAt", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                "expiresAt" => map.read_field(&mut f_expires_at, "expiresAt", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             id: f_id,
@@ -4919,14 +4627,11 @@ impl<'de> crate::runtime::de::Object<'de> for MutedWordsPref {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "items" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_items, "items", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "items" => map.read_field(&mut f_items, "items", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             items: crate::runtime::de::required_list(f_items, "items", &extra)?,
@@ -5009,14 +4714,11 @@ impl<'de> crate::runtime::de::Object<'de> for HiddenPostsPref {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "items" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_items, "items", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "items" => map.read_field(&mut f_items, "items", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             items: crate::runtime::de::required_list(f_items, "items", &extra)?,
@@ -5099,14 +4801,11 @@ impl<'de> crate::runtime::de::Object<'de> for LabelersPref {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "labelers" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_labelers, "labelers", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "labelers" => map.read_field(&mut f_labelers, "labelers", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             labelers: crate::runtime::de::required_list(f_labelers, "labelers", &extra)?,
@@ -5188,12 +4887,11 @@ impl<'de> crate::runtime::de::Object<'de> for LabelerPrefItem {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "did" => {
-                    crate::runtime::tri!(map.read_field(& mut f_did, "did", & mut extra))
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "did" => map.read_field(&mut f_did, "did", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             did: crate::runtime::de::required(f_did, "did", &extra)?,
@@ -5298,31 +4996,24 @@ impl<'de> crate::runtime::de::Object<'de> for BskyAppStatePref {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
+            let read = match key.as_str() {
                 "activeProgressGuide" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_active_progress_guide,
-                        "activeProgressGuide", & mut extra)
+                    map.read_field(
+                        &mut f_active_progress_guide,
+                        "activeProgressGuide",
+                        &mut extra,
                     )
                 }
                 "isBetaUser" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_is_beta_user, "isBetaUser", & mut extra)
-                    )
+                    map.read_field(&mut f_is_beta_user, "isBetaUser", &mut extra)
                 }
                 "queuedNudges" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_queued_nudges, "queuedNudges", & mut
-                        extra)
-                    )
+                    map.read_field(&mut f_queued_nudges, "queuedNudges", &mut extra)
                 }
-                "nuxs" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_nuxs, "nuxs", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                "nuxs" => map.read_field(&mut f_nuxs, "nuxs", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             active_progress_guide: f_active_progress_guide,
@@ -5443,14 +5134,11 @@ impl<'de> crate::runtime::de::Object<'de> for BskyAppProgressGuide {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "guide" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_guide, "guide", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "guide" => map.read_field(&mut f_guide, "guide", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             guide: crate::runtime::de::required(f_guide, "guide", &extra)?,
@@ -5556,27 +5244,14 @@ impl<'de> crate::runtime::de::Object<'de> for Nux {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "id" => {
-                    crate::runtime::tri!(map.read_field(& mut f_id, "id", & mut extra))
-                }
-                "completed" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_completed, "completed", & mut extra)
-                    )
-                }
-                "data" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_data, "data", & mut extra)
-                    )
-                }
-                "expiresAt" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_expires_at, "expiresAt", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "id" => map.read_field(&mut f_id, "id", &mut extra),
+                "completed" => map.read_field(&mut f_completed, "completed", &mut extra),
+                "data" => map.read_field(&mut f_data, "data", &mut extra),
+                "expiresAt" => map.read_field(&mut f_expires_at, "expiresAt", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             id: crate::runtime::de::required(f_id, "id", &extra)?,
@@ -5700,14 +5375,13 @@ impl<'de> crate::runtime::de::Object<'de> for VerificationPrefs {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
+            let read = match key.as_str() {
                 "hideBadges" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_hide_badges, "hideBadges", & mut extra)
-                    )
+                    map.read_field(&mut f_hide_badges, "hideBadges", &mut extra)
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             hide_badges: f_hide_badges,
@@ -5805,21 +5479,16 @@ impl<'de> crate::runtime::de::Object<'de> for LiveEventPreferences {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
+            let read = match key.as_str() {
                 "hiddenFeedIds" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_hidden_feed_ids, "hiddenFeedIds", & mut
-                        extra)
-                    )
+                    map.read_field(&mut f_hidden_feed_ids, "hiddenFeedIds", &mut extra)
                 }
                 "hideAllFeeds" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_hide_all_feeds, "hideAllFeeds", & mut
-                        extra)
-                    )
+                    map.read_field(&mut f_hide_all_feeds, "hideAllFeeds", &mut extra)
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             hidden_feed_ids: f_hidden_feed_ids,
@@ -6118,21 +5787,24 @@ impl<'de> crate::runtime::de::Object<'de> for PostInteractionSettingsPref {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
+            let read = match key.as_str() {
                 "threadgateAllowRules" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_threadgate_allow_rules,
-                        "threadgateAllowRules", & mut extra)
+                    map.read_field(
+                        &mut f_threadgate_allow_rules,
+                        "threadgateAllowRules",
+                        &mut extra,
                     )
                 }
                 "postgateEmbeddingRules" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_postgate_embedding_rules,
-                        "postgateEmbeddingRules", & mut extra)
+                    map.read_field(
+                        &mut f_postgate_embedding_rules,
+                        "postgateEmbeddingRules",
+                        &mut extra,
                     )
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             threadgate_allow_rules: f_threadgate_allow_rules,
@@ -6431,50 +6103,21 @@ impl<'de> crate::runtime::de::Object<'de> for StatusView {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "uri" => {
-                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
-                }
-                "cid" => {
-                    crate::runtime::tri!(map.read_field(& mut f_cid, "cid", & mut extra))
-                }
-                "status" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_status, "status", & mut extra)
-                    )
-                }
-                "record" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_record, "record", & mut extra)
-                    )
-                }
-                "embed" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_embed, "embed", & mut extra)
-                    )
-                }
-                "labels" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_labels, "labels", & mut extra)
-                    )
-                }
-                "expiresAt" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_expires_at, "expiresAt", & mut extra)
-                    )
-                }
-                "isActive" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_is_active, "isActive", & mut extra)
-                    )
-                }
+            let read = match key.as_str() {
+                "uri" => map.read_field(&mut f_uri, "uri", &mut extra),
+                "cid" => map.read_field(&mut f_cid, "cid", &mut extra),
+                "status" => map.read_field(&mut f_status, "status", &mut extra),
+                "record" => map.read_field(&mut f_record, "record", &mut extra),
+                "embed" => map.read_field(&mut f_embed, "embed", &mut extra),
+                "labels" => map.read_field(&mut f_labels, "labels", &mut extra),
+                "expiresAt" => map.read_field(&mut f_expires_at, "expiresAt", &mut extra),
+                "isActive" => map.read_field(&mut f_is_active, "isActive", &mut extra),
                 "isDisabled" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_is_disabled, "isDisabled", & mut extra)
-                    )
+                    map.read_field(&mut f_is_disabled, "isDisabled", &mut extra)
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             uri: f_uri,

@@ -216,60 +216,32 @@ impl<'de> crate::runtime::de::Object<'de> for Record {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
+            let read = match key.as_str() {
                 "displayName" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_display_name, "displayName", & mut extra)
-                    )
+                    map.read_field(&mut f_display_name, "displayName", &mut extra)
                 }
                 "description" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_description, "description", & mut extra)
-                    )
+                    map.read_field(&mut f_description, "description", &mut extra)
                 }
-                "pronouns" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_pronouns, "pronouns", & mut extra)
-                    )
-                }
-                "website" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_website, "website", & mut extra)
-                    )
-                }
-                "avatar" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_avatar, "avatar", & mut extra)
-                    )
-                }
-                "banner" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_banner, "banner", & mut extra)
-                    )
-                }
-                "labels" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_labels, "labels", & mut extra)
-                    )
-                }
+                "pronouns" => map.read_field(&mut f_pronouns, "pronouns", &mut extra),
+                "website" => map.read_field(&mut f_website, "website", &mut extra),
+                "avatar" => map.read_field(&mut f_avatar, "avatar", &mut extra),
+                "banner" => map.read_field(&mut f_banner, "banner", &mut extra),
+                "labels" => map.read_field(&mut f_labels, "labels", &mut extra),
                 "joinedViaStarterPack" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_joined_via_starter_pack,
-                        "joinedViaStarterPack", & mut extra)
+                    map.read_field(
+                        &mut f_joined_via_starter_pack,
+                        "joinedViaStarterPack",
+                        &mut extra,
                     )
                 }
                 "pinnedPost" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_pinned_post, "pinnedPost", & mut extra)
-                    )
+                    map.read_field(&mut f_pinned_post, "pinnedPost", &mut extra)
                 }
-                "createdAt" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_created_at, "createdAt", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, false)?,
-            }
+                "createdAt" => map.read_field(&mut f_created_at, "createdAt", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, false),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             display_name: f_display_name,

@@ -61,19 +61,12 @@ impl<'de> crate::runtime::de::Object<'de> for AspectRatio {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "width" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_width, "width", & mut extra)
-                    )
-                }
-                "height" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_height, "height", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "width" => map.read_field(&mut f_width, "width", &mut extra),
+                "height" => map.read_field(&mut f_height, "height", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             width: crate::runtime::de::required(f_width, "width", &extra)?,

@@ -57,14 +57,11 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "external" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_external, "external", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "external" => map.read_field(&mut f_external, "external", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             external: crate::runtime::de::required(f_external, "external", &extra)?,
@@ -174,33 +171,19 @@ impl<'de> crate::runtime::de::Object<'de> for External {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "uri" => {
-                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
-                }
-                "title" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_title, "title", & mut extra)
-                    )
-                }
+            let read = match key.as_str() {
+                "uri" => map.read_field(&mut f_uri, "uri", &mut extra),
+                "title" => map.read_field(&mut f_title, "title", &mut extra),
                 "description" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_description, "description", & mut extra)
-                    )
+                    map.read_field(&mut f_description, "description", &mut extra)
                 }
-                "thumb" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_thumb, "thumb", & mut extra)
-                    )
-                }
+                "thumb" => map.read_field(&mut f_thumb, "thumb", &mut extra),
                 "associatedRefs" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_associated_refs, "associatedRefs", & mut
-                        extra)
-                    )
+                    map.read_field(&mut f_associated_refs, "associatedRefs", &mut extra)
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             uri: crate::runtime::de::required(f_uri, "uri", &extra)?,
@@ -305,14 +288,11 @@ impl<'de> crate::runtime::de::Object<'de> for View {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "external" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_external, "external", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "external" => map.read_field(&mut f_external, "external", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             external: crate::runtime::de::required(f_external, "external", &extra)?,
@@ -475,64 +455,33 @@ impl<'de> crate::runtime::de::Object<'de> for ViewExternal {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "uri" => {
-                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
-                }
-                "title" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_title, "title", & mut extra)
-                    )
-                }
+            let read = match key.as_str() {
+                "uri" => map.read_field(&mut f_uri, "uri", &mut extra),
+                "title" => map.read_field(&mut f_title, "title", &mut extra),
                 "description" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_description, "description", & mut extra)
-                    )
+                    map.read_field(&mut f_description, "description", &mut extra)
                 }
-                "thumb" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_thumb, "thumb", & mut extra)
-                    )
-                }
-                "createdAt" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_created_at, "createdAt", & mut extra)
-                    )
-                }
-                "updatedAt" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_updated_at, "updatedAt", & mut extra)
-                    )
-                }
+                "thumb" => map.read_field(&mut f_thumb, "thumb", &mut extra),
+                "createdAt" => map.read_field(&mut f_created_at, "createdAt", &mut extra),
+                "updatedAt" => map.read_field(&mut f_updated_at, "updatedAt", &mut extra),
                 "readingTime" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_reading_time, "readingTime", & mut extra)
-                    )
+                    map.read_field(&mut f_reading_time, "readingTime", &mut extra)
                 }
-                "labels" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_labels, "labels", & mut extra)
-                    )
-                }
-                "source" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_source, "source", & mut extra)
-                    )
-                }
+                "labels" => map.read_field(&mut f_labels, "labels", &mut extra),
+                "source" => map.read_field(&mut f_source, "source", &mut extra),
                 "associatedRefs" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_associated_refs, "associatedRefs", & mut
-                        extra)
-                    )
+                    map.read_field(&mut f_associated_refs, "associatedRefs", &mut extra)
                 }
                 "associatedProfiles" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_associated_profiles, "associatedProfiles",
-                        & mut extra)
+                    map.read_field(
+                        &mut f_associated_profiles,
+                        "associatedProfiles",
+                        &mut extra,
                     )
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             uri: crate::runtime::de::required(f_uri, "uri", &extra)?,
@@ -689,32 +638,17 @@ impl<'de> crate::runtime::de::Object<'de> for ViewExternalSource {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "uri" => {
-                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
-                }
-                "icon" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_icon, "icon", & mut extra)
-                    )
-                }
-                "title" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_title, "title", & mut extra)
-                    )
-                }
+            let read = match key.as_str() {
+                "uri" => map.read_field(&mut f_uri, "uri", &mut extra),
+                "icon" => map.read_field(&mut f_icon, "icon", &mut extra),
+                "title" => map.read_field(&mut f_title, "title", &mut extra),
                 "description" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_description, "description", & mut extra)
-                    )
+                    map.read_field(&mut f_description, "description", &mut extra)
                 }
-                "theme" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_theme, "theme", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                "theme" => map.read_field(&mut f_theme, "theme", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             uri: crate::runtime::de::required(f_uri, "uri", &extra)?,
@@ -839,32 +773,24 @@ impl<'de> crate::runtime::de::Object<'de> for ViewExternalSourceTheme {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
+            let read = match key.as_str() {
                 "backgroundRGB" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_background_rgb, "backgroundRGB", & mut
-                        extra)
-                    )
+                    map.read_field(&mut f_background_rgb, "backgroundRGB", &mut extra)
                 }
                 "foregroundRGB" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_foreground_rgb, "foregroundRGB", & mut
-                        extra)
-                    )
+                    map.read_field(&mut f_foreground_rgb, "foregroundRGB", &mut extra)
                 }
-                "accentRGB" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_accent_rgb, "accentRGB", & mut extra)
-                    )
-                }
+                "accentRGB" => map.read_field(&mut f_accent_rgb, "accentRGB", &mut extra),
                 "accentForegroundRGB" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_accent_foreground_rgb,
-                        "accentForegroundRGB", & mut extra)
+                    map.read_field(
+                        &mut f_accent_foreground_rgb,
+                        "accentForegroundRGB",
+                        &mut extra,
                     )
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             background_rgb: f_background_rgb,
@@ -974,12 +900,13 @@ impl<'de> crate::runtime::de::Object<'de> for ColorRgb {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "r" => crate::runtime::tri!(map.read_field(& mut f_r, "r", & mut extra)),
-                "g" => crate::runtime::tri!(map.read_field(& mut f_g, "g", & mut extra)),
-                "b" => crate::runtime::tri!(map.read_field(& mut f_b, "b", & mut extra)),
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "r" => map.read_field(&mut f_r, "r", &mut extra),
+                "g" => map.read_field(&mut f_g, "g", &mut extra),
+                "b" => map.read_field(&mut f_b, "b", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             r: crate::runtime::de::required(f_r, "r", &extra)?,

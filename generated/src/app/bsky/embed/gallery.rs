@@ -117,14 +117,11 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "items" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_items, "items", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "items" => map.read_field(&mut f_items, "items", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             items: crate::runtime::de::required_list(f_items, "items", &extra)?,
@@ -226,22 +223,15 @@ impl<'de> crate::runtime::de::Object<'de> for Image {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "image" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_image, "image", & mut extra)
-                    )
-                }
-                "alt" => {
-                    crate::runtime::tri!(map.read_field(& mut f_alt, "alt", & mut extra))
-                }
+            let read = match key.as_str() {
+                "image" => map.read_field(&mut f_image, "image", &mut extra),
+                "alt" => map.read_field(&mut f_alt, "alt", &mut extra),
                 "aspectRatio" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_aspect_ratio, "aspectRatio", & mut extra)
-                    )
+                    map.read_field(&mut f_aspect_ratio, "aspectRatio", &mut extra)
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             image: crate::runtime::de::required(f_image, "image", &extra)?,
@@ -391,14 +381,11 @@ impl<'de> crate::runtime::de::Object<'de> for View {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "items" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_items, "items", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "items" => map.read_field(&mut f_items, "items", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             items: crate::runtime::de::required_list(f_items, "items", &extra)?,
@@ -503,27 +490,16 @@ impl<'de> crate::runtime::de::Object<'de> for ViewImage {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "thumbnail" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_thumbnail, "thumbnail", & mut extra)
-                    )
-                }
-                "fullsize" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_fullsize, "fullsize", & mut extra)
-                    )
-                }
-                "alt" => {
-                    crate::runtime::tri!(map.read_field(& mut f_alt, "alt", & mut extra))
-                }
+            let read = match key.as_str() {
+                "thumbnail" => map.read_field(&mut f_thumbnail, "thumbnail", &mut extra),
+                "fullsize" => map.read_field(&mut f_fullsize, "fullsize", &mut extra),
+                "alt" => map.read_field(&mut f_alt, "alt", &mut extra),
                 "aspectRatio" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_aspect_ratio, "aspectRatio", & mut extra)
-                    )
+                    map.read_field(&mut f_aspect_ratio, "aspectRatio", &mut extra)
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             thumbnail: crate::runtime::de::required(f_thumbnail, "thumbnail", &extra)?,

@@ -58,14 +58,11 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "images" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_images, "images", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "images" => map.read_field(&mut f_images, "images", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             images: crate::runtime::de::required_list(f_images, "images", &extra)?,
@@ -169,22 +166,15 @@ impl<'de> crate::runtime::de::Object<'de> for Image {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "image" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_image, "image", & mut extra)
-                    )
-                }
-                "alt" => {
-                    crate::runtime::tri!(map.read_field(& mut f_alt, "alt", & mut extra))
-                }
+            let read = match key.as_str() {
+                "image" => map.read_field(&mut f_image, "image", &mut extra),
+                "alt" => map.read_field(&mut f_alt, "alt", &mut extra),
                 "aspectRatio" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_aspect_ratio, "aspectRatio", & mut extra)
-                    )
+                    map.read_field(&mut f_aspect_ratio, "aspectRatio", &mut extra)
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             image: crate::runtime::de::required(f_image, "image", &extra)?,
@@ -274,14 +264,11 @@ impl<'de> crate::runtime::de::Object<'de> for View {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "images" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_images, "images", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "images" => map.read_field(&mut f_images, "images", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             images: crate::runtime::de::required_list(f_images, "images", &extra)?,
@@ -394,27 +381,16 @@ impl<'de> crate::runtime::de::Object<'de> for ViewImage {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "thumb" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_thumb, "thumb", & mut extra)
-                    )
-                }
-                "fullsize" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_fullsize, "fullsize", & mut extra)
-                    )
-                }
-                "alt" => {
-                    crate::runtime::tri!(map.read_field(& mut f_alt, "alt", & mut extra))
-                }
+            let read = match key.as_str() {
+                "thumb" => map.read_field(&mut f_thumb, "thumb", &mut extra),
+                "fullsize" => map.read_field(&mut f_fullsize, "fullsize", &mut extra),
+                "alt" => map.read_field(&mut f_alt, "alt", &mut extra),
                 "aspectRatio" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_aspect_ratio, "aspectRatio", & mut extra)
-                    )
+                    map.read_field(&mut f_aspect_ratio, "aspectRatio", &mut extra)
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             thumb: crate::runtime::de::required(f_thumb, "thumb", &extra)?,

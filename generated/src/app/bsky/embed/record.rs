@@ -59,14 +59,11 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "record" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_record, "record", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "record" => map.read_field(&mut f_record, "record", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             record: crate::runtime::de::required(f_record, "record", &extra)?,
@@ -318,14 +315,11 @@ impl<'de> crate::runtime::de::Object<'de> for View {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "record" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_record, "record", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "record" => map.read_field(&mut f_record, "record", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             record: crate::runtime::de::required(f_record, "record", &extra)?,
@@ -618,60 +612,27 @@ impl<'de> crate::runtime::de::Object<'de> for ViewRecord {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "uri" => {
-                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
-                }
-                "cid" => {
-                    crate::runtime::tri!(map.read_field(& mut f_cid, "cid", & mut extra))
-                }
-                "author" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_author, "author", & mut extra)
-                    )
-                }
-                "value" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_value, "value", & mut extra)
-                    )
-                }
-                "labels" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_labels, "labels", & mut extra)
-                    )
-                }
+            let read = match key.as_str() {
+                "uri" => map.read_field(&mut f_uri, "uri", &mut extra),
+                "cid" => map.read_field(&mut f_cid, "cid", &mut extra),
+                "author" => map.read_field(&mut f_author, "author", &mut extra),
+                "value" => map.read_field(&mut f_value, "value", &mut extra),
+                "labels" => map.read_field(&mut f_labels, "labels", &mut extra),
                 "replyCount" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_reply_count, "replyCount", & mut extra)
-                    )
+                    map.read_field(&mut f_reply_count, "replyCount", &mut extra)
                 }
                 "repostCount" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_repost_count, "repostCount", & mut extra)
-                    )
+                    map.read_field(&mut f_repost_count, "repostCount", &mut extra)
                 }
-                "likeCount" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_like_count, "likeCount", & mut extra)
-                    )
-                }
+                "likeCount" => map.read_field(&mut f_like_count, "likeCount", &mut extra),
                 "quoteCount" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_quote_count, "quoteCount", & mut extra)
-                    )
+                    map.read_field(&mut f_quote_count, "quoteCount", &mut extra)
                 }
-                "embeds" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_embeds, "embeds", & mut extra)
-                    )
-                }
-                "indexedAt" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_indexed_at, "indexedAt", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                "embeds" => map.read_field(&mut f_embeds, "embeds", &mut extra),
+                "indexedAt" => map.read_field(&mut f_indexed_at, "indexedAt", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             uri: crate::runtime::de::required(f_uri, "uri", &extra)?,
@@ -795,17 +756,12 @@ impl<'de> crate::runtime::de::Object<'de> for ViewNotFound {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "uri" => {
-                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
-                }
-                "notFound" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_not_found, "notFound", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "uri" => map.read_field(&mut f_uri, "uri", &mut extra),
+                "notFound" => map.read_field(&mut f_not_found, "notFound", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             uri: crate::runtime::de::required(f_uri, "uri", &extra)?,
@@ -903,22 +859,13 @@ impl<'de> crate::runtime::de::Object<'de> for ViewBlocked {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "uri" => {
-                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
-                }
-                "blocked" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_blocked, "blocked", & mut extra)
-                    )
-                }
-                "author" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_author, "author", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "uri" => map.read_field(&mut f_uri, "uri", &mut extra),
+                "blocked" => map.read_field(&mut f_blocked, "blocked", &mut extra),
+                "author" => map.read_field(&mut f_author, "author", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             uri: crate::runtime::de::required(f_uri, "uri", &extra)?,
@@ -1010,17 +957,12 @@ impl<'de> crate::runtime::de::Object<'de> for ViewDetached {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "uri" => {
-                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
-                }
-                "detached" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_detached, "detached", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "uri" => map.read_field(&mut f_uri, "uri", &mut extra),
+                "detached" => map.read_field(&mut f_detached, "detached", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             uri: crate::runtime::de::required(f_uri, "uri", &extra)?,

@@ -162,19 +162,12 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "record" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_record, "record", & mut extra)
-                    )
-                }
-                "media" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_media, "media", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "record" => map.read_field(&mut f_record, "record", &mut extra),
+                "media" => map.read_field(&mut f_media, "media", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             record: crate::runtime::de::required(f_record, "record", &extra)?,
@@ -364,19 +357,12 @@ impl<'de> crate::runtime::de::Object<'de> for View {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "record" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_record, "record", & mut extra)
-                    )
-                }
-                "media" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_media, "media", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "record" => map.read_field(&mut f_record, "record", &mut extra),
+                "media" => map.read_field(&mut f_media, "media", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             record: crate::runtime::de::required(f_record, "record", &extra)?,

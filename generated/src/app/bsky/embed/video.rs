@@ -165,32 +165,19 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "video" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_video, "video", & mut extra)
-                    )
-                }
-                "captions" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_captions, "captions", & mut extra)
-                    )
-                }
-                "alt" => {
-                    crate::runtime::tri!(map.read_field(& mut f_alt, "alt", & mut extra))
-                }
+            let read = match key.as_str() {
+                "video" => map.read_field(&mut f_video, "video", &mut extra),
+                "captions" => map.read_field(&mut f_captions, "captions", &mut extra),
+                "alt" => map.read_field(&mut f_alt, "alt", &mut extra),
                 "aspectRatio" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_aspect_ratio, "aspectRatio", & mut extra)
-                    )
+                    map.read_field(&mut f_aspect_ratio, "aspectRatio", &mut extra)
                 }
                 "presentation" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_presentation, "presentation", & mut extra)
-                    )
+                    map.read_field(&mut f_presentation, "presentation", &mut extra)
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             video: crate::runtime::de::required(f_video, "video", &extra)?,
@@ -306,19 +293,12 @@ impl<'de> crate::runtime::de::Object<'de> for Caption {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "lang" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_lang, "lang", & mut extra)
-                    )
-                }
-                "file" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_file, "file", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "lang" => map.read_field(&mut f_lang, "lang", &mut extra),
+                "file" => map.read_field(&mut f_file, "file", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             lang: crate::runtime::de::required(f_lang, "lang", &extra)?,
@@ -515,35 +495,20 @@ impl<'de> crate::runtime::de::Object<'de> for View {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "cid" => {
-                    crate::runtime::tri!(map.read_field(& mut f_cid, "cid", & mut extra))
-                }
-                "playlist" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_playlist, "playlist", & mut extra)
-                    )
-                }
-                "thumbnail" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_thumbnail, "thumbnail", & mut extra)
-                    )
-                }
-                "alt" => {
-                    crate::runtime::tri!(map.read_field(& mut f_alt, "alt", & mut extra))
-                }
+            let read = match key.as_str() {
+                "cid" => map.read_field(&mut f_cid, "cid", &mut extra),
+                "playlist" => map.read_field(&mut f_playlist, "playlist", &mut extra),
+                "thumbnail" => map.read_field(&mut f_thumbnail, "thumbnail", &mut extra),
+                "alt" => map.read_field(&mut f_alt, "alt", &mut extra),
                 "aspectRatio" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_aspect_ratio, "aspectRatio", & mut extra)
-                    )
+                    map.read_field(&mut f_aspect_ratio, "aspectRatio", &mut extra)
                 }
                 "presentation" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_presentation, "presentation", & mut extra)
-                    )
+                    map.read_field(&mut f_presentation, "presentation", &mut extra)
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             cid: crate::runtime::de::required(f_cid, "cid", &extra)?,

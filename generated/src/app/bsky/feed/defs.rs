@@ -295,81 +295,35 @@ impl<'de> crate::runtime::de::Object<'de> for PostView {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "uri" => {
-                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
-                }
-                "cid" => {
-                    crate::runtime::tri!(map.read_field(& mut f_cid, "cid", & mut extra))
-                }
-                "author" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_author, "author", & mut extra)
-                    )
-                }
-                "record" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_record, "record", & mut extra)
-                    )
-                }
-                "embed" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_embed, "embed", & mut extra)
-                    )
-                }
+            let read = match key.as_str() {
+                "uri" => map.read_field(&mut f_uri, "uri", &mut extra),
+                "cid" => map.read_field(&mut f_cid, "cid", &mut extra),
+                "author" => map.read_field(&mut f_author, "author", &mut extra),
+                "record" => map.read_field(&mut f_record, "record", &mut extra),
+                "embed" => map.read_field(&mut f_embed, "embed", &mut extra),
                 "bookmarkCount" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_bookmark_count, "bookmarkCount", & mut
-                        extra)
-                    )
+                    map.read_field(&mut f_bookmark_count, "bookmarkCount", &mut extra)
                 }
                 "replyCount" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_reply_count, "replyCount", & mut extra)
-                    )
+                    map.read_field(&mut f_reply_count, "replyCount", &mut extra)
                 }
                 "repostCount" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_repost_count, "repostCount", & mut extra)
-                    )
+                    map.read_field(&mut f_repost_count, "repostCount", &mut extra)
                 }
-                "likeCount" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_like_count, "likeCount", & mut extra)
-                    )
-                }
+                "likeCount" => map.read_field(&mut f_like_count, "likeCount", &mut extra),
                 "quoteCount" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_quote_count, "quoteCount", & mut extra)
-                    )
+                    map.read_field(&mut f_quote_count, "quoteCount", &mut extra)
                 }
-                "indexedAt" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_indexed_at, "indexedAt", & mut extra)
-                    )
-                }
-                "viewer" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_viewer, "viewer", & mut extra)
-                    )
-                }
-                "labels" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_labels, "labels", & mut extra)
-                    )
-                }
+                "indexedAt" => map.read_field(&mut f_indexed_at, "indexedAt", &mut extra),
+                "viewer" => map.read_field(&mut f_viewer, "viewer", &mut extra),
+                "labels" => map.read_field(&mut f_labels, "labels", &mut extra),
                 "threadgate" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_threadgate, "threadgate", & mut extra)
-                    )
+                    map.read_field(&mut f_threadgate, "threadgate", &mut extra)
                 }
-                "debug" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_debug, "debug", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                "debug" => map.read_field(&mut f_debug, "debug", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             uri: crate::runtime::de::required(f_uri, "uri", &extra)?,
@@ -559,51 +513,32 @@ impl<'de> crate::runtime::de::Object<'de> for ViewerState {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "repost" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_repost, "repost", & mut extra)
-                    )
-                }
-                "like" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_like, "like", & mut extra)
-                    )
-                }
+            let read = match key.as_str() {
+                "repost" => map.read_field(&mut f_repost, "repost", &mut extra),
+                "like" => map.read_field(&mut f_like, "like", &mut extra),
                 "bookmarked" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_bookmarked, "bookmarked", & mut extra)
-                    )
+                    map.read_field(&mut f_bookmarked, "bookmarked", &mut extra)
                 }
                 "threadMuted" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_thread_muted, "threadMuted", & mut extra)
-                    )
+                    map.read_field(&mut f_thread_muted, "threadMuted", &mut extra)
                 }
                 "replyDisabled" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_reply_disabled, "replyDisabled", & mut
-                        extra)
-                    )
+                    map.read_field(&mut f_reply_disabled, "replyDisabled", &mut extra)
                 }
                 "embeddingDisabled" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_embedding_disabled, "embeddingDisabled", &
-                        mut extra)
+                    map.read_field(
+                        &mut f_embedding_disabled,
+                        "embeddingDisabled",
+                        &mut extra,
                     )
                 }
-                "pinned" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_pinned, "pinned", & mut extra)
-                    )
-                }
+                "pinned" => map.read_field(&mut f_pinned, "pinned", &mut extra),
                 "knownLikers" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_known_likers, "knownLikers", & mut extra)
-                    )
+                    map.read_field(&mut f_known_likers, "knownLikers", &mut extra)
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             repost: f_repost,
@@ -720,19 +655,12 @@ impl<'de> crate::runtime::de::Object<'de> for KnownLikers {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "count" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_count, "count", & mut extra)
-                    )
-                }
-                "actors" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_actors, "actors", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "count" => map.read_field(&mut f_count, "count", &mut extra),
+                "actors" => map.read_field(&mut f_actors, "actors", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             count: crate::runtime::de::required(f_count, "count", &extra)?,
@@ -824,15 +752,13 @@ impl<'de> crate::runtime::de::Object<'de> for ThreadContext {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
+            let read = match key.as_str() {
                 "rootAuthorLike" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_root_author_like, "rootAuthorLike", & mut
-                        extra)
-                    )
+                    map.read_field(&mut f_root_author_like, "rootAuthorLike", &mut extra)
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             root_author_like: f_root_author_like,
@@ -1015,34 +941,17 @@ impl<'de> crate::runtime::de::Object<'de> for FeedViewPost {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "post" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_post, "post", & mut extra)
-                    )
-                }
-                "reply" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_reply, "reply", & mut extra)
-                    )
-                }
-                "reason" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_reason, "reason", & mut extra)
-                    )
-                }
+            let read = match key.as_str() {
+                "post" => map.read_field(&mut f_post, "post", &mut extra),
+                "reply" => map.read_field(&mut f_reply, "reply", &mut extra),
+                "reason" => map.read_field(&mut f_reason, "reason", &mut extra),
                 "feedContext" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_feed_context, "feedContext", & mut extra)
-                    )
+                    map.read_field(&mut f_feed_context, "feedContext", &mut extra)
                 }
-                "reqId" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_req_id, "reqId", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                "reqId" => map.read_field(&mut f_req_id, "reqId", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             post: crate::runtime::de::required(f_post, "post", &extra)?,
@@ -1358,25 +1267,19 @@ impl<'de> crate::runtime::de::Object<'de> for ReplyRef {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "root" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_root, "root", & mut extra)
-                    )
-                }
-                "parent" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_parent, "parent", & mut extra)
-                    )
-                }
+            let read = match key.as_str() {
+                "root" => map.read_field(&mut f_root, "root", &mut extra),
+                "parent" => map.read_field(&mut f_parent, "parent", &mut extra),
                 "grandparentAuthor" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_grandparent_author, "grandparentAuthor", &
-                        mut extra)
+                    map.read_field(
+                        &mut f_grandparent_author,
+                        "grandparentAuthor",
+                        &mut extra,
                     )
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             root: crate::runtime::de::required(f_root, "root", &extra)?,
@@ -1487,23 +1390,14 @@ impl<'de> crate::runtime::de::Object<'de> for ReasonRepost {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "by" => {
-                    crate::runtime::tri!(map.read_field(& mut f_by, "by", & mut extra))
-                }
-                "uri" => {
-                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
-                }
-                "cid" => {
-                    crate::runtime::tri!(map.read_field(& mut f_cid, "cid", & mut extra))
-                }
-                "indexedAt" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_indexed_at, "indexedAt", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "by" => map.read_field(&mut f_by, "by", &mut extra),
+                "uri" => map.read_field(&mut f_uri, "uri", &mut extra),
+                "cid" => map.read_field(&mut f_cid, "cid", &mut extra),
+                "indexedAt" => map.read_field(&mut f_indexed_at, "indexedAt", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             by: crate::runtime::de::required(f_by, "by", &extra)?,
@@ -1872,30 +1766,16 @@ impl<'de> crate::runtime::de::Object<'de> for ThreadViewPost {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "post" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_post, "post", & mut extra)
-                    )
-                }
-                "parent" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_parent, "parent", & mut extra)
-                    )
-                }
-                "replies" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_replies, "replies", & mut extra)
-                    )
-                }
+            let read = match key.as_str() {
+                "post" => map.read_field(&mut f_post, "post", &mut extra),
+                "parent" => map.read_field(&mut f_parent, "parent", &mut extra),
+                "replies" => map.read_field(&mut f_replies, "replies", &mut extra),
                 "threadContext" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_thread_context, "threadContext", & mut
-                        extra)
-                    )
+                    map.read_field(&mut f_thread_context, "threadContext", &mut extra)
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             post: crate::runtime::de::required(f_post, "post", &extra)?,
@@ -2000,17 +1880,12 @@ impl<'de> crate::runtime::de::Object<'de> for NotFoundPost {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "uri" => {
-                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
-                }
-                "notFound" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_not_found, "notFound", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "uri" => map.read_field(&mut f_uri, "uri", &mut extra),
+                "notFound" => map.read_field(&mut f_not_found, "notFound", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             uri: crate::runtime::de::required(f_uri, "uri", &extra)?,
@@ -2106,22 +1981,13 @@ impl<'de> crate::runtime::de::Object<'de> for BlockedPost {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "uri" => {
-                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
-                }
-                "blocked" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_blocked, "blocked", & mut extra)
-                    )
-                }
-                "author" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_author, "author", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "uri" => map.read_field(&mut f_uri, "uri", &mut extra),
+                "blocked" => map.read_field(&mut f_blocked, "blocked", &mut extra),
+                "author" => map.read_field(&mut f_author, "author", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             uri: crate::runtime::de::required(f_uri, "uri", &extra)?,
@@ -2218,17 +2084,12 @@ impl<'de> crate::runtime::de::Object<'de> for BlockedAuthor {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "did" => {
-                    crate::runtime::tri!(map.read_field(& mut f_did, "did", & mut extra))
-                }
-                "viewer" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_viewer, "viewer", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "did" => map.read_field(&mut f_did, "did", &mut extra),
+                "viewer" => map.read_field(&mut f_viewer, "viewer", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             did: crate::runtime::de::required(f_did, "did", &extra)?,
@@ -2498,75 +2359,42 @@ impl<'de> crate::runtime::de::Object<'de> for GeneratorView {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "uri" => {
-                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
-                }
-                "cid" => {
-                    crate::runtime::tri!(map.read_field(& mut f_cid, "cid", & mut extra))
-                }
-                "did" => {
-                    crate::runtime::tri!(map.read_field(& mut f_did, "did", & mut extra))
-                }
-                "creator" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_creator, "creator", & mut extra)
-                    )
-                }
+            let read = match key.as_str() {
+                "uri" => map.read_field(&mut f_uri, "uri", &mut extra),
+                "cid" => map.read_field(&mut f_cid, "cid", &mut extra),
+                "did" => map.read_field(&mut f_did, "did", &mut extra),
+                "creator" => map.read_field(&mut f_creator, "creator", &mut extra),
                 "displayName" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_display_name, "displayName", & mut extra)
-                    )
+                    map.read_field(&mut f_display_name, "displayName", &mut extra)
                 }
                 "description" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_description, "description", & mut extra)
-                    )
+                    map.read_field(&mut f_description, "description", &mut extra)
                 }
                 "descriptionFacets" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_description_facets, "descriptionFacets", &
-                        mut extra)
+                    map.read_field(
+                        &mut f_description_facets,
+                        "descriptionFacets",
+                        &mut extra,
                     )
                 }
-                "avatar" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_avatar, "avatar", & mut extra)
-                    )
-                }
-                "likeCount" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_like_count, "likeCount", & mut extra)
-                    )
-                }
+                "avatar" => map.read_field(&mut f_avatar, "avatar", &mut extra),
+                "likeCount" => map.read_field(&mut f_like_count, "likeCount", &mut extra),
                 "acceptsInteractions" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_accepts_interactions,
-                        "acceptsInteractions", & mut extra)
+                    map.read_field(
+                        &mut f_accepts_interactions,
+                        "acceptsInteractions",
+                        &mut extra,
                     )
                 }
-                "labels" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_labels, "labels", & mut extra)
-                    )
-                }
-                "viewer" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_viewer, "viewer", & mut extra)
-                    )
-                }
+                "labels" => map.read_field(&mut f_labels, "labels", &mut extra),
+                "viewer" => map.read_field(&mut f_viewer, "viewer", &mut extra),
                 "contentMode" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_content_mode, "contentMode", & mut extra)
-                    )
+                    map.read_field(&mut f_content_mode, "contentMode", &mut extra)
                 }
-                "indexedAt" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_indexed_at, "indexedAt", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                "indexedAt" => map.read_field(&mut f_indexed_at, "indexedAt", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             uri: crate::runtime::de::required(f_uri, "uri", &extra)?,
@@ -2728,14 +2556,11 @@ impl<'de> crate::runtime::de::Object<'de> for GeneratorViewerState {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "like" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_like, "like", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "like" => map.read_field(&mut f_like, "like", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self { like: f_like, extra })
     }
@@ -2904,24 +2729,15 @@ impl<'de> crate::runtime::de::Object<'de> for SkeletonFeedPost {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "post" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_post, "post", & mut extra)
-                    )
-                }
-                "reason" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_reason, "reason", & mut extra)
-                    )
-                }
+            let read = match key.as_str() {
+                "post" => map.read_field(&mut f_post, "post", &mut extra),
+                "reason" => map.read_field(&mut f_reason, "reason", &mut extra),
                 "feedContext" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_feed_context, "feedContext", & mut extra)
-                    )
+                    map.read_field(&mut f_feed_context, "feedContext", &mut extra)
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             post: crate::runtime::de::required(f_post, "post", &extra)?,
@@ -3023,14 +2839,11 @@ impl<'de> crate::runtime::de::Object<'de> for SkeletonReasonRepost {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "repost" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_repost, "repost", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "repost" => map.read_field(&mut f_repost, "repost", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             repost: crate::runtime::de::required(f_repost, "repost", &extra)?,
@@ -3193,25 +3006,14 @@ impl<'de> crate::runtime::de::Object<'de> for ThreadgateView {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "uri" => {
-                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
-                }
-                "cid" => {
-                    crate::runtime::tri!(map.read_field(& mut f_cid, "cid", & mut extra))
-                }
-                "record" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_record, "record", & mut extra)
-                    )
-                }
-                "lists" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_lists, "lists", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "uri" => map.read_field(&mut f_uri, "uri", &mut extra),
+                "cid" => map.read_field(&mut f_cid, "cid", &mut extra),
+                "record" => map.read_field(&mut f_record, "record", &mut extra),
+                "lists" => map.read_field(&mut f_lists, "lists", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             uri: f_uri,
@@ -3475,29 +3277,16 @@ impl<'de> crate::runtime::de::Object<'de> for Interaction {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "item" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_item, "item", & mut extra)
-                    )
-                }
-                "event" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_event, "event", & mut extra)
-                    )
-                }
+            let read = match key.as_str() {
+                "item" => map.read_field(&mut f_item, "item", &mut extra),
+                "event" => map.read_field(&mut f_event, "event", &mut extra),
                 "feedContext" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_feed_context, "feedContext", & mut extra)
-                    )
+                    map.read_field(&mut f_feed_context, "feedContext", &mut extra)
                 }
-                "reqId" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_req_id, "reqId", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                "reqId" => map.read_field(&mut f_req_id, "reqId", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             item: f_item,

@@ -66,22 +66,13 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "did" => {
-                    crate::runtime::tri!(map.read_field(& mut f_did, "did", & mut extra))
-                }
-                "feeds" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_feeds, "feeds", & mut extra)
-                    )
-                }
-                "links" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_links, "links", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "did" => map.read_field(&mut f_did, "did", &mut extra),
+                "feeds" => map.read_field(&mut f_feeds, "feeds", &mut extra),
+                "links" => map.read_field(&mut f_links, "links", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             did: crate::runtime::de::required(f_did, "did", &extra)?,
@@ -239,12 +230,11 @@ impl<'de> crate::runtime::de::Object<'de> for Feed {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "uri" => {
-                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "uri" => map.read_field(&mut f_uri, "uri", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             uri: crate::runtime::de::required(f_uri, "uri", &extra)?,
@@ -336,21 +326,16 @@ impl<'de> crate::runtime::de::Object<'de> for Links {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
+            let read = match key.as_str() {
                 "privacyPolicy" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_privacy_policy, "privacyPolicy", & mut
-                        extra)
-                    )
+                    map.read_field(&mut f_privacy_policy, "privacyPolicy", &mut extra)
                 }
                 "termsOfService" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_terms_of_service, "termsOfService", & mut
-                        extra)
-                    )
+                    map.read_field(&mut f_terms_of_service, "termsOfService", &mut extra)
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             privacy_policy: f_privacy_policy,

@@ -75,24 +75,13 @@ impl<'de> crate::runtime::de::Object<'de> for Params {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "feed" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_feed, "feed", & mut extra)
-                    )
-                }
-                "limit" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_limit, "limit", & mut extra)
-                    )
-                }
-                "cursor" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_cursor, "cursor", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "feed" => map.read_field(&mut f_feed, "feed", &mut extra),
+                "limit" => map.read_field(&mut f_limit, "limit", &mut extra),
+                "cursor" => map.read_field(&mut f_cursor, "cursor", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             feed: crate::runtime::de::required(f_feed, "feed", &extra)?,
@@ -214,24 +203,13 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "cursor" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_cursor, "cursor", & mut extra)
-                    )
-                }
-                "feed" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_feed, "feed", & mut extra)
-                    )
-                }
-                "reqId" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_req_id, "reqId", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "cursor" => map.read_field(&mut f_cursor, "cursor", &mut extra),
+                "feed" => map.read_field(&mut f_feed, "feed", &mut extra),
+                "reqId" => map.read_field(&mut f_req_id, "reqId", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             cursor: f_cursor,

@@ -325,54 +325,19 @@ impl<'de> crate::runtime::de::Object<'de> for Record {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "text" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_text, "text", & mut extra)
-                    )
-                }
-                "entities" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_entities, "entities", & mut extra)
-                    )
-                }
-                "facets" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_facets, "facets", & mut extra)
-                    )
-                }
-                "reply" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_reply, "reply", & mut extra)
-                    )
-                }
-                "embed" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_embed, "embed", & mut extra)
-                    )
-                }
-                "langs" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_langs, "langs", & mut extra)
-                    )
-                }
-                "labels" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_labels, "labels", & mut extra)
-                    )
-                }
-                "tags" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_tags, "tags", & mut extra)
-                    )
-                }
-                "createdAt" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_created_at, "createdAt", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, false)?,
-            }
+            let read = match key.as_str() {
+                "text" => map.read_field(&mut f_text, "text", &mut extra),
+                "entities" => map.read_field(&mut f_entities, "entities", &mut extra),
+                "facets" => map.read_field(&mut f_facets, "facets", &mut extra),
+                "reply" => map.read_field(&mut f_reply, "reply", &mut extra),
+                "embed" => map.read_field(&mut f_embed, "embed", &mut extra),
+                "langs" => map.read_field(&mut f_langs, "langs", &mut extra),
+                "labels" => map.read_field(&mut f_labels, "labels", &mut extra),
+                "tags" => map.read_field(&mut f_tags, "tags", &mut extra),
+                "createdAt" => map.read_field(&mut f_created_at, "createdAt", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, false),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             text: crate::runtime::de::required(f_text, "text", &extra)?,
@@ -545,19 +510,12 @@ impl<'de> crate::runtime::de::Object<'de> for ReplyRef {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "root" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_root, "root", & mut extra)
-                    )
-                }
-                "parent" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_parent, "parent", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "root" => map.read_field(&mut f_root, "root", &mut extra),
+                "parent" => map.read_field(&mut f_parent, "parent", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             root: crate::runtime::de::required(f_root, "root", &extra)?,
@@ -652,24 +610,13 @@ impl<'de> crate::runtime::de::Object<'de> for Entity {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "index" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_index, "index", & mut extra)
-                    )
-                }
-                "type" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_type, "type", & mut extra)
-                    )
-                }
-                "value" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_value, "value", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "index" => map.read_field(&mut f_index, "index", &mut extra),
+                "type" => map.read_field(&mut f_type, "type", &mut extra),
+                "value" => map.read_field(&mut f_value, "value", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             index: crate::runtime::de::required(f_index, "index", &extra)?,
@@ -754,17 +701,12 @@ impl<'de> crate::runtime::de::Object<'de> for TextSlice {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "start" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_start, "start", & mut extra)
-                    )
-                }
-                "end" => {
-                    crate::runtime::tri!(map.read_field(& mut f_end, "end", & mut extra))
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "start" => map.read_field(&mut f_start, "start", &mut extra),
+                "end" => map.read_field(&mut f_end, "end", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             start: crate::runtime::de::required(f_start, "start", &extra)?,

@@ -166,31 +166,22 @@ impl<'de> crate::runtime::de::Object<'de> for Record {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "createdAt" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_created_at, "createdAt", & mut extra)
-                    )
-                }
-                "post" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_post, "post", & mut extra)
-                    )
-                }
+            let read = match key.as_str() {
+                "createdAt" => map.read_field(&mut f_created_at, "createdAt", &mut extra),
+                "post" => map.read_field(&mut f_post, "post", &mut extra),
                 "detachedEmbeddingUris" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_detached_embedding_uris,
-                        "detachedEmbeddingUris", & mut extra)
+                    map.read_field(
+                        &mut f_detached_embedding_uris,
+                        "detachedEmbeddingUris",
+                        &mut extra,
                     )
                 }
                 "embeddingRules" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_embedding_rules, "embeddingRules", & mut
-                        extra)
-                    )
+                    map.read_field(&mut f_embedding_rules, "embeddingRules", &mut extra)
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, false)?,
-            }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, false),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             created_at: crate::runtime::de::required(f_created_at, "createdAt", &extra)?,

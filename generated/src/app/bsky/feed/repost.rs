@@ -93,22 +93,13 @@ impl<'de> crate::runtime::de::Object<'de> for Record {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "subject" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_subject, "subject", & mut extra)
-                    )
-                }
-                "createdAt" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_created_at, "createdAt", & mut extra)
-                    )
-                }
-                "via" => {
-                    crate::runtime::tri!(map.read_field(& mut f_via, "via", & mut extra))
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, false)?,
-            }
+            let read = match key.as_str() {
+                "subject" => map.read_field(&mut f_subject, "subject", &mut extra),
+                "createdAt" => map.read_field(&mut f_created_at, "createdAt", &mut extra),
+                "via" => map.read_field(&mut f_via, "via", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, false),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             subject: crate::runtime::de::required(f_subject, "subject", &extra)?,

@@ -203,30 +203,16 @@ impl<'de> crate::runtime::de::Object<'de> for Record {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "post" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_post, "post", & mut extra)
-                    )
-                }
-                "allow" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_allow, "allow", & mut extra)
-                    )
-                }
-                "createdAt" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_created_at, "createdAt", & mut extra)
-                    )
-                }
+            let read = match key.as_str() {
+                "post" => map.read_field(&mut f_post, "post", &mut extra),
+                "allow" => map.read_field(&mut f_allow, "allow", &mut extra),
+                "createdAt" => map.read_field(&mut f_created_at, "createdAt", &mut extra),
                 "hiddenReplies" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_hidden_replies, "hiddenReplies", & mut
-                        extra)
-                    )
+                    map.read_field(&mut f_hidden_replies, "hiddenReplies", &mut extra)
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, false)?,
-            }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, false),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             post: crate::runtime::de::required(f_post, "post", &extra)?,
@@ -541,14 +527,11 @@ impl<'de> crate::runtime::de::Object<'de> for ListRule {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "list" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_list, "list", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "list" => map.read_field(&mut f_list, "list", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             list: crate::runtime::de::required(f_list, "list", &extra)?,

@@ -117,51 +117,21 @@ impl<'de> crate::runtime::de::Object<'de> for ListViewBasic {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "uri" => {
-                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
-                }
-                "cid" => {
-                    crate::runtime::tri!(map.read_field(& mut f_cid, "cid", & mut extra))
-                }
-                "name" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_name, "name", & mut extra)
-                    )
-                }
-                "purpose" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_purpose, "purpose", & mut extra)
-                    )
-                }
-                "avatar" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_avatar, "avatar", & mut extra)
-                    )
-                }
+            let read = match key.as_str() {
+                "uri" => map.read_field(&mut f_uri, "uri", &mut extra),
+                "cid" => map.read_field(&mut f_cid, "cid", &mut extra),
+                "name" => map.read_field(&mut f_name, "name", &mut extra),
+                "purpose" => map.read_field(&mut f_purpose, "purpose", &mut extra),
+                "avatar" => map.read_field(&mut f_avatar, "avatar", &mut extra),
                 "listItemCount" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_list_item_count, "listItemCount", & mut
-                        extra)
-                    )
+                    map.read_field(&mut f_list_item_count, "listItemCount", &mut extra)
                 }
-                "labels" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_labels, "labels", & mut extra)
-                    )
-                }
-                "viewer" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_viewer, "viewer", & mut extra)
-                    )
-                }
-                "indexedAt" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_indexed_at, "indexedAt", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                "labels" => map.read_field(&mut f_labels, "labels", &mut extra),
+                "viewer" => map.read_field(&mut f_viewer, "viewer", &mut extra),
+                "indexedAt" => map.read_field(&mut f_indexed_at, "indexedAt", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             uri: crate::runtime::de::required(f_uri, "uri", &extra)?,
@@ -381,67 +351,32 @@ impl<'de> crate::runtime::de::Object<'de> for ListView {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "uri" => {
-                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
-                }
-                "cid" => {
-                    crate::runtime::tri!(map.read_field(& mut f_cid, "cid", & mut extra))
-                }
-                "creator" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_creator, "creator", & mut extra)
-                    )
-                }
-                "name" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_name, "name", & mut extra)
-                    )
-                }
-                "purpose" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_purpose, "purpose", & mut extra)
-                    )
-                }
+            let read = match key.as_str() {
+                "uri" => map.read_field(&mut f_uri, "uri", &mut extra),
+                "cid" => map.read_field(&mut f_cid, "cid", &mut extra),
+                "creator" => map.read_field(&mut f_creator, "creator", &mut extra),
+                "name" => map.read_field(&mut f_name, "name", &mut extra),
+                "purpose" => map.read_field(&mut f_purpose, "purpose", &mut extra),
                 "description" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_description, "description", & mut extra)
-                    )
+                    map.read_field(&mut f_description, "description", &mut extra)
                 }
                 "descriptionFacets" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_description_facets, "descriptionFacets", &
-                        mut extra)
+                    map.read_field(
+                        &mut f_description_facets,
+                        "descriptionFacets",
+                        &mut extra,
                     )
                 }
-                "avatar" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_avatar, "avatar", & mut extra)
-                    )
-                }
+                "avatar" => map.read_field(&mut f_avatar, "avatar", &mut extra),
                 "listItemCount" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_list_item_count, "listItemCount", & mut
-                        extra)
-                    )
+                    map.read_field(&mut f_list_item_count, "listItemCount", &mut extra)
                 }
-                "labels" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_labels, "labels", & mut extra)
-                    )
-                }
-                "viewer" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_viewer, "viewer", & mut extra)
-                    )
-                }
-                "indexedAt" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_indexed_at, "indexedAt", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                "labels" => map.read_field(&mut f_labels, "labels", &mut extra),
+                "viewer" => map.read_field(&mut f_viewer, "viewer", &mut extra),
+                "indexedAt" => map.read_field(&mut f_indexed_at, "indexedAt", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             uri: crate::runtime::de::required(f_uri, "uri", &extra)?,
@@ -608,17 +543,12 @@ impl<'de> crate::runtime::de::Object<'de> for ListItemView {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "uri" => {
-                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
-                }
-                "subject" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_subject, "subject", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "uri" => map.read_field(&mut f_uri, "uri", &mut extra),
+                "subject" => map.read_field(&mut f_subject, "subject", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             uri: crate::runtime::de::required(f_uri, "uri", &extra)?,
@@ -783,63 +713,39 @@ impl<'de> crate::runtime::de::Object<'de> for StarterPackView {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "uri" => {
-                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
-                }
-                "cid" => {
-                    crate::runtime::tri!(map.read_field(& mut f_cid, "cid", & mut extra))
-                }
-                "record" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_record, "record", & mut extra)
-                    )
-                }
-                "creator" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_creator, "creator", & mut extra)
-                    )
-                }
-                "list" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_list, "list", & mut extra)
-                    )
-                }
+            let read = match key.as_str() {
+                "uri" => map.read_field(&mut f_uri, "uri", &mut extra),
+                "cid" => map.read_field(&mut f_cid, "cid", &mut extra),
+                "record" => map.read_field(&mut f_record, "record", &mut extra),
+                "creator" => map.read_field(&mut f_creator, "creator", &mut extra),
+                "list" => map.read_field(&mut f_list, "list", &mut extra),
                 "listItemsSample" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_list_items_sample, "listItemsSample", &
-                        mut extra)
+                    map.read_field(
+                        &mut f_list_items_sample,
+                        "listItemsSample",
+                        &mut extra,
                     )
                 }
-                "feeds" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_feeds, "feeds", & mut extra)
-                    )
-                }
+                "feeds" => map.read_field(&mut f_feeds, "feeds", &mut extra),
                 "joinedWeekCount" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_joined_week_count, "joinedWeekCount", &
-                        mut extra)
+                    map.read_field(
+                        &mut f_joined_week_count,
+                        "joinedWeekCount",
+                        &mut extra,
                     )
                 }
                 "joinedAllTimeCount" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_joined_all_time_count,
-                        "joinedAllTimeCount", & mut extra)
+                    map.read_field(
+                        &mut f_joined_all_time_count,
+                        "joinedAllTimeCount",
+                        &mut extra,
                     )
                 }
-                "labels" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_labels, "labels", & mut extra)
-                    )
-                }
-                "indexedAt" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_indexed_at, "indexedAt", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                "labels" => map.read_field(&mut f_labels, "labels", &mut extra),
+                "indexedAt" => map.read_field(&mut f_indexed_at, "indexedAt", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             uri: crate::runtime::de::required(f_uri, "uri", &extra)?,
@@ -1063,53 +969,33 @@ impl<'de> crate::runtime::de::Object<'de> for StarterPackViewBasic {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "uri" => {
-                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
-                }
-                "cid" => {
-                    crate::runtime::tri!(map.read_field(& mut f_cid, "cid", & mut extra))
-                }
-                "record" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_record, "record", & mut extra)
-                    )
-                }
-                "creator" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_creator, "creator", & mut extra)
-                    )
-                }
+            let read = match key.as_str() {
+                "uri" => map.read_field(&mut f_uri, "uri", &mut extra),
+                "cid" => map.read_field(&mut f_cid, "cid", &mut extra),
+                "record" => map.read_field(&mut f_record, "record", &mut extra),
+                "creator" => map.read_field(&mut f_creator, "creator", &mut extra),
                 "listItemCount" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_list_item_count, "listItemCount", & mut
-                        extra)
-                    )
+                    map.read_field(&mut f_list_item_count, "listItemCount", &mut extra)
                 }
                 "joinedWeekCount" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_joined_week_count, "joinedWeekCount", &
-                        mut extra)
+                    map.read_field(
+                        &mut f_joined_week_count,
+                        "joinedWeekCount",
+                        &mut extra,
                     )
                 }
                 "joinedAllTimeCount" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_joined_all_time_count,
-                        "joinedAllTimeCount", & mut extra)
+                    map.read_field(
+                        &mut f_joined_all_time_count,
+                        "joinedAllTimeCount",
+                        &mut extra,
                     )
                 }
-                "labels" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_labels, "labels", & mut extra)
-                    )
-                }
-                "indexedAt" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_indexed_at, "indexedAt", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                "labels" => map.read_field(&mut f_labels, "labels", &mut extra),
+                "indexedAt" => map.read_field(&mut f_indexed_at, "indexedAt", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             uri: crate::runtime::de::required(f_uri, "uri", &extra)?,
@@ -1352,19 +1238,12 @@ impl<'de> crate::runtime::de::Object<'de> for ListViewerState {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "muted" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_muted, "muted", & mut extra)
-                    )
-                }
-                "blocked" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_blocked, "blocked", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "muted" => map.read_field(&mut f_muted, "muted", &mut extra),
+                "blocked" => map.read_field(&mut f_blocked, "blocked", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             muted: f_muted,
@@ -1454,19 +1333,12 @@ impl<'de> crate::runtime::de::Object<'de> for NotFoundActor {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "actor" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_actor, "actor", & mut extra)
-                    )
-                }
-                "notFound" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_not_found, "notFound", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "actor" => map.read_field(&mut f_actor, "actor", &mut extra),
+                "notFound" => map.read_field(&mut f_not_found, "notFound", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             actor: crate::runtime::de::required(f_actor, "actor", &extra)?,
@@ -1599,44 +1471,23 @@ impl<'de> crate::runtime::de::Object<'de> for Relationship {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "did" => {
-                    crate::runtime::tri!(map.read_field(& mut f_did, "did", & mut extra))
-                }
-                "following" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_following, "following", & mut extra)
-                    )
-                }
+            let read = match key.as_str() {
+                "did" => map.read_field(&mut f_did, "did", &mut extra),
+                "following" => map.read_field(&mut f_following, "following", &mut extra),
                 "followedBy" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_followed_by, "followedBy", & mut extra)
-                    )
+                    map.read_field(&mut f_followed_by, "followedBy", &mut extra)
                 }
-                "blocking" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_blocking, "blocking", & mut extra)
-                    )
-                }
-                "blockedBy" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_blocked_by, "blockedBy", & mut extra)
-                    )
-                }
+                "blocking" => map.read_field(&mut f_blocking, "blocking", &mut extra),
+                "blockedBy" => map.read_field(&mut f_blocked_by, "blockedBy", &mut extra),
                 "blockingByList" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_blocking_by_list, "blockingByList", & mut
-                        extra)
-                    )
+                    map.read_field(&mut f_blocking_by_list, "blockingByList", &mut extra)
                 }
                 "blockedByList" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_blocked_by_list, "blockedByList", & mut
-                        extra)
-                    )
+                    map.read_field(&mut f_blocked_by_list, "blockedByList", &mut extra)
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             did: crate::runtime::de::required(f_did, "did", &extra)?,

@@ -99,40 +99,17 @@ impl<'de> crate::runtime::de::Object<'de> for LabelerView {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "uri" => {
-                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
-                }
-                "cid" => {
-                    crate::runtime::tri!(map.read_field(& mut f_cid, "cid", & mut extra))
-                }
-                "creator" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_creator, "creator", & mut extra)
-                    )
-                }
-                "likeCount" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_like_count, "likeCount", & mut extra)
-                    )
-                }
-                "viewer" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_viewer, "viewer", & mut extra)
-                    )
-                }
-                "indexedAt" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_indexed_at, "indexedAt", & mut extra)
-                    )
-                }
-                "labels" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_labels, "labels", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "uri" => map.read_field(&mut f_uri, "uri", &mut extra),
+                "cid" => map.read_field(&mut f_cid, "cid", &mut extra),
+                "creator" => map.read_field(&mut f_creator, "creator", &mut extra),
+                "likeCount" => map.read_field(&mut f_like_count, "likeCount", &mut extra),
+                "viewer" => map.read_field(&mut f_viewer, "viewer", &mut extra),
+                "indexedAt" => map.read_field(&mut f_indexed_at, "indexedAt", &mut extra),
+                "labels" => map.read_field(&mut f_labels, "labels", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             uri: crate::runtime::de::required(f_uri, "uri", &extra)?,
@@ -341,62 +318,31 @@ impl<'de> crate::runtime::de::Object<'de> for LabelerViewDetailed {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "uri" => {
-                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
-                }
-                "cid" => {
-                    crate::runtime::tri!(map.read_field(& mut f_cid, "cid", & mut extra))
-                }
-                "creator" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_creator, "creator", & mut extra)
-                    )
-                }
-                "policies" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_policies, "policies", & mut extra)
-                    )
-                }
-                "likeCount" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_like_count, "likeCount", & mut extra)
-                    )
-                }
-                "viewer" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_viewer, "viewer", & mut extra)
-                    )
-                }
-                "indexedAt" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_indexed_at, "indexedAt", & mut extra)
-                    )
-                }
-                "labels" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_labels, "labels", & mut extra)
-                    )
-                }
+            let read = match key.as_str() {
+                "uri" => map.read_field(&mut f_uri, "uri", &mut extra),
+                "cid" => map.read_field(&mut f_cid, "cid", &mut extra),
+                "creator" => map.read_field(&mut f_creator, "creator", &mut extra),
+                "policies" => map.read_field(&mut f_policies, "policies", &mut extra),
+                "likeCount" => map.read_field(&mut f_like_count, "likeCount", &mut extra),
+                "viewer" => map.read_field(&mut f_viewer, "viewer", &mut extra),
+                "indexedAt" => map.read_field(&mut f_indexed_at, "indexedAt", &mut extra),
+                "labels" => map.read_field(&mut f_labels, "labels", &mut extra),
                 "reasonTypes" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_reason_types, "reasonTypes", & mut extra)
-                    )
+                    map.read_field(&mut f_reason_types, "reasonTypes", &mut extra)
                 }
                 "subjectTypes" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_subject_types, "subjectTypes", & mut
-                        extra)
-                    )
+                    map.read_field(&mut f_subject_types, "subjectTypes", &mut extra)
                 }
                 "subjectCollections" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_subject_collections, "subjectCollections",
-                        & mut extra)
+                    map.read_field(
+                        &mut f_subject_collections,
+                        "subjectCollections",
+                        &mut extra,
                     )
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             uri: crate::runtime::de::required(f_uri, "uri", &extra)?,
@@ -535,14 +481,11 @@ impl<'de> crate::runtime::de::Object<'de> for LabelerViewerState {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "like" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_like, "like", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "like" => map.read_field(&mut f_like, "like", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self { like: f_like, extra })
     }
@@ -643,20 +586,20 @@ impl<'de> crate::runtime::de::Object<'de> for LabelerPolicies {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
+            let read = match key.as_str() {
                 "labelValues" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_label_values, "labelValues", & mut extra)
-                    )
+                    map.read_field(&mut f_label_values, "labelValues", &mut extra)
                 }
                 "labelValueDefinitions" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_label_value_definitions,
-                        "labelValueDefinitions", & mut extra)
+                    map.read_field(
+                        &mut f_label_value_definitions,
+                        "labelValueDefinitions",
+                        &mut extra,
                     )
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             label_values: crate::runtime::de::required_list(

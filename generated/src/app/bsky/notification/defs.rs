@@ -207,19 +207,12 @@ impl<'de> crate::runtime::de::Object<'de> for ChatPreference {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "include" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_include, "include", & mut extra)
-                    )
-                }
-                "push" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_push, "push", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "include" => map.read_field(&mut f_include, "include", &mut extra),
+                "push" => map.read_field(&mut f_push, "push", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             include: crate::runtime::de::required(f_include, "include", &extra)?,
@@ -386,24 +379,13 @@ impl<'de> crate::runtime::de::Object<'de> for FilterablePreference {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "include" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_include, "include", & mut extra)
-                    )
-                }
-                "list" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_list, "list", & mut extra)
-                    )
-                }
-                "push" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_push, "push", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "include" => map.read_field(&mut f_include, "include", &mut extra),
+                "list" => map.read_field(&mut f_list, "list", &mut extra),
+                "push" => map.read_field(&mut f_push, "push", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             include: crate::runtime::de::required(f_include, "include", &extra)?,
@@ -488,19 +470,12 @@ impl<'de> crate::runtime::de::Object<'de> for Preference {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "list" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_list, "list", & mut extra)
-                    )
-                }
-                "push" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_push, "push", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "list" => map.read_field(&mut f_list, "list", &mut extra),
+                "push" => map.read_field(&mut f_push, "push", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             list: crate::runtime::de::required(f_list, "list", &extra)?,
@@ -665,78 +640,41 @@ impl<'de> crate::runtime::de::Object<'de> for Preferences {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "chat" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_chat, "chat", & mut extra)
-                    )
-                }
-                "follow" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_follow, "follow", & mut extra)
-                    )
-                }
-                "like" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_like, "like", & mut extra)
-                    )
-                }
+            let read = match key.as_str() {
+                "chat" => map.read_field(&mut f_chat, "chat", &mut extra),
+                "follow" => map.read_field(&mut f_follow, "follow", &mut extra),
+                "like" => map.read_field(&mut f_like, "like", &mut extra),
                 "likeViaRepost" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_like_via_repost, "likeViaRepost", & mut
-                        extra)
-                    )
+                    map.read_field(&mut f_like_via_repost, "likeViaRepost", &mut extra)
                 }
-                "mention" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_mention, "mention", & mut extra)
-                    )
-                }
-                "quote" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_quote, "quote", & mut extra)
-                    )
-                }
-                "reply" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_reply, "reply", & mut extra)
-                    )
-                }
-                "repost" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_repost, "repost", & mut extra)
-                    )
-                }
+                "mention" => map.read_field(&mut f_mention, "mention", &mut extra),
+                "quote" => map.read_field(&mut f_quote, "quote", &mut extra),
+                "reply" => map.read_field(&mut f_reply, "reply", &mut extra),
+                "repost" => map.read_field(&mut f_repost, "repost", &mut extra),
                 "repostViaRepost" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_repost_via_repost, "repostViaRepost", &
-                        mut extra)
+                    map.read_field(
+                        &mut f_repost_via_repost,
+                        "repostViaRepost",
+                        &mut extra,
                     )
                 }
                 "starterpackJoined" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_starterpack_joined, "starterpackJoined", &
-                        mut extra)
+                    map.read_field(
+                        &mut f_starterpack_joined,
+                        "starterpackJoined",
+                        &mut extra,
                     )
                 }
                 "subscribedPost" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_subscribed_post, "subscribedPost", & mut
-                        extra)
-                    )
+                    map.read_field(&mut f_subscribed_post, "subscribedPost", &mut extra)
                 }
                 "unverified" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_unverified, "unverified", & mut extra)
-                    )
+                    map.read_field(&mut f_unverified, "unverified", &mut extra)
                 }
-                "verified" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_verified, "verified", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                "verified" => map.read_field(&mut f_verified, "verified", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             chat: crate::runtime::de::required(f_chat, "chat", &extra)?,
@@ -887,19 +825,12 @@ impl<'de> crate::runtime::de::Object<'de> for ActivitySubscription {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "post" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_post, "post", & mut extra)
-                    )
-                }
-                "reply" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_reply, "reply", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "post" => map.read_field(&mut f_post, "post", &mut extra),
+                "reply" => map.read_field(&mut f_reply, "reply", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             post: crate::runtime::de::required(f_post, "post", &extra)?,
@@ -988,20 +919,18 @@ impl<'de> crate::runtime::de::Object<'de> for SubjectActivitySubscription {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "subject" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_subject, "subject", & mut extra)
-                    )
-                }
+            let read = match key.as_str() {
+                "subject" => map.read_field(&mut f_subject, "subject", &mut extra),
                 "activitySubscription" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_activity_subscription,
-                        "activitySubscription", & mut extra)
+                    map.read_field(
+                        &mut f_activity_subscription,
+                        "activitySubscription",
+                        &mut extra,
                     )
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             subject: crate::runtime::de::required(f_subject, "subject", &extra)?,

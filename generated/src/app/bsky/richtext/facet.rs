@@ -149,19 +149,12 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "index" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_index, "index", & mut extra)
-                    )
-                }
-                "features" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_features, "features", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "index" => map.read_field(&mut f_index, "index", &mut extra),
+                "features" => map.read_field(&mut f_features, "features", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             index: crate::runtime::de::required(f_index, "index", &extra)?,
@@ -247,12 +240,11 @@ impl<'de> crate::runtime::de::Object<'de> for Mention {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "did" => {
-                    crate::runtime::tri!(map.read_field(& mut f_did, "did", & mut extra))
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "did" => map.read_field(&mut f_did, "did", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             did: crate::runtime::de::required(f_did, "did", &extra)?,
@@ -331,12 +323,11 @@ impl<'de> crate::runtime::de::Object<'de> for Link {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "uri" => {
-                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "uri" => map.read_field(&mut f_uri, "uri", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             uri: crate::runtime::de::required(f_uri, "uri", &extra)?,
@@ -415,12 +406,11 @@ impl<'de> crate::runtime::de::Object<'de> for Tag {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "tag" => {
-                    crate::runtime::tri!(map.read_field(& mut f_tag, "tag", & mut extra))
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "tag" => map.read_field(&mut f_tag, "tag", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             tag: crate::runtime::de::required(f_tag, "tag", &extra)?,
@@ -513,19 +503,12 @@ impl<'de> crate::runtime::de::Object<'de> for ByteSlice {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "byteStart" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_byte_start, "byteStart", & mut extra)
-                    )
-                }
-                "byteEnd" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_byte_end, "byteEnd", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "byteStart" => map.read_field(&mut f_byte_start, "byteStart", &mut extra),
+                "byteEnd" => map.read_field(&mut f_byte_end, "byteEnd", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             byte_start: crate::runtime::de::required(f_byte_start, "byteStart", &extra)?,

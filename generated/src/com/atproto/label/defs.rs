@@ -99,36 +99,19 @@ impl<'de> crate::runtime::de::Object<'de> for Label {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "ver" => {
-                    crate::runtime::tri!(map.read_field(& mut f_ver, "ver", & mut extra))
-                }
-                "src" => {
-                    crate::runtime::tri!(map.read_field(& mut f_src, "src", & mut extra))
-                }
-                "uri" => {
-                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
-                }
-                "cid" => {
-                    crate::runtime::tri!(map.read_field(& mut f_cid, "cid", & mut extra))
-                }
-                "val" => {
-                    crate::runtime::tri!(map.read_field(& mut f_val, "val", & mut extra))
-                }
-                "neg" => {
-                    crate::runtime::tri!(map.read_field(& mut f_neg, "neg", & mut extra))
-                }
-                "cts" => {
-                    crate::runtime::tri!(map.read_field(& mut f_cts, "cts", & mut extra))
-                }
-                "exp" => {
-                    crate::runtime::tri!(map.read_field(& mut f_exp, "exp", & mut extra))
-                }
-                "sig" => {
-                    crate::runtime::tri!(map.read_field(& mut f_sig, "sig", & mut extra))
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "ver" => map.read_field(&mut f_ver, "ver", &mut extra),
+                "src" => map.read_field(&mut f_src, "src", &mut extra),
+                "uri" => map.read_field(&mut f_uri, "uri", &mut extra),
+                "cid" => map.read_field(&mut f_cid, "cid", &mut extra),
+                "val" => map.read_field(&mut f_val, "val", &mut extra),
+                "neg" => map.read_field(&mut f_neg, "neg", &mut extra),
+                "cts" => map.read_field(&mut f_cts, "cts", &mut extra),
+                "exp" => map.read_field(&mut f_exp, "exp", &mut extra),
+                "sig" => map.read_field(&mut f_sig, "sig", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             ver: f_ver,
@@ -248,14 +231,11 @@ impl<'de> crate::runtime::de::Object<'de> for SelfLabels {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "values" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_values, "values", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "values" => map.read_field(&mut f_values, "values", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             values: crate::runtime::de::required_list(f_values, "values", &extra)?,
@@ -343,12 +323,11 @@ impl<'de> crate::runtime::de::Object<'de> for SelfLabel {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "val" => {
-                    crate::runtime::tri!(map.read_field(& mut f_val, "val", & mut extra))
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "val" => map.read_field(&mut f_val, "val", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             val: crate::runtime::de::required(f_val, "val", &extra)?,
@@ -726,40 +705,20 @@ impl<'de> crate::runtime::de::Object<'de> for LabelValueDefinition {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
+            let read = match key.as_str() {
                 "identifier" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_identifier, "identifier", & mut extra)
-                    )
+                    map.read_field(&mut f_identifier, "identifier", &mut extra)
                 }
-                "severity" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_severity, "severity", & mut extra)
-                    )
-                }
-                "blurs" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_blurs, "blurs", & mut extra)
-                    )
-                }
+                "severity" => map.read_field(&mut f_severity, "severity", &mut extra),
+                "blurs" => map.read_field(&mut f_blurs, "blurs", &mut extra),
                 "defaultSetting" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_default_setting, "defaultSetting", & mut
-                        extra)
-                    )
+                    map.read_field(&mut f_default_setting, "defaultSetting", &mut extra)
                 }
-                "adultOnly" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_adult_only, "adultOnly", & mut extra)
-                    )
-                }
-                "locales" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_locales, "locales", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                "adultOnly" => map.read_field(&mut f_adult_only, "adultOnly", &mut extra),
+                "locales" => map.read_field(&mut f_locales, "locales", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             identifier: crate::runtime::de::required(
@@ -891,24 +850,15 @@ impl<'de> crate::runtime::de::Object<'de> for LabelValueDefinitionStrings {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "lang" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_lang, "lang", & mut extra)
-                    )
-                }
-                "name" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_name, "name", & mut extra)
-                    )
-                }
+            let read = match key.as_str() {
+                "lang" => map.read_field(&mut f_lang, "lang", &mut extra),
+                "name" => map.read_field(&mut f_name, "name", &mut extra),
                 "description" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_description, "description", & mut extra)
-                    )
+                    map.read_field(&mut f_description, "description", &mut extra)
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             lang: crate::runtime::de::required(f_lang, "lang", &extra)?,

@@ -59,14 +59,11 @@ impl<'de> crate::runtime::de::Object<'de> for Params {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "cursor" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_cursor, "cursor", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "cursor" => map.read_field(&mut f_cursor, "cursor", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self { cursor: f_cursor, extra })
     }
@@ -404,17 +401,12 @@ impl<'de> crate::runtime::de::Object<'de> for Labels {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "seq" => {
-                    crate::runtime::tri!(map.read_field(& mut f_seq, "seq", & mut extra))
-                }
-                "labels" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_labels, "labels", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "seq" => map.read_field(&mut f_seq, "seq", &mut extra),
+                "labels" => map.read_field(&mut f_labels, "labels", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             seq: crate::runtime::de::required(f_seq, "seq", &extra)?,
@@ -580,19 +572,12 @@ impl<'de> crate::runtime::de::Object<'de> for Info {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "name" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_name, "name", & mut extra)
-                    )
-                }
-                "message" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_message, "message", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "name" => map.read_field(&mut f_name, "name", &mut extra),
+                "message" => map.read_field(&mut f_message, "message", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             name: crate::runtime::de::required(f_name, "name", &extra)?,

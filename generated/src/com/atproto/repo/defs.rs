@@ -61,15 +61,12 @@ impl<'de> crate::runtime::de::Object<'de> for CommitMeta {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "cid" => {
-                    crate::runtime::tri!(map.read_field(& mut f_cid, "cid", & mut extra))
-                }
-                "rev" => {
-                    crate::runtime::tri!(map.read_field(& mut f_rev, "rev", & mut extra))
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "cid" => map.read_field(&mut f_cid, "cid", &mut extra),
+                "rev" => map.read_field(&mut f_rev, "rev", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             cid: crate::runtime::de::required(f_cid, "cid", &extra)?,

@@ -86,34 +86,21 @@ impl<'de> crate::runtime::de::Object<'de> for Input {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "repo" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_repo, "repo", & mut extra)
-                    )
-                }
+            let read = match key.as_str() {
+                "repo" => map.read_field(&mut f_repo, "repo", &mut extra),
                 "collection" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_collection, "collection", & mut extra)
-                    )
+                    map.read_field(&mut f_collection, "collection", &mut extra)
                 }
-                "rkey" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_rkey, "rkey", & mut extra)
-                    )
-                }
+                "rkey" => map.read_field(&mut f_rkey, "rkey", &mut extra),
                 "swapRecord" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_swap_record, "swapRecord", & mut extra)
-                    )
+                    map.read_field(&mut f_swap_record, "swapRecord", &mut extra)
                 }
                 "swapCommit" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_swap_commit, "swapCommit", & mut extra)
-                    )
+                    map.read_field(&mut f_swap_commit, "swapCommit", &mut extra)
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             repo: crate::runtime::de::required(f_repo, "repo", &extra)?,
@@ -224,14 +211,11 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "commit" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_commit, "commit", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "commit" => map.read_field(&mut f_commit, "commit", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self { commit: f_commit, extra })
     }

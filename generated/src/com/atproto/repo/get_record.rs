@@ -78,27 +78,16 @@ impl<'de> crate::runtime::de::Object<'de> for Params {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "repo" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_repo, "repo", & mut extra)
-                    )
-                }
+            let read = match key.as_str() {
+                "repo" => map.read_field(&mut f_repo, "repo", &mut extra),
                 "collection" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_collection, "collection", & mut extra)
-                    )
+                    map.read_field(&mut f_collection, "collection", &mut extra)
                 }
-                "rkey" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_rkey, "rkey", & mut extra)
-                    )
-                }
-                "cid" => {
-                    crate::runtime::tri!(map.read_field(& mut f_cid, "cid", & mut extra))
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                "rkey" => map.read_field(&mut f_rkey, "rkey", &mut extra),
+                "cid" => map.read_field(&mut f_cid, "cid", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             repo: crate::runtime::de::required(f_repo, "repo", &extra)?,
@@ -219,20 +208,13 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "uri" => {
-                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
-                }
-                "cid" => {
-                    crate::runtime::tri!(map.read_field(& mut f_cid, "cid", & mut extra))
-                }
-                "value" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_value, "value", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "uri" => map.read_field(&mut f_uri, "uri", &mut extra),
+                "cid" => map.read_field(&mut f_cid, "cid", &mut extra),
+                "value" => map.read_field(&mut f_value, "value", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             uri: crate::runtime::de::required(f_uri, "uri", &extra)?,

@@ -107,44 +107,21 @@ impl<'de> crate::runtime::de::Object<'de> for Input {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "repo" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_repo, "repo", & mut extra)
-                    )
-                }
+            let read = match key.as_str() {
+                "repo" => map.read_field(&mut f_repo, "repo", &mut extra),
                 "collection" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_collection, "collection", & mut extra)
-                    )
+                    map.read_field(&mut f_collection, "collection", &mut extra)
                 }
-                "rkey" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_rkey, "rkey", & mut extra)
-                    )
-                }
-                "validate" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_validate, "validate", & mut extra)
-                    )
-                }
-                "record" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_record, "record", & mut extra)
-                    )
-                }
-                "swapRecord" => {
-                    crate::runtime::tri!(
-                        map.read_nullable(& mut f_swap_record, "swapRecord")
-                    )
-                }
+                "rkey" => map.read_field(&mut f_rkey, "rkey", &mut extra),
+                "validate" => map.read_field(&mut f_validate, "validate", &mut extra),
+                "record" => map.read_field(&mut f_record, "record", &mut extra),
+                "swapRecord" => map.read_nullable(&mut f_swap_record, "swapRecord"),
                 "swapCommit" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_swap_commit, "swapCommit", & mut extra)
-                    )
+                    map.read_field(&mut f_swap_commit, "swapCommit", &mut extra)
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             repo: crate::runtime::de::required(f_repo, "repo", &extra)?,
@@ -364,26 +341,20 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "uri" => {
-                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
-                }
-                "cid" => {
-                    crate::runtime::tri!(map.read_field(& mut f_cid, "cid", & mut extra))
-                }
-                "commit" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_commit, "commit", & mut extra)
-                    )
-                }
+            let read = match key.as_str() {
+                "uri" => map.read_field(&mut f_uri, "uri", &mut extra),
+                "cid" => map.read_field(&mut f_cid, "cid", &mut extra),
+                "commit" => map.read_field(&mut f_commit, "commit", &mut extra),
                 "validationStatus" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_validation_status, "validationStatus", &
-                        mut extra)
+                    map.read_field(
+                        &mut f_validation_status,
+                        "validationStatus",
+                        &mut extra,
                     )
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             uri: crate::runtime::de::required(f_uri, "uri", &extra)?,

@@ -62,15 +62,12 @@ impl<'de> crate::runtime::de::Object<'de> for Main {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "uri" => {
-                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
-                }
-                "cid" => {
-                    crate::runtime::tri!(map.read_field(& mut f_cid, "cid", & mut extra))
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "uri" => map.read_field(&mut f_uri, "uri", &mut extra),
+                "cid" => map.read_field(&mut f_cid, "cid", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             uri: crate::runtime::de::required(f_uri, "uri", &extra)?,

@@ -139,54 +139,35 @@ impl<'de> crate::runtime::de::Object<'de> for Input {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "email" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_email, "email", & mut extra)
-                    )
-                }
-                "handle" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_handle, "handle", & mut extra)
-                    )
-                }
-                "did" => {
-                    crate::runtime::tri!(map.read_field(& mut f_did, "did", & mut extra))
-                }
+            let read = match key.as_str() {
+                "email" => map.read_field(&mut f_email, "email", &mut extra),
+                "handle" => map.read_field(&mut f_handle, "handle", &mut extra),
+                "did" => map.read_field(&mut f_did, "did", &mut extra),
                 "inviteCode" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_invite_code, "inviteCode", & mut extra)
-                    )
+                    map.read_field(&mut f_invite_code, "inviteCode", &mut extra)
                 }
                 "verificationCode" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_verification_code, "verificationCode", &
-                        mut extra)
+                    map.read_field(
+                        &mut f_verification_code,
+                        "verificationCode",
+                        &mut extra,
                     )
                 }
                 "verificationPhone" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_verification_phone, "verificationPhone", &
-                        mut extra)
+                    map.read_field(
+                        &mut f_verification_phone,
+                        "verificationPhone",
+                        &mut extra,
                     )
                 }
-                "password" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_password, "password", & mut extra)
-                    )
-                }
+                "password" => map.read_field(&mut f_password, "password", &mut extra),
                 "recoveryKey" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_recovery_key, "recoveryKey", & mut extra)
-                    )
+                    map.read_field(&mut f_recovery_key, "recoveryKey", &mut extra)
                 }
-                "plcOp" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_plc_op, "plcOp", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                "plcOp" => map.read_field(&mut f_plc_op, "plcOp", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             email: f_email,
@@ -333,32 +314,17 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "accessJwt" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_access_jwt, "accessJwt", & mut extra)
-                    )
-                }
+            let read = match key.as_str() {
+                "accessJwt" => map.read_field(&mut f_access_jwt, "accessJwt", &mut extra),
                 "refreshJwt" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_refresh_jwt, "refreshJwt", & mut extra)
-                    )
+                    map.read_field(&mut f_refresh_jwt, "refreshJwt", &mut extra)
                 }
-                "handle" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_handle, "handle", & mut extra)
-                    )
-                }
-                "did" => {
-                    crate::runtime::tri!(map.read_field(& mut f_did, "did", & mut extra))
-                }
-                "didDoc" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_did_doc, "didDoc", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                "handle" => map.read_field(&mut f_handle, "handle", &mut extra),
+                "did" => map.read_field(&mut f_did, "did", &mut extra),
+                "didDoc" => map.read_field(&mut f_did_doc, "didDoc", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             access_jwt: crate::runtime::de::required(f_access_jwt, "accessJwt", &extra)?,

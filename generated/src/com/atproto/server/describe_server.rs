@@ -112,46 +112,41 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
+            let read = match key.as_str() {
                 "inviteCodeRequired" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_invite_code_required,
-                        "inviteCodeRequired", & mut extra)
+                    map.read_field(
+                        &mut f_invite_code_required,
+                        "inviteCodeRequired",
+                        &mut extra,
                     )
                 }
                 "phoneVerificationRequired" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_phone_verification_required,
-                        "phoneVerificationRequired", & mut extra)
+                    map.read_field(
+                        &mut f_phone_verification_required,
+                        "phoneVerificationRequired",
+                        &mut extra,
                     )
                 }
                 "blobUploadLimit" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_blob_upload_limit, "blobUploadLimit", &
-                        mut extra)
+                    map.read_field(
+                        &mut f_blob_upload_limit,
+                        "blobUploadLimit",
+                        &mut extra,
                     )
                 }
                 "availableUserDomains" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_available_user_domains,
-                        "availableUserDomains", & mut extra)
+                    map.read_field(
+                        &mut f_available_user_domains,
+                        "availableUserDomains",
+                        &mut extra,
                     )
                 }
-                "links" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_links, "links", & mut extra)
-                    )
-                }
-                "contact" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_contact, "contact", & mut extra)
-                    )
-                }
-                "did" => {
-                    crate::runtime::tri!(map.read_field(& mut f_did, "did", & mut extra))
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                "links" => map.read_field(&mut f_links, "links", &mut extra),
+                "contact" => map.read_field(&mut f_contact, "contact", &mut extra),
+                "did" => map.read_field(&mut f_did, "did", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             invite_code_required: f_invite_code_required,
@@ -340,21 +335,16 @@ impl<'de> crate::runtime::de::Object<'de> for Links {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
+            let read = match key.as_str() {
                 "privacyPolicy" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_privacy_policy, "privacyPolicy", & mut
-                        extra)
-                    )
+                    map.read_field(&mut f_privacy_policy, "privacyPolicy", &mut extra)
                 }
                 "termsOfService" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_terms_of_service, "termsOfService", & mut
-                        extra)
-                    )
+                    map.read_field(&mut f_terms_of_service, "termsOfService", &mut extra)
                 }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             privacy_policy: f_privacy_policy,
@@ -447,14 +437,11 @@ impl<'de> crate::runtime::de::Object<'de> for Contact {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "email" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_email, "email", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "email" => map.read_field(&mut f_email, "email", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self { email: f_email, extra })
     }

@@ -69,18 +69,13 @@ impl<'de> crate::runtime::de::Object<'de> for Params {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "aud" => {
-                    crate::runtime::tri!(map.read_field(& mut f_aud, "aud", & mut extra))
-                }
-                "exp" => {
-                    crate::runtime::tri!(map.read_field(& mut f_exp, "exp", & mut extra))
-                }
-                "lxm" => {
-                    crate::runtime::tri!(map.read_field(& mut f_lxm, "lxm", & mut extra))
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "aud" => map.read_field(&mut f_aud, "aud", &mut extra),
+                "exp" => map.read_field(&mut f_exp, "exp", &mut extra),
+                "lxm" => map.read_field(&mut f_lxm, "lxm", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             aud: crate::runtime::de::required(f_aud, "aud", &extra)?,
@@ -193,14 +188,11 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "token" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_token, "token", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "token" => map.read_field(&mut f_token, "token", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             token: crate::runtime::de::required(f_token, "token", &extra)?,

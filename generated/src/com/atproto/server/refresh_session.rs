@@ -219,59 +219,30 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "accessJwt" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_access_jwt, "accessJwt", & mut extra)
-                    )
-                }
+            let read = match key.as_str() {
+                "accessJwt" => map.read_field(&mut f_access_jwt, "accessJwt", &mut extra),
                 "refreshJwt" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_refresh_jwt, "refreshJwt", & mut extra)
-                    )
+                    map.read_field(&mut f_refresh_jwt, "refreshJwt", &mut extra)
                 }
-                "handle" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_handle, "handle", & mut extra)
-                    )
-                }
-                "did" => {
-                    crate::runtime::tri!(map.read_field(& mut f_did, "did", & mut extra))
-                }
-                "didDoc" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_did_doc, "didDoc", & mut extra)
-                    )
-                }
-                "email" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_email, "email", & mut extra)
-                    )
-                }
+                "handle" => map.read_field(&mut f_handle, "handle", &mut extra),
+                "did" => map.read_field(&mut f_did, "did", &mut extra),
+                "didDoc" => map.read_field(&mut f_did_doc, "didDoc", &mut extra),
+                "email" => map.read_field(&mut f_email, "email", &mut extra),
                 "emailConfirmed" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_email_confirmed, "emailConfirmed", & mut
-                        extra)
-                    )
+                    map.read_field(&mut f_email_confirmed, "emailConfirmed", &mut extra)
                 }
                 "emailAuthFactor" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_email_auth_factor, "emailAuthFactor", &
-                        mut extra)
+                    map.read_field(
+                        &mut f_email_auth_factor,
+                        "emailAuthFactor",
+                        &mut extra,
                     )
                 }
-                "active" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_active, "active", & mut extra)
-                    )
-                }
-                "status" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_status, "status", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+                "active" => map.read_field(&mut f_active, "active", &mut extra),
+                "status" => map.read_field(&mut f_status, "status", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             access_jwt: crate::runtime::de::required(f_access_jwt, "accessJwt", &extra)?,

@@ -62,17 +62,12 @@ impl<'de> crate::runtime::de::Object<'de> for Params {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "did" => {
-                    crate::runtime::tri!(map.read_field(& mut f_did, "did", & mut extra))
-                }
-                "since" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_since, "since", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "did" => map.read_field(&mut f_did, "did", &mut extra),
+                "since" => map.read_field(&mut f_since, "since", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             did: crate::runtime::de::required(f_did, "did", &extra)?,

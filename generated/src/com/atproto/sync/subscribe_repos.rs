@@ -60,14 +60,11 @@ impl<'de> crate::runtime::de::Object<'de> for Params {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "cursor" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_cursor, "cursor", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "cursor" => map.read_field(&mut f_cursor, "cursor", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self { cursor: f_cursor, extra })
     }
@@ -577,61 +574,22 @@ impl<'de> crate::runtime::de::Object<'de> for Commit {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "seq" => {
-                    crate::runtime::tri!(map.read_field(& mut f_seq, "seq", & mut extra))
-                }
-                "rebase" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_rebase, "rebase", & mut extra)
-                    )
-                }
-                "tooBig" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_too_big, "tooBig", & mut extra)
-                    )
-                }
-                "repo" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_repo, "repo", & mut extra)
-                    )
-                }
-                "commit" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_commit, "commit", & mut extra)
-                    )
-                }
-                "rev" => {
-                    crate::runtime::tri!(map.read_field(& mut f_rev, "rev", & mut extra))
-                }
-                "since" => {
-                    crate::runtime::tri!(map.read_nullable(& mut f_since, "since"))
-                }
-                "blocks" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_blocks, "blocks", & mut extra)
-                    )
-                }
-                "ops" => {
-                    crate::runtime::tri!(map.read_field(& mut f_ops, "ops", & mut extra))
-                }
-                "blobs" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_blobs, "blobs", & mut extra)
-                    )
-                }
-                "prevData" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_prev_data, "prevData", & mut extra)
-                    )
-                }
-                "time" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_time, "time", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "seq" => map.read_field(&mut f_seq, "seq", &mut extra),
+                "rebase" => map.read_field(&mut f_rebase, "rebase", &mut extra),
+                "tooBig" => map.read_field(&mut f_too_big, "tooBig", &mut extra),
+                "repo" => map.read_field(&mut f_repo, "repo", &mut extra),
+                "commit" => map.read_field(&mut f_commit, "commit", &mut extra),
+                "rev" => map.read_field(&mut f_rev, "rev", &mut extra),
+                "since" => map.read_nullable(&mut f_since, "since"),
+                "blocks" => map.read_field(&mut f_blocks, "blocks", &mut extra),
+                "ops" => map.read_field(&mut f_ops, "ops", &mut extra),
+                "blobs" => map.read_field(&mut f_blobs, "blobs", &mut extra),
+                "prevData" => map.read_field(&mut f_prev_data, "prevData", &mut extra),
+                "time" => map.read_field(&mut f_time, "time", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             seq: crate::runtime::de::required(f_seq, "seq", &extra)?,
@@ -798,28 +756,15 @@ impl<'de> crate::runtime::de::Object<'de> for Sync {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "seq" => {
-                    crate::runtime::tri!(map.read_field(& mut f_seq, "seq", & mut extra))
-                }
-                "did" => {
-                    crate::runtime::tri!(map.read_field(& mut f_did, "did", & mut extra))
-                }
-                "blocks" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_blocks, "blocks", & mut extra)
-                    )
-                }
-                "rev" => {
-                    crate::runtime::tri!(map.read_field(& mut f_rev, "rev", & mut extra))
-                }
-                "time" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_time, "time", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "seq" => map.read_field(&mut f_seq, "seq", &mut extra),
+                "did" => map.read_field(&mut f_did, "did", &mut extra),
+                "blocks" => map.read_field(&mut f_blocks, "blocks", &mut extra),
+                "rev" => map.read_field(&mut f_rev, "rev", &mut extra),
+                "time" => map.read_field(&mut f_time, "time", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             seq: crate::runtime::de::required(f_seq, "seq", &extra)?,
@@ -935,25 +880,14 @@ impl<'de> crate::runtime::de::Object<'de> for Identity {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "seq" => {
-                    crate::runtime::tri!(map.read_field(& mut f_seq, "seq", & mut extra))
-                }
-                "did" => {
-                    crate::runtime::tri!(map.read_field(& mut f_did, "did", & mut extra))
-                }
-                "time" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_time, "time", & mut extra)
-                    )
-                }
-                "handle" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_handle, "handle", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "seq" => map.read_field(&mut f_seq, "seq", &mut extra),
+                "did" => map.read_field(&mut f_did, "did", &mut extra),
+                "time" => map.read_field(&mut f_time, "time", &mut extra),
+                "handle" => map.read_field(&mut f_handle, "handle", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             seq: crate::runtime::de::required(f_seq, "seq", &extra)?,
@@ -1172,30 +1106,15 @@ impl<'de> crate::runtime::de::Object<'de> for Account {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "seq" => {
-                    crate::runtime::tri!(map.read_field(& mut f_seq, "seq", & mut extra))
-                }
-                "did" => {
-                    crate::runtime::tri!(map.read_field(& mut f_did, "did", & mut extra))
-                }
-                "time" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_time, "time", & mut extra)
-                    )
-                }
-                "active" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_active, "active", & mut extra)
-                    )
-                }
-                "status" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_status, "status", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "seq" => map.read_field(&mut f_seq, "seq", &mut extra),
+                "did" => map.read_field(&mut f_did, "did", &mut extra),
+                "time" => map.read_field(&mut f_time, "time", &mut extra),
+                "active" => map.read_field(&mut f_active, "active", &mut extra),
+                "status" => map.read_field(&mut f_status, "status", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             seq: crate::runtime::de::required(f_seq, "seq", &extra)?,
@@ -1370,19 +1289,12 @@ impl<'de> crate::runtime::de::Object<'de> for Info {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "name" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_name, "name", & mut extra)
-                    )
-                }
-                "message" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_message, "message", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "name" => map.read_field(&mut f_name, "name", &mut extra),
+                "message" => map.read_field(&mut f_message, "message", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             name: crate::runtime::de::required(f_name, "name", &extra)?,
@@ -1571,25 +1483,14 @@ impl<'de> crate::runtime::de::Object<'de> for RepoOp {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "action" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_action, "action", & mut extra)
-                    )
-                }
-                "path" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_path, "path", & mut extra)
-                    )
-                }
-                "cid" => crate::runtime::tri!(map.read_nullable(& mut f_cid, "cid")),
-                "prev" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_prev, "prev", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "action" => map.read_field(&mut f_action, "action", &mut extra),
+                "path" => map.read_field(&mut f_path, "path", &mut extra),
+                "cid" => map.read_nullable(&mut f_cid, "cid"),
+                "prev" => map.read_field(&mut f_prev, "prev", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             action: crate::runtime::de::required(f_action, "action", &extra)?,

@@ -139,14 +139,11 @@ impl<'de> crate::runtime::de::Object<'de> for BoardRef {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "name" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_name, "name", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "name" => map.read_field(&mut f_name, "name", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             name: crate::runtime::de::required(f_name, "name", &extra)?,
@@ -269,30 +266,15 @@ impl<'de> crate::runtime::de::Object<'de> for LinkView {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "uri" => {
-                    crate::runtime::tri!(map.read_field(& mut f_uri, "uri", & mut extra))
-                }
-                "cid" => {
-                    crate::runtime::tri!(map.read_field(& mut f_cid, "cid", & mut extra))
-                }
-                "author" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_author, "author", & mut extra)
-                    )
-                }
-                "link" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_link, "link", & mut extra)
-                    )
-                }
-                "labels" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_labels, "labels", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "uri" => map.read_field(&mut f_uri, "uri", &mut extra),
+                "cid" => map.read_field(&mut f_cid, "cid", &mut extra),
+                "author" => map.read_field(&mut f_author, "author", &mut extra),
+                "link" => map.read_field(&mut f_link, "link", &mut extra),
+                "labels" => map.read_field(&mut f_labels, "labels", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             uri: crate::runtime::de::required(f_uri, "uri", &extra)?,

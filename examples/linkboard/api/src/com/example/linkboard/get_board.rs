@@ -74,24 +74,13 @@ impl<'de> crate::runtime::de::Object<'de> for Params {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "board" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_board, "board", & mut extra)
-                    )
-                }
-                "limit" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_limit, "limit", & mut extra)
-                    )
-                }
-                "cursor" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_cursor, "cursor", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "board" => map.read_field(&mut f_board, "board", &mut extra),
+                "limit" => map.read_field(&mut f_limit, "limit", &mut extra),
+                "cursor" => map.read_field(&mut f_cursor, "cursor", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             board: crate::runtime::de::required(f_board, "board", &extra)?,
@@ -213,19 +202,12 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "cursor" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_cursor, "cursor", & mut extra)
-                    )
-                }
-                "links" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_links, "links", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "cursor" => map.read_field(&mut f_cursor, "cursor", &mut extra),
+                "links" => map.read_field(&mut f_links, "links", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             cursor: f_cursor,

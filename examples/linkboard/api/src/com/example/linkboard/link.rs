@@ -209,52 +209,21 @@ impl<'de> crate::runtime::de::Object<'de> for Record {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "url" => {
-                    crate::runtime::tri!(map.read_field(& mut f_url, "url", & mut extra))
-                }
-                "title" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_title, "title", & mut extra)
-                    )
-                }
-                "note" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_note, "note", & mut extra)
-                    )
-                }
+            let read = match key.as_str() {
+                "url" => map.read_field(&mut f_url, "url", &mut extra),
+                "title" => map.read_field(&mut f_title, "title", &mut extra),
+                "note" => map.read_field(&mut f_note, "note", &mut extra),
                 "noteFacets" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_note_facets, "noteFacets", & mut extra)
-                    )
+                    map.read_field(&mut f_note_facets, "noteFacets", &mut extra)
                 }
-                "board" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_board, "board", & mut extra)
-                    )
-                }
-                "replyTo" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_reply_to, "replyTo", & mut extra)
-                    )
-                }
-                "preview" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_preview, "preview", & mut extra)
-                    )
-                }
-                "labels" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_labels, "labels", & mut extra)
-                    )
-                }
-                "createdAt" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_created_at, "createdAt", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, false)?,
-            }
+                "board" => map.read_field(&mut f_board, "board", &mut extra),
+                "replyTo" => map.read_field(&mut f_reply_to, "replyTo", &mut extra),
+                "preview" => map.read_field(&mut f_preview, "preview", &mut extra),
+                "labels" => map.read_field(&mut f_labels, "labels", &mut extra),
+                "createdAt" => map.read_field(&mut f_created_at, "createdAt", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, false),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             url: crate::runtime::de::required(f_url, "url", &extra)?,
@@ -484,19 +453,12 @@ impl<'de> crate::runtime::de::Object<'de> for Card {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "title" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_title, "title", & mut extra)
-                    )
-                }
-                "thumb" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_thumb, "thumb", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "title" => map.read_field(&mut f_title, "title", &mut extra),
+                "thumb" => map.read_field(&mut f_thumb, "thumb", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             title: crate::runtime::de::required(f_title, "title", &extra)?,
@@ -594,14 +556,11 @@ impl<'de> crate::runtime::de::Object<'de> for Quote {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "text" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_text, "text", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "text" => map.read_field(&mut f_text, "text", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             text: crate::runtime::de::required(f_text, "text", &extra)?,

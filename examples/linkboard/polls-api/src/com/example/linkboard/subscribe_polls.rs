@@ -59,14 +59,11 @@ impl<'de> crate::runtime::de::Object<'de> for Params {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "cursor" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_cursor, "cursor", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "cursor" => map.read_field(&mut f_cursor, "cursor", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self { cursor: f_cursor, extra })
     }
@@ -376,22 +373,13 @@ impl<'de> crate::runtime::de::Object<'de> for Opened {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "seq" => {
-                    crate::runtime::tri!(map.read_field(& mut f_seq, "seq", & mut extra))
-                }
-                "poll" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_poll, "poll", & mut extra)
-                    )
-                }
-                "question" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_question, "question", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "seq" => map.read_field(&mut f_seq, "seq", &mut extra),
+                "poll" => map.read_field(&mut f_poll, "poll", &mut extra),
+                "question" => map.read_field(&mut f_question, "question", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             seq: crate::runtime::de::required(f_seq, "seq", &extra)?,
@@ -497,27 +485,14 @@ impl<'de> crate::runtime::de::Object<'de> for Vote {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "seq" => {
-                    crate::runtime::tri!(map.read_field(& mut f_seq, "seq", & mut extra))
-                }
-                "poll" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_poll, "poll", & mut extra)
-                    )
-                }
-                "voter" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_voter, "voter", & mut extra)
-                    )
-                }
-                "option" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_option, "option", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "seq" => map.read_field(&mut f_seq, "seq", &mut extra),
+                "poll" => map.read_field(&mut f_poll, "poll", &mut extra),
+                "voter" => map.read_field(&mut f_voter, "voter", &mut extra),
+                "option" => map.read_field(&mut f_option, "option", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             seq: crate::runtime::de::required(f_seq, "seq", &extra)?,

@@ -57,14 +57,11 @@ impl<'de> crate::runtime::de::Object<'de> for Params {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "poll" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_poll, "poll", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "poll" => map.read_field(&mut f_poll, "poll", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             poll: crate::runtime::de::required(f_poll, "poll", &extra)?,
@@ -160,19 +157,12 @@ impl<'de> crate::runtime::de::Object<'de> for Output {
         while let ::std::option::Option::Some(key) = map
             .next_key::<crate::runtime::de::Key<'de>>()?
         {
-            match key.as_str() {
-                "link" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_link, "link", & mut extra)
-                    )
-                }
-                "counts" => {
-                    crate::runtime::tri!(
-                        map.read_field(& mut f_counts, "counts", & mut extra)
-                    )
-                }
-                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true)?,
-            }
+            let read = match key.as_str() {
+                "link" => map.read_field(&mut f_link, "link", &mut extra),
+                "counts" => map.read_field(&mut f_counts, "counts", &mut extra),
+                _ => crate::runtime::de::other_field(&mut map, key, &mut extra, true),
+            };
+            crate::runtime::tri!(read);
         }
         ::std::result::Result::Ok(Self {
             link: crate::runtime::de::required(f_link, "link", &extra)?,
