@@ -3,11 +3,72 @@
 //!
 //! Before timing anything, the setup checks that every parser accepts the data, that our
 //! values validate cleanly and that writing them back gives the same JSON (lossless).
+//! Besides criterion's runs (one benchmark after the other), it times rounds of one parse per
+//! side back to back and keeps the median of each round's ratio, which load on a shared
+//! machine moves far less (`target/perf/data/parse-alternating.json`).
 //! Run with `cargo xtask bench-parse` (it regenerates our crate first).
 
 use atproto_api::runtime::Validate;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
+use std::time::Instant;
+
+/// Rounds of alternating parses.
+const ROUNDS: usize = 201;
+
+/// A parser under test: its name and one parse of the input.
+type Side = (&'static str, fn(&str));
+
+/// Times `ROUNDS` rounds of `batch` parses per side (the order turning each round) and gives
+/// each side's median ratio to `Value` (the last side): its time over this side's.
+fn alternating(json: &str, batch: usize, sides: &[Side]) -> serde_json::Value {
+    let pass = |parse: fn(&str)| {
+        let start = Instant::now();
+        for _ in 0..batch {
+            parse(black_box(json));
+        }
+        start.elapsed().as_nanos() as f64
+    };
+    for (_, parse) in sides {
+        pass(*parse);
+    }
+    let mut times = vec![Vec::with_capacity(ROUNDS); sides.len()];
+    for round in 0..ROUNDS {
+        for i in 0..sides.len() {
+            let side = (i + round) % sides.len();
+            times[side].push(pass(sides[side].1));
+        }
+    }
+    let value = sides.len() - 1;
+    let mut out = serde_json::Map::new();
+    for (side, (name, _)) in sides.iter().enumerate() {
+        let mut ratios: Vec<f64> = (0..ROUNDS).map(|r| times[value][r] / times[side][r]).collect();
+        ratios.sort_by(f64::total_cmp);
+        out.insert((*name).into(), ratios[ROUNDS / 2].into());
+    }
+    serde_json::Value::Object(out)
+}
+
+fn parse_alternating(c: &mut Criterion) {
+    let _ = c;
+    let posts = perf::data::posts();
+    let timeline = perf::data::timeline();
+    let result = serde_json::json!({
+        "rounds": ROUNDS,
+        "posts": alternating(&posts, 2, &[
+            ("ours_record", |j| drop(serde_json::from_str::<Vec<OurPost>>(j).unwrap())),
+            ("atrium_record", |j| drop(serde_json::from_str::<Vec<AtriumPost>>(j).unwrap())),
+            ("serde_json_value", |j| drop(serde_json::from_str::<serde_json::Value>(j).unwrap())),
+        ]),
+        "timeline": alternating(&timeline, 4, &[
+            ("ours_output", |j| drop(serde_json::from_str::<OurTimeline>(j).unwrap())),
+            ("atrium_output", |j| drop(serde_json::from_str::<AtriumTimeline>(j).unwrap())),
+            ("serde_json_value", |j| drop(serde_json::from_str::<serde_json::Value>(j).unwrap())),
+        ]),
+    });
+    eprintln!("alternating parses, median ratio to Value: {result}");
+    save("parse-alternating.json", &result.to_string());
+}
 
 type OurPost = atproto_api::app::bsky::feed::post::Record;
 type OurTimeline = atproto_api::app::bsky::feed::get_timeline::Output;
@@ -179,5 +240,5 @@ fn timeline(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, posts, timeline);
+criterion_group!(benches, posts, timeline, parse_alternating);
 criterion_main!(benches);

@@ -48,9 +48,15 @@ pub(crate) const USAGE: &str = "usage:
       (CarFile): peak heap and time; the table goes to target/perf/results/repo.md.
   cargo xtask bench-instructions [--rev COMMIT]
       The same parses counted in instructions (callgrind): stable on a busy machine.
-  cargo xtask bench-compile [--rev COMMIT] [--release] [--runs N] [--rustc-flags FLAGS]
-      Cold build of the API crate alone, ours vs atrium-api: rustc time, peak RSS, ratio
-      (FLAGS, such as -Ztime-passes, go to those two rustc runs only).
+  cargo xtask bench-compile [--rev COMMIT] [--release] [--runs N] [--features LIST] [--rustc-flags FLAGS]
+      Cold build of the API crate alone, ours vs atrium-api: rustc time, peak RSS, ratio.
+      Ours has its default features (the four namespaces), plus LIST (`dag-cbor,reqwest`);
+      FLAGS, such as -Ztime-passes, go to those two rustc runs only.
+  cargo xtask bench-layered [--runs N]
+      Third-party lexicon sets (../shared/corpus/third-party) generated as crates layered on
+      the perf crate, each built alone, cold, the base prebuilt: rustc time and peak RSS per
+      document and per line next to the base's; the report goes to
+      target/perf/results/layered.md.
   cargo xtask bench-size [--rev COMMIT]
       The same small client program (perf/binsize/) on our crate and on atrium-api, release
       and stripped: both sizes and the ratio; the report goes to target/perf/results/size.md.
@@ -81,8 +87,8 @@ fn main() -> ExitCode {
         }
         Some(
             command @ ("perf-gen" | "bench-parse" | "bench-frames" | "bench-repo"
-            | "bench-instructions" | "bench-compile" | "bench-size" | "bench-codegen"
-            | "bench-all"),
+            | "bench-instructions" | "bench-compile" | "bench-layered" | "bench-size"
+            | "bench-codegen" | "bench-all"),
         ) => perf::run(command, &args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");

@@ -15,6 +15,9 @@
 //!   the file (`CarFile`): peak heap (a counting allocator) and wall time (`perf-repo`).
 //! - `bench-compile [--release] [--runs N]`: the API crate alone, cold, ours and atrium-api,
 //!   interleaved; rustc wall time and peak RSS.
+//! - `bench-layered [--runs N]`: third-party lexicon sets generated as crates layered on the
+//!   perf crate, each built alone, cold, with the base prebuilt: rustc time per document and
+//!   per line, next to the base's.
 //! - `bench-size`: the same small client program (log in, read a timeline page, write a post)
 //!   on our crate and on atrium-api over the same reqwest (`perf/binsize/`), release and
 //!   stripped at opt-level 3 and "s": both sizes, their ratio and where the bytes come from.
@@ -125,6 +128,20 @@ pub fn run(command: &str, args: &[String]) -> Result<(), String> {
             println!("\n{summary}");
             Ok(())
         }
+        "bench-layered" => {
+            if rev.is_some() {
+                return Err(
+                    "bench-layered generates its layers with this tree's codegen: \
+                            --rev is not supported"
+                        .into(),
+                );
+            }
+            let runs = runs_option(args, 3)?;
+            generate(&paths, None)?;
+            let summary = bench_layered(&paths, runs)?;
+            println!("\n{summary}");
+            Ok(())
+        }
         "bench-codegen" => {
             let runs = runs_option(args, 5)?;
             let summary = bench_codegen(&paths, runs)?;
@@ -148,11 +165,14 @@ pub fn run(command: &str, args: &[String]) -> Result<(), String> {
                 let options = CompileOptions {
                     release,
                     runs,
+                    features: Vec::new(),
                     rustc_flags: String::new(),
                 };
                 report.push_str(&bench_compile(&paths, &options)?);
                 report.push('\n');
             }
+            report.push_str(&bench_size(&paths)?);
+            report.push('\n');
             report.push_str(&bench_codegen(&paths, runs.max(5))?);
             let file = paths.perf.join("report.md");
             std::fs::write(&file, &report).map_err(|e| format!("{}: {e}", file.display()))?;
@@ -420,6 +440,28 @@ fn bench_parse(paths: &Paths, args: &[String]) -> Result<String, String> {
     summary.push_str(
         "\nMB/s = 10^6 bytes of JSON per second (criterion's estimate: the slope, as it prints); `vs X` = X's time / this time (above 1: faster than X). `validate_only` and `serialize` rows are over the same bytes, for scale.\n",
     );
+    let alternating: Option<serde_json::Value> =
+        std::fs::read_to_string(paths.perf.join("data/parse-alternating.json"))
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok());
+    if let Some(alternating) = alternating {
+        let _ = writeln!(
+            summary,
+            "\nAlternating parses ({} rounds, one parse per side back to back, the order turning; median of each round's ratio), vs Value:\n\n| input | ours | atrium |\n|---|---|---|",
+            alternating["rounds"]
+        );
+        for (input, ours, atrium) in [
+            ("posts", "ours_record", "atrium_record"),
+            ("timeline", "ours_output", "atrium_output"),
+        ] {
+            let ratio = |side: &str| {
+                alternating[input][side]
+                    .as_f64()
+                    .map_or("?".into(), |r| format!("{r:.2}x"))
+            };
+            let _ = writeln!(summary, "| {input} | {} | {} |", ratio(ours), ratio(atrium));
+        }
+    }
     save(paths, "parse.md", &summary);
     Ok(summary)
 }
@@ -675,6 +717,9 @@ fn bench_instructions(paths: &Paths) -> Result<String, String> {
 struct CompileOptions {
     release: bool,
     runs: usize,
+    /// Features of ours beyond its defaults (the four namespaces): none by default, as atrium
+    /// is built with none beyond its namespaces.
+    features: Vec<String>,
     /// Extra flags for the two measured rustc invocations only (`-Z` allowed), for profiling.
     rustc_flags: String,
 }
@@ -684,6 +729,7 @@ impl CompileOptions {
         let mut options = CompileOptions {
             release: false,
             runs: 3,
+            features: Vec::new(),
             rustc_flags: String::new(),
         };
         let mut rest = Vec::new();
@@ -693,6 +739,10 @@ impl CompileOptions {
                 "--release" => options.release = true,
                 "--rustc-flags" => {
                     options.rustc_flags = args.next().ok_or("--rustc-flags needs a value")?.clone()
+                }
+                "--features" => {
+                    let list = args.next().ok_or("--features needs a value")?;
+                    options.features = list.split(',').map(str::to_owned).collect();
                 }
                 _ => rest.push(arg.clone()),
             }
@@ -724,6 +774,7 @@ fn bench_compile(paths: &Paths, options: &CompileOptions) -> Result<String, Stri
     std::fs::write(&wrapper, WRAPPER).map_err(|e| e.to_string())?;
     make_executable(&wrapper)?;
     let log = paths.perf.join(format!("rustc-{profile}.log"));
+    let manifest = compile_manifest(paths, &options.features)?;
     let cargo = |args: &[&str]| {
         let mut command = Command::new("cargo");
         command
@@ -735,7 +786,7 @@ fn bench_compile(paths: &Paths, options: &CompileOptions) -> Result<String, Stri
             .env("PERF_RUSTC_FLAGS", &options.rustc_flags)
             .args(args)
             .arg("--manifest-path")
-            .arg(paths.manifest());
+            .arg(&manifest);
         if options.release {
             command.arg("--release");
         }
@@ -749,33 +800,7 @@ fn bench_compile(paths: &Paths, options: &CompileOptions) -> Result<String, Stri
     for run in 1..=options.runs {
         for (krate, samples) in &mut results {
             let package = krate.replace('_', "-");
-            status(
-                &mut cargo(&["clean", "--quiet", "--package", &package]),
-                "cargo clean",
-            )?;
-            loads.push(busy_cores());
-            let _ = std::fs::remove_file(&log);
-            let started = Instant::now();
-            status(
-                &mut cargo(&["build", "--quiet", "--package", &package]),
-                "cargo build",
-            )?;
-            let wall = started.elapsed().as_secs_f64();
-            let invocations = read_wrapper_log(&log);
-            let others: Vec<&str> = invocations
-                .iter()
-                .map(|r| r.krate.as_str())
-                .filter(|k| k != krate)
-                .collect();
-            if !others.is_empty() {
-                return Err(format!(
-                    "building {package} alone also compiled {others:?}: the measurement would not be of the crate alone"
-                ));
-            }
-            let rustc = invocations
-                .into_iter()
-                .find(|r| r.krate == *krate)
-                .ok_or_else(|| format!("no rustc invocation of {krate} was recorded"))?;
+            let (rustc, wall) = build_alone(&cargo, &log, &package, &mut loads)?;
             println!(
                 "  run {run}: {package}: rustc {:.1} s (user {:.1} s), peak RSS {} MB; cargo build {:.1} s",
                 rustc.wall,
@@ -799,8 +824,13 @@ fn bench_compile(paths: &Paths, options: &CompileOptions) -> Result<String, Stri
     );
     let _ = writeln!(
         s,
-        "ours generated by codegen {}. {} runs each, interleaved, dependencies prebuilt, CARGO_INCREMENTAL=0{}; cores busy with other work in the second before each build: {} (max {load_max:.2}; 1-minute load average at the end {:.2}){}\n",
+        "ours generated by codegen {}, features: {}. {} runs each, interleaved, dependencies prebuilt, CARGO_INCREMENTAL=0{}; cores busy with other work in the second before each build: {} (max {load_max:.2}; 1-minute load average at the end {:.2}){}\n",
         generated_by(paths),
+        if options.features.is_empty() {
+            "default (the four namespaces)".to_owned()
+        } else {
+            format!("default and `{}`", options.features.join(","))
+        },
         options.runs,
         if options.rustc_flags.is_empty() {
             String::new()
@@ -836,13 +866,93 @@ fn bench_compile(paths: &Paths, options: &CompileOptions) -> Result<String, Stri
     }
     let _ = writeln!(
         s,
-        "\nratio ours/atrium: time {:.2} (median), {:.2} (min); peak RSS {:.2}. Goal: time at most 0.5, RSS below 1.",
+        "\nratio ours/atrium: time {:.2} (median), {:.2} (min); peak RSS {:.2}. Goal (issue 14): time at most 0.35, RSS at most 0.5.",
         ours.wall_median / atrium.wall_median,
         ours.wall_min / atrium.wall_min,
         ours.rss_max_kb as f64 / atrium.rss_max_kb as f64
     );
     save(paths, &format!("compile-{profile}.md"), &s);
     Ok(s)
+}
+
+/// One measured build: removes `package`'s artifacts (`cargo clean -p`), samples the cores
+/// other work keeps busy (into `loads`), and builds it alone with the wrapper logging to
+/// `log`. Returns what the wrapper recorded for its rustc run and the `cargo build` wall time;
+/// fails if anything but that crate was compiled.
+fn build_alone(
+    cargo: &dyn Fn(&[&str]) -> Command,
+    log: &Path,
+    package: &str,
+    loads: &mut Vec<f64>,
+) -> Result<(Rustc, f64), String> {
+    let krate = package.replace('-', "_");
+    status(
+        &mut cargo(&["clean", "--quiet", "--package", package]),
+        "cargo clean",
+    )?;
+    loads.push(busy_cores());
+    let _ = std::fs::remove_file(log);
+    let started = Instant::now();
+    status(
+        &mut cargo(&["build", "--quiet", "--package", package]),
+        "cargo build",
+    )?;
+    let wall = started.elapsed().as_secs_f64();
+    let invocations = read_wrapper_log(log);
+    let others: Vec<&str> = invocations
+        .iter()
+        .map(|r| r.krate.as_str())
+        .filter(|k| *k != krate)
+        .collect();
+    if !others.is_empty() {
+        return Err(format!(
+            "building {package} alone also compiled {others:?}: the measurement would not be of the crate alone"
+        ));
+    }
+    let rustc = invocations
+        .into_iter()
+        .find(|r| r.krate == krate)
+        .ok_or_else(|| format!("no rustc invocation of {krate} was recorded"))?;
+    Ok((rustc, wall))
+}
+
+/// The package `bench-compile` builds its two crates in: ours with its default features and
+/// `features`, atrium-api as `perf/Cargo.toml` has it. A package of its own (under
+/// `target/perf/compile-crate`), so that what the other benches turn on in ours (`dag-cbor`,
+/// for the frames) is not in the measurement unless asked for. It starts from the harness's
+/// lockfile, so both build the same dependency versions as every other bench.
+fn compile_manifest(paths: &Paths, features: &[String]) -> Result<PathBuf, String> {
+    let dir = paths.perf.join("compile-crate");
+    std::fs::create_dir_all(dir.join("src")).map_err(|e| e.to_string())?;
+    let features = features
+        .iter()
+        .map(|f| format!("{f:?}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let manifest = format!(
+        "# Written by `cargo xtask bench-compile`.\n\
+         [package]\nname = \"perf-compile\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
+         [dependencies]\n\
+         atproto-api = {{ path = \"../generated\", features = [{features}] }}\n\
+         atrium-api = {{ version = \"=0.26.0\", default-features = false, features = [\"namespace-appbsky\", \"namespace-chatbsky\", \"namespace-toolsozone\"] }}\n\n\
+         [workspace]\n"
+    );
+    let path = dir.join("Cargo.toml");
+    write_if_changed(&path, &manifest)?;
+    write_if_changed(&dir.join("src/lib.rs"), "")?;
+    let lock = dir.join("Cargo.lock");
+    if !lock.exists() {
+        std::fs::copy(paths.root.join("perf/Cargo.lock"), &lock).map_err(|e| e.to_string())?;
+    }
+    Ok(path)
+}
+
+/// Writes `text` unless the file already has it (so cargo sees no change).
+fn write_if_changed(path: &Path, text: &str) -> Result<(), String> {
+    if std::fs::read_to_string(path).is_ok_and(|old| old == text) {
+        return Ok(());
+    }
+    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 const WRAPPER: &str = r#"#!/bin/sh
@@ -1146,6 +1256,312 @@ fn source_lines_any(dir: &Path) -> usize {
         }
     }
     n
+}
+
+// ---------------------------------------------------------------------------------------------
+// bench-layered
+
+/// The third-party lexicon sets `bench-layered` layers on the base (folder under
+/// `../shared/corpus/third-party`, package name), smallest first. All six sets there generate
+/// on the base; these are the smallest (7 documents), one of middle size (33, with a
+/// subscription and 13 copies of base documents left out) and the largest (69): sizes far
+/// apart, so that a time proportional to a layer's own documents and a fixed cost set by the
+/// base's size tell apart.
+const LAYERED_SETS: &[(&str, &str)] = &[
+    ("skyblur", "skyblur-api"),
+    ("streamplace", "streamplace-api"),
+    ("grain", "grain-api"),
+];
+
+/// One crate `bench-layered` builds: the base or a layer on it.
+struct LayeredCrate {
+    /// What the report calls it: `base (atproto-api)`, `grain (grain-api)`.
+    label: String,
+    package: String,
+    dir: PathBuf,
+    /// The documents it generates (not its base's, nor copies of them it skipped).
+    documents: usize,
+}
+
+/// Generates `set` (a folder of `../shared/corpus/third-party`) into
+/// `target/perf/layered/<set>`, layered on the perf crate, as the codegen library does for an
+/// app's own tooling. Returns the crate and a line on what generating it said.
+fn generate_layered(
+    paths: &Paths,
+    set: &str,
+    package: &str,
+) -> Result<(LayeredCrate, String), String> {
+    let lexicons = paths.root.join("../shared/corpus/third-party").join(set);
+    let sources = codegen::read_lexicon_dir(&lexicons)
+        .map_err(|e| format!("cannot read the third-party set {set}: {e}"))?;
+    let out = paths.perf.join("layered").join(set);
+    let options = codegen::Options {
+        krate: CrateOptions {
+            name: package.to_owned(),
+            version: "0.1.0".to_owned(),
+        },
+        bases: vec![codegen::Base::from_crate_dir(&paths.generated(), &out)?],
+        deny_warnings: false,
+    };
+    let generated = codegen::generate_with(&[&sources], &options)
+        .map_err(|d| format!("the third-party set {set} does not generate on the base:\n{d}"))?;
+    let plan = codegen::sync::plan(&generated.files, &out).map_err(|e| e.to_string())?;
+    codegen::sync::apply(&plan, &generated.files, &out)?;
+    let skipped = generated
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == codegen::Severity::Note && d.message.contains("provided by"))
+        .count();
+    let mut warnings: Vec<&str> = generated
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == codegen::Severity::Warning)
+        .map(|d| d.rule)
+        .collect();
+    warnings.sort_unstable();
+    warnings.dedup();
+    let said = format!(
+        "{set}: {} files, {} documents generated, {skipped} skipped as provided by the base; \
+         warnings: {}",
+        sources.len(),
+        generated.documents,
+        match generated.diagnostics.count(codegen::Severity::Warning) {
+            0 => "none".to_owned(),
+            n => format!("{n} (`{}`)", warnings.join("`, `")),
+        }
+    );
+    let krate = LayeredCrate {
+        label: format!("{set} ({package})"),
+        package: package.to_owned(),
+        dir: out,
+        documents: generated.documents,
+    };
+    Ok((krate, said))
+}
+
+/// The package `bench-layered` builds in (`target/perf/layered-crate`): the base with its
+/// default features (the four namespaces) and every layered crate with theirs, so the base is
+/// built once, as each layer sees it. Seeded with the harness's lockfile.
+fn layered_manifest(paths: &Paths, crates: &[LayeredCrate]) -> Result<PathBuf, String> {
+    let dir = paths.perf.join("layered-crate");
+    std::fs::create_dir_all(dir.join("src")).map_err(|e| e.to_string())?;
+    let mut manifest = "# Written by `cargo xtask bench-layered`.\n\
+         [package]\nname = \"perf-layered\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
+         [dependencies]\n"
+        .to_owned();
+    for krate in crates {
+        let path = krate
+            .dir
+            .strip_prefix(&paths.perf)
+            .map_err(|_| format!("{} is not below target/perf", krate.dir.display()))?;
+        let path = Path::new("..").join(path).display().to_string();
+        let _ = writeln!(manifest, "{} = {{ path = {path:?} }}", krate.package);
+    }
+    manifest.push_str("\n[workspace]\n");
+    let path = dir.join("Cargo.toml");
+    write_if_changed(&path, &manifest)?;
+    write_if_changed(&dir.join("src/lib.rs"), "")?;
+    let lock = dir.join("Cargo.lock");
+    if !lock.exists() {
+        std::fs::copy(paths.root.join("perf/Cargo.lock"), &lock).map_err(|e| e.to_string())?;
+    }
+    Ok(path)
+}
+
+/// Least squares `y = a + b·x` over `points`: `(a, b, r²)`, or `None` without two distinct x.
+fn linear_fit(points: &[(f64, f64)]) -> Option<(f64, f64, f64)> {
+    let n = points.len() as f64;
+    let mean_x = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let mean_y = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = points.iter().map(|p| (p.0 - mean_x).powi(2)).sum();
+    let sxy: f64 = points.iter().map(|p| (p.0 - mean_x) * (p.1 - mean_y)).sum();
+    let syy: f64 = points.iter().map(|p| (p.1 - mean_y).powi(2)).sum();
+    if points.len() < 2 || sxx == 0.0 {
+        return None;
+    }
+    let b = sxy / sxx;
+    let r2 = if syy == 0.0 {
+        1.0
+    } else {
+        sxy * sxy / (sxx * syy)
+    };
+    Some((mean_y - b * mean_x, b, r2))
+}
+
+/// Generates the third-party sets of [`LAYERED_SETS`] as crates layered on the perf crate,
+/// builds everything once, then for each run and each crate (the base first, for reference)
+/// times a cold debug build of that crate alone, as `bench-compile` does: `cargo clean -p`,
+/// then `cargo build -p` with rustc under the wrapper, incremental compilation off. The
+/// question is whether a layer costs in proportion to its own documents, or pays a fixed
+/// price for the base's size (reading its metadata).
+fn bench_layered(paths: &Paths, runs: usize) -> Result<String, String> {
+    let manifest: codegen::Manifest = {
+        let file = paths.generated().join(codegen::manifest::FILE_NAME);
+        let text =
+            std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        codegen::Manifest::parse(&text).map_err(|e| format!("{}: {e}", file.display()))?
+    };
+    let mut crates = vec![LayeredCrate {
+        label: "base (atproto-api)".to_owned(),
+        package: manifest.package.clone(),
+        dir: paths.generated(),
+        documents: manifest.documents.len(),
+    }];
+    let mut generation = Vec::new();
+    for (set, package) in LAYERED_SETS {
+        let (krate, said) = generate_layered(paths, set, package)?;
+        println!("{said}");
+        generation.push(said);
+        crates.push(krate);
+    }
+    let root = layered_manifest(paths, &crates)?;
+    let target = paths.perf.join("layered-cargo");
+    let wrapper = paths.perf.join("rustc-time.sh");
+    std::fs::write(&wrapper, WRAPPER).map_err(|e| e.to_string())?;
+    make_executable(&wrapper)?;
+    let log = paths.perf.join("rustc-layered.log");
+    let measured: Vec<String> = crates.iter().map(|c| c.package.replace('-', "_")).collect();
+    let cargo = |args: &[&str]| {
+        let mut command = Command::new("cargo");
+        command
+            .env("CARGO_TARGET_DIR", &target)
+            .env("CARGO_INCREMENTAL", "0")
+            .env("RUSTC_WRAPPER", &wrapper)
+            .env("PERF_RUSTC_LOG", &log)
+            .env("PERF_CRATES", measured.join(" "))
+            .env("PERF_RUSTC_FLAGS", "")
+            .args(args)
+            .arg("--manifest-path")
+            .arg(&root);
+        command
+    };
+    println!("bench-layered (debug): building the base, the layers and their dependencies once");
+    status(&mut cargo(&["build", "--quiet", "--lib"]), "cargo build")?;
+
+    let mut samples: Vec<Vec<(Rustc, f64)>> = crates.iter().map(|_| Vec::new()).collect();
+    let mut loads = Vec::new();
+    for run in 1..=runs {
+        for (krate, samples) in crates.iter().zip(&mut samples) {
+            let (rustc, wall) = build_alone(&cargo, &log, &krate.package, &mut loads)?;
+            println!(
+                "  run {run}: {}: rustc {:.1} s (user {:.1} s), peak RSS {} MB",
+                krate.package,
+                rustc.wall,
+                rustc.user,
+                rustc.max_rss_kb / 1024
+            );
+            samples.push((rustc, wall));
+        }
+    }
+    let stats: Vec<Stats> = samples.iter().map(|s| stats(s)).collect();
+    let sizes: Vec<(usize, usize)> = crates
+        .iter()
+        .map(|c| source_lines(&c.dir.join("src")))
+        .collect();
+    let runtime_lines = source_lines(&paths.generated().join("src/runtime")).1;
+    let load_max = loads.iter().cloned().fold(0.0, f64::max);
+
+    let mut s =
+        "## Layered crates, debug, each crate alone (`cargo xtask bench-layered`)\n\n".to_owned();
+    let _ = writeln!(
+        s,
+        "{}\n\nbase: target/perf/generated (default features: the four namespaces), generated by \
+         codegen {}; layers generated on it from \
+         ../shared/corpus/third-party with the same codegen, each depending on the base by path. \
+         {runs} runs each, interleaved, dependencies (the base included) prebuilt, \
+         CARGO_INCREMENTAL=0; cores busy with other work in the second before each build: {} \
+         (max {load_max:.2}; 1-minute load average at the end {:.2}){}\n",
+        machine(&paths.root).trim_end(),
+        generated_by(paths),
+        loads
+            .iter()
+            .map(|l| format!("{l:.2}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        load_average(),
+        if load_max > 0.3 {
+            " — the machine was not idle: these are upper bounds"
+        } else {
+            ""
+        }
+    );
+    s.push_str("| crate | documents | source | rustc wall (median, min) | rustc user | peak RSS | per document | per 1000 lines |\n|---|---|---|---|---|---|---|---|\n");
+    for ((krate, st), (files, lines)) in crates.iter().zip(&stats).zip(&sizes) {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {files} files, {lines} lines | {:.2} s, {:.2} s | {:.2} s | {} MB | {:.3} s | {:.3} s |",
+            krate.label,
+            krate.documents,
+            st.wall_median,
+            st.wall_min,
+            st.user_median,
+            st.rss_max_kb / 1024,
+            st.wall_median / krate.documents as f64,
+            st.wall_median / (*lines as f64 / 1000.0)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nThe base's source includes its runtime ({runtime_lines} lines), which the layers use \
+         and do not carry.\n\nGenerating the layers:\n"
+    );
+    for line in &generation {
+        let _ = writeln!(s, "- {line}");
+    }
+    let layers = 1..crates.len();
+    let by_documents: Vec<(f64, f64)> = layers
+        .clone()
+        .map(|i| (crates[i].documents as f64, stats[i].wall_median))
+        .collect();
+    let by_lines: Vec<(f64, f64)> = layers
+        .clone()
+        .map(|i| (sizes[i].1 as f64 / 1000.0, stats[i].wall_median))
+        .collect();
+    let rss: Vec<(f64, f64)> = layers
+        .map(|i| {
+            (
+                crates[i].documents as f64,
+                stats[i].rss_max_kb as f64 / 1024.0,
+            )
+        })
+        .collect();
+    let base = &stats[0];
+    let _ = writeln!(s);
+    if let (Some((a, b, r2)), Some((la, lb, lr2)), Some((ra, rb, _))) = (
+        linear_fit(&by_documents),
+        linear_fit(&by_lines),
+        linear_fit(&rss),
+    ) {
+        let _ = writeln!(
+            s,
+            "Fit over the {} layers (medians): rustc time = {a:.2} s + {b:.3} s × documents \
+             (R² {r2:.3}); by size, {la:.2} s + {lb:.3} s × 1000 lines (R² {lr2:.3}); peak RSS \
+             = {ra:.0} MB + {rb:.2} MB × documents.",
+            crates.len() - 1
+        );
+        let _ = writeln!(
+            s,
+            "\nThe base alone: {:.2} s, {:.3} s per document, {:.3} s per 1000 lines, {} MB. The \
+             layers' fixed part ({a:.2} s, {ra:.0} MB: what a layer pays whatever its size, rustc's \
+             start, reading the base's metadata, its own scaffolding) is {:.0}% of the base's time and {:.0}% of its peak RSS; their \
+             cost per document is {:.2}x the base's, per 1000 lines {:.2}x.",
+            base.wall_median,
+            base.wall_median / crates[0].documents as f64,
+            base.wall_median / (sizes[0].1 as f64 / 1000.0),
+            base.rss_max_kb / 1024,
+            100.0 * a / base.wall_median,
+            100.0 * ra / (base.rss_max_kb as f64 / 1024.0),
+            b / (base.wall_median / crates[0].documents as f64),
+            lb / (base.wall_median / (sizes[0].1 as f64 / 1000.0)),
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nGoal (issue 14): a layered crate compiles in time proportional to its own documents, \
+         not to the base's."
+    );
+    save(paths, "layered.md", &s);
+    Ok(s)
 }
 
 // ---------------------------------------------------------------------------------------------
