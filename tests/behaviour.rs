@@ -4,6 +4,7 @@
 use lexicon_fixtures::com::example::fixture::{
     integers, object, query, record, recursive, strings, subscription, token, r#union,
 };
+use lexicon_fixtures::runtime::Validate as _;
 use serde_json::{Value, json};
 
 fn round_trip<T: serde::de::DeserializeOwned + serde::Serialize>(value: &Value) -> T {
@@ -209,6 +210,27 @@ fn recursive_types_nest() {
     });
     let node: recursive::Node = round_trip(&data);
     assert_eq!(node.next.as_ref().unwrap().next.as_ref().unwrap().value, 3);
+}
+
+/// The validator keeps the first levels of its path inline and the rest on the heap: a
+/// violation far below both still gets its whole path, and one higher up after it (the path
+/// popped back through both) gets its own.
+#[test]
+fn violations_deep_in_a_value_keep_their_whole_path() {
+    let depth = 30;
+    let mut data = json!({ "value": 0, "next": null });
+    for value in 1..depth {
+        data = json!({ "value": value, "next": data, "children": [{ "value": 0, "next": null }] });
+    }
+    let node: recursive::Node = serde_json::from_value(data).unwrap();
+    let violations = node.validate().unwrap_err().0;
+    let paths: Vec<&str> = violations.iter().map(|v| v.path.as_str()).collect();
+    assert_eq!(paths.len(), depth as usize, "{paths:?}");
+    let deepest = format!("{}/next", "/next".repeat(depth as usize - 1));
+    assert!(paths.contains(&deepest.as_str()), "{paths:?}");
+    assert!(paths.contains(&"/children/0/next"), "{paths:?}");
+    let fifteen = format!("{}/children/0/next", "/next".repeat(15));
+    assert!(paths.contains(&fifteen.as_str()), "{paths:?}");
 }
 
 #[test]

@@ -55,14 +55,57 @@ pub trait Validate {
 /// Collects violations while walking a value; generated `validate_into` bodies call it.
 #[derive(Debug, Default)]
 pub struct Validator {
-    path: Vec<Segment>,
+    path: Path,
     violations: Vec<Violation>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 enum Segment {
     Key(&'static str),
     Index(usize),
+}
+
+/// How many levels of the path are kept inline.
+const INLINE_DEPTH: usize = 12;
+
+/// The path walked so far. Its first levels live in the validator itself, so that checking a
+/// value that breaks nothing allocates nothing (a server validates every request).
+#[derive(Debug)]
+struct Path {
+    inline: [Segment; INLINE_DEPTH],
+    deeper: Vec<Segment>,
+    len: usize,
+}
+
+impl Default for Path {
+    fn default() -> Self {
+        Path {
+            inline: [Segment::Index(0); INLINE_DEPTH],
+            deeper: Vec::new(),
+            len: 0,
+        }
+    }
+}
+
+impl Path {
+    fn push(&mut self, segment: Segment) {
+        match self.inline.get_mut(self.len) {
+            Some(slot) => *slot = segment,
+            None => self.deeper.push(segment),
+        }
+        self.len += 1;
+    }
+
+    fn pop(&mut self) {
+        if self.len > INLINE_DEPTH {
+            self.deeper.pop();
+        }
+        self.len = self.len.saturating_sub(1);
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Segment> {
+        self.inline[..self.len.min(INLINE_DEPTH)].iter().chain(&self.deeper)
+    }
 }
 
 impl Validator {
@@ -115,7 +158,7 @@ impl Validator {
     /// Records a violation at the current path.
     pub fn report(&mut self, message: impl Into<String>) {
         let mut path = String::new();
-        for segment in &self.path {
+        for segment in self.path.iter() {
             path.push('/');
             match segment {
                 Segment::Key(key) => path.push_str(&key.replace('~', "~0").replace('/', "~1")),
