@@ -410,17 +410,9 @@ impl<S: Clone + Send + Sync + 'static> XrpcRouter<S> {
                     let (shared, handler) = (shared.clone(), handler.clone());
                     async move {
                         let (parts, _) = request.into_parts();
-                        let (caller, params) =
-                            match prepare::<E::Params>(shared.auth.as_ref(), E::NSID, E::DEFAULTS, &parts).await {
-                                Ok(prepared) => prepared,
-                                Err(response) => return response,
-                            };
-                        let request = Request {
-                            params,
-                            input: (),
-                            caller,
-                            headers: parts.headers,
-                            state: shared.state.clone(),
+                        let request = match prepare::<S, E::Params>(&shared, E::NSID, E::DEFAULTS, parts).await {
+                            Ok(request) => request,
+                            Err(response) => return response,
                         };
                         upgrade.on_upgrade(move |socket| pump::<E, Fut, St>(socket, handler(request)))
                     }
@@ -458,15 +450,15 @@ impl<S: Clone + Send + Sync + 'static> XrpcRouter<S> {
 }
 
 /// What every request goes through before its body: the caller's token, then the parameters.
-/// Only a request with a token to check waits (on its issuer's DID document); the rest is
-/// synchronous, so that a plain query's future stays small.
-async fn prepare<P: FromQuery>(
-    auth: Option<&ServiceAuth>,
+/// Gives the request, its input still `()`. Only a request with a token to check waits (on its
+/// issuer's DID document); the rest is synchronous, so that a plain query's future stays small.
+async fn prepare<S: Clone, P: FromQuery>(
+    shared: &Shared<S>,
     nsid: &str,
     defaults: &'static [(&'static str, &'static str)],
-    parts: &axum::http::request::Parts,
-) -> Result<(Option<Caller>, P), Response> {
-    let caller = match (auth, parts.headers.get(header::AUTHORIZATION)) {
+    parts: axum::http::request::Parts,
+) -> Result<Request<S, P>, Response> {
+    let caller = match (&shared.auth, parts.headers.get(header::AUTHORIZATION)) {
         (Some(auth), Some(value)) => Some(Box::pin(verify_token(auth, value, nsid)).await?),
         _ => None,
     };
@@ -476,7 +468,13 @@ async fn prepare<P: FromQuery>(
         pairs.or_default(key, value);
     }
     let params = P::from_query(pairs).map_err(|e| invalid_request(&e))?;
-    Ok((caller, params))
+    Ok(Request {
+        params,
+        input: (),
+        caller,
+        headers: parts.headers,
+        state: shared.state.clone(),
+    })
 }
 
 /// The verified caller of an `Authorization` header, or the `401` that says why not.
@@ -532,13 +530,13 @@ where
     if let Some(response) = wrong_method::<E>(&parts.method) {
         return response;
     }
-    let (caller, params) = match prepare::<E::Params>(shared.auth.as_ref(), E::NSID, E::DEFAULTS, &parts).await {
-        Ok(prepared) => prepared,
+    let request = match prepare::<S, E::Params>(shared, E::NSID, E::DEFAULTS, parts).await {
+        Ok(request) => request,
         Err(response) => return response,
     };
     let input = if E::INPUT_ENCODING.is_some() {
         // Boxed: only procedures with a body pay for this future's room.
-        Box::pin(read_input::<E>(body, shared.body_limit, &parts.headers)).await
+        Box::pin(read_input::<E>(body, shared.body_limit, &request.headers)).await
     } else {
         drop(body);
         E::Input::read(None, None, Bytes::new()).map_err(|message| invalid_request(&message))
@@ -548,11 +546,11 @@ where
         Err(response) => return response,
     };
     let request = Request {
-        params,
+        params: request.params,
         input,
-        caller,
-        headers: parts.headers,
-        state: shared.state.clone(),
+        caller: request.caller,
+        headers: request.headers,
+        state: request.state,
     };
     match handler(request).await {
         Ok(output) => E::Output::write(output, E::OUTPUT_ENCODING),
