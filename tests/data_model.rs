@@ -325,6 +325,78 @@ fn unknown_must_be_an_object() {
 }
 
 #[test]
+fn unknown_read_from_json_keeps_its_text_until_edited() {
+    let text = r#"{"zeta":1,"$type":"app.bsky.feed.post","text":"hi","createdAt":"2023-04-01T12:00:00Z","list":[{"$type":"inner"},{"a":null}]}"#;
+    let from_str: Unknown = serde_json::from_str(text).unwrap();
+    let from_slice: Unknown = serde_json::from_slice(text.as_bytes()).unwrap();
+    let from_reader: Unknown = serde_json::from_reader(text.as_bytes()).unwrap();
+    for unknown in [&from_str, &from_slice, &from_reader] {
+        assert_eq!(unknown.json_text(), Some(text));
+        assert_eq!(unknown.type_name(), Some("app.bsky.feed.post"));
+        assert_eq!(unknown.to_typed::<Post>().unwrap().text, "hi");
+    }
+    // The object built on demand is the one `Value` reads, keys sorted.
+    let value: Value = serde_json::from_str(text).unwrap();
+    assert_eq!(Value::Object(from_str.as_map().clone()), value);
+    let keys: Vec<&String> = from_str.as_map().keys().collect();
+    assert_eq!(keys, ["$type", "createdAt", "list", "text", "zeta"]);
+    assert_eq!(from_slice, Unknown::try_from(value.clone()).unwrap());
+    assert_eq!(serde_json::to_value(&from_reader).unwrap(), value);
+
+    // Editing drops the text, and what is written is the edited object.
+    let mut edited = from_str.clone();
+    edited
+        .as_map_mut()
+        .insert("$type".into(), json!("com.example.other"));
+    assert_eq!(edited.json_text(), None);
+    assert_eq!(edited.type_name(), Some("com.example.other"));
+    assert_eq!(write(&edited)["$type"], "com.example.other");
+    assert_eq!(
+        from_str.type_name(),
+        Some("app.bsky.feed.post"),
+        "the clone is apart"
+    );
+    assert_ne!(edited, from_str);
+
+    // A `$type` with escapes is read unescaped.
+    let escaped: Unknown = serde_json::from_str(r#"{"$type":"app.bsky.feed.p\u006fst"}"#).unwrap();
+    assert_eq!(escaped.type_name(), Some("app.bsky.feed.post"));
+    // Values built in code have no text.
+    assert_eq!(
+        Unknown::from_typed(&json!({ "a": 1 })).unwrap().json_text(),
+        None
+    );
+}
+
+#[test]
+fn unknown_text_is_checked_when_read() {
+    let cases = [
+        (r#"{"a":1,"a":2}"#, "duplicate key `a`"),
+        (r#"{"k":[{"q":1,"q":2}]}"#, "duplicate key `q`"),
+        (
+            r#"{"k":{"a":0,"b":1,"c":2,"d":3,"e":4,"f":5,"g":6,"h":7,"i":8,"j":9,"k":10,"l":11,"m":12,"n":13,"o":14,"p":15,"q":16,"r":17,"d":18}}"#,
+            "duplicate key `d`",
+        ),
+        (r#"{"a":1e400}"#, "number out of range"),
+        (r#"[1]"#, "expected an object"),
+        (r#""text""#, "expected an object"),
+    ];
+    for (text, expected) in cases {
+        let error = match serde_json::from_str::<Unknown>(text) {
+            Ok(unknown) => panic!("{text} was read as {unknown:?}"),
+            Err(error) => error.to_string(),
+        };
+        assert!(error.contains(expected), "{text}: {error}");
+        // No position within the value's own text, which would mislead.
+        assert!(error.matches(" at line ").count() <= 1, "{text}: {error}");
+    }
+    // The same rule through a document that holds the value.
+    let error = serde_json::from_str::<Vec<Unknown>>(r#"[{}, {"a":1,"a":2}]"#).unwrap_err();
+    assert!(error.to_string().contains("duplicate key `a`"), "{error}");
+    assert_eq!((error.line(), error.column()), (1, 19), "{error}");
+}
+
+#[test]
 fn unknown_check_rejects_top_level_blob_bytes_and_link() {
     for json in [
         json!({ "$bytes": "aGVsbG8" }),

@@ -2,7 +2,7 @@
 //! `serde_ipld_dagcbor` (canonical key order, tag 42 links, byte strings). Event-stream frames
 //! and record CIDs are built on it; CAR files are read in [`car`](super::car).
 
-use super::data::Unknown;
+use super::unknown::Unknown;
 use serde::Deserialize;
 use std::fmt;
 

@@ -20,6 +20,7 @@ pub mod service_auth;
 #[cfg(feature = "stream")]
 pub mod stream;
 mod object;
+mod unknown;
 #[cfg(feature = "server")]
 pub mod params;
 pub mod validate;
@@ -29,6 +30,7 @@ pub mod validate;
 pub use ::cid;
 pub use data::*;
 pub use formats::*;
+pub use unknown::Unknown;
 pub use validate::{Validate, Validator, Violation, Violations};
 #[doc(hidden)]
 pub use crate::tri;

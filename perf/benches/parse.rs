@@ -62,12 +62,23 @@ fn parse_alternating(c: &mut Criterion) {
         ]),
         "timeline": alternating(&timeline, 4, &[
             ("ours_output", |j| drop(serde_json::from_str::<OurTimeline>(j).unwrap())),
+            ("ours_output_posts_typed", |j| drop(timeline_posts_typed(j))),
             ("atrium_output", |j| drop(serde_json::from_str::<AtriumTimeline>(j).unwrap())),
             ("serde_json_value", |j| drop(serde_json::from_str::<serde_json::Value>(j).unwrap())),
         ]),
     });
     eprintln!("alternating parses, median ratio to Value: {result}");
     save("parse-alternating.json", &result.to_string());
+}
+
+/// The page, then every post's record (typed `unknown` in the view) read as a post: what a
+/// program that shows the posts' text does.
+fn timeline_posts_typed(json: &str) -> Vec<OurPost> {
+    let page = serde_json::from_str::<OurTimeline>(json).unwrap();
+    page.feed
+        .iter()
+        .map(|item| item.post.record.to_typed::<OurPost>().unwrap())
+        .collect()
 }
 
 type OurPost = atproto_api::app::bsky::feed::post::Record;
@@ -230,6 +241,9 @@ fn timeline(c: &mut Criterion) {
             page.validate().unwrap();
             page
         })
+    });
+    group.bench_function("ours_output_posts_typed", |b| {
+        b.iter(|| timeline_posts_typed(black_box(&json)))
     });
     group.bench_function("atrium_output", |b| {
         b.iter(|| serde_json::from_str::<AtriumTimeline>(black_box(&json)).unwrap())

@@ -60,6 +60,7 @@ const RUNTIME: &[(&str, &str)] = &[
         include_str!("../../runtime/service_auth.rs"),
     ),
     ("stream.rs", include_str!("../../runtime/stream.rs")),
+    ("unknown.rs", include_str!("../../runtime/unknown.rs")),
     ("validate.rs", include_str!("../../runtime/validate.rs")),
 ];
 
@@ -830,7 +831,8 @@ fn cargo_toml(options: &CrateOptions, features: &Features, layering: &Layering<'
     let (dependencies, transport) = match layering.bases.first() {
         None => (
             "serde = { version = \"1.0.228\", features = [\"derive\"] }\n\
-             serde_json = \"1.0.145\"\n\
+             # `raw_value`: `Unknown` keeps the JSON text it was read from.\n\
+             serde_json = { version = \"1.0.145\", features = [\"raw_value\"] }\n\
              base64 = { version = \"0.23\", default-features = false, features = [\"alloc\"] }\n\
              cid = { version = \"0.11\", default-features = false, features = [\"std\"] }\n\
              percent-encoding = \"2.3\"\n\

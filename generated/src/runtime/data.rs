@@ -12,7 +12,7 @@
 use std::fmt;
 use std::sync::OnceLock;
 
-use serde::de::{self, DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
@@ -26,7 +26,7 @@ pub struct DataModelError {
 }
 
 impl DataModelError {
-    fn at_root(reason: &'static str) -> Self {
+    pub(crate) fn at_root(reason: &'static str) -> Self {
         Self {
             path: String::new(),
             reason,
@@ -803,120 +803,11 @@ impl<'de> de::Deserialize<'de> for Blob {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Unknown
-
-/// Lexicon `unknown`: any data-model object, kept whole (its `$type` included) so that it
-/// re-encodes to the same data.
-///
-/// Keys come back in sorted order, which the data model does not distinguish.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Unknown(Map<String, Value>);
-
-impl Unknown {
-    /// An empty object.
-    pub fn new() -> Self {
-        Self(Map::new())
-    }
-
-    /// Serializes `value`, which must give a JSON object.
-    pub fn from_typed<T: serde::Serialize + ?Sized>(value: &T) -> Result<Self, serde_json::Error> {
-        match serde_json::to_value(value)? {
-            Value::Object(map) => Ok(Self(map)),
-            _ => Err(<serde_json::Error as serde::ser::Error>::custom(
-                "an unknown value must be a JSON object",
-            )),
-        }
-    }
-
-    /// Reads the object as `T` (for example once `type_name()` tells which type it is).
-    pub fn to_typed<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        T::deserialize(&self.0)
-    }
-
-    /// Reads the object as `T`, consuming it.
-    pub fn into_typed<T: DeserializeOwned>(self) -> Result<T, serde_json::Error> {
-        T::deserialize(self.0)
-    }
-
-    /// The `$type` of the object, when it has a string one.
-    pub fn type_name(&self) -> Option<&str> {
-        self.0.get("$type").and_then(Value::as_str)
-    }
-
-    /// The value of one key.
-    pub fn get(&self, key: &str) -> Option<&Value> {
-        self.0.get(key)
-    }
-
-    /// The whole object.
-    pub fn as_map(&self) -> &Map<String, Value> {
-        &self.0
-    }
-
-    /// The whole object, to edit in place.
-    pub fn as_map_mut(&mut self) -> &mut Map<String, Value> {
-        &mut self.0
-    }
-
-    /// The whole object.
-    pub fn into_map(self) -> Map<String, Value> {
-        self.0
-    }
-
-    /// Whether this is valid data-model data that Lexicon allows as `unknown`: an object that
-    /// is not itself a blob, `$bytes` or `$link` (nested ones are fine).
-    pub fn check(&self) -> Result<(), DataModelError> {
-        if self.0.contains_key("$bytes") || self.0.contains_key("$link") {
-            return Err(DataModelError::at_root(
-                "an unknown value must not be bytes or a link",
-            ));
-        }
-        if self.type_name() == Some("blob") {
-            return Err(DataModelError::at_root(
-                "an unknown value must not be a blob",
-            ));
-        }
-        check_object(&self.0)
-    }
-}
-
-impl From<Map<String, Value>> for Unknown {
-    fn from(map: Map<String, Value>) -> Self {
-        Self(map)
-    }
-}
-
-impl From<Unknown> for Value {
-    fn from(unknown: Unknown) -> Self {
-        Value::Object(unknown.0)
-    }
-}
-
-impl TryFrom<Value> for Unknown {
-    type Error = DataModelError;
-
-    fn try_from(value: Value) -> Result<Self, DataModelError> {
-        match value {
-            Value::Object(map) => Ok(Self(map)),
-            _ => Err(DataModelError::at_root(
-                "an unknown value must be an object",
-            )),
-        }
-    }
-}
-
-impl serde::Serialize for Unknown {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        DataModelMap(&self.0).serialize(serializer)
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Data-model values in binary form
 
 /// A JSON value in the data model's JSON form, written so that binary formats (DAG-CBOR) get
 /// real byte strings for `{"$bytes"}` and real links for `{"$link"}`; text formats get the
-/// value as it is. Values kept whole (`Unknown`, `Extra`) are held in the JSON form and written
+/// value as it is. Values kept whole ([`Unknown`](super::Unknown), `Extra`) are held in the JSON form and written
 /// through this.
 pub struct DataModel<'a>(pub &'a Value);
 
@@ -983,15 +874,6 @@ pub(crate) fn link_value<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Er
     Ok(Value::Object(map))
 }
 
-impl<'de> de::Deserialize<'de> for Unknown {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        match <super::object::de::StrictValue as de::Deserialize>::deserialize(deserializer)?.0 {
-            Value::Object(map) => Ok(Self(map)),
-            _ => Err(de::Error::custom("an unknown value must be an object")),
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Data-model checks on plain JSON
 
@@ -1041,7 +923,7 @@ fn check_number(number: &serde_json::Number) -> Result<(), DataModelError> {
     }
 }
 
-fn check_object(map: &Map<String, Value>) -> Result<(), DataModelError> {
+pub(crate) fn check_object(map: &Map<String, Value>) -> Result<(), DataModelError> {
     if let Some(bytes) = map.get("$bytes") {
         if map.len() != 1 {
             return Err(DataModelError::at_root("a $bytes object has one key only"));

@@ -2,7 +2,8 @@
 //! Strict checking, separate from lenient reading: `validate()` on a generated value reports
 //! every constraint of its lexicon that the value breaks, each with the JSON path of the value.
 
-use super::data::{Blob, Bytes, CidLink, Unknown};
+use super::data::{Blob, Bytes, CidLink};
+use super::unknown::Unknown;
 use super::formats::StringFormat;
 use std::fmt;
 
