@@ -700,6 +700,9 @@ fn item_tokens(item: &Item, items: &[Item], from: &[String], parent_is_base: boo
                         /// Reads an event-stream payload, which carries no `$type`, by the frame
                         /// header's `t`. A `t` this version does not know is `None`: the spec
                         /// says to skip such frames.
+                        // The frame readers are inline: they instantiate every message's
+                        // reader, compiled then only in programs that read frames.
+                        #[inline]
                         pub fn from_frame(t: &str, payload: ::serde_json::Value) -> ::std::result::Result<::std::option::Option<Self>, ::serde_json::Error> {
                             #body
                         }
@@ -707,6 +710,7 @@ fn item_tokens(item: &Item, items: &[Item], from: &[String], parent_is_base: boo
                         /// the WebSocket message carries it): a message, an error frame, or a
                         /// message of a type this version does not know, kept whole.
                         #[cfg(feature = "dag-cbor")]
+                        #[inline]
                         pub fn read_frame(frame: &[u8]) -> ::std::result::Result<crate::runtime::cbor::Frame<Self, #error>, crate::runtime::cbor::FrameError> {
                             crate::runtime::cbor::read_frame(frame)
                         }

@@ -114,6 +114,9 @@ pub fn any_record(ir: &Ir, features: &Features, bases: &[String]) -> TokenStream
 
         impl AnyRecord {
             /// Reads a record of `collection` from its JSON form.
+            // Inline (like the DAG-CBOR reader): it instantiates every record's reader, which is
+            // then compiled only in programs that call it, not with the crate.
+            #[inline]
             pub fn from_json(collection: &str, record: ::serde_json::Value) -> ::std::result::Result<Self, ::serde_json::Error> {
                 match collection {
                     #(#json_arms)*
@@ -125,6 +128,7 @@ pub fn any_record(ir: &Ir, features: &Features, bases: &[String]) -> TokenStream
             /// Reads a record of `collection` from its DAG-CBOR bytes, as a repository (and a
             /// firehose commit's blocks) holds it.
             #[cfg(feature = "dag-cbor")]
+            #[inline]
             pub fn from_cbor(collection: &str, bytes: &[u8]) -> ::std::result::Result<Self, crate::runtime::cbor::CborError> {
                 match collection {
                     #(#cbor_arms)*

@@ -542,11 +542,13 @@ pub fn strings(s: &Strings) -> TokenStream {
             quote!(Self::Other(value) => value,),
             quote! {
                 impl ::std::convert::From<&str> for #name {
+                    #[inline]
                     fn from(value: &str) -> Self {
                         Self::known(value).unwrap_or_else(|| Self::Other(value.to_owned()))
                     }
                 }
                 impl ::std::convert::From<::std::string::String> for #name {
+                    #[inline]
                     fn from(value: ::std::string::String) -> Self {
                         Self::known(&value).unwrap_or(Self::Other(value))
                     }
@@ -572,6 +574,7 @@ pub fn strings(s: &Strings) -> TokenStream {
             quote! {
                 impl ::std::str::FromStr for #name {
                     type Err = crate::runtime::UnknownValue;
+                    #[inline]
                     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
                         Self::known(value).ok_or_else(|| crate::runtime::UnknownValue::new(value, #expected))
                     }
@@ -595,12 +598,14 @@ pub fn strings(s: &Strings) -> TokenStream {
         }
         impl #name {
             /// The value as written in JSON.
+            #[inline]
             pub fn as_str(&self) -> &str {
                 match self {
                     #(#as_str)*
                     #other_as_str
                 }
             }
+            #[inline]
             fn known(value: &str) -> ::std::option::Option<Self> {
                 match value {
                     #(#from_str)*

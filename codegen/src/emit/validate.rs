@@ -1,4 +1,8 @@
 //! `Validate` impls: the lexicon's constraints as code, reported with JSON paths.
+//!
+//! Each `validate_into` is `#[inline]`, so that it is compiled in the programs that validate
+//! that type rather than with the crate: a third of the crate's own machine code was checks of
+//! types most programs never validate.
 
 use super::types::{FieldShape, field_shape, ident};
 use crate::ir::{Checks, Field, Strings, Struct, Type, Union};
@@ -184,6 +188,7 @@ pub fn for_struct(s: &Struct) -> TokenStream {
     };
     quote! {
         impl crate::runtime::Validate for #name {
+            #[inline]
             fn validate_into(&self, #v: &mut crate::runtime::Validator) {
                 #(#fields)*
             }
@@ -215,6 +220,7 @@ pub fn for_union(u: &Union) -> TokenStream {
     };
     quote! {
         impl crate::runtime::Validate for #name {
+            #[inline]
             fn validate_into(&self, v: &mut crate::runtime::Validator) {
                 #body
             }
@@ -227,6 +233,7 @@ pub fn for_strings(s: &Strings) -> TokenStream {
     let name = ident(&s.name);
     quote! {
         impl crate::runtime::Validate for #name {
+            #[inline]
             fn validate_into(&self, _: &mut crate::runtime::Validator) {}
         }
     }

@@ -35,6 +35,7 @@ pub enum AnyRecord {
 
 impl AnyRecord {
     /// Reads a record of `collection` from its JSON form.
+    #[inline]
     pub fn from_json(
         collection: &str,
         record: ::serde_json::Value,
@@ -55,6 +56,7 @@ impl AnyRecord {
     /// Reads a record of `collection` from its DAG-CBOR bytes, as a repository (and a
     /// firehose commit's blocks) holds it.
     #[cfg(feature = "dag-cbor")]
+    #[inline]
     pub fn from_cbor(
         collection: &str,
         bytes: &[u8],

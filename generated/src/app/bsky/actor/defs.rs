@@ -185,6 +185,7 @@ impl<'de> ::serde::Deserialize<'de> for ProfileViewBasic {
 }
 
 impl crate::runtime::Validate for ProfileViewBasic {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("did");
         crate::runtime::Validate::validate_into(&self.did, v);
@@ -452,6 +453,7 @@ impl<'de> ::serde::Deserialize<'de> for ProfileView {
 }
 
 impl crate::runtime::Validate for ProfileView {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("did");
         crate::runtime::Validate::validate_into(&self.did, v);
@@ -820,6 +822,7 @@ impl<'de> ::serde::Deserialize<'de> for ProfileViewDetailed {
 }
 
 impl crate::runtime::Validate for ProfileViewDetailed {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("did");
         crate::runtime::Validate::validate_into(&self.did, v);
@@ -1069,6 +1072,7 @@ impl<'de> ::serde::Deserialize<'de> for ProfileAssociated {
 }
 
 impl crate::runtime::Validate for ProfileAssociated {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("chat");
         crate::runtime::Validate::validate_into(&self.chat, v);
@@ -1111,6 +1115,7 @@ pub enum ProfileAssociatedChatAllowIncoming {
 
 impl ProfileAssociatedChatAllowIncoming {
     /// The value as written in JSON.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match self {
             Self::All => "all",
@@ -1119,6 +1124,7 @@ impl ProfileAssociatedChatAllowIncoming {
             Self::Other(value) => value,
         }
     }
+    #[inline]
     fn known(value: &str) -> ::std::option::Option<Self> {
         match value {
             "all" => ::std::option::Option::Some(Self::All),
@@ -1153,12 +1159,14 @@ impl crate::runtime::client::QueryValue for ProfileAssociatedChatAllowIncoming {
 }
 
 impl ::std::convert::From<&str> for ProfileAssociatedChatAllowIncoming {
+    #[inline]
     fn from(value: &str) -> Self {
         Self::known(value).unwrap_or_else(|| Self::Other(value.to_owned()))
     }
 }
 
 impl ::std::convert::From<::std::string::String> for ProfileAssociatedChatAllowIncoming {
+    #[inline]
     fn from(value: ::std::string::String) -> Self {
         Self::known(&value).unwrap_or(Self::Other(value))
     }
@@ -1176,6 +1184,7 @@ impl<'de> ::serde::Deserialize<'de> for ProfileAssociatedChatAllowIncoming {
 }
 
 impl crate::runtime::Validate for ProfileAssociatedChatAllowIncoming {
+    #[inline]
     fn validate_into(&self, _: &mut crate::runtime::Validator) {}
 }
 
@@ -1194,6 +1203,7 @@ pub enum ProfileAssociatedChatAllowGroupInvites {
 
 impl ProfileAssociatedChatAllowGroupInvites {
     /// The value as written in JSON.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match self {
             Self::All => "all",
@@ -1202,6 +1212,7 @@ impl ProfileAssociatedChatAllowGroupInvites {
             Self::Other(value) => value,
         }
     }
+    #[inline]
     fn known(value: &str) -> ::std::option::Option<Self> {
         match value {
             "all" => ::std::option::Option::Some(Self::All),
@@ -1236,6 +1247,7 @@ impl crate::runtime::client::QueryValue for ProfileAssociatedChatAllowGroupInvit
 }
 
 impl ::std::convert::From<&str> for ProfileAssociatedChatAllowGroupInvites {
+    #[inline]
     fn from(value: &str) -> Self {
         Self::known(value).unwrap_or_else(|| Self::Other(value.to_owned()))
     }
@@ -1243,6 +1255,7 @@ impl ::std::convert::From<&str> for ProfileAssociatedChatAllowGroupInvites {
 
 impl ::std::convert::From<::std::string::String>
 for ProfileAssociatedChatAllowGroupInvites {
+    #[inline]
     fn from(value: ::std::string::String) -> Self {
         Self::known(&value).unwrap_or(Self::Other(value))
     }
@@ -1260,6 +1273,7 @@ impl<'de> ::serde::Deserialize<'de> for ProfileAssociatedChatAllowGroupInvites {
 }
 
 impl crate::runtime::Validate for ProfileAssociatedChatAllowGroupInvites {
+    #[inline]
     fn validate_into(&self, _: &mut crate::runtime::Validator) {}
 }
 
@@ -1373,6 +1387,7 @@ impl<'de> ::serde::Deserialize<'de> for ProfileAssociatedChat {
 }
 
 impl crate::runtime::Validate for ProfileAssociatedChat {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("allowIncoming");
         crate::runtime::Validate::validate_into(&self.allow_incoming, v);
@@ -1402,6 +1417,7 @@ pub enum ProfileAssociatedGermShowButtonTo {
 
 impl ProfileAssociatedGermShowButtonTo {
     /// The value as written in JSON.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match self {
             Self::UsersIFollow => "usersIFollow",
@@ -1409,6 +1425,7 @@ impl ProfileAssociatedGermShowButtonTo {
             Self::Other(value) => value,
         }
     }
+    #[inline]
     fn known(value: &str) -> ::std::option::Option<Self> {
         match value {
             "usersIFollow" => ::std::option::Option::Some(Self::UsersIFollow),
@@ -1442,12 +1459,14 @@ impl crate::runtime::client::QueryValue for ProfileAssociatedGermShowButtonTo {
 }
 
 impl ::std::convert::From<&str> for ProfileAssociatedGermShowButtonTo {
+    #[inline]
     fn from(value: &str) -> Self {
         Self::known(value).unwrap_or_else(|| Self::Other(value.to_owned()))
     }
 }
 
 impl ::std::convert::From<::std::string::String> for ProfileAssociatedGermShowButtonTo {
+    #[inline]
     fn from(value: ::std::string::String) -> Self {
         Self::known(&value).unwrap_or(Self::Other(value))
     }
@@ -1465,6 +1484,7 @@ impl<'de> ::serde::Deserialize<'de> for ProfileAssociatedGermShowButtonTo {
 }
 
 impl crate::runtime::Validate for ProfileAssociatedGermShowButtonTo {
+    #[inline]
     fn validate_into(&self, _: &mut crate::runtime::Validator) {}
 }
 
@@ -1567,6 +1587,7 @@ impl<'de> ::serde::Deserialize<'de> for ProfileAssociatedGerm {
 }
 
 impl crate::runtime::Validate for ProfileAssociatedGerm {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("messageMeUrl");
         crate::runtime::Validate::validate_into(&self.message_me_url, v);
@@ -1592,6 +1613,7 @@ pub enum ProfileAssociatedActivitySubscriptionAllowSubscriptions {
 
 impl ProfileAssociatedActivitySubscriptionAllowSubscriptions {
     /// The value as written in JSON.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match self {
             Self::Followers => "followers",
@@ -1600,6 +1622,7 @@ impl ProfileAssociatedActivitySubscriptionAllowSubscriptions {
             Self::Other(value) => value,
         }
     }
+    #[inline]
     fn known(value: &str) -> ::std::option::Option<Self> {
         match value {
             "followers" => ::std::option::Option::Some(Self::Followers),
@@ -1636,6 +1659,7 @@ for ProfileAssociatedActivitySubscriptionAllowSubscriptions {
 
 impl ::std::convert::From<&str>
 for ProfileAssociatedActivitySubscriptionAllowSubscriptions {
+    #[inline]
     fn from(value: &str) -> Self {
         Self::known(value).unwrap_or_else(|| Self::Other(value.to_owned()))
     }
@@ -1643,6 +1667,7 @@ for ProfileAssociatedActivitySubscriptionAllowSubscriptions {
 
 impl ::std::convert::From<::std::string::String>
 for ProfileAssociatedActivitySubscriptionAllowSubscriptions {
+    #[inline]
     fn from(value: ::std::string::String) -> Self {
         Self::known(&value).unwrap_or(Self::Other(value))
     }
@@ -1662,6 +1687,7 @@ for ProfileAssociatedActivitySubscriptionAllowSubscriptions {
 
 impl crate::runtime::Validate
 for ProfileAssociatedActivitySubscriptionAllowSubscriptions {
+    #[inline]
     fn validate_into(&self, _: &mut crate::runtime::Validator) {}
 }
 
@@ -1757,6 +1783,7 @@ impl<'de> ::serde::Deserialize<'de> for ProfileAssociatedActivitySubscription {
 }
 
 impl crate::runtime::Validate for ProfileAssociatedActivitySubscription {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("allowSubscriptions");
         crate::runtime::Validate::validate_into(&self.allow_subscriptions, v);
@@ -1978,6 +2005,7 @@ impl<'de> ::serde::Deserialize<'de> for ViewerState {
 }
 
 impl crate::runtime::Validate for ViewerState {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("mutedByList");
         crate::runtime::Validate::validate_into(&self.muted_by_list, v);
@@ -2110,6 +2138,7 @@ impl<'de> ::serde::Deserialize<'de> for KnownFollowers {
 }
 
 impl crate::runtime::Validate for KnownFollowers {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("followers");
         crate::runtime::Validate::validate_into(&self.followers, v);
@@ -2141,6 +2170,7 @@ pub enum VerificationStateVerifiedStatus {
 
 impl VerificationStateVerifiedStatus {
     /// The value as written in JSON.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match self {
             Self::Valid => "valid",
@@ -2149,6 +2179,7 @@ impl VerificationStateVerifiedStatus {
             Self::Other(value) => value,
         }
     }
+    #[inline]
     fn known(value: &str) -> ::std::option::Option<Self> {
         match value {
             "valid" => ::std::option::Option::Some(Self::Valid),
@@ -2183,12 +2214,14 @@ impl crate::runtime::client::QueryValue for VerificationStateVerifiedStatus {
 }
 
 impl ::std::convert::From<&str> for VerificationStateVerifiedStatus {
+    #[inline]
     fn from(value: &str) -> Self {
         Self::known(value).unwrap_or_else(|| Self::Other(value.to_owned()))
     }
 }
 
 impl ::std::convert::From<::std::string::String> for VerificationStateVerifiedStatus {
+    #[inline]
     fn from(value: ::std::string::String) -> Self {
         Self::known(&value).unwrap_or(Self::Other(value))
     }
@@ -2206,6 +2239,7 @@ impl<'de> ::serde::Deserialize<'de> for VerificationStateVerifiedStatus {
 }
 
 impl crate::runtime::Validate for VerificationStateVerifiedStatus {
+    #[inline]
     fn validate_into(&self, _: &mut crate::runtime::Validator) {}
 }
 
@@ -2224,6 +2258,7 @@ pub enum VerificationStateTrustedVerifierStatus {
 
 impl VerificationStateTrustedVerifierStatus {
     /// The value as written in JSON.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match self {
             Self::Valid => "valid",
@@ -2232,6 +2267,7 @@ impl VerificationStateTrustedVerifierStatus {
             Self::Other(value) => value,
         }
     }
+    #[inline]
     fn known(value: &str) -> ::std::option::Option<Self> {
         match value {
             "valid" => ::std::option::Option::Some(Self::Valid),
@@ -2266,6 +2302,7 @@ impl crate::runtime::client::QueryValue for VerificationStateTrustedVerifierStat
 }
 
 impl ::std::convert::From<&str> for VerificationStateTrustedVerifierStatus {
+    #[inline]
     fn from(value: &str) -> Self {
         Self::known(value).unwrap_or_else(|| Self::Other(value.to_owned()))
     }
@@ -2273,6 +2310,7 @@ impl ::std::convert::From<&str> for VerificationStateTrustedVerifierStatus {
 
 impl ::std::convert::From<::std::string::String>
 for VerificationStateTrustedVerifierStatus {
+    #[inline]
     fn from(value: ::std::string::String) -> Self {
         Self::known(&value).unwrap_or(Self::Other(value))
     }
@@ -2290,6 +2328,7 @@ impl<'de> ::serde::Deserialize<'de> for VerificationStateTrustedVerifierStatus {
 }
 
 impl crate::runtime::Validate for VerificationStateTrustedVerifierStatus {
+    #[inline]
     fn validate_into(&self, _: &mut crate::runtime::Validator) {}
 }
 
@@ -2424,6 +2463,7 @@ impl<'de> ::serde::Deserialize<'de> for VerificationState {
 }
 
 impl crate::runtime::Validate for VerificationState {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("verifications");
         crate::runtime::Validate::validate_into(&self.verifications, v);
@@ -2579,6 +2619,7 @@ impl<'de> ::serde::Deserialize<'de> for VerificationView {
 }
 
 impl crate::runtime::Validate for VerificationView {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("issuer");
         crate::runtime::Validate::validate_into(&self.issuer, v);
@@ -2856,6 +2897,7 @@ impl<'de> ::serde::Deserialize<'de> for PreferencesItem {
 }
 
 impl crate::runtime::Validate for PreferencesItem {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         match self {
             Self::AdultContentPref(value) => {
@@ -2989,6 +3031,7 @@ impl<'de> ::serde::Deserialize<'de> for AdultContentPref {
 }
 
 impl crate::runtime::Validate for AdultContentPref {
+    #[inline]
     fn validate_into(&self, _v: &mut crate::runtime::Validator) {}
 }
 
@@ -3009,6 +3052,7 @@ pub enum ContentLabelPrefVisibility {
 
 impl ContentLabelPrefVisibility {
     /// The value as written in JSON.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match self {
             Self::Ignore => "ignore",
@@ -3018,6 +3062,7 @@ impl ContentLabelPrefVisibility {
             Self::Other(value) => value,
         }
     }
+    #[inline]
     fn known(value: &str) -> ::std::option::Option<Self> {
         match value {
             "ignore" => ::std::option::Option::Some(Self::Ignore),
@@ -3053,12 +3098,14 @@ impl crate::runtime::client::QueryValue for ContentLabelPrefVisibility {
 }
 
 impl ::std::convert::From<&str> for ContentLabelPrefVisibility {
+    #[inline]
     fn from(value: &str) -> Self {
         Self::known(value).unwrap_or_else(|| Self::Other(value.to_owned()))
     }
 }
 
 impl ::std::convert::From<::std::string::String> for ContentLabelPrefVisibility {
+    #[inline]
     fn from(value: ::std::string::String) -> Self {
         Self::known(&value).unwrap_or(Self::Other(value))
     }
@@ -3076,6 +3123,7 @@ impl<'de> ::serde::Deserialize<'de> for ContentLabelPrefVisibility {
 }
 
 impl crate::runtime::Validate for ContentLabelPrefVisibility {
+    #[inline]
     fn validate_into(&self, _: &mut crate::runtime::Validator) {}
 }
 
@@ -3185,6 +3233,7 @@ impl<'de> ::serde::Deserialize<'de> for ContentLabelPref {
 }
 
 impl crate::runtime::Validate for ContentLabelPref {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("labelerDid");
         crate::runtime::Validate::validate_into(&self.labeler_did, v);
@@ -3213,6 +3262,7 @@ pub enum SavedFeedType {
 
 impl SavedFeedType {
     /// The value as written in JSON.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match self {
             Self::Feed => "feed",
@@ -3221,6 +3271,7 @@ impl SavedFeedType {
             Self::Other(value) => value,
         }
     }
+    #[inline]
     fn known(value: &str) -> ::std::option::Option<Self> {
         match value {
             "feed" => ::std::option::Option::Some(Self::Feed),
@@ -3255,12 +3306,14 @@ impl crate::runtime::client::QueryValue for SavedFeedType {
 }
 
 impl ::std::convert::From<&str> for SavedFeedType {
+    #[inline]
     fn from(value: &str) -> Self {
         Self::known(value).unwrap_or_else(|| Self::Other(value.to_owned()))
     }
 }
 
 impl ::std::convert::From<::std::string::String> for SavedFeedType {
+    #[inline]
     fn from(value: ::std::string::String) -> Self {
         Self::known(&value).unwrap_or(Self::Other(value))
     }
@@ -3278,6 +3331,7 @@ impl<'de> ::serde::Deserialize<'de> for SavedFeedType {
 }
 
 impl crate::runtime::Validate for SavedFeedType {
+    #[inline]
     fn validate_into(&self, _: &mut crate::runtime::Validator) {}
 }
 
@@ -3380,6 +3434,7 @@ impl<'de> ::serde::Deserialize<'de> for SavedFeed {
 }
 
 impl crate::runtime::Validate for SavedFeed {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("type");
         crate::runtime::Validate::validate_into(&self.r#type, v);
@@ -3464,6 +3519,7 @@ impl<'de> ::serde::Deserialize<'de> for SavedFeedsPrefV2 {
 }
 
 impl crate::runtime::Validate for SavedFeedsPrefV2 {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("items");
         crate::runtime::Validate::validate_into(&self.items, v);
@@ -3576,6 +3632,7 @@ impl<'de> ::serde::Deserialize<'de> for SavedFeedsPref {
 }
 
 impl crate::runtime::Validate for SavedFeedsPref {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("pinned");
         crate::runtime::Validate::validate_into(&self.pinned, v);
@@ -3675,6 +3732,7 @@ impl<'de> ::serde::Deserialize<'de> for PersonalDetailsPref {
 }
 
 impl crate::runtime::Validate for PersonalDetailsPref {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("birthDate");
         crate::runtime::Validate::validate_into(&self.birth_date, v);
@@ -3790,6 +3848,7 @@ impl<'de> ::serde::Deserialize<'de> for DeclaredAgePref {
 }
 
 impl crate::runtime::Validate for DeclaredAgePref {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         if !self.extra.is_empty() {
             v.read_nulls(
@@ -3960,6 +4019,7 @@ impl<'de> ::serde::Deserialize<'de> for FeedViewPref {
 }
 
 impl crate::runtime::Validate for FeedViewPref {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         if !self.extra.is_empty() {
             v.read_nulls(
@@ -4001,6 +4061,7 @@ pub enum ThreadViewPrefSort {
 
 impl ThreadViewPrefSort {
     /// The value as written in JSON.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match self {
             Self::Oldest => "oldest",
@@ -4011,6 +4072,7 @@ impl ThreadViewPrefSort {
             Self::Other(value) => value,
         }
     }
+    #[inline]
     fn known(value: &str) -> ::std::option::Option<Self> {
         match value {
             "oldest" => ::std::option::Option::Some(Self::Oldest),
@@ -4047,12 +4109,14 @@ impl crate::runtime::client::QueryValue for ThreadViewPrefSort {
 }
 
 impl ::std::convert::From<&str> for ThreadViewPrefSort {
+    #[inline]
     fn from(value: &str) -> Self {
         Self::known(value).unwrap_or_else(|| Self::Other(value.to_owned()))
     }
 }
 
 impl ::std::convert::From<::std::string::String> for ThreadViewPrefSort {
+    #[inline]
     fn from(value: ::std::string::String) -> Self {
         Self::known(&value).unwrap_or(Self::Other(value))
     }
@@ -4070,6 +4134,7 @@ impl<'de> ::serde::Deserialize<'de> for ThreadViewPrefSort {
 }
 
 impl crate::runtime::Validate for ThreadViewPrefSort {
+    #[inline]
     fn validate_into(&self, _: &mut crate::runtime::Validator) {}
 }
 
@@ -4147,6 +4212,7 @@ impl<'de> ::serde::Deserialize<'de> for ThreadViewPref {
 }
 
 impl crate::runtime::Validate for ThreadViewPref {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("sort");
         crate::runtime::Validate::validate_into(&self.sort, v);
@@ -4234,6 +4300,7 @@ impl<'de> ::serde::Deserialize<'de> for InterestsPref {
 }
 
 impl crate::runtime::Validate for InterestsPref {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("tags");
         let value = &self.tags;
@@ -4276,6 +4343,7 @@ pub enum MutedWordTarget {
 
 impl MutedWordTarget {
     /// The value as written in JSON.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match self {
             Self::Content => "content",
@@ -4283,6 +4351,7 @@ impl MutedWordTarget {
             Self::Other(value) => value,
         }
     }
+    #[inline]
     fn known(value: &str) -> ::std::option::Option<Self> {
         match value {
             "content" => ::std::option::Option::Some(Self::Content),
@@ -4316,12 +4385,14 @@ impl crate::runtime::client::QueryValue for MutedWordTarget {
 }
 
 impl ::std::convert::From<&str> for MutedWordTarget {
+    #[inline]
     fn from(value: &str) -> Self {
         Self::known(value).unwrap_or_else(|| Self::Other(value.to_owned()))
     }
 }
 
 impl ::std::convert::From<::std::string::String> for MutedWordTarget {
+    #[inline]
     fn from(value: ::std::string::String) -> Self {
         Self::known(&value).unwrap_or(Self::Other(value))
     }
@@ -4339,6 +4410,7 @@ impl<'de> ::serde::Deserialize<'de> for MutedWordTarget {
 }
 
 impl crate::runtime::Validate for MutedWordTarget {
+    #[inline]
     fn validate_into(&self, _: &mut crate::runtime::Validator) {}
 }
 
@@ -4355,6 +4427,7 @@ pub enum MutedWordActorTarget {
 
 impl MutedWordActorTarget {
     /// The value as written in JSON.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match self {
             Self::All => "all",
@@ -4362,6 +4435,7 @@ impl MutedWordActorTarget {
             Self::Other(value) => value,
         }
     }
+    #[inline]
     fn known(value: &str) -> ::std::option::Option<Self> {
         match value {
             "all" => ::std::option::Option::Some(Self::All),
@@ -4395,12 +4469,14 @@ impl crate::runtime::client::QueryValue for MutedWordActorTarget {
 }
 
 impl ::std::convert::From<&str> for MutedWordActorTarget {
+    #[inline]
     fn from(value: &str) -> Self {
         Self::known(value).unwrap_or_else(|| Self::Other(value.to_owned()))
     }
 }
 
 impl ::std::convert::From<::std::string::String> for MutedWordActorTarget {
+    #[inline]
     fn from(value: ::std::string::String) -> Self {
         Self::known(&value).unwrap_or(Self::Other(value))
     }
@@ -4418,6 +4494,7 @@ impl<'de> ::serde::Deserialize<'de> for MutedWordActorTarget {
 }
 
 impl crate::runtime::Validate for MutedWordActorTarget {
+    #[inline]
     fn validate_into(&self, _: &mut crate::runtime::Validator) {}
 }
 
@@ -4535,6 +4612,7 @@ impl<'de> ::serde::Deserialize<'de> for MutedWord {
 }
 
 impl crate::runtime::Validate for MutedWord {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("value");
         let value = &self.value;
@@ -4649,6 +4727,7 @@ impl<'de> ::serde::Deserialize<'de> for MutedWordsPref {
 }
 
 impl crate::runtime::Validate for MutedWordsPref {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("items");
         crate::runtime::Validate::validate_into(&self.items, v);
@@ -4736,6 +4815,7 @@ impl<'de> ::serde::Deserialize<'de> for HiddenPostsPref {
 }
 
 impl crate::runtime::Validate for HiddenPostsPref {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("items");
         crate::runtime::Validate::validate_into(&self.items, v);
@@ -4823,6 +4903,7 @@ impl<'de> ::serde::Deserialize<'de> for LabelersPref {
 }
 
 impl crate::runtime::Validate for LabelersPref {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("labelers");
         crate::runtime::Validate::validate_into(&self.labelers, v);
@@ -4909,6 +4990,7 @@ impl<'de> ::serde::Deserialize<'de> for LabelerPrefItem {
 }
 
 impl crate::runtime::Validate for LabelerPrefItem {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("did");
         crate::runtime::Validate::validate_into(&self.did, v);
@@ -5034,6 +5116,7 @@ impl<'de> ::serde::Deserialize<'de> for BskyAppStatePref {
 }
 
 impl crate::runtime::Validate for BskyAppStatePref {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("activeProgressGuide");
         crate::runtime::Validate::validate_into(&self.active_progress_guide, v);
@@ -5156,6 +5239,7 @@ impl<'de> ::serde::Deserialize<'de> for BskyAppProgressGuide {
 }
 
 impl crate::runtime::Validate for BskyAppProgressGuide {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("guide");
         let value = &self.guide;
@@ -5272,6 +5356,7 @@ impl<'de> ::serde::Deserialize<'de> for Nux {
 }
 
 impl crate::runtime::Validate for Nux {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("id");
         let value = &self.id;
@@ -5399,6 +5484,7 @@ impl<'de> ::serde::Deserialize<'de> for VerificationPrefs {
 }
 
 impl crate::runtime::Validate for VerificationPrefs {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         if !self.extra.is_empty() {
             v.read_nulls(&self.extra, &[("hideBadges", self.hide_badges.is_none())]);
@@ -5507,6 +5593,7 @@ impl<'de> ::serde::Deserialize<'de> for LiveEventPreferences {
 }
 
 impl crate::runtime::Validate for LiveEventPreferences {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         if !self.extra.is_empty() {
             v.read_nulls(
@@ -5624,6 +5711,7 @@ for PostInteractionSettingsPrefThreadgateAllowRulesItem {
 }
 
 impl crate::runtime::Validate for PostInteractionSettingsPrefThreadgateAllowRulesItem {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         match self {
             Self::ThreadgateMentionRule(value) => {
@@ -5700,6 +5788,7 @@ for PostInteractionSettingsPrefPostgateEmbeddingRulesItem {
 }
 
 impl crate::runtime::Validate for PostInteractionSettingsPrefPostgateEmbeddingRulesItem {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         match self {
             Self::PostgateDisableRule(value) => {
@@ -5823,6 +5912,7 @@ impl<'de> ::serde::Deserialize<'de> for PostInteractionSettingsPref {
 }
 
 impl crate::runtime::Validate for PostInteractionSettingsPref {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("threadgateAllowRules");
         crate::runtime::Validate::validate_into(&self.threadgate_allow_rules, v);
@@ -5867,12 +5957,14 @@ pub enum StatusViewStatus {
 
 impl StatusViewStatus {
     /// The value as written in JSON.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match self {
             Self::Live => "app.bsky.actor.status#live",
             Self::Other(value) => value,
         }
     }
+    #[inline]
     fn known(value: &str) -> ::std::option::Option<Self> {
         match value {
             "app.bsky.actor.status#live" => ::std::option::Option::Some(Self::Live),
@@ -5905,12 +5997,14 @@ impl crate::runtime::client::QueryValue for StatusViewStatus {
 }
 
 impl ::std::convert::From<&str> for StatusViewStatus {
+    #[inline]
     fn from(value: &str) -> Self {
         Self::known(value).unwrap_or_else(|| Self::Other(value.to_owned()))
     }
 }
 
 impl ::std::convert::From<::std::string::String> for StatusViewStatus {
+    #[inline]
     fn from(value: ::std::string::String) -> Self {
         Self::known(&value).unwrap_or(Self::Other(value))
     }
@@ -5928,6 +6022,7 @@ impl<'de> ::serde::Deserialize<'de> for StatusViewStatus {
 }
 
 impl crate::runtime::Validate for StatusViewStatus {
+    #[inline]
     fn validate_into(&self, _: &mut crate::runtime::Validator) {}
 }
 
@@ -5982,6 +6077,7 @@ impl<'de> ::serde::Deserialize<'de> for StatusViewEmbed {
 }
 
 impl crate::runtime::Validate for StatusViewEmbed {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         match self {
             Self::ExternalView(value) => {
@@ -6143,6 +6239,7 @@ impl<'de> ::serde::Deserialize<'de> for StatusView {
 }
 
 impl crate::runtime::Validate for StatusView {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("uri");
         crate::runtime::Validate::validate_into(&self.uri, v);

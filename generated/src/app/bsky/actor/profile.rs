@@ -55,6 +55,7 @@ impl<'de> ::serde::Deserialize<'de> for RecordLabels {
 }
 
 impl crate::runtime::Validate for RecordLabels {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         match self {
             Self::DefsSelfLabels(value) => {
@@ -268,6 +269,7 @@ impl<'de> ::serde::Deserialize<'de> for Record {
 }
 
 impl crate::runtime::Validate for Record {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("displayName");
         if let ::std::option::Option::Some(value) = &self.display_name {

@@ -85,6 +85,7 @@ impl<'de> ::serde::Deserialize<'de> for AspectRatio {
 }
 
 impl crate::runtime::Validate for AspectRatio {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("width");
         let value = &self.width;

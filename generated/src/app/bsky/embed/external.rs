@@ -79,6 +79,7 @@ impl<'de> ::serde::Deserialize<'de> for Main {
 }
 
 impl crate::runtime::Validate for Main {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("external");
         crate::runtime::Validate::validate_into(&self.external, v);
@@ -209,6 +210,7 @@ impl<'de> ::serde::Deserialize<'de> for External {
 }
 
 impl crate::runtime::Validate for External {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("uri");
         crate::runtime::Validate::validate_into(&self.uri, v);
@@ -310,6 +312,7 @@ impl<'de> ::serde::Deserialize<'de> for View {
 }
 
 impl crate::runtime::Validate for View {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("external");
         crate::runtime::Validate::validate_into(&self.external, v);
@@ -513,6 +516,7 @@ impl<'de> ::serde::Deserialize<'de> for ViewExternal {
 }
 
 impl crate::runtime::Validate for ViewExternal {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("uri");
         crate::runtime::Validate::validate_into(&self.uri, v);
@@ -670,6 +674,7 @@ impl<'de> ::serde::Deserialize<'de> for ViewExternalSource {
 }
 
 impl crate::runtime::Validate for ViewExternalSource {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("uri");
         crate::runtime::Validate::validate_into(&self.uri, v);
@@ -811,6 +816,7 @@ impl<'de> ::serde::Deserialize<'de> for ViewExternalSourceTheme {
 }
 
 impl crate::runtime::Validate for ViewExternalSourceTheme {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("backgroundRGB");
         crate::runtime::Validate::validate_into(&self.background_rgb, v);
@@ -926,6 +932,7 @@ impl<'de> ::serde::Deserialize<'de> for ColorRgb {
 }
 
 impl crate::runtime::Validate for ColorRgb {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("r");
         let value = &self.r;

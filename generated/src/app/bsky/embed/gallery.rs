@@ -54,6 +54,7 @@ impl<'de> ::serde::Deserialize<'de> for MainItemsItem {
 }
 
 impl crate::runtime::Validate for MainItemsItem {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         match self {
             Self::Image(value) => crate::runtime::Validate::validate_into(value, v),
@@ -139,6 +140,7 @@ impl<'de> ::serde::Deserialize<'de> for Main {
 }
 
 impl crate::runtime::Validate for Main {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("items");
         crate::runtime::Validate::validate_into(&self.items, v);
@@ -255,6 +257,7 @@ impl<'de> ::serde::Deserialize<'de> for Image {
 }
 
 impl crate::runtime::Validate for Image {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("image");
         crate::runtime::Validate::validate_into(&self.image, v);
@@ -318,6 +321,7 @@ impl<'de> ::serde::Deserialize<'de> for ViewItemsItem {
 }
 
 impl crate::runtime::Validate for ViewItemsItem {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         match self {
             Self::ViewImage(value) => crate::runtime::Validate::validate_into(value, v),
@@ -403,6 +407,7 @@ impl<'de> ::serde::Deserialize<'de> for View {
 }
 
 impl crate::runtime::Validate for View {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("items");
         crate::runtime::Validate::validate_into(&self.items, v);
@@ -524,6 +529,7 @@ impl<'de> ::serde::Deserialize<'de> for ViewImage {
 }
 
 impl crate::runtime::Validate for ViewImage {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("thumbnail");
         crate::runtime::Validate::validate_into(&self.thumbnail, v);

@@ -80,6 +80,7 @@ impl<'de> ::serde::Deserialize<'de> for Main {
 }
 
 impl crate::runtime::Validate for Main {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("images");
         crate::runtime::Validate::validate_into(&self.images, v);
@@ -194,6 +195,7 @@ impl<'de> ::serde::Deserialize<'de> for Image {
 }
 
 impl crate::runtime::Validate for Image {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("image");
         crate::runtime::Validate::validate_into(&self.image, v);
@@ -286,6 +288,7 @@ impl<'de> ::serde::Deserialize<'de> for View {
 }
 
 impl crate::runtime::Validate for View {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("images");
         crate::runtime::Validate::validate_into(&self.images, v);
@@ -411,6 +414,7 @@ impl<'de> ::serde::Deserialize<'de> for ViewImage {
 }
 
 impl crate::runtime::Validate for ViewImage {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("thumb");
         crate::runtime::Validate::validate_into(&self.thumb, v);

@@ -81,6 +81,7 @@ impl<'de> ::serde::Deserialize<'de> for Main {
 }
 
 impl crate::runtime::Validate for Main {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("record");
         crate::runtime::Validate::validate_into(&self.record, v);
@@ -234,6 +235,7 @@ impl<'de> ::serde::Deserialize<'de> for ViewRecord2 {
 }
 
 impl crate::runtime::Validate for ViewRecord2 {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         match self {
             Self::ViewRecord(value) => crate::runtime::Validate::validate_into(value, v),
@@ -337,6 +339,7 @@ impl<'de> ::serde::Deserialize<'de> for View {
 }
 
 impl crate::runtime::Validate for View {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("record");
         crate::runtime::Validate::validate_into(&self.record, v);
@@ -464,6 +467,7 @@ impl<'de> ::serde::Deserialize<'de> for ViewRecordEmbedsItem {
 }
 
 impl crate::runtime::Validate for ViewRecordEmbedsItem {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         match self {
             Self::ImagesView(value) => crate::runtime::Validate::validate_into(value, v),
@@ -660,6 +664,7 @@ impl<'de> ::serde::Deserialize<'de> for ViewRecord {
 }
 
 impl crate::runtime::Validate for ViewRecord {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("uri");
         crate::runtime::Validate::validate_into(&self.uri, v);
@@ -780,6 +785,7 @@ impl<'de> ::serde::Deserialize<'de> for ViewNotFound {
 }
 
 impl crate::runtime::Validate for ViewNotFound {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("uri");
         crate::runtime::Validate::validate_into(&self.uri, v);
@@ -885,6 +891,7 @@ impl<'de> ::serde::Deserialize<'de> for ViewBlocked {
 }
 
 impl crate::runtime::Validate for ViewBlocked {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("uri");
         crate::runtime::Validate::validate_into(&self.uri, v);
@@ -981,6 +988,7 @@ impl<'de> ::serde::Deserialize<'de> for ViewDetached {
 }
 
 impl crate::runtime::Validate for ViewDetached {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("uri");
         crate::runtime::Validate::validate_into(&self.uri, v);

@@ -93,6 +93,7 @@ impl<'de> ::serde::Deserialize<'de> for MainMedia {
 }
 
 impl crate::runtime::Validate for MainMedia {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         match self {
             Self::Images(value) => crate::runtime::Validate::validate_into(value, v),
@@ -186,6 +187,7 @@ impl<'de> ::serde::Deserialize<'de> for Main {
 }
 
 impl crate::runtime::Validate for Main {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("record");
         crate::runtime::Validate::validate_into(&self.record, v);
@@ -286,6 +288,7 @@ impl<'de> ::serde::Deserialize<'de> for ViewMedia {
 }
 
 impl crate::runtime::Validate for ViewMedia {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         match self {
             Self::ImagesView(value) => crate::runtime::Validate::validate_into(value, v),
@@ -381,6 +384,7 @@ impl<'de> ::serde::Deserialize<'de> for View {
 }
 
 impl crate::runtime::Validate for View {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("record");
         crate::runtime::Validate::validate_into(&self.record, v);

@@ -16,6 +16,7 @@ pub enum MainPresentation {
 
 impl MainPresentation {
     /// The value as written in JSON.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match self {
             Self::Default => "default",
@@ -23,6 +24,7 @@ impl MainPresentation {
             Self::Other(value) => value,
         }
     }
+    #[inline]
     fn known(value: &str) -> ::std::option::Option<Self> {
         match value {
             "default" => ::std::option::Option::Some(Self::Default),
@@ -56,12 +58,14 @@ impl crate::runtime::client::QueryValue for MainPresentation {
 }
 
 impl ::std::convert::From<&str> for MainPresentation {
+    #[inline]
     fn from(value: &str) -> Self {
         Self::known(value).unwrap_or_else(|| Self::Other(value.to_owned()))
     }
 }
 
 impl ::std::convert::From<::std::string::String> for MainPresentation {
+    #[inline]
     fn from(value: ::std::string::String) -> Self {
         Self::known(&value).unwrap_or(Self::Other(value))
     }
@@ -79,6 +83,7 @@ impl<'de> ::serde::Deserialize<'de> for MainPresentation {
 }
 
 impl crate::runtime::Validate for MainPresentation {
+    #[inline]
     fn validate_into(&self, _: &mut crate::runtime::Validator) {}
 }
 
@@ -199,6 +204,7 @@ impl<'de> ::serde::Deserialize<'de> for Main {
 }
 
 impl crate::runtime::Validate for Main {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("video");
         crate::runtime::Validate::validate_into(&self.video, v);
@@ -317,6 +323,7 @@ impl<'de> ::serde::Deserialize<'de> for Caption {
 }
 
 impl crate::runtime::Validate for Caption {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("lang");
         crate::runtime::Validate::validate_into(&self.lang, v);
@@ -342,6 +349,7 @@ pub enum ViewPresentation {
 
 impl ViewPresentation {
     /// The value as written in JSON.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match self {
             Self::Default => "default",
@@ -349,6 +357,7 @@ impl ViewPresentation {
             Self::Other(value) => value,
         }
     }
+    #[inline]
     fn known(value: &str) -> ::std::option::Option<Self> {
         match value {
             "default" => ::std::option::Option::Some(Self::Default),
@@ -382,12 +391,14 @@ impl crate::runtime::client::QueryValue for ViewPresentation {
 }
 
 impl ::std::convert::From<&str> for ViewPresentation {
+    #[inline]
     fn from(value: &str) -> Self {
         Self::known(value).unwrap_or_else(|| Self::Other(value.to_owned()))
     }
 }
 
 impl ::std::convert::From<::std::string::String> for ViewPresentation {
+    #[inline]
     fn from(value: ::std::string::String) -> Self {
         Self::known(&value).unwrap_or(Self::Other(value))
     }
@@ -405,6 +416,7 @@ impl<'de> ::serde::Deserialize<'de> for ViewPresentation {
 }
 
 impl crate::runtime::Validate for ViewPresentation {
+    #[inline]
     fn validate_into(&self, _: &mut crate::runtime::Validator) {}
 }
 
@@ -531,6 +543,7 @@ impl<'de> ::serde::Deserialize<'de> for View {
 }
 
 impl crate::runtime::Validate for View {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("cid");
         crate::runtime::Validate::validate_into(&self.cid, v);

@@ -123,6 +123,7 @@ impl<'de> ::serde::Deserialize<'de> for PostViewEmbed {
 }
 
 impl crate::runtime::Validate for PostViewEmbed {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         match self {
             Self::ImagesView(value) => crate::runtime::Validate::validate_into(value, v),
@@ -355,6 +356,7 @@ impl<'de> ::serde::Deserialize<'de> for PostView {
 }
 
 impl crate::runtime::Validate for PostView {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("uri");
         crate::runtime::Validate::validate_into(&self.uri, v);
@@ -563,6 +565,7 @@ impl<'de> ::serde::Deserialize<'de> for ViewerState {
 }
 
 impl crate::runtime::Validate for ViewerState {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("repost");
         crate::runtime::Validate::validate_into(&self.repost, v);
@@ -679,6 +682,7 @@ impl<'de> ::serde::Deserialize<'de> for KnownLikers {
 }
 
 impl crate::runtime::Validate for KnownLikers {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("actors");
         crate::runtime::Validate::validate_into(&self.actors, v);
@@ -776,6 +780,7 @@ impl<'de> ::serde::Deserialize<'de> for ThreadContext {
 }
 
 impl crate::runtime::Validate for ThreadContext {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("rootAuthorLike");
         crate::runtime::Validate::validate_into(&self.root_author_like, v);
@@ -853,6 +858,7 @@ impl<'de> ::serde::Deserialize<'de> for FeedViewPostReason {
 }
 
 impl crate::runtime::Validate for FeedViewPostReason {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         match self {
             Self::ReasonRepost(value) => {
@@ -973,6 +979,7 @@ impl<'de> ::serde::Deserialize<'de> for FeedViewPost {
 }
 
 impl crate::runtime::Validate for FeedViewPost {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("post");
         crate::runtime::Validate::validate_into(&self.post, v);
@@ -1092,6 +1099,7 @@ impl<'de> ::serde::Deserialize<'de> for ReplyRefRoot {
 }
 
 impl crate::runtime::Validate for ReplyRefRoot {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         match self {
             Self::PostView(value) => crate::runtime::Validate::validate_into(value, v),
@@ -1181,6 +1189,7 @@ impl<'de> ::serde::Deserialize<'de> for ReplyRefParent {
 }
 
 impl crate::runtime::Validate for ReplyRefParent {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         match self {
             Self::PostView(value) => crate::runtime::Validate::validate_into(value, v),
@@ -1299,6 +1308,7 @@ impl<'de> ::serde::Deserialize<'de> for ReplyRef {
 }
 
 impl crate::runtime::Validate for ReplyRef {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("root");
         crate::runtime::Validate::validate_into(&self.root, v);
@@ -1418,6 +1428,7 @@ impl<'de> ::serde::Deserialize<'de> for ReasonRepost {
 }
 
 impl crate::runtime::Validate for ReasonRepost {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("by");
         crate::runtime::Validate::validate_into(&self.by, v);
@@ -1504,6 +1515,7 @@ impl<'de> ::serde::Deserialize<'de> for ReasonPin {
 }
 
 impl crate::runtime::Validate for ReasonPin {
+    #[inline]
     fn validate_into(&self, _v: &mut crate::runtime::Validator) {}
 }
 
@@ -1584,6 +1596,7 @@ impl<'de> ::serde::Deserialize<'de> for ThreadViewPostParent {
 }
 
 impl crate::runtime::Validate for ThreadViewPostParent {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         match self {
             Self::ThreadViewPost(value) => {
@@ -1675,6 +1688,7 @@ impl<'de> ::serde::Deserialize<'de> for ThreadViewPostRepliesItem {
 }
 
 impl crate::runtime::Validate for ThreadViewPostRepliesItem {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         match self {
             Self::ThreadViewPost(value) => {
@@ -1796,6 +1810,7 @@ impl<'de> ::serde::Deserialize<'de> for ThreadViewPost {
 }
 
 impl crate::runtime::Validate for ThreadViewPost {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("post");
         crate::runtime::Validate::validate_into(&self.post, v);
@@ -1904,6 +1919,7 @@ impl<'de> ::serde::Deserialize<'de> for NotFoundPost {
 }
 
 impl crate::runtime::Validate for NotFoundPost {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("uri");
         crate::runtime::Validate::validate_into(&self.uri, v);
@@ -2007,6 +2023,7 @@ impl<'de> ::serde::Deserialize<'de> for BlockedPost {
 }
 
 impl crate::runtime::Validate for BlockedPost {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("uri");
         crate::runtime::Validate::validate_into(&self.uri, v);
@@ -2108,6 +2125,7 @@ impl<'de> ::serde::Deserialize<'de> for BlockedAuthor {
 }
 
 impl crate::runtime::Validate for BlockedAuthor {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("did");
         crate::runtime::Validate::validate_into(&self.did, v);
@@ -2134,6 +2152,7 @@ pub enum GeneratorViewContentMode {
 
 impl GeneratorViewContentMode {
     /// The value as written in JSON.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match self {
             Self::ContentModeUnspecified => "app.bsky.feed.defs#contentModeUnspecified",
@@ -2141,6 +2160,7 @@ impl GeneratorViewContentMode {
             Self::Other(value) => value,
         }
     }
+    #[inline]
     fn known(value: &str) -> ::std::option::Option<Self> {
         match value {
             "app.bsky.feed.defs#contentModeUnspecified" => {
@@ -2178,12 +2198,14 @@ impl crate::runtime::client::QueryValue for GeneratorViewContentMode {
 }
 
 impl ::std::convert::From<&str> for GeneratorViewContentMode {
+    #[inline]
     fn from(value: &str) -> Self {
         Self::known(value).unwrap_or_else(|| Self::Other(value.to_owned()))
     }
 }
 
 impl ::std::convert::From<::std::string::String> for GeneratorViewContentMode {
+    #[inline]
     fn from(value: ::std::string::String) -> Self {
         Self::known(&value).unwrap_or(Self::Other(value))
     }
@@ -2201,6 +2223,7 @@ impl<'de> ::serde::Deserialize<'de> for GeneratorViewContentMode {
 }
 
 impl crate::runtime::Validate for GeneratorViewContentMode {
+    #[inline]
     fn validate_into(&self, _: &mut crate::runtime::Validator) {}
 }
 
@@ -2429,6 +2452,7 @@ impl<'de> ::serde::Deserialize<'de> for GeneratorView {
 }
 
 impl crate::runtime::Validate for GeneratorView {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("uri");
         crate::runtime::Validate::validate_into(&self.uri, v);
@@ -2575,6 +2599,7 @@ impl<'de> ::serde::Deserialize<'de> for GeneratorViewerState {
 }
 
 impl crate::runtime::Validate for GeneratorViewerState {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("like");
         crate::runtime::Validate::validate_into(&self.like, v);
@@ -2651,6 +2676,7 @@ impl<'de> ::serde::Deserialize<'de> for SkeletonFeedPostReason {
 }
 
 impl crate::runtime::Validate for SkeletonFeedPostReason {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         match self {
             Self::SkeletonReasonRepost(value) => {
@@ -2757,6 +2783,7 @@ impl<'de> ::serde::Deserialize<'de> for SkeletonFeedPost {
 }
 
 impl crate::runtime::Validate for SkeletonFeedPost {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("post");
         crate::runtime::Validate::validate_into(&self.post, v);
@@ -2861,6 +2888,7 @@ impl<'de> ::serde::Deserialize<'de> for SkeletonReasonRepost {
 }
 
 impl crate::runtime::Validate for SkeletonReasonRepost {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("repost");
         crate::runtime::Validate::validate_into(&self.repost, v);
@@ -2932,6 +2960,7 @@ impl<'de> ::serde::Deserialize<'de> for SkeletonReasonPin {
 }
 
 impl crate::runtime::Validate for SkeletonReasonPin {
+    #[inline]
     fn validate_into(&self, _v: &mut crate::runtime::Validator) {}
 }
 
@@ -3034,6 +3063,7 @@ impl<'de> ::serde::Deserialize<'de> for ThreadgateView {
 }
 
 impl crate::runtime::Validate for ThreadgateView {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("uri");
         crate::runtime::Validate::validate_into(&self.uri, v);
@@ -3094,6 +3124,7 @@ pub enum InteractionEvent {
 
 impl InteractionEvent {
     /// The value as written in JSON.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match self {
             Self::RequestLess => "app.bsky.feed.defs#requestLess",
@@ -3111,6 +3142,7 @@ impl InteractionEvent {
             Self::Other(value) => value,
         }
     }
+    #[inline]
     fn known(value: &str) -> ::std::option::Option<Self> {
         match value {
             "app.bsky.feed.defs#requestLess" => {
@@ -3178,12 +3210,14 @@ impl crate::runtime::client::QueryValue for InteractionEvent {
 }
 
 impl ::std::convert::From<&str> for InteractionEvent {
+    #[inline]
     fn from(value: &str) -> Self {
         Self::known(value).unwrap_or_else(|| Self::Other(value.to_owned()))
     }
 }
 
 impl ::std::convert::From<::std::string::String> for InteractionEvent {
+    #[inline]
     fn from(value: ::std::string::String) -> Self {
         Self::known(&value).unwrap_or(Self::Other(value))
     }
@@ -3201,6 +3235,7 @@ impl<'de> ::serde::Deserialize<'de> for InteractionEvent {
 }
 
 impl crate::runtime::Validate for InteractionEvent {
+    #[inline]
     fn validate_into(&self, _: &mut crate::runtime::Validator) {}
 }
 
@@ -3307,6 +3342,7 @@ impl<'de> ::serde::Deserialize<'de> for Interaction {
 }
 
 impl crate::runtime::Validate for Interaction {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("item");
         crate::runtime::Validate::validate_into(&self.item, v);

@@ -92,6 +92,7 @@ impl<'de> ::serde::Deserialize<'de> for Output {
 }
 
 impl crate::runtime::Validate for Output {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("did");
         crate::runtime::Validate::validate_into(&self.did, v);
@@ -252,6 +253,7 @@ impl<'de> ::serde::Deserialize<'de> for Feed {
 }
 
 impl crate::runtime::Validate for Feed {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("uri");
         crate::runtime::Validate::validate_into(&self.uri, v);
@@ -354,6 +356,7 @@ impl<'de> ::serde::Deserialize<'de> for Links {
 }
 
 impl crate::runtime::Validate for Links {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         if !self.extra.is_empty() {
             v.read_nulls(

@@ -119,6 +119,7 @@ impl<'de> ::serde::Deserialize<'de> for RecordEmbed {
 }
 
 impl crate::runtime::Validate for RecordEmbed {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         match self {
             Self::Images(value) => crate::runtime::Validate::validate_into(value, v),
@@ -185,6 +186,7 @@ impl<'de> ::serde::Deserialize<'de> for RecordLabels {
 }
 
 impl crate::runtime::Validate for RecordLabels {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         match self {
             Self::DefsSelfLabels(value) => {
@@ -363,6 +365,7 @@ impl<'de> ::serde::Deserialize<'de> for Record {
 }
 
 impl crate::runtime::Validate for Record {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("text");
         let value = &self.text;
@@ -534,6 +537,7 @@ impl<'de> ::serde::Deserialize<'de> for ReplyRef {
 }
 
 impl crate::runtime::Validate for ReplyRef {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("root");
         crate::runtime::Validate::validate_into(&self.root, v);
@@ -636,6 +640,7 @@ impl<'de> ::serde::Deserialize<'de> for Entity {
 }
 
 impl crate::runtime::Validate for Entity {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("index");
         crate::runtime::Validate::validate_into(&self.index, v);
@@ -725,6 +730,7 @@ impl<'de> ::serde::Deserialize<'de> for TextSlice {
 }
 
 impl crate::runtime::Validate for TextSlice {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("start");
         let value = &self.start;

@@ -54,6 +54,7 @@ impl<'de> ::serde::Deserialize<'de> for RecordEmbeddingRulesItem {
 }
 
 impl crate::runtime::Validate for RecordEmbeddingRulesItem {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         match self {
             Self::DisableRule(value) => crate::runtime::Validate::validate_into(value, v),
@@ -202,6 +203,7 @@ impl<'de> ::serde::Deserialize<'de> for Record {
 }
 
 impl crate::runtime::Validate for Record {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("createdAt");
         crate::runtime::Validate::validate_into(&self.created_at, v);
@@ -305,5 +307,6 @@ impl<'de> ::serde::Deserialize<'de> for DisableRule {
 }
 
 impl crate::runtime::Validate for DisableRule {
+    #[inline]
     fn validate_into(&self, _v: &mut crate::runtime::Validator) {}
 }

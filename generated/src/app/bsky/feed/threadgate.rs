@@ -93,6 +93,7 @@ impl<'de> ::serde::Deserialize<'de> for RecordAllowItem {
 }
 
 impl crate::runtime::Validate for RecordAllowItem {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         match self {
             Self::MentionRule(value) => crate::runtime::Validate::validate_into(value, v),
@@ -233,6 +234,7 @@ impl<'de> ::serde::Deserialize<'de> for Record {
 }
 
 impl crate::runtime::Validate for Record {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("post");
         crate::runtime::Validate::validate_into(&self.post, v);
@@ -336,6 +338,7 @@ impl<'de> ::serde::Deserialize<'de> for MentionRule {
 }
 
 impl crate::runtime::Validate for MentionRule {
+    #[inline]
     fn validate_into(&self, _v: &mut crate::runtime::Validator) {}
 }
 
@@ -403,6 +406,7 @@ impl<'de> ::serde::Deserialize<'de> for FollowerRule {
 }
 
 impl crate::runtime::Validate for FollowerRule {
+    #[inline]
     fn validate_into(&self, _v: &mut crate::runtime::Validator) {}
 }
 
@@ -470,6 +474,7 @@ impl<'de> ::serde::Deserialize<'de> for FollowingRule {
 }
 
 impl crate::runtime::Validate for FollowingRule {
+    #[inline]
     fn validate_into(&self, _v: &mut crate::runtime::Validator) {}
 }
 
@@ -549,6 +554,7 @@ impl<'de> ::serde::Deserialize<'de> for ListRule {
 }
 
 impl crate::runtime::Validate for ListRule {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("list");
         crate::runtime::Validate::validate_into(&self.list, v);

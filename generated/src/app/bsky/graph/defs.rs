@@ -157,6 +157,7 @@ impl<'de> ::serde::Deserialize<'de> for ListViewBasic {
 }
 
 impl crate::runtime::Validate for ListViewBasic {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("uri");
         crate::runtime::Validate::validate_into(&self.uri, v);
@@ -405,6 +406,7 @@ impl<'de> ::serde::Deserialize<'de> for ListView {
 }
 
 impl crate::runtime::Validate for ListView {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("uri");
         crate::runtime::Validate::validate_into(&self.uri, v);
@@ -567,6 +569,7 @@ impl<'de> ::serde::Deserialize<'de> for ListItemView {
 }
 
 impl crate::runtime::Validate for ListItemView {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("uri");
         crate::runtime::Validate::validate_into(&self.uri, v);
@@ -773,6 +776,7 @@ impl<'de> ::serde::Deserialize<'de> for StarterPackView {
 }
 
 impl crate::runtime::Validate for StarterPackView {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("uri");
         crate::runtime::Validate::validate_into(&self.uri, v);
@@ -1021,6 +1025,7 @@ impl<'de> ::serde::Deserialize<'de> for StarterPackViewBasic {
 }
 
 impl crate::runtime::Validate for StarterPackViewBasic {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("uri");
         crate::runtime::Validate::validate_into(&self.uri, v);
@@ -1096,6 +1101,7 @@ pub enum ListPurpose {
 
 impl ListPurpose {
     /// The value as written in JSON.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match self {
             Self::Modlist => "app.bsky.graph.defs#modlist",
@@ -1104,6 +1110,7 @@ impl ListPurpose {
             Self::Other(value) => value,
         }
     }
+    #[inline]
     fn known(value: &str) -> ::std::option::Option<Self> {
         match value {
             "app.bsky.graph.defs#modlist" => ::std::option::Option::Some(Self::Modlist),
@@ -1142,12 +1149,14 @@ impl crate::runtime::client::QueryValue for ListPurpose {
 }
 
 impl ::std::convert::From<&str> for ListPurpose {
+    #[inline]
     fn from(value: &str) -> Self {
         Self::known(value).unwrap_or_else(|| Self::Other(value.to_owned()))
     }
 }
 
 impl ::std::convert::From<::std::string::String> for ListPurpose {
+    #[inline]
     fn from(value: ::std::string::String) -> Self {
         Self::known(&value).unwrap_or(Self::Other(value))
     }
@@ -1165,6 +1174,7 @@ impl<'de> ::serde::Deserialize<'de> for ListPurpose {
 }
 
 impl crate::runtime::Validate for ListPurpose {
+    #[inline]
     fn validate_into(&self, _: &mut crate::runtime::Validator) {}
 }
 
@@ -1262,6 +1272,7 @@ impl<'de> ::serde::Deserialize<'de> for ListViewerState {
 }
 
 impl crate::runtime::Validate for ListViewerState {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("blocked");
         crate::runtime::Validate::validate_into(&self.blocked, v);
@@ -1357,6 +1368,7 @@ impl<'de> ::serde::Deserialize<'de> for NotFoundActor {
 }
 
 impl crate::runtime::Validate for NotFoundActor {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("actor");
         crate::runtime::Validate::validate_into(&self.actor, v);
@@ -1511,6 +1523,7 @@ impl<'de> ::serde::Deserialize<'de> for Relationship {
 }
 
 impl crate::runtime::Validate for Relationship {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("did");
         crate::runtime::Validate::validate_into(&self.did, v);

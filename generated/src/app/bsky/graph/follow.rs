@@ -117,6 +117,7 @@ impl<'de> ::serde::Deserialize<'de> for Record {
 }
 
 impl crate::runtime::Validate for Record {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("subject");
         crate::runtime::Validate::validate_into(&self.subject, v);

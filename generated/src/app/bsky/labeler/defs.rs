@@ -133,6 +133,7 @@ impl<'de> ::serde::Deserialize<'de> for LabelerView {
 }
 
 impl crate::runtime::Validate for LabelerView {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("uri");
         crate::runtime::Validate::validate_into(&self.uri, v);
@@ -370,6 +371,7 @@ impl<'de> ::serde::Deserialize<'de> for LabelerViewDetailed {
 }
 
 impl crate::runtime::Validate for LabelerViewDetailed {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("uri");
         crate::runtime::Validate::validate_into(&self.uri, v);
@@ -500,6 +502,7 @@ impl<'de> ::serde::Deserialize<'de> for LabelerViewerState {
 }
 
 impl crate::runtime::Validate for LabelerViewerState {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("like");
         crate::runtime::Validate::validate_into(&self.like, v);
@@ -622,6 +625,7 @@ impl<'de> ::serde::Deserialize<'de> for LabelerPolicies {
 }
 
 impl crate::runtime::Validate for LabelerPolicies {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("labelValues");
         crate::runtime::Validate::validate_into(&self.label_values, v);

@@ -67,6 +67,7 @@ impl<'de> ::serde::Deserialize<'de> for RecordDeleted {
 }
 
 impl crate::runtime::Validate for RecordDeleted {
+    #[inline]
     fn validate_into(&self, _v: &mut crate::runtime::Validator) {}
 }
 
@@ -83,6 +84,7 @@ pub enum ChatPreferenceInclude {
 
 impl ChatPreferenceInclude {
     /// The value as written in JSON.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match self {
             Self::All => "all",
@@ -90,6 +92,7 @@ impl ChatPreferenceInclude {
             Self::Other(value) => value,
         }
     }
+    #[inline]
     fn known(value: &str) -> ::std::option::Option<Self> {
         match value {
             "all" => ::std::option::Option::Some(Self::All),
@@ -123,12 +126,14 @@ impl crate::runtime::client::QueryValue for ChatPreferenceInclude {
 }
 
 impl ::std::convert::From<&str> for ChatPreferenceInclude {
+    #[inline]
     fn from(value: &str) -> Self {
         Self::known(value).unwrap_or_else(|| Self::Other(value.to_owned()))
     }
 }
 
 impl ::std::convert::From<::std::string::String> for ChatPreferenceInclude {
+    #[inline]
     fn from(value: ::std::string::String) -> Self {
         Self::known(&value).unwrap_or(Self::Other(value))
     }
@@ -146,6 +151,7 @@ impl<'de> ::serde::Deserialize<'de> for ChatPreferenceInclude {
 }
 
 impl crate::runtime::Validate for ChatPreferenceInclude {
+    #[inline]
     fn validate_into(&self, _: &mut crate::runtime::Validator) {}
 }
 
@@ -231,6 +237,7 @@ impl<'de> ::serde::Deserialize<'de> for ChatPreference {
 }
 
 impl crate::runtime::Validate for ChatPreference {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("include");
         crate::runtime::Validate::validate_into(&self.include, v);
@@ -251,6 +258,7 @@ pub enum FilterablePreferenceInclude {
 
 impl FilterablePreferenceInclude {
     /// The value as written in JSON.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match self {
             Self::All => "all",
@@ -258,6 +266,7 @@ impl FilterablePreferenceInclude {
             Self::Other(value) => value,
         }
     }
+    #[inline]
     fn known(value: &str) -> ::std::option::Option<Self> {
         match value {
             "all" => ::std::option::Option::Some(Self::All),
@@ -291,12 +300,14 @@ impl crate::runtime::client::QueryValue for FilterablePreferenceInclude {
 }
 
 impl ::std::convert::From<&str> for FilterablePreferenceInclude {
+    #[inline]
     fn from(value: &str) -> Self {
         Self::known(value).unwrap_or_else(|| Self::Other(value.to_owned()))
     }
 }
 
 impl ::std::convert::From<::std::string::String> for FilterablePreferenceInclude {
+    #[inline]
     fn from(value: ::std::string::String) -> Self {
         Self::known(&value).unwrap_or(Self::Other(value))
     }
@@ -314,6 +325,7 @@ impl<'de> ::serde::Deserialize<'de> for FilterablePreferenceInclude {
 }
 
 impl crate::runtime::Validate for FilterablePreferenceInclude {
+    #[inline]
     fn validate_into(&self, _: &mut crate::runtime::Validator) {}
 }
 
@@ -405,6 +417,7 @@ impl<'de> ::serde::Deserialize<'de> for FilterablePreference {
 }
 
 impl crate::runtime::Validate for FilterablePreference {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("include");
         crate::runtime::Validate::validate_into(&self.include, v);
@@ -494,6 +507,7 @@ impl<'de> ::serde::Deserialize<'de> for Preference {
 }
 
 impl crate::runtime::Validate for Preference {
+    #[inline]
     fn validate_into(&self, _v: &mut crate::runtime::Validator) {}
 }
 
@@ -724,6 +738,7 @@ impl<'de> ::serde::Deserialize<'de> for Preferences {
 }
 
 impl crate::runtime::Validate for Preferences {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("chat");
         crate::runtime::Validate::validate_into(&self.chat, v);
@@ -849,6 +864,7 @@ impl<'de> ::serde::Deserialize<'de> for ActivitySubscription {
 }
 
 impl crate::runtime::Validate for ActivitySubscription {
+    #[inline]
     fn validate_into(&self, _v: &mut crate::runtime::Validator) {}
 }
 
@@ -953,6 +969,7 @@ impl<'de> ::serde::Deserialize<'de> for SubjectActivitySubscription {
 }
 
 impl crate::runtime::Validate for SubjectActivitySubscription {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("subject");
         crate::runtime::Validate::validate_into(&self.subject, v);

@@ -80,6 +80,7 @@ impl<'de> ::serde::Deserialize<'de> for MainFeaturesItem {
 }
 
 impl crate::runtime::Validate for MainFeaturesItem {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         match self {
             Self::Mention(value) => crate::runtime::Validate::validate_into(value, v),
@@ -173,6 +174,7 @@ impl<'de> ::serde::Deserialize<'de> for Main {
 }
 
 impl crate::runtime::Validate for Main {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("index");
         crate::runtime::Validate::validate_into(&self.index, v);
@@ -262,6 +264,7 @@ impl<'de> ::serde::Deserialize<'de> for Mention {
 }
 
 impl crate::runtime::Validate for Mention {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("did");
         crate::runtime::Validate::validate_into(&self.did, v);
@@ -345,6 +348,7 @@ impl<'de> ::serde::Deserialize<'de> for Link {
 }
 
 impl crate::runtime::Validate for Link {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("uri");
         crate::runtime::Validate::validate_into(&self.uri, v);
@@ -428,6 +432,7 @@ impl<'de> ::serde::Deserialize<'de> for Tag {
 }
 
 impl crate::runtime::Validate for Tag {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("tag");
         let value = &self.tag;
@@ -527,6 +532,7 @@ impl<'de> ::serde::Deserialize<'de> for ByteSlice {
 }
 
 impl crate::runtime::Validate for ByteSlice {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("byteStart");
         let value = &self.byte_start;

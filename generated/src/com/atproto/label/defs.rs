@@ -137,6 +137,7 @@ impl<'de> ::serde::Deserialize<'de> for Label {
 }
 
 impl crate::runtime::Validate for Label {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("src");
         crate::runtime::Validate::validate_into(&self.src, v);
@@ -253,6 +254,7 @@ impl<'de> ::serde::Deserialize<'de> for SelfLabels {
 }
 
 impl crate::runtime::Validate for SelfLabels {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("values");
         crate::runtime::Validate::validate_into(&self.values, v);
@@ -345,6 +347,7 @@ impl<'de> ::serde::Deserialize<'de> for SelfLabel {
 }
 
 impl crate::runtime::Validate for SelfLabel {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("val");
         let value = &self.val;
@@ -372,6 +375,7 @@ pub enum LabelValueDefinitionSeverity {
 
 impl LabelValueDefinitionSeverity {
     /// The value as written in JSON.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match self {
             Self::Inform => "inform",
@@ -380,6 +384,7 @@ impl LabelValueDefinitionSeverity {
             Self::Other(value) => value,
         }
     }
+    #[inline]
     fn known(value: &str) -> ::std::option::Option<Self> {
         match value {
             "inform" => ::std::option::Option::Some(Self::Inform),
@@ -414,12 +419,14 @@ impl crate::runtime::client::QueryValue for LabelValueDefinitionSeverity {
 }
 
 impl ::std::convert::From<&str> for LabelValueDefinitionSeverity {
+    #[inline]
     fn from(value: &str) -> Self {
         Self::known(value).unwrap_or_else(|| Self::Other(value.to_owned()))
     }
 }
 
 impl ::std::convert::From<::std::string::String> for LabelValueDefinitionSeverity {
+    #[inline]
     fn from(value: ::std::string::String) -> Self {
         Self::known(&value).unwrap_or(Self::Other(value))
     }
@@ -437,6 +444,7 @@ impl<'de> ::serde::Deserialize<'de> for LabelValueDefinitionSeverity {
 }
 
 impl crate::runtime::Validate for LabelValueDefinitionSeverity {
+    #[inline]
     fn validate_into(&self, _: &mut crate::runtime::Validator) {}
 }
 
@@ -455,6 +463,7 @@ pub enum LabelValueDefinitionBlurs {
 
 impl LabelValueDefinitionBlurs {
     /// The value as written in JSON.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match self {
             Self::Content => "content",
@@ -463,6 +472,7 @@ impl LabelValueDefinitionBlurs {
             Self::Other(value) => value,
         }
     }
+    #[inline]
     fn known(value: &str) -> ::std::option::Option<Self> {
         match value {
             "content" => ::std::option::Option::Some(Self::Content),
@@ -497,12 +507,14 @@ impl crate::runtime::client::QueryValue for LabelValueDefinitionBlurs {
 }
 
 impl ::std::convert::From<&str> for LabelValueDefinitionBlurs {
+    #[inline]
     fn from(value: &str) -> Self {
         Self::known(value).unwrap_or_else(|| Self::Other(value.to_owned()))
     }
 }
 
 impl ::std::convert::From<::std::string::String> for LabelValueDefinitionBlurs {
+    #[inline]
     fn from(value: ::std::string::String) -> Self {
         Self::known(&value).unwrap_or(Self::Other(value))
     }
@@ -520,6 +532,7 @@ impl<'de> ::serde::Deserialize<'de> for LabelValueDefinitionBlurs {
 }
 
 impl crate::runtime::Validate for LabelValueDefinitionBlurs {
+    #[inline]
     fn validate_into(&self, _: &mut crate::runtime::Validator) {}
 }
 
@@ -538,6 +551,7 @@ pub enum LabelValueDefinitionDefaultSetting {
 
 impl LabelValueDefinitionDefaultSetting {
     /// The value as written in JSON.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match self {
             Self::Ignore => "ignore",
@@ -546,6 +560,7 @@ impl LabelValueDefinitionDefaultSetting {
             Self::Other(value) => value,
         }
     }
+    #[inline]
     fn known(value: &str) -> ::std::option::Option<Self> {
         match value {
             "ignore" => ::std::option::Option::Some(Self::Ignore),
@@ -580,12 +595,14 @@ impl crate::runtime::client::QueryValue for LabelValueDefinitionDefaultSetting {
 }
 
 impl ::std::convert::From<&str> for LabelValueDefinitionDefaultSetting {
+    #[inline]
     fn from(value: &str) -> Self {
         Self::known(value).unwrap_or_else(|| Self::Other(value.to_owned()))
     }
 }
 
 impl ::std::convert::From<::std::string::String> for LabelValueDefinitionDefaultSetting {
+    #[inline]
     fn from(value: ::std::string::String) -> Self {
         Self::known(&value).unwrap_or(Self::Other(value))
     }
@@ -603,6 +620,7 @@ impl<'de> ::serde::Deserialize<'de> for LabelValueDefinitionDefaultSetting {
 }
 
 impl crate::runtime::Validate for LabelValueDefinitionDefaultSetting {
+    #[inline]
     fn validate_into(&self, _: &mut crate::runtime::Validator) {}
 }
 
@@ -745,6 +763,7 @@ impl<'de> ::serde::Deserialize<'de> for LabelValueDefinition {
 }
 
 impl crate::runtime::Validate for LabelValueDefinition {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("identifier");
         let value = &self.identifier;
@@ -882,6 +901,7 @@ impl<'de> ::serde::Deserialize<'de> for LabelValueDefinitionStrings {
 }
 
 impl crate::runtime::Validate for LabelValueDefinitionStrings {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("lang");
         crate::runtime::Validate::validate_into(&self.lang, v);
@@ -940,6 +960,7 @@ pub enum LabelValue {
 
 impl LabelValue {
     /// The value as written in JSON.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match self {
             Self::Hide => "!hide",
@@ -953,6 +974,7 @@ impl LabelValue {
             Self::Other(value) => value,
         }
     }
+    #[inline]
     fn known(value: &str) -> ::std::option::Option<Self> {
         match value {
             "!hide" => ::std::option::Option::Some(Self::Hide),
@@ -992,12 +1014,14 @@ impl crate::runtime::client::QueryValue for LabelValue {
 }
 
 impl ::std::convert::From<&str> for LabelValue {
+    #[inline]
     fn from(value: &str) -> Self {
         Self::known(value).unwrap_or_else(|| Self::Other(value.to_owned()))
     }
 }
 
 impl ::std::convert::From<::std::string::String> for LabelValue {
+    #[inline]
     fn from(value: ::std::string::String) -> Self {
         Self::known(&value).unwrap_or(Self::Other(value))
     }
@@ -1015,5 +1039,6 @@ impl<'de> ::serde::Deserialize<'de> for LabelValue {
 }
 
 impl crate::runtime::Validate for LabelValue {
+    #[inline]
     fn validate_into(&self, _: &mut crate::runtime::Validator) {}
 }

@@ -85,6 +85,7 @@ impl crate::runtime::client::QueryParams for Params {
 }
 
 impl crate::runtime::Validate for Params {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         if !self.extra.is_empty() {
             v.read_nulls(&self.extra, &[("cursor", self.cursor.is_none())]);
@@ -156,6 +157,7 @@ impl<'de> ::serde::Deserialize<'de> for Message {
 }
 
 impl crate::runtime::Validate for Message {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         match self {
             Self::Labels(value) => crate::runtime::Validate::validate_into(value, v),
@@ -217,6 +219,7 @@ impl Message {
     /// Reads an event-stream payload, which carries no `$type`, by the frame
     /// header's `t`. A `t` this version does not know is `None`: the spec
     /// says to skip such frames.
+    #[inline]
     pub fn from_frame(
         t: &str,
         payload: ::serde_json::Value,
@@ -237,6 +240,7 @@ impl Message {
     /// the WebSocket message carries it): a message, an error frame, or a
     /// message of a type this version does not know, kept whole.
     #[cfg(feature = "dag-cbor")]
+    #[inline]
     pub fn read_frame(
         frame: &[u8],
     ) -> ::std::result::Result<
@@ -425,6 +429,7 @@ impl<'de> ::serde::Deserialize<'de> for Labels {
 }
 
 impl crate::runtime::Validate for Labels {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("labels");
         crate::runtime::Validate::validate_into(&self.labels, v);
@@ -446,12 +451,14 @@ pub enum InfoName {
 
 impl InfoName {
     /// The value as written in JSON.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match self {
             Self::OutdatedCursor => "OutdatedCursor",
             Self::Other(value) => value,
         }
     }
+    #[inline]
     fn known(value: &str) -> ::std::option::Option<Self> {
         match value {
             "OutdatedCursor" => ::std::option::Option::Some(Self::OutdatedCursor),
@@ -484,12 +491,14 @@ impl crate::runtime::client::QueryValue for InfoName {
 }
 
 impl ::std::convert::From<&str> for InfoName {
+    #[inline]
     fn from(value: &str) -> Self {
         Self::known(value).unwrap_or_else(|| Self::Other(value.to_owned()))
     }
 }
 
 impl ::std::convert::From<::std::string::String> for InfoName {
+    #[inline]
     fn from(value: ::std::string::String) -> Self {
         Self::known(&value).unwrap_or(Self::Other(value))
     }
@@ -507,6 +516,7 @@ impl<'de> ::serde::Deserialize<'de> for InfoName {
 }
 
 impl crate::runtime::Validate for InfoName {
+    #[inline]
     fn validate_into(&self, _: &mut crate::runtime::Validator) {}
 }
 
@@ -596,6 +606,7 @@ impl<'de> ::serde::Deserialize<'de> for Info {
 }
 
 impl crate::runtime::Validate for Info {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("name");
         crate::runtime::Validate::validate_into(&self.name, v);

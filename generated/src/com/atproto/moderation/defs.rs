@@ -106,6 +106,7 @@ pub enum ReasonType {
 
 impl ReasonType {
     /// The value as written in JSON.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match self {
             Self::ReasonSpam => "com.atproto.moderation.defs#reasonSpam",
@@ -206,6 +207,7 @@ impl ReasonType {
             Self::Other(value) => value,
         }
     }
+    #[inline]
     fn known(value: &str) -> ::std::option::Option<Self> {
         match value {
             "com.atproto.moderation.defs#reasonSpam" => {
@@ -378,12 +380,14 @@ impl crate::runtime::client::QueryValue for ReasonType {
 }
 
 impl ::std::convert::From<&str> for ReasonType {
+    #[inline]
     fn from(value: &str) -> Self {
         Self::known(value).unwrap_or_else(|| Self::Other(value.to_owned()))
     }
 }
 
 impl ::std::convert::From<::std::string::String> for ReasonType {
+    #[inline]
     fn from(value: ::std::string::String) -> Self {
         Self::known(&value).unwrap_or(Self::Other(value))
     }
@@ -401,6 +405,7 @@ impl<'de> ::serde::Deserialize<'de> for ReasonType {
 }
 
 impl crate::runtime::Validate for ReasonType {
+    #[inline]
     fn validate_into(&self, _: &mut crate::runtime::Validator) {}
 }
 
@@ -440,6 +445,7 @@ pub enum SubjectType {
 
 impl SubjectType {
     /// The value as written in JSON.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match self {
             Self::Account => "account",
@@ -448,6 +454,7 @@ impl SubjectType {
             Self::Other(value) => value,
         }
     }
+    #[inline]
     fn known(value: &str) -> ::std::option::Option<Self> {
         match value {
             "account" => ::std::option::Option::Some(Self::Account),
@@ -482,12 +489,14 @@ impl crate::runtime::client::QueryValue for SubjectType {
 }
 
 impl ::std::convert::From<&str> for SubjectType {
+    #[inline]
     fn from(value: &str) -> Self {
         Self::known(value).unwrap_or_else(|| Self::Other(value.to_owned()))
     }
 }
 
 impl ::std::convert::From<::std::string::String> for SubjectType {
+    #[inline]
     fn from(value: ::std::string::String) -> Self {
         Self::known(&value).unwrap_or(Self::Other(value))
     }
@@ -505,5 +514,6 @@ impl<'de> ::serde::Deserialize<'de> for SubjectType {
 }
 
 impl crate::runtime::Validate for SubjectType {
+    #[inline]
     fn validate_into(&self, _: &mut crate::runtime::Validator) {}
 }

@@ -130,6 +130,7 @@ impl<'de> ::serde::Deserialize<'de> for Input {
 }
 
 impl crate::runtime::Validate for Input {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("repo");
         crate::runtime::Validate::validate_into(&self.repo, v);
@@ -179,6 +180,7 @@ pub enum OutputValidationStatus {
 
 impl OutputValidationStatus {
     /// The value as written in JSON.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match self {
             Self::Valid => "valid",
@@ -186,6 +188,7 @@ impl OutputValidationStatus {
             Self::Other(value) => value,
         }
     }
+    #[inline]
     fn known(value: &str) -> ::std::option::Option<Self> {
         match value {
             "valid" => ::std::option::Option::Some(Self::Valid),
@@ -219,12 +222,14 @@ impl crate::runtime::client::QueryValue for OutputValidationStatus {
 }
 
 impl ::std::convert::From<&str> for OutputValidationStatus {
+    #[inline]
     fn from(value: &str) -> Self {
         Self::known(value).unwrap_or_else(|| Self::Other(value.to_owned()))
     }
 }
 
 impl ::std::convert::From<::std::string::String> for OutputValidationStatus {
+    #[inline]
     fn from(value: ::std::string::String) -> Self {
         Self::known(&value).unwrap_or(Self::Other(value))
     }
@@ -242,6 +247,7 @@ impl<'de> ::serde::Deserialize<'de> for OutputValidationStatus {
 }
 
 impl crate::runtime::Validate for OutputValidationStatus {
+    #[inline]
     fn validate_into(&self, _: &mut crate::runtime::Validator) {}
 }
 
@@ -355,6 +361,7 @@ impl<'de> ::serde::Deserialize<'de> for Output {
 }
 
 impl crate::runtime::Validate for Output {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("uri");
         crate::runtime::Validate::validate_into(&self.uri, v);

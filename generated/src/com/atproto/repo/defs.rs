@@ -85,6 +85,7 @@ impl<'de> ::serde::Deserialize<'de> for CommitMeta {
 }
 
 impl crate::runtime::Validate for CommitMeta {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("cid");
         crate::runtime::Validate::validate_into(&self.cid, v);

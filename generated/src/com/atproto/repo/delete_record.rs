@@ -126,6 +126,7 @@ impl<'de> ::serde::Deserialize<'de> for Input {
 }
 
 impl crate::runtime::Validate for Input {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("repo");
         crate::runtime::Validate::validate_into(&self.repo, v);
@@ -230,6 +231,7 @@ impl<'de> ::serde::Deserialize<'de> for Output {
 }
 
 impl crate::runtime::Validate for Output {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("commit");
         crate::runtime::Validate::validate_into(&self.commit, v);

@@ -145,6 +145,7 @@ impl crate::runtime::client::QueryParams for Params {
 }
 
 impl crate::runtime::Validate for Params {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("repo");
         crate::runtime::Validate::validate_into(&self.repo, v);
@@ -257,6 +258,7 @@ impl<'de> ::serde::Deserialize<'de> for Output {
 }
 
 impl crate::runtime::Validate for Output {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("records");
         crate::runtime::Validate::validate_into(&self.records, v);
@@ -436,6 +438,7 @@ impl<'de> ::serde::Deserialize<'de> for Record {
 }
 
 impl crate::runtime::Validate for Record {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("uri");
         crate::runtime::Validate::validate_into(&self.uri, v);

@@ -149,6 +149,7 @@ impl<'de> ::serde::Deserialize<'de> for Input {
 }
 
 impl crate::runtime::Validate for Input {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("repo");
         crate::runtime::Validate::validate_into(&self.repo, v);
@@ -199,6 +200,7 @@ pub enum OutputValidationStatus {
 
 impl OutputValidationStatus {
     /// The value as written in JSON.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match self {
             Self::Valid => "valid",
@@ -206,6 +208,7 @@ impl OutputValidationStatus {
             Self::Other(value) => value,
         }
     }
+    #[inline]
     fn known(value: &str) -> ::std::option::Option<Self> {
         match value {
             "valid" => ::std::option::Option::Some(Self::Valid),
@@ -239,12 +242,14 @@ impl crate::runtime::client::QueryValue for OutputValidationStatus {
 }
 
 impl ::std::convert::From<&str> for OutputValidationStatus {
+    #[inline]
     fn from(value: &str) -> Self {
         Self::known(value).unwrap_or_else(|| Self::Other(value.to_owned()))
     }
 }
 
 impl ::std::convert::From<::std::string::String> for OutputValidationStatus {
+    #[inline]
     fn from(value: ::std::string::String) -> Self {
         Self::known(&value).unwrap_or(Self::Other(value))
     }
@@ -262,6 +267,7 @@ impl<'de> ::serde::Deserialize<'de> for OutputValidationStatus {
 }
 
 impl crate::runtime::Validate for OutputValidationStatus {
+    #[inline]
     fn validate_into(&self, _: &mut crate::runtime::Validator) {}
 }
 
@@ -375,6 +381,7 @@ impl<'de> ::serde::Deserialize<'de> for Output {
 }
 
 impl crate::runtime::Validate for Output {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("uri");
         crate::runtime::Validate::validate_into(&self.uri, v);

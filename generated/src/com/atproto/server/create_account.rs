@@ -193,6 +193,7 @@ impl<'de> ::serde::Deserialize<'de> for Input {
 }
 
 impl crate::runtime::Validate for Input {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("handle");
         crate::runtime::Validate::validate_into(&self.handle, v);
@@ -350,6 +351,7 @@ impl<'de> ::serde::Deserialize<'de> for Output {
 }
 
 impl crate::runtime::Validate for Output {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("handle");
         crate::runtime::Validate::validate_into(&self.handle, v);

@@ -142,6 +142,7 @@ impl<'de> ::serde::Deserialize<'de> for Input {
 }
 
 impl crate::runtime::Validate for Input {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         if !self.extra.is_empty() {
             v.read_nulls(
@@ -171,6 +172,7 @@ pub enum OutputStatus {
 
 impl OutputStatus {
     /// The value as written in JSON.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match self {
             Self::Takendown => "takendown",
@@ -179,6 +181,7 @@ impl OutputStatus {
             Self::Other(value) => value,
         }
     }
+    #[inline]
     fn known(value: &str) -> ::std::option::Option<Self> {
         match value {
             "takendown" => ::std::option::Option::Some(Self::Takendown),
@@ -213,12 +216,14 @@ impl crate::runtime::client::QueryValue for OutputStatus {
 }
 
 impl ::std::convert::From<&str> for OutputStatus {
+    #[inline]
     fn from(value: &str) -> Self {
         Self::known(value).unwrap_or_else(|| Self::Other(value.to_owned()))
     }
 }
 
 impl ::std::convert::From<::std::string::String> for OutputStatus {
+    #[inline]
     fn from(value: ::std::string::String) -> Self {
         Self::known(&value).unwrap_or(Self::Other(value))
     }
@@ -236,6 +241,7 @@ impl<'de> ::serde::Deserialize<'de> for OutputStatus {
 }
 
 impl crate::runtime::Validate for OutputStatus {
+    #[inline]
     fn validate_into(&self, _: &mut crate::runtime::Validator) {}
 }
 
@@ -432,6 +438,7 @@ impl<'de> ::serde::Deserialize<'de> for Output {
 }
 
 impl crate::runtime::Validate for Output {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("handle");
         crate::runtime::Validate::validate_into(&self.handle, v);

@@ -174,6 +174,7 @@ impl<'de> ::serde::Deserialize<'de> for Output {
 }
 
 impl crate::runtime::Validate for Output {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("links");
         crate::runtime::Validate::validate_into(&self.links, v);
@@ -363,6 +364,7 @@ impl<'de> ::serde::Deserialize<'de> for Links {
 }
 
 impl crate::runtime::Validate for Links {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("privacyPolicy");
         crate::runtime::Validate::validate_into(&self.privacy_policy, v);
@@ -456,6 +458,7 @@ impl<'de> ::serde::Deserialize<'de> for Contact {
 }
 
 impl crate::runtime::Validate for Contact {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         if !self.extra.is_empty() {
             v.read_nulls(&self.extra, &[("email", self.email.is_none())]);

@@ -104,6 +104,7 @@ impl crate::runtime::client::QueryParams for Params {
 }
 
 impl crate::runtime::Validate for Params {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("aud");
         let value = &self.aud;
@@ -210,6 +211,7 @@ impl<'de> ::serde::Deserialize<'de> for Output {
 }
 
 impl crate::runtime::Validate for Output {
+    #[inline]
     fn validate_into(&self, _v: &mut crate::runtime::Validator) {}
 }
 

@@ -18,6 +18,7 @@ pub enum OutputStatus {
 
 impl OutputStatus {
     /// The value as written in JSON.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match self {
             Self::Takendown => "takendown",
@@ -26,6 +27,7 @@ impl OutputStatus {
             Self::Other(value) => value,
         }
     }
+    #[inline]
     fn known(value: &str) -> ::std::option::Option<Self> {
         match value {
             "takendown" => ::std::option::Option::Some(Self::Takendown),
@@ -60,12 +62,14 @@ impl crate::runtime::client::QueryValue for OutputStatus {
 }
 
 impl ::std::convert::From<&str> for OutputStatus {
+    #[inline]
     fn from(value: &str) -> Self {
         Self::known(value).unwrap_or_else(|| Self::Other(value.to_owned()))
     }
 }
 
 impl ::std::convert::From<::std::string::String> for OutputStatus {
+    #[inline]
     fn from(value: ::std::string::String) -> Self {
         Self::known(&value).unwrap_or(Self::Other(value))
     }
@@ -83,6 +87,7 @@ impl<'de> ::serde::Deserialize<'de> for OutputStatus {
 }
 
 impl crate::runtime::Validate for OutputStatus {
+    #[inline]
     fn validate_into(&self, _: &mut crate::runtime::Validator) {}
 }
 
@@ -273,6 +278,7 @@ impl<'de> ::serde::Deserialize<'de> for Output {
 }
 
 impl crate::runtime::Validate for Output {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("handle");
         crate::runtime::Validate::validate_into(&self.handle, v);

@@ -86,6 +86,7 @@ impl crate::runtime::client::QueryParams for Params {
 }
 
 impl crate::runtime::Validate for Params {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         if !self.extra.is_empty() {
             v.read_nulls(&self.extra, &[("cursor", self.cursor.is_none())]);
@@ -196,6 +197,7 @@ impl<'de> ::serde::Deserialize<'de> for Message {
 }
 
 impl crate::runtime::Validate for Message {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         match self {
             Self::Commit(value) => crate::runtime::Validate::validate_into(value, v),
@@ -266,6 +268,7 @@ impl Message {
     /// Reads an event-stream payload, which carries no `$type`, by the frame
     /// header's `t`. A `t` this version does not know is `None`: the spec
     /// says to skip such frames.
+    #[inline]
     pub fn from_frame(
         t: &str,
         payload: ::serde_json::Value,
@@ -298,6 +301,7 @@ impl Message {
     /// the WebSocket message carries it): a message, an error frame, or a
     /// message of a type this version does not know, kept whole.
     #[cfg(feature = "dag-cbor")]
+    #[inline]
     pub fn read_frame(
         frame: &[u8],
     ) -> ::std::result::Result<
@@ -618,6 +622,7 @@ impl<'de> ::serde::Deserialize<'de> for Commit {
 }
 
 impl crate::runtime::Validate for Commit {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("repo");
         crate::runtime::Validate::validate_into(&self.repo, v);
@@ -786,6 +791,7 @@ impl<'de> ::serde::Deserialize<'de> for Sync {
 }
 
 impl crate::runtime::Validate for Sync {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("did");
         crate::runtime::Validate::validate_into(&self.did, v);
@@ -908,6 +914,7 @@ impl<'de> ::serde::Deserialize<'de> for Identity {
 }
 
 impl crate::runtime::Validate for Identity {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("did");
         crate::runtime::Validate::validate_into(&self.did, v);
@@ -946,6 +953,7 @@ pub enum AccountStatus {
 
 impl AccountStatus {
     /// The value as written in JSON.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match self {
             Self::Takendown => "takendown",
@@ -957,6 +965,7 @@ impl AccountStatus {
             Self::Other(value) => value,
         }
     }
+    #[inline]
     fn known(value: &str) -> ::std::option::Option<Self> {
         match value {
             "takendown" => ::std::option::Option::Some(Self::Takendown),
@@ -994,12 +1003,14 @@ impl crate::runtime::client::QueryValue for AccountStatus {
 }
 
 impl ::std::convert::From<&str> for AccountStatus {
+    #[inline]
     fn from(value: &str) -> Self {
         Self::known(value).unwrap_or_else(|| Self::Other(value.to_owned()))
     }
 }
 
 impl ::std::convert::From<::std::string::String> for AccountStatus {
+    #[inline]
     fn from(value: ::std::string::String) -> Self {
         Self::known(&value).unwrap_or(Self::Other(value))
     }
@@ -1017,6 +1028,7 @@ impl<'de> ::serde::Deserialize<'de> for AccountStatus {
 }
 
 impl crate::runtime::Validate for AccountStatus {
+    #[inline]
     fn validate_into(&self, _: &mut crate::runtime::Validator) {}
 }
 
@@ -1136,6 +1148,7 @@ impl<'de> ::serde::Deserialize<'de> for Account {
 }
 
 impl crate::runtime::Validate for Account {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("did");
         crate::runtime::Validate::validate_into(&self.did, v);
@@ -1163,12 +1176,14 @@ pub enum InfoName {
 
 impl InfoName {
     /// The value as written in JSON.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match self {
             Self::OutdatedCursor => "OutdatedCursor",
             Self::Other(value) => value,
         }
     }
+    #[inline]
     fn known(value: &str) -> ::std::option::Option<Self> {
         match value {
             "OutdatedCursor" => ::std::option::Option::Some(Self::OutdatedCursor),
@@ -1201,12 +1216,14 @@ impl crate::runtime::client::QueryValue for InfoName {
 }
 
 impl ::std::convert::From<&str> for InfoName {
+    #[inline]
     fn from(value: &str) -> Self {
         Self::known(value).unwrap_or_else(|| Self::Other(value.to_owned()))
     }
 }
 
 impl ::std::convert::From<::std::string::String> for InfoName {
+    #[inline]
     fn from(value: ::std::string::String) -> Self {
         Self::known(&value).unwrap_or(Self::Other(value))
     }
@@ -1224,6 +1241,7 @@ impl<'de> ::serde::Deserialize<'de> for InfoName {
 }
 
 impl crate::runtime::Validate for InfoName {
+    #[inline]
     fn validate_into(&self, _: &mut crate::runtime::Validator) {}
 }
 
@@ -1313,6 +1331,7 @@ impl<'de> ::serde::Deserialize<'de> for Info {
 }
 
 impl crate::runtime::Validate for Info {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("name");
         crate::runtime::Validate::validate_into(&self.name, v);
@@ -1338,6 +1357,7 @@ pub enum RepoOpAction {
 
 impl RepoOpAction {
     /// The value as written in JSON.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match self {
             Self::Create => "create",
@@ -1346,6 +1366,7 @@ impl RepoOpAction {
             Self::Other(value) => value,
         }
     }
+    #[inline]
     fn known(value: &str) -> ::std::option::Option<Self> {
         match value {
             "create" => ::std::option::Option::Some(Self::Create),
@@ -1380,12 +1401,14 @@ impl crate::runtime::client::QueryValue for RepoOpAction {
 }
 
 impl ::std::convert::From<&str> for RepoOpAction {
+    #[inline]
     fn from(value: &str) -> Self {
         Self::known(value).unwrap_or_else(|| Self::Other(value.to_owned()))
     }
 }
 
 impl ::std::convert::From<::std::string::String> for RepoOpAction {
+    #[inline]
     fn from(value: ::std::string::String) -> Self {
         Self::known(&value).unwrap_or(Self::Other(value))
     }
@@ -1403,6 +1426,7 @@ impl<'de> ::serde::Deserialize<'de> for RepoOpAction {
 }
 
 impl crate::runtime::Validate for RepoOpAction {
+    #[inline]
     fn validate_into(&self, _: &mut crate::runtime::Validator) {}
 }
 
@@ -1511,6 +1535,7 @@ impl<'de> ::serde::Deserialize<'de> for RepoOp {
 }
 
 impl crate::runtime::Validate for RepoOp {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("action");
         crate::runtime::Validate::validate_into(&self.action, v);

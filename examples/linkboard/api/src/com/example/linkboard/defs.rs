@@ -16,6 +16,7 @@ pub enum BoardRefName {
 
 impl BoardRefName {
     /// The value as written in JSON.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match self {
             Self::Front => "com.example.linkboard.defs#front",
@@ -23,6 +24,7 @@ impl BoardRefName {
             Self::Other(value) => value,
         }
     }
+    #[inline]
     fn known(value: &str) -> ::std::option::Option<Self> {
         match value {
             "com.example.linkboard.defs#front" => {
@@ -58,12 +60,14 @@ impl crate::runtime::client::QueryValue for BoardRefName {
 }
 
 impl ::std::convert::From<&str> for BoardRefName {
+    #[inline]
     fn from(value: &str) -> Self {
         Self::known(value).unwrap_or_else(|| Self::Other(value.to_owned()))
     }
 }
 
 impl ::std::convert::From<::std::string::String> for BoardRefName {
+    #[inline]
     fn from(value: ::std::string::String) -> Self {
         Self::known(&value).unwrap_or(Self::Other(value))
     }
@@ -81,6 +85,7 @@ impl<'de> ::serde::Deserialize<'de> for BoardRefName {
 }
 
 impl crate::runtime::Validate for BoardRefName {
+    #[inline]
     fn validate_into(&self, _: &mut crate::runtime::Validator) {}
 }
 
@@ -161,6 +166,7 @@ impl<'de> ::serde::Deserialize<'de> for BoardRef {
 }
 
 impl crate::runtime::Validate for BoardRef {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("name");
         crate::runtime::Validate::validate_into(&self.name, v);
@@ -296,6 +302,7 @@ impl<'de> ::serde::Deserialize<'de> for LinkView {
 }
 
 impl crate::runtime::Validate for LinkView {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("uri");
         crate::runtime::Validate::validate_into(&self.uri, v);

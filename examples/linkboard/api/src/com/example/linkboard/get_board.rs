@@ -112,6 +112,7 @@ impl crate::runtime::client::QueryParams for Params {
 }
 
 impl crate::runtime::Validate for Params {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("board");
         let value = &self.board;
@@ -226,6 +227,7 @@ impl<'de> ::serde::Deserialize<'de> for Output {
 }
 
 impl crate::runtime::Validate for Output {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("links");
         crate::runtime::Validate::validate_into(&self.links, v);

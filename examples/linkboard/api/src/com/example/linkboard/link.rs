@@ -57,6 +57,7 @@ impl<'de> ::serde::Deserialize<'de> for RecordLabels {
 }
 
 impl crate::runtime::Validate for RecordLabels {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         match self {
             Self::DefsSelfLabels(value) => {
@@ -249,6 +250,7 @@ impl<'de> ::serde::Deserialize<'de> for Record {
 }
 
 impl crate::runtime::Validate for Record {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("url");
         crate::runtime::Validate::validate_into(&self.url, v);
@@ -385,6 +387,7 @@ impl<'de> ::serde::Deserialize<'de> for Preview {
 }
 
 impl crate::runtime::Validate for Preview {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         match self {
             Self::Card(value) => crate::runtime::Validate::validate_into(value, v),
@@ -477,6 +480,7 @@ impl<'de> ::serde::Deserialize<'de> for Card {
 }
 
 impl crate::runtime::Validate for Card {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("title");
         let value = &self.title;
@@ -578,6 +582,7 @@ impl<'de> ::serde::Deserialize<'de> for Quote {
 }
 
 impl crate::runtime::Validate for Quote {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("text");
         let value = &self.text;

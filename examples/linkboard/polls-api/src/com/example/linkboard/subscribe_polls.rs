@@ -85,6 +85,7 @@ impl crate::runtime::client::QueryParams for Params {
 }
 
 impl crate::runtime::Validate for Params {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         if !self.extra.is_empty() {
             v.read_nulls(&self.extra, &[("cursor", self.cursor.is_none())]);
@@ -156,6 +157,7 @@ impl<'de> ::serde::Deserialize<'de> for Message {
 }
 
 impl crate::runtime::Validate for Message {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         match self {
             Self::Opened(value) => crate::runtime::Validate::validate_into(value, v),
@@ -215,6 +217,7 @@ impl Message {
     /// Reads an event-stream payload, which carries no `$type`, by the frame
     /// header's `t`. A `t` this version does not know is `None`: the spec
     /// says to skip such frames.
+    #[inline]
     pub fn from_frame(
         t: &str,
         payload: ::serde_json::Value,
@@ -235,6 +238,7 @@ impl Message {
     /// the WebSocket message carries it): a message, an error frame, or a
     /// message of a type this version does not know, kept whole.
     #[cfg(feature = "dag-cbor")]
+    #[inline]
     pub fn read_frame(
         frame: &[u8],
     ) -> ::std::result::Result<
@@ -399,6 +403,7 @@ impl<'de> ::serde::Deserialize<'de> for Opened {
 }
 
 impl crate::runtime::Validate for Opened {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("poll");
         crate::runtime::Validate::validate_into(&self.poll, v);
@@ -513,6 +518,7 @@ impl<'de> ::serde::Deserialize<'de> for Vote {
 }
 
 impl crate::runtime::Validate for Vote {
+    #[inline]
     fn validate_into(&self, v: &mut crate::runtime::Validator) {
         v.enter("poll");
         crate::runtime::Validate::validate_into(&self.poll, v);
