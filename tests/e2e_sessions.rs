@@ -850,6 +850,13 @@ async fn the_generated_refresh_joins_the_refresh_under_way() {
         Some("Bearer refresh-3")
     );
     assert_eq!(client.session(), None);
+    // The call retried with the token of the refresh it waited for, even when the logout
+    // had already ended the session: never without one.
+    let calls = server.requests_to("com.atproto.server.getSession");
+    assert_eq!(
+        calls.last().and_then(|call| header(call, "authorization")),
+        Some("Bearer access-3")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

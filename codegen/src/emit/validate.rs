@@ -1,7 +1,7 @@
 //! `Validate` impls: the lexicon's constraints as code, reported with JSON paths.
 //!
 //! Each `validate_into` is `#[inline]`, so that it is compiled in the programs that validate
-//! that type rather than with the crate: a third of the crate's own machine code was checks of
+//! that type rather than with the crate: a fifth of the crate's own machine code was checks of
 //! types most programs never validate.
 
 use super::types::{FieldShape, field_shape, ident};

@@ -742,6 +742,17 @@ struct Credential {
     from_session: bool,
 }
 
+impl Credential {
+    /// The access token a call retries with, once; no second refresh follows it.
+    fn retry(access_jwt: &str) -> Self {
+        Credential {
+            header: Some(format!("Bearer {access_jwt}")),
+            generation: 0,
+            from_session: true,
+        }
+    }
+}
+
 /// One refresh (or logout) of the session, awaited by every call that needs the session
 /// meanwhile.
 struct Flight {
@@ -758,9 +769,13 @@ struct FlightState {
 
 #[derive(Clone)]
 enum FlightOutcome {
-    /// The session was refreshed; the refreshSession response, whose whole output the
-    /// generated `refresh_session` method returns to whoever asked for it.
-    Refreshed(Arc<HttpResponse>),
+    /// The session was refreshed: the refreshSession response, whose whole output the
+    /// generated `refresh_session` method returns to whoever asked for it, and the new access
+    /// token, which the calls that waited retry with.
+    Refreshed {
+        response: Arc<HttpResponse>,
+        access_jwt: String,
+    },
     Failed(RefreshFailure),
     /// Look at the session again: a logout ran, the refreshing call was dropped half-way, or
     /// the session was replaced while the refresh ran.
@@ -867,8 +882,11 @@ impl RefreshFailure {
 
 /// What a call that met an expired token does next.
 enum AfterExpiry {
-    /// Send the call again: the session has a new access token.
-    Retry,
+    /// Send the call again with this access token: the one the refresh it waited for brought,
+    /// or that of the session which replaced its own. Not the session's token at the time of
+    /// sending: a logout may have ended the session meanwhile, and the call would go out
+    /// without one.
+    Retry(String),
     /// Report the server's error as it is (there is no session to refresh any more).
     GiveUp,
     Failed(RefreshFailure),
@@ -1216,13 +1234,14 @@ impl<T: Transport + ?Sized> Client<T> {
     /// [`Turn::Moved`] (a call that met an expired token may retry with the new one).
     fn take_turn(&self, from_generation: Option<u64>) -> Turn {
         let mut state = self.state();
-        let refresh_jwt = match &state.auth {
-            Auth::Session(session) => session.refresh_jwt.clone(),
+        let session = match &state.auth {
+            Auth::Session(session) => session,
             _ => return Turn::NoSession,
         };
         if from_generation.is_some_and(|generation| generation != state.generation) {
-            return Turn::Moved;
+            return Turn::Moved(session.access_jwt.clone());
         }
+        let refresh_jwt = session.refresh_jwt.clone();
         match &state.flight {
             Some(flight) => Turn::Wait(Arc::clone(flight)),
             None => {
@@ -1237,12 +1256,12 @@ impl<T: Transport + ?Sized> Client<T> {
     async fn refresh_now(&self) -> Result<Arc<HttpResponse>, Option<RefreshFailure>> {
         loop {
             let outcome = match self.take_turn(None) {
-                Turn::NoSession | Turn::Moved => return Err(None),
+                Turn::NoSession | Turn::Moved(_) => return Err(None),
                 Turn::Wait(flight) => flight.wait().await,
                 Turn::Mine(flight, refresh_jwt) => self.run_refresh(flight, &refresh_jwt).await,
             };
             match outcome {
-                FlightOutcome::Refreshed(response) => return Ok(response),
+                FlightOutcome::Refreshed { response, .. } => return Ok(response),
                 FlightOutcome::Failed(failure) => return Err(Some(failure)),
                 FlightOutcome::Recheck => continue,
             }
@@ -1256,12 +1275,14 @@ impl<T: Transport + ?Sized> Client<T> {
             let outcome = match self.take_turn(Some(generation)) {
                 Turn::NoSession => return AfterExpiry::GiveUp,
                 // Refreshed (or replaced) since the call went out: its token is new.
-                Turn::Moved => return AfterExpiry::Retry,
+                Turn::Moved(access_jwt) => return AfterExpiry::Retry(access_jwt),
                 Turn::Wait(flight) => flight.wait().await,
                 Turn::Mine(flight, refresh_jwt) => self.run_refresh(flight, &refresh_jwt).await,
             };
             match outcome {
-                FlightOutcome::Refreshed(_) => return AfterExpiry::Retry,
+                FlightOutcome::Refreshed { access_jwt, .. } => {
+                    return AfterExpiry::Retry(access_jwt);
+                }
                 FlightOutcome::Failed(failure) => return AfterExpiry::Failed(failure),
                 // Look again, and maybe refresh ourselves.
                 FlightOutcome::Recheck => continue,
@@ -1315,7 +1336,10 @@ impl<T: Transport + ?Sized> Client<T> {
                         state.auth = Auth::Session(session.clone());
                         state.generation += 1;
                         (
-                            FlightOutcome::Refreshed(response),
+                            FlightOutcome::Refreshed {
+                                response,
+                                access_jwt: session.access_jwt.clone(),
+                            },
                             Some((state.generation, Some(session))),
                         )
                     }
@@ -1342,7 +1366,7 @@ impl<T: Transport + ?Sized> Client<T> {
     async fn delete_now(&self, forget_always: bool) -> Result<HttpResponse, Error<XrpcError>> {
         let (flight, refresh_jwt) = loop {
             match self.take_turn(None) {
-                Turn::NoSession | Turn::Moved => return Err(Error::NoSession),
+                Turn::NoSession | Turn::Moved(_) => return Err(Error::NoSession),
                 // A refresh under way: the refresh token it brings is the one to revoke.
                 Turn::Wait(flight) => drop(flight.wait().await),
                 Turn::Mine(flight, refresh_jwt) => break (flight, refresh_jwt),
@@ -1378,8 +1402,8 @@ impl<T: Transport + ?Sized> Client<T> {
 enum Turn {
     /// There is no session.
     NoSession,
-    /// The session changed since the generation the caller knew.
-    Moved,
+    /// The session changed since the generation the caller knew; its access token.
+    Moved(String),
     /// A refresh or logout has it: wait for this flight.
     Wait(Arc<Flight>),
     /// The caller has it, with the refresh token to spend.
@@ -1526,11 +1550,15 @@ impl<'c, T: Transport + ?Sized> RequestBuilder<'c, T> {
         };
         let limit = client.response_limit;
         let mut retried = false;
+        let mut retry_with: Option<String> = None;
         loop {
-            let credential = client
-                .credential(token)
-                .await
-                .map_err(RefreshFailure::into_error)?;
+            let credential = match retry_with.take() {
+                Some(access_jwt) => Credential::retry(&access_jwt),
+                None => client
+                    .credential(token)
+                    .await
+                    .map_err(RefreshFailure::into_error)?,
+            };
             let may_retry = !retried && credential.from_session && token == TokenUse::Access;
             let mut headers = vec![("accept".to_owned(), "application/json".to_owned())];
             if let Some(content_type) = &content_type {
@@ -1560,8 +1588,9 @@ impl<'c, T: Transport + ?Sized> RequestBuilder<'c, T> {
             let (name, message) = error_parts(&response);
             if may_retry && name == EXPIRED_TOKEN {
                 match client.refresh_after_expiry(credential.generation).await {
-                    AfterExpiry::Retry => {
+                    AfterExpiry::Retry(access_jwt) => {
                         retried = true;
+                        retry_with = Some(access_jwt);
                         continue;
                     }
                     AfterExpiry::GiveUp => {}
