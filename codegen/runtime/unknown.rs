@@ -94,15 +94,11 @@ impl Unknown {
 
     /// The whole object, to edit in place. The JSON text it was read from is dropped.
     pub fn as_map_mut(&mut self) -> &mut Map<String, Value> {
-        if let Some(text) = self.text.take() {
-            self.type_name_at = None;
-            if self.object.get().is_none() {
-                self.object = OnceLock::from(build(Some(&text)));
-            }
-        }
         if self.object.get().is_none() {
-            self.object = OnceLock::from(Map::new());
+            self.object = OnceLock::from(build(self.text.as_deref()));
         }
+        self.text = None;
+        self.type_name_at = None;
         match self.object.get_mut() {
             Some(object) => object,
             None => unreachable!("the object was set just above"),
