@@ -368,6 +368,17 @@ pub mod de {
         Ok(object)
     }
 
+    /// Reads a map whose first key the caller has read already; a key seen twice is an error.
+    pub fn strict_map_after<'de, A: MapAccess<'de>>(
+        first: Key<'de>,
+        mut map: A,
+    ) -> Result<Map<String, Value>, A::Error> {
+        let StrictValue(value) = map.next_value()?;
+        let mut object = Map::new();
+        object.insert(first.into_string(), value);
+        strict_map(map, object)
+    }
+
     fn insert_new<E: Error>(object: &mut Map<String, Value>, key: String, value: Value) -> Result<(), E> {
         match object.entry(key) {
             serde_json::map::Entry::Vacant(entry) => {
@@ -514,10 +525,7 @@ pub mod de {
                 let tag = map.next_value::<Key<'de>>()?;
                 return T::from_tagged(tag.as_str(), map);
             }
-            let mut object = Map::new();
-            let StrictValue(value) = map.next_value()?;
-            object.insert(first.into_string(), value);
-            let mut object = strict_map(map, object)?;
+            let mut object = strict_map_after(first, map)?;
             let tag = match object.remove("$type") {
                 Some(Value::String(tag)) => tag,
                 Some(other) => {

@@ -19,7 +19,7 @@ use serde::ser::Serializer;
 use serde_json::{Map, Value};
 
 use super::data::{DataModelError, DataModelMap, check_object};
-use super::object::de::{Key, StrictValue, strict_map};
+use super::object::de::{Key, StrictValue, strict_map_after};
 
 /// Lexicon `unknown`: any data-model object, kept whole (its `$type` included) so that it
 /// re-encodes to the same data.
@@ -233,10 +233,7 @@ impl<'de> Visitor<'de> for UnknownVisitor {
             let text: Key<'de> = map.next_value()?;
             return Unknown::from_text(text.into_string().into_boxed_str());
         }
-        let StrictValue(first) = map.next_value()?;
-        let mut object = Map::new();
-        object.insert(key.into_string(), first);
-        strict_map(map, object).map(Unknown::from)
+        strict_map_after(key, map).map(Unknown::from)
     }
 
     /// Binary formats (DAG-CBOR) give the value itself.

@@ -80,9 +80,7 @@ pub fn run(command: &str, args: &[String]) -> Result<(), String> {
     };
     match command {
         "perf-gen" => {
-            if let Some(other) = args.first() {
-                return Err(format!("unknown option {other}\n{USAGE}"));
-            }
+            no_options(args)?;
             generate(&paths, rev)
         }
         "bench-parse" => {
@@ -111,18 +109,14 @@ pub fn run(command: &str, args: &[String]) -> Result<(), String> {
             Ok(())
         }
         "bench-instructions" => {
-            if let Some(other) = args.first() {
-                return Err(format!("unknown option {other}\n{USAGE}"));
-            }
+            no_options(args)?;
             generate(&paths, rev)?;
             let summary = bench_instructions(&paths)?;
             println!("\n{summary}");
             Ok(())
         }
         "bench-size" => {
-            if let Some(other) = args.first() {
-                return Err(format!("unknown option {other}\n{USAGE}"));
-            }
+            no_options(args)?;
             generate(&paths, rev)?;
             let summary = bench_size(&paths)?;
             println!("\n{summary}");
@@ -2069,4 +2063,12 @@ fn machine(root: &Path) -> String {
 
 fn save(paths: &Paths, name: &str, text: &str) {
     let _ = std::fs::write(paths.results().join(name), text);
+}
+
+/// Refuses options where a command takes none.
+fn no_options(args: &[String]) -> Result<(), String> {
+    match args.first() {
+        Some(other) => Err(format!("unknown option {other}\n{USAGE}")),
+        None => Ok(()),
+    }
 }
